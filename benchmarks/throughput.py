@@ -1,0 +1,82 @@
+"""Documents per second for each stage alone and for the whole offline path, plus peak memory.
+
+    python benchmarks/throughput.py [--repeat 20] [PATH ...]
+
+Figures vary with the machine and its load: compare ratios from one run, not numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import trafilatura  # noqa: E402
+
+from streams.actors import ActorDictionary  # noqa: E402
+from streams.inputs import iter_documents  # noqa: E402
+from streams.process import process_documents, raw_page  # noqa: E402
+from streams.stages import Rejected  # noqa: E402
+from streams.stages.clean import CleanLimits  # noqa: E402
+from streams.stages.stories import StoryIndex  # noqa: E402
+from streams.steps import clean_step, entities_step, story_step  # noqa: E402
+
+
+def rate(label: str, n: int, seconds: float) -> None:
+    print(f"{label:<38} {n:>6} docs  {seconds:8.3f} s  {n / seconds:10.1f} docs/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", default=[str(ROOT / "samples" / "corpus")])
+    parser.add_argument("--repeat", type=int, default=20, help="times the input set is repeated")
+    args = parser.parse_args()
+
+    limits = CleanLimits()
+    docs = list(iter_documents(args.paths, max_bytes=limits.max_page_bytes)) * args.repeat
+    pages = [raw_page(d) for d in docs if d.body is not None]
+    load_start = time.perf_counter()
+    dictionary = ActorDictionary.load()
+    load_seconds = time.perf_counter() - load_start
+    print(f"{len(pages)} pages ({len(pages) // args.repeat} distinct x {args.repeat}); "
+          f"dictionary {len(dictionary.actors)} actors, compiled in {load_seconds * 1000:.0f} ms\n")
+
+    start = time.perf_counter()
+    for page in pages:
+        trafilatura.extract(page.body())
+    rate("plain trafilatura.extract (reference)", len(pages), time.perf_counter() - start)
+
+    start = time.perf_counter()
+    articles = []
+    for page in pages:
+        try:
+            articles.append(clean_step(page, limits))
+        except Rejected:
+            pass
+    rate("clean", len(pages), time.perf_counter() - start)
+
+    start = time.perf_counter()
+    extracted = [entities_step(a, dictionary) for a in articles]
+    rate("entities", len(articles), time.perf_counter() - start)
+
+    start = time.perf_counter()
+    index = StoryIndex()
+    for item in extracted:
+        story_step(item, index)
+    rate("stories", len(extracted), time.perf_counter() - start)
+
+    start = time.perf_counter()
+    n = sum(1 for _ in process_documents(docs, limits=limits, dictionary=dictionary))
+    rate("whole offline path (process)", n, time.perf_counter() - start)
+
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"\npeak memory (max RSS): {peak_kib / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Topic record models, version 1.
+
+Every message carries `schema_version`; consumers validate with these models, so a
+message that does not fit is dead-lettered with the validation error as its reason.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+ActorType = Literal["person", "organization", "location", "other"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+class RawRef(BaseModel):
+    """Where a document entered the pipeline: the ledger key of its raw message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    topic: str
+    partition: int
+    offset: int
+
+
+class RawPage(Record):
+    """Topic `raw-html`: one fetched page, as the feeder or `ingest` saw it."""
+
+    source: str = Field(description="Where the page came from: a file path, JSONL line, or feed name.")
+    url: str | None = None
+    html: str | None = Field(None, description="Page as text (JSONL inputs that were already decoded).")
+    html_b64: str | None = Field(None, description="Page bytes, base64, so charset detection sees the original.")
+    content_type: str | None = Field(None, description="HTTP Content-Type header, which may name the charset.")
+    fetched_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> "RawPage":
+        if (self.html is None) == (self.html_b64 is None):
+            raise ValueError("exactly one of html and html_b64 must be set")
+        return self
+
+    def body(self) -> bytes | str:
+        return self.html if self.html is not None else base64.b64decode(self.html_b64)
+
+
+class Article(Record):
+    """Topic `cleaned`: the article and only the article."""
+
+    article_id: str
+    source: str
+    url: str | None
+    canonical_url: str | None
+    site: str | None
+    title: str
+    text: str = Field(description="Title line, then body paragraphs, newline-separated; mention offsets index it.")
+    lang: str | None
+    published_at: datetime
+    published_source: Literal["metadata", "dateline", "fetched"] = Field(
+        description="Where published_at came from; 'fetched' means no date was found on the page."
+    )
+    fetched_at: datetime | None
+    charset: str
+    fingerprint: str = Field(description="Hash of the normalized body, for exact-duplicate detection.")
+    raw: RawRef | None = None
+
+
+class Mention(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    actor_id: str
+    name: str
+    type: ActorType
+    surface: str
+    start: int
+    end: int
+
+
+class ArticleEntities(Record):
+    """Topic `entities`: an article with its actor mentions."""
+
+    article: Article
+    mentions: list[Mention]
+    dictionary_version: str
+
+
+class StoryAssignment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    story_id: str
+    duplicate_of: str | None
+
+
+class StoryArticle(Record):
+    """Topic `stories`: the final record, with the article's story; the sink writes it."""
+
+    article: Article
+    mentions: list[Mention]
+    dictionary_version: str
+    story: StoryAssignment
+
+
+class DeadLetter(Record):
+    """Topic `dead-letters`: a document that did not become an article, and why."""
+
+    stage: str
+    reason: str = Field(description="Short, stable reason, e.g. 'empty', 'binary', 'oversized', 'no article text'.")
+    error: str | None = Field(None, description="Details: exception text or validation error.")
+    source: str | None = None
+    url: str | None = None
+    raw: RawRef | None = None
+    payload: str | None = Field(None, description="The offending message, truncated.")
+    at: datetime
+
+
+TOPIC_RECORDS: dict[str, type[Record]] = {
+    "raw-html": RawPage,
+    "cleaned": Article,
+    "entities": ArticleEntities,
+    "stories": StoryArticle,
+    "dead-letters": DeadLetter,
+}

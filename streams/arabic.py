@@ -1,0 +1,74 @@
+"""Arabic-aware text normalization that keeps a map back to the original offsets.
+
+Written by hand because matching needs a one-to-one-or-dropped character mapping
+(so mention offsets point into the original text), which no normalization library offers.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_DROP = set(range(0x064B, 0x0660)) | {0x0670, 0x0640} | set(range(0x06D6, 0x06EE)) | {0x200C, 0x200D, 0x200E, 0x200F}
+
+_FOLD = {
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا",
+    "ى": "ي", "ی": "ي", "ې": "ي", "ئ": "ي",
+    "ة": "ه", "ۀ": "ه", "ہ": "ه", "ھ": "ه",
+    "ؤ": "و",
+    "ک": "ك", "ڪ": "ك",
+    "گ": "ك",
+    "“": '"', "”": '"', "«": '"', "»": '"', "„": '"', "″": '"',
+    "‘": "'", "’": "'", "`": "'", "´": "'",
+    "،": ",", "؛": ";", "؟": "?",
+    "\u00a0": " ",
+}
+_FOLD.update({chr(0x0660 + i): str(i) for i in range(10)})  # Arabic-Indic digits
+_FOLD.update({chr(0x06F0 + i): str(i) for i in range(10)})  # Extended (Persian) digits
+
+
+def _fold_char(ch: str) -> str:
+    if ord(ch) in _DROP:
+        return ""
+    folded = _FOLD.get(ch)
+    if folded is not None:
+        return folded
+    if "A" <= ch <= "Z" or ord(ch) > 0x7F and ch.isupper():
+        low = ch.lower()
+        ch = low if len(low) == 1 else ch
+    if ord(ch) > 0x7F and unicodedata.combining(ch):
+        return ""
+    return ch
+
+
+def normalize_with_map(text: str) -> tuple[str, list[int]]:
+    """Normalized text and, for each of its characters, the index of the original character."""
+    out: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        folded = _fold_char(ch)
+        if folded:
+            out.append(folded)
+            index.append(i)
+    return "".join(out), index
+
+
+def normalize(text: str) -> str:
+    return "".join(_fold_char(ch) for ch in text)
+
+
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def fingerprint_text(text: str) -> str:
+    """Normalized words only: what two copies of one article have in common, byte for byte."""
+    return " ".join(_NON_WORD.sub(" ", normalize(text)).split())
+
+
+def is_mark(ch: str) -> bool:
+    """A diacritic or other dropped mark: it belongs to the letter before it."""
+    return ord(ch) in _DROP
+
+
+def is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ord(ch) in _DROP

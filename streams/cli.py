@@ -1,0 +1,147 @@
+"""`newsstream`: a thin command line over the library."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+
+def _settings():
+    from streams.settings import Settings
+
+    return Settings()
+
+
+def cmd_run(args) -> int:
+    from streams.worker import run_worker
+
+    run_worker(_settings())
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from streams.broker import kafka_url
+    from streams.ingest import ingest
+
+    settings = _settings()
+    url = kafka_url(settings)
+    if url is None:
+        print("no broker: set KAFKA_URL or start one with `newsstream run`", file=sys.stderr)
+        return 2
+    report = asyncio.run(ingest(args.paths, settings, url, progress=not args.quiet))
+    print(f"sent {report.sent} pages to the raw topic; {report.dead_lettered} dead-lettered {report.reasons or ''}")
+    return 0
+
+
+def cmd_process(args) -> int:
+    import orjson
+
+    from streams.actors import ActorDictionary
+    from streams.inputs import iter_documents
+    from streams.process import process_documents
+    from streams.stages.clean import CleanLimits
+
+    settings = _settings()
+    limits = CleanLimits(max_page_bytes=settings.max_page_bytes, min_text_chars=settings.min_text_chars)
+    dictionary = ActorDictionary.load(settings.actors_path)
+    out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")
+    try:
+        for line in process_documents(iter_documents(args.paths, max_bytes=settings.max_page_bytes),
+                                      limits=limits, dictionary=dictionary):
+            out.write(orjson.dumps(line) + b"\n")
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
+    return 0
+
+
+def cmd_sql(args) -> int:
+    from streams.query import run_sql, format_table
+
+    columns, rows = run_sql(_settings(), args.query)
+    if args.format == "json":
+        print(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1))
+    else:
+        print(format_table(columns, rows))
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from streams.warehouse import Warehouse
+
+    applied = Warehouse(_settings().warehouse_url).migrate()
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(_settings(), [Path(p) for p in args.paths] or None)
+
+
+def cmd_config(args) -> int:
+    from streams.settings import Settings
+
+    settings = _settings()
+    values = settings.model_dump()
+    for (var, help_text), name in zip(Settings.env_vars().items(), Settings.model_fields):
+        print(f"{var}={values[name] if values[name] is not None else ''}\n    {help_text}")
+    print(f"# warehouse in use: {settings.warehouse_url}")
+    return 0
+
+
+def cmd_schemas(args) -> int:
+    from streams.jsonschema import write_topic_schemas
+
+    for path in write_topic_schemas():
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsstream", description=__doc__.split(":", 1)[-1].strip())
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="run a worker (starts the local broker when KAFKA_URL is unset)").set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ingest", help="produce HTML files, folders or JSONL records to the raw topic")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("process", help="run the stages offline, one JSON line per input document")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--out", required=True, help="output file, '-' for stdout")
+    p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("sql", help="query the warehouse (through the worker when it holds the embedded one)")
+    p.add_argument("query")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_sql)
+
+    sub.add_parser("migrate", help="apply pending warehouse migrations").set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("demo", help="broker + worker + embedded ClickHouse, stream the sample corpus, print weekly counts")
+    p.add_argument("paths", nargs="*", help="pages to stream instead of the bundled samples")
+    p.set_defaults(func=cmd_demo)
+
+    sub.add_parser("config", help="print every setting, its environment variable and value").set_defaults(func=cmd_config)
+    sub.add_parser("schemas", help="regenerate schemas/topics/*.schema.json from the record models").set_defaults(
+        func=cmd_schemas)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

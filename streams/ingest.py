@@ -1,0 +1,70 @@
+"""Produce input documents to the raw topic with aiokafka; unreadable or oversized ones go straight to dead letters."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from tqdm import tqdm
+
+from streams.broker import bootstrap_servers
+from streams.inputs import RawDocument, iter_documents
+from streams.process import raw_page
+from streams.settings import Settings
+from streams.stages import Rejected
+from streams.steps import dead_letter
+from streams.topics import ensure_topics, topic_specs
+
+
+@dataclass
+class IngestReport:
+    sent: int = 0
+    dead_lettered: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _size(doc: RawDocument) -> int:
+    return len(doc.body) if isinstance(doc.body, bytes) else len(doc.body.encode("utf-8", "surrogatepass"))
+
+
+def _key(doc: RawDocument) -> bytes:
+    return hashlib.sha256((doc.url or doc.source).encode()).hexdigest()[:16].encode()
+
+
+async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str, *, progress: bool = True) -> IngestReport:
+    bootstrap = bootstrap_servers(kafka_url)
+    await ensure_topics(bootstrap, settings)
+    specs = topic_specs(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, compression_type="zstd", linger_ms=20,
+                                max_request_size=4 * settings.max_page_bytes, acks="all")
+    await producer.start()
+    report = IngestReport()
+    pending = []
+    try:
+        for doc in tqdm(iter_documents(paths, max_bytes=settings.max_page_bytes), unit="doc", desc="ingest",
+                        disable=not progress):
+            problem = None
+            if doc.error:
+                problem = Rejected("bad input", doc.error)
+            elif doc.body is None or _size(doc) == 0:
+                problem = Rejected("empty", "no bytes")
+            elif _size(doc) > settings.max_page_bytes:
+                problem = Rejected("oversized", f"over the {settings.max_page_bytes}-byte limit")
+            if problem is not None:
+                letter = dead_letter("ingest", problem, source=doc.source, url=doc.url)
+                pending.append(await producer.send(specs["dead-letters"].name, orjson.dumps(letter.model_dump(mode="json"))))
+                report.dead_lettered += 1
+                report.reasons[problem.reason] = report.reasons.get(problem.reason, 0) + 1
+                continue
+            value = orjson.dumps(raw_page(doc).model_dump(mode="json", exclude_none=True))
+            pending.append(await producer.send(specs["raw-html"].name, value, key=_key(doc)))
+            report.sent += 1
+        for future in pending:
+            await future  # every send acknowledged by the broker before we report it as sent
+    finally:
+        await producer.stop()
+    return report

@@ -1,0 +1,78 @@
+"""Input documents from paths: HTML files, folders of them, and JSONL records {"url","html","fetched_at"}."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One input document. `error` is set when the input itself is unreadable (a bad JSONL line)."""
+
+    source: str
+    url: str | None
+    body: bytes | str | None
+    fetched_at: datetime | None
+    content_type: str | None = None
+    error: str | None = None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _jsonl(path: Path) -> Iterator[RawDocument]:
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            source = f"{path}:{number}"
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                yield RawDocument(source, None, None, None, error=f"bad JSONL record: {exc}")
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("html"), str):
+                yield RawDocument(source, None, None, None, error="bad JSONL record: needs a string 'html' field")
+                continue
+            url = record.get("url") if isinstance(record.get("url"), str) else None
+            yield RawDocument(source, url, record["html"], _parse_time(record.get("fetched_at")),
+                              content_type=record.get("content_type") if isinstance(record.get("content_type"), str) else None)
+
+
+def _file(path: Path, max_bytes: int) -> RawDocument:
+    fetched_at = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    with path.open("rb") as f:
+        body = f.read(max_bytes + 1)  # reading one byte past the cap is enough to know it is oversized
+    return RawDocument(str(path), None, body, fetched_at)
+
+
+def iter_documents(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[RawDocument]:
+    """Documents in a stable order: paths as given, folders walked in sorted order."""
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif path.exists():
+            files = [path]
+        else:
+            yield RawDocument(str(path), None, None, None, error="no such file or folder")
+            continue
+        for file in files:
+            if file.suffix.lower() in JSONL_SUFFIXES:
+                yield from _jsonl(file)
+            else:
+                yield _file(file, max_bytes)

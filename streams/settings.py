@@ -1,0 +1,80 @@
+"""One frozen settings object, read from environment variables.
+
+Each field's description names its variable; `newsstream config` prints them all.
+An unset KAFKA_URL or CLICKHOUSE_URL means "use the embedded part" (Tansu, chDB).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", frozen=True, extra="ignore")
+
+    kafka_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("KAFKA_URL", "NEWSSTREAM_KAFKA_URL"),
+        description="KAFKA_URL: Kafka bootstrap, e.g. kafka://host:9092. Unset: start/use the local Tansu broker.",
+    )
+    clickhouse_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("CLICKHOUSE_URL", "NEWSSTREAM_CLICKHOUSE_URL"),
+        description="CLICKHOUSE_URL: http(s)://user:pass@host:8123/db for a server, chdb:///abs/dir for embedded. "
+        "Unset: chdb in NEWSSTREAM_DATA_DIR/clickhouse.",
+    )
+    data_dir: Path = Field(
+        Path(".newsstream"),
+        description="NEWSSTREAM_DATA_DIR: local state (embedded ClickHouse, broker/worker address files).",
+    )
+    topic_prefix: str = Field("newsstream", description="NEWSSTREAM_TOPIC_PREFIX: prefix of every topic name.")
+    partitions: int = Field(4, ge=1, description="NEWSSTREAM_PARTITIONS: partitions of the parallel topics.")
+    app_id: str = Field("newsstream", description="NEWSSTREAM_APP_ID: Faust app id (consumer group).")
+    max_page_bytes: int = Field(
+        5_000_000, ge=1, description="NEWSSTREAM_MAX_PAGE_BYTES: larger pages are rejected as 'oversized'."
+    )
+    min_text_chars: int = Field(
+        200, ge=1, description="NEWSSTREAM_MIN_TEXT_CHARS: shorter extracted bodies are rejected as 'no article text'."
+    )
+    actors_path: Path | None = Field(
+        None, description="NEWSSTREAM_ACTORS_PATH: actor dictionary YAML. Unset: the bundled schemas/actors.yaml."
+    )
+    sink_batch_size: int = Field(500, ge=1, description="NEWSSTREAM_SINK_BATCH_SIZE: rows per ClickHouse insert.")
+    sink_flush_seconds: float = Field(
+        1.0, gt=0, description="NEWSSTREAM_SINK_FLUSH_SECONDS: longest wait before a partial batch is written."
+    )
+    group_session_timeout: float = Field(
+        10.0, gt=0, description="NEWSSTREAM_GROUP_SESSION_TIMEOUT: consumer-group session and rebalance timeout, seconds."
+    )
+    web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
+    web_port: int = Field(6066, description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
+    log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")
+
+    @cached_property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @cached_property
+    def warehouse_url(self) -> str:
+        return self.clickhouse_url or f"chdb://{self.data_path / 'clickhouse'}"
+
+    @property
+    def embedded_warehouse(self) -> bool:
+        return self.warehouse_url.startswith("chdb://")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+    @classmethod
+    def env_vars(cls) -> dict[str, str]:
+        """Environment variable -> field description, for `newsstream config` and the deploy test."""
+        out = {}
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias
+            var = alias.choices[0] if isinstance(alias, AliasChoices) else f"NEWSSTREAM_{name.upper()}"
+            out[var] = field.description or ""
+        return out

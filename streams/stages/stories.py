@@ -1,0 +1,42 @@
+"""Stories stage: article -> story id, grouping copies of one article.
+
+Exact duplicates: the same canonical URL (a re-delivery: same article id, same answer as
+the first time) or the same normalized body on another URL (a copy: `duplicate_of` the first one seen).
+The index is explicit state passed in, so the assignment stays a pure function of it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from schemas.records import Article, StoryAssignment
+
+
+@dataclass
+class StoryIndex:
+    """Article id -> its assignment; fingerprint -> (story id, first article id). Oldest evicted past `max_entries`."""
+
+    max_entries: int = 1_000_000
+    by_article: OrderedDict[str, StoryAssignment] = field(default_factory=OrderedDict)
+    by_fingerprint: OrderedDict[str, tuple[str, str]] = field(default_factory=OrderedDict)
+
+    def remember(self, article_id: str, fingerprint: str, assignment: StoryAssignment) -> None:
+        self.by_article[article_id] = assignment
+        self.by_fingerprint.setdefault(fingerprint, (assignment.story_id, article_id))
+        for table in (self.by_article, self.by_fingerprint):
+            while len(table) > self.max_entries:
+                table.popitem(last=False)
+
+
+def assign_story(article: Article, index: StoryIndex) -> StoryAssignment:
+    known = index.by_article.get(article.article_id)
+    if known is not None:
+        return known
+    copy_of = index.by_fingerprint.get(article.fingerprint)
+    if copy_of is not None:
+        assignment = StoryAssignment(story_id=copy_of[0], duplicate_of=copy_of[1])
+    else:
+        assignment = StoryAssignment(story_id=article.article_id, duplicate_of=None)
+    index.remember(article.article_id, article.fingerprint, assignment)
+    return assignment

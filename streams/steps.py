@@ -1,0 +1,54 @@
+"""The record-to-record steps that both the Faust topology and the offline `process` run.
+
+raw-html (RawPage) -> clean -> cleaned (Article) -> entities -> entities (ArticleEntities)
+-> stories -> stories (StoryArticle) -> sink.  Any failure -> dead-letters (DeadLetter).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.records import Article, ArticleEntities, DeadLetter, RawPage, RawRef, StoryArticle
+from streams.actors import ActorDictionary
+from streams.stages import Rejected
+from streams.stages.clean import CleanLimits, clean_page
+from streams.stages.entities import extract_mentions
+from streams.stages.stories import StoryIndex, assign_story
+
+PAYLOAD_KEEP_CHARS = 2000
+
+
+def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Article:
+    # RawPage{source,url,html|html_b64,fetched_at} -> Article{article_id,title,text,published_at,...}
+    return clean_page(page.body(), url=page.url, source=page.source, fetched_at=page.fetched_at,
+                      content_type=page.content_type, raw=raw, limits=limits)
+
+
+def entities_step(article: Article, dictionary: ActorDictionary) -> ArticleEntities:
+    # Article -> ArticleEntities{article, mentions[{actor_id,name,type,surface,start,end}], dictionary_version}
+    return ArticleEntities(article=article, mentions=extract_mentions(article.text, dictionary),
+                           dictionary_version=dictionary.version)
+
+
+def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
+    # ArticleEntities -> StoryArticle{..., story{story_id, duplicate_of}}
+    return StoryArticle(article=item.article, mentions=item.mentions, dictionary_version=item.dictionary_version,
+                        story=assign_story(item.article, index))
+
+
+def dead_letter(stage: str, exc: BaseException, *, source: str | None = None, url: str | None = None,
+                raw: RawRef | None = None, payload: object = None) -> DeadLetter:
+    """Why a document stopped: `Rejected` keeps its reason; a schema error or a crash gets a generic one."""
+    if isinstance(exc, Rejected):
+        reason, error = exc.reason, exc.detail
+    elif isinstance(exc, ValidationError):
+        reason, error = "schema", str(exc)[:PAYLOAD_KEEP_CHARS]
+    else:
+        reason, error = "error", f"{type(exc).__name__}: {exc}"[:PAYLOAD_KEEP_CHARS]
+    if payload is not None and not isinstance(payload, str):
+        payload = (payload if isinstance(payload, bytes) else orjson.dumps(payload, default=str)).decode("utf-8", "replace")
+    return DeadLetter(stage=stage, reason=reason, error=error, source=source, url=url, raw=raw,
+                      payload=payload[:PAYLOAD_KEEP_CHARS] if payload else None, at=datetime.now(timezone.utc))

@@ -1,0 +1,92 @@
+"""ClickHouse through clickhouse-connect: one code path, the URL picks server (http[s]://) or chDB (chdb:///dir)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+
+from schemas import MIGRATIONS_DIR
+
+DEFAULT_DATABASE = "newsstream"
+_MIGRATION_NAME = re.compile(r"^(\d+)_.*\.sql$")
+
+
+def split_statements(sql: str) -> list[str]:
+    """Statements of a migration file: separated by ';' at a line end; '--' comment lines dropped."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
+
+
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, str]]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        if m := _MIGRATION_NAME.match(path.name):
+            found.append((int(m.group(1)), path.name, path.read_text("utf-8")))
+    return found
+
+
+class Warehouse:
+    def __init__(self, url: str):
+        self.url = url
+        self.embedded = url.startswith("chdb://")
+        if self.embedded:
+            Path(url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+            bootstrap = clickhouse_connect.get_client(dsn=url)
+            bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}")
+            self.client = clickhouse_connect.get_client(dsn=url, database=DEFAULT_DATABASE)
+        else:
+            database = urlsplit(url).path.strip("/") or DEFAULT_DATABASE
+            self.client = clickhouse_connect.get_client(dsn=url, database=database)
+        self._columns: dict[str, list[str]] = {}
+
+    def migrate(self) -> list[str]:
+        """Apply the numbered migrations not yet recorded in `schema_migrations`; return their names."""
+        self.client.command(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime64(3, 'UTC')) "
+            "ENGINE = ReplacingMergeTree ORDER BY version"
+        )
+        done = {row[0] for row in self.client.query("SELECT version FROM schema_migrations").result_rows}
+        applied = []
+        for version, name, sql in migrations():
+            if version in done:
+                continue
+            for statement in split_statements(sql):
+                self.client.command(statement)
+            self.client.insert("schema_migrations", [[version, name, datetime.now(timezone.utc)]],
+                               column_names=["version", "name", "applied_at"])
+            applied.append(name)
+        self._columns.clear()
+        return applied
+
+    def columns(self, table: str) -> list[str]:
+        """Column names as the DDL declares them: rows are checked against these, never a hand-kept list."""
+        if table not in self._columns:
+            result = self.client.query(
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+                "ORDER BY position", parameters={"t": table})
+            self._columns[table] = [r[0] for r in result.result_rows]
+            if not self._columns[table]:
+                raise LookupError(f"table {table!r} does not exist; run `newsstream migrate`")
+        return self._columns[table]
+
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        columns = self.columns(table)
+        missing = set(columns) - rows[0].keys()
+        extra = rows[0].keys() - set(columns)
+        if missing or extra:
+            raise ValueError(f"rows for {table} do not match its DDL: missing {sorted(missing)}, extra {sorted(extra)}")
+        self.client.insert(table, [[row[c] for c in columns] for row in rows], column_names=columns)
+
+    def query(self, sql: str, parameters: dict | None = None, readonly: bool = False) -> tuple[list[str], list[tuple]]:
+        result = self.client.query(sql, parameters=parameters, settings={"readonly": 1} if readonly else None)
+        return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+    def close(self) -> None:
+        self.client.close()

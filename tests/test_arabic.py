@@ -1,0 +1,34 @@
+import pytest
+
+from streams.arabic import fingerprint_text, normalize, normalize_with_map
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("أحمد إبراهيم آمال ٱلله", "احمد ابراهيم امال الله"),  # alef forms
+        ("مصطفى", "مصطفي"),  # alef maqsura -> ya
+        ("الحكومة", "الحكومه"),  # ta marbuta -> ha
+        ("مؤتمر رئيس", "موتمر رييس"),  # hamza seats
+        ("لافروفُ", "لافروف"),  # diacritics
+        ("لافـــروف", "لافروف"),  # tatweel
+        ("کیری", "كيري"),  # Persian kaf and ya
+        ("٢٠١٦ ۲۰۱۶", "2016 2016"),  # Arabic-Indic and Persian digits
+        ("«قال» “هنا”", '"قال" "هنا"'),  # quote styles
+        ("Lavrov", "lavrov"),
+    ],
+)
+def test_normalization_rules(text, expected):
+    assert normalize(text) == expected
+
+
+def test_offset_map_points_at_original_characters():
+    text = "قالَ لافـروفُ"
+    norm, index = normalize_with_map(text)
+    assert norm == "قال لافروف"
+    start = norm.index("لافروف")
+    assert text[index[start]:index[start + 5] + 1] == "لافـروفُ"[:-1]
+
+
+def test_fingerprint_ignores_punctuation_spacing_and_diacritics():
+    assert fingerprint_text("قال لافروفُ،   إن «الهدنة»") == fingerprint_text("قال لافروف إن الهدنه")

@@ -1,0 +1,75 @@
+"""docker-compose.yml cannot run here; this checks that it agrees with the settings and the deploy files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from streams.settings import Settings
+from tests.conftest import ROOT
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def env_of(service: str) -> dict[str, str]:
+    env = SERVICES[service].get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+@pytest.mark.parametrize("service", ["kafka", "clickhouse", "grafana", "worker"])
+def test_services_exist(service):
+    assert service in SERVICES
+
+
+def test_worker_env_names_are_real_settings():
+    known = set(Settings.env_vars())
+    for service, spec in SERVICES.items():
+        if spec.get("build") or "newsstream" in str(spec.get("command", "")):
+            unknown = {k for k in env_of(service) if k.startswith(("NEWSSTREAM_", "KAFKA_URL", "CLICKHOUSE_URL"))} - known
+            assert not unknown, f"{service} sets variables no setting reads: {unknown}"
+
+
+def test_worker_points_at_the_compose_kafka_and_clickhouse():
+    env = env_of("worker")
+    assert env["KAFKA_URL"].split("://")[-1].split(":")[0] == "kafka"
+    assert env["CLICKHOUSE_URL"].startswith("http://") and "@clickhouse:8123" in env["CLICKHOUSE_URL"]
+    settings = Settings(kafka_url=env["KAFKA_URL"], clickhouse_url=env["CLICKHOUSE_URL"])
+    assert not settings.embedded_warehouse
+    port = int(env.get("NEWSSTREAM_WEB_PORT", Settings.model_fields["web_port"].default))
+    assert any(str(port) in str(p) for p in SERVICES["worker"].get("ports", [])) or "expose" in SERVICES["worker"]
+
+
+def test_kafka_listens_where_the_worker_looks():
+    env = env_of("kafka")
+    target = env_of("worker")["KAFKA_URL"].split("://")[-1]
+    assert target in env["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_worker_image_and_command():
+    worker = SERVICES["worker"]
+    assert (ROOT / worker["build"]["context"] / worker["build"]["dockerfile"]).is_file()
+    command = worker["command"] if isinstance(worker["command"], str) else " ".join(worker["command"])
+    assert command.split()[:2] == ["newsstream", "run"]
+
+
+def test_grafana_datasource_points_at_the_compose_clickhouse():
+    ds = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/clickhouse.yaml").read_text())
+    [source] = ds["datasources"]
+    assert source["type"] == "grafana-clickhouse-datasource"
+    assert source["jsonData"]["host"] == "clickhouse"
+    assert "grafana-clickhouse-datasource" in env_of("grafana").get("GF_INSTALL_PLUGINS", "")
+
+
+def test_dashboards_parse_and_use_the_provisioned_datasource():
+    dashboards = list((ROOT / "deploy/grafana/dashboards").glob("*.json"))
+    assert dashboards
+    for path in dashboards:
+        board = json.loads(path.read_text())
+        for panel in board["panels"]:
+            for target in panel.get("targets", []):
+                assert target["datasource"]["uid"] == "newsstream-clickhouse"

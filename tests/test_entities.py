@@ -1,0 +1,61 @@
+import pytest
+
+from streams.actors import spelling_variants
+from streams.stages.entities import extract_mentions
+
+
+def ids(text, dictionary):
+    return [m.actor_id for m in extract_mentions(text, dictionary)]
+
+
+@pytest.mark.parametrize("word", ["لافروف", "ولافروف", "للافروف", "بلافروف", "فلافروف", "كلافروف", "وبلافروف"])
+def test_clitics_are_mentions_and_offsets_point_at_the_name(word, small_dictionary):
+    text = f"قال {word} أمس"
+    [mention] = extract_mentions(text, small_dictionary)
+    assert mention.actor_id == "sergey-lavrov"
+    assert mention.surface == "لافروف"
+    assert text[mention.start:mention.end] == "لافروف"
+
+
+@pytest.mark.parametrize("text", ["لافروفي", "الافروف", "سلافروف", "Lavrovsky"])
+def test_not_a_mention_inside_another_word(text, small_dictionary):
+    assert ids(text, small_dictionary) == []
+
+
+@pytest.mark.parametrize("text", ["سيرغي لافروف", "سيرجي لافروف", "سيرجى لافروف", "سيرغي لافروفُ", "Sergey Lavrov", "Сергей Лавров"])
+def test_spelling_variants_match_as_one_full_name(text, small_dictionary):
+    [mention] = extract_mentions(f"وقال {text} اليوم", small_dictionary)
+    assert mention.actor_id == "sergey-lavrov" and mention.surface == text
+
+
+def test_generated_g_j_variants():
+    assert spelling_variants("غوتيريش") == {"غوتيريش", "جوتيريش"}
+
+
+def test_article_names_take_contracted_clitics(small_dictionary):
+    text = "قدم للأمم المتحدة وبالأمم المتحدة والأمم المتحدة تقريرا"
+    mentions = extract_mentions(text, small_dictionary)
+    assert [m.actor_id for m in mentions] == ["united-nations"] * 3
+    assert [m.surface for m in mentions] == ["للأمم المتحدة", "الأمم المتحدة", "الأمم المتحدة"]
+
+
+def test_shared_surname_resolves_by_the_full_name_in_the_article(small_dictionary):
+    assert ids("التقى بشار الأسد الوفد، وقال الأسد إن", small_dictionary) == ["bashar-al-assad"] * 2
+    assert ids("عهد حافظ الأسد، ثم قال الأسد", small_dictionary) == ["hafez-al-assad"] * 2
+
+
+def test_shared_surname_alone_stays_unresolved(small_dictionary):
+    assert ids("وقال الأسد إن الحرب", small_dictionary) == []
+    assert ids("بشار الأسد وحافظ الأسد، وقال الأسد", small_dictionary) == ["bashar-al-assad", "hafez-al-assad"]
+
+
+def test_longest_alias_wins_and_diacritics_do_not_break_offsets(small_dictionary):
+    text = "أعلن وزيرُ الخارجية سيرغي لافروفُ أن سوريةَ"
+    mentions = extract_mentions(text, small_dictionary)
+    assert [(m.actor_id, text[m.start:m.end]) for m in mentions] == [
+        ("sergey-lavrov", "سيرغي لافروفُ"), ("syria", "سوريةَ")]
+
+
+def test_english_is_case_insensitive_with_word_boundaries(small_dictionary):
+    assert ids("LAVROV met the United Nations envoy in Syria.", small_dictionary) == [
+        "sergey-lavrov", "united-nations", "syria"]

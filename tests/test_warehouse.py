@@ -1,0 +1,85 @@
+"""Warehouse tests on the embedded engine (chDB in a temp directory) through clickhouse-connect."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from schemas.records import Article, DeadLetter, Mention, RawRef, StoryArticle, StoryAssignment
+from streams.sink import batch_rows
+from streams.warehouse import Warehouse, migrations, split_statements
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    w = Warehouse(f"chdb://{tmp_path_factory.mktemp('chdb')}")
+    w.migrate()
+    yield w
+    w.close()
+
+
+def story(article_id, story_id, published, offset, mentions=(("sergey-lavrov", 0),)):
+    art = Article(article_id=article_id, source=f"src-{article_id}", url=None, canonical_url=None, site="example.org",
+                  title="t", text="لافروف " * 5, lang="ar", published_at=published, published_source="metadata",
+                  fetched_at=None, charset="utf-8", fingerprint="f" + article_id,
+                  raw=RawRef(topic="raw", partition=0, offset=offset))
+    ms = [Mention(actor_id=a, name=a.title(), type="person", surface="لافروف", start=s, end=s + 6) for a, s in mentions]
+    return StoryArticle(article=art, mentions=ms, dictionary_version="v1",
+                        story=StoryAssignment(story_id=story_id, duplicate_of=None if story_id == article_id else story_id))
+
+
+def insert(warehouse, items):
+    for table, rows in batch_rows(items).items():
+        warehouse.insert_rows(table, rows)
+
+
+def test_migrations_apply_once_and_are_recorded(warehouse):
+    assert warehouse.migrate() == []
+    _, rows = warehouse.query("SELECT name FROM schema_migrations")
+    assert [r[0] for r in rows] == [name for _, name, _ in migrations()]
+
+
+def test_every_statement_in_the_migrations_is_idempotent(warehouse):
+    for _, _, sql in migrations():
+        for statement in split_statements(sql):
+            warehouse.client.command(statement)
+
+
+def test_rows_must_match_the_ddl(warehouse):
+    with pytest.raises(ValueError, match="do not match its DDL"):
+        warehouse.insert_rows("articles", [{"article_id": "x"}])
+
+
+def test_weekly_view_counts_mentions_articles_and_stories_and_ignores_replays(warehouse):
+    week1 = datetime(2016, 11, 24, 12, tzinfo=timezone.utc)  # Thursday: week of Monday 2016-11-21
+    week2 = datetime(2016, 11, 28, 9, tzinfo=timezone.utc)
+    batch = [
+        story("a1", "a1", week1, 1, (("sergey-lavrov", 0), ("sergey-lavrov", 20), ("john-kerry", 40))),
+        story("a2", "a1", week1, 2, (("sergey-lavrov", 3),)),  # a wire copy: same story
+        story("a3", "a3", week2, 3),
+    ]
+    insert(warehouse, batch)
+    insert(warehouse, batch)  # a replayed batch (at-least-once) must add nothing
+    _, rows = warehouse.query(
+        "SELECT actor_id, toString(week), mentions, articles, stories FROM mentions_per_actor_week ORDER BY actor_id, week")
+    assert rows == [
+        ("john-kerry", "2016-11-21", 1, 1, 1),
+        ("sergey-lavrov", "2016-11-21", 3, 2, 1),
+        ("sergey-lavrov", "2016-11-28", 1, 1, 1),
+    ]
+    _, [(articles, ledger)] = warehouse.query("SELECT (SELECT count() FROM articles FINAL), (SELECT count() FROM ledger FINAL)")
+    assert (articles, ledger) == (3, 3)
+
+
+def test_dead_letters_land_with_their_ledger_row(warehouse):
+    letter = DeadLetter(stage="clean", reason="binary", error="NUL bytes", source="x.bin", url=None,
+                        raw=RawRef(topic="raw", partition=1, offset=7), payload="...", at=datetime.now(timezone.utc))
+    insert(warehouse, [letter])
+    _, rows = warehouse.query("SELECT outcome, reason FROM ledger FINAL WHERE raw_partition = 1 AND raw_offset = 7")
+    assert rows == [("dead_letter", "binary")]
+    _, rows = warehouse.query("SELECT stage, reason, source FROM dead_letters WHERE source = 'x.bin'")
+    assert rows == [("clean", "binary", "x.bin")]
+
+
+def test_readonly_queries_cannot_write(warehouse):
+    with pytest.raises(Exception, match="(?i)readonly"):
+        warehouse.query("DROP TABLE articles", readonly=True)
