@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from schemas import ACTORS_PATH
 from streams.arabic import normalize
 
 _ARTICLE = "ال"
+log = logging.getLogger("newsstream")
 
 
 @dataclass(frozen=True)
@@ -99,3 +102,34 @@ def spelling_variants(alias: str) -> set[str]:
             if a in existing:
                 out.add(existing.replace(a, b))
     return out
+
+
+class DictionaryWatcher:
+    """The dictionary, reloaded when its file changes (checked at most every `interval` seconds), so a worker
+    picks up a new actor without a restart. A broken edit keeps the last good dictionary and logs why."""
+
+    def __init__(self, path: Path | None = None, interval: float = 5.0, clock=time.monotonic):
+        self.path = Path(path or ACTORS_PATH)
+        self.interval = interval
+        self._clock = clock
+        self._mtime = self.path.stat().st_mtime_ns
+        self._checked = clock()
+        self.dictionary = ActorDictionary.load(self.path)
+
+    def current(self) -> ActorDictionary:
+        now = self._clock()
+        if now - self._checked < self.interval:
+            return self.dictionary
+        self._checked = now
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except OSError:
+            return self.dictionary
+        if mtime != self._mtime:
+            self._mtime = mtime  # a broken edit is reported once, not at every check
+            try:
+                self.dictionary = ActorDictionary.load(self.path)
+                log.info("actor dictionary reloaded: %s", self.dictionary.version)
+            except Exception:
+                log.exception("actor dictionary %s not reloaded; keeping %s", self.path, self.dictionary.version)
+        return self.dictionary

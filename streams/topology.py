@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from schemas.records import Article, ArticleEntities, DeadLetter, RawPage, RawRef, StoryArticle, StoryAssignment
 from streams import codec
-from streams.actors import ActorDictionary
+from streams.actors import DictionaryWatcher
 from streams.broker import faust_broker_url
 from streams.settings import Settings
 from streams.sink import batch_rows
@@ -98,7 +98,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     topic = {key: app.topic(spec.name, partitions=spec.partitions, value_serializer=codec.CODEC_NAME)
              for key, spec in specs.items()}
     limits = CleanLimits(max_page_bytes=settings.max_page_bytes, min_text_chars=settings.min_text_chars)
-    dictionary = ActorDictionary.load(settings.actors_path)
+    actors = DictionaryWatcher(settings.actors_path)
     story_index = StoryIndex()
     index_ready = asyncio.Event()
     gate = WarehouseGate(settings.warehouse_url)
@@ -134,7 +134,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     # cleaned: Article -> entities: ArticleEntities
     @app.agent(topic["cleaned"], name="entities")
     async def entities(stream):
-        await run_stage(stream, "entities", lambda v, ref: entities_step(Article.model_validate(v), dictionary),
+        await run_stage(stream, "entities", lambda v, ref: entities_step(Article.model_validate(v), actors.current()),
                         "entities", key=lambda e: e.article.article_id)
 
     # entities (one partition): ArticleEntities -> stories: StoryArticle
@@ -180,7 +180,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     @app.page("/health")
     async def health(web, request):
         return web.json({"status": "ok", "story_index_ready": index_ready.is_set(),
-                         "dictionary_version": dictionary.version})
+                         "dictionary_version": actors.dictionary.version})
 
     @app.page("/sql")
     async def sql(web, request):

@@ -1,0 +1,69 @@
+"""Grafana cannot run here: expand each panel's macros and run its SQL on chDB with fixture data."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from streams.sink import batch_rows
+from streams.warehouse import Warehouse
+from tests.conftest import ROOT
+from tests.test_warehouse import story
+
+DASHBOARDS = sorted((ROOT / "deploy/grafana/dashboards").glob("*.json"))
+FROM, TO = "2016-09-01 00:00:00", "2016-12-31 23:59:59"
+VARIABLES = {"actor": ["sergey-lavrov", "john-kerry"]}
+
+
+def expand(sql: str) -> str:
+    """The grafana-clickhouse-datasource macros and variable formats the dashboards use."""
+    sql = re.sub(r"\$__timeFilter\(([^)]+)\)",
+                 lambda m: f"{m.group(1)} >= toDateTime('{FROM}') AND {m.group(1)} <= toDateTime('{TO}')", sql)
+    sql = sql.replace("$__fromTime", f"toDateTime('{FROM}')").replace("$__toTime", f"toDateTime('{TO}')")
+    sql = sql.replace("$__interval_s", "604800")
+    for name, values in VARIABLES.items():
+        quoted = ",".join(f"'{v}'" for v in values)
+        sql = re.sub(r"\$\{" + name + r"(:singlequote|:sqlstring)?\}", quoted, sql)
+        sql = re.sub(r"\$" + name + r"\b", quoted, sql)
+    assert "$" not in sql, f"unexpanded macro in: {sql}"
+    return sql
+
+
+def panel_queries():
+    for path in DASHBOARDS:
+        board = json.loads(path.read_text())
+        for panel in board["panels"]:
+            for target in panel.get("targets", []):
+                yield pytest.param(panel, target, id=f"{path.stem}:{panel['title']}")
+        for variable in board.get("templating", {}).get("list", []):
+            if variable.get("type") == "query":
+                query = variable["query"] if isinstance(variable["query"], str) else variable["query"].get("rawSql")
+                yield pytest.param({"title": variable["name"], "type": "variable"}, {"rawSql": query},
+                                   id=f"{path.stem}:${variable['name']}")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    w = Warehouse(f"chdb://{tmp_path_factory.mktemp('dash')}")
+    w.migrate()
+    week = datetime(2016, 11, 24, 12, tzinfo=timezone.utc)
+    items = [story("a1", "a1", week, 1, (("sergey-lavrov", 0), ("john-kerry", 20))), story("a2", "a1", week, 2)]
+    for table, rows in batch_rows(items).items():
+        w.insert_rows(table, rows)
+    yield w
+    w.close()
+
+
+def test_there_are_dashboards():
+    assert DASHBOARDS
+
+
+@pytest.mark.parametrize("panel, target", list(panel_queries()))
+def test_panel_sql_runs_and_returns_rows(panel, target, warehouse):
+    columns, rows = warehouse.query(expand(target["rawSql"]))
+    assert rows, f"{panel['title']} returned no rows on fixture data"
+    if panel.get("type") == "timeseries":
+        assert columns[0] == "time"
