@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -55,8 +54,3 @@ def small_dictionary(tmp_path_factory) -> ActorDictionary:
 @pytest.fixture(scope="session")
 def dictionary() -> ActorDictionary:
     return ActorDictionary.load()
-
-
-@pytest.fixture(scope="session")
-def expected() -> dict:
-    return json.loads((ROOT / "samples" / "expected.json").read_text(encoding="utf-8"))

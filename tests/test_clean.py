@@ -1,0 +1,98 @@
+"""The clean stage on the bundled corpus: the article and only the article."""
+
+from __future__ import annotations
+
+import pytest
+
+import json
+
+from streams.inputs import iter_documents
+from streams.process import raw_page
+from streams.stages import Rejected
+from streams.stages.clean import CleanLimits, canonicalize_url, clean_page
+from streams.stages.entities import extract_mentions
+from streams.steps import clean_step
+from tests.conftest import CORPUS, ROOT
+
+EXPECTED = json.loads((ROOT / "samples" / "expected.json").read_text(encoding="utf-8"))
+
+LIMITS = CleanLimits()
+CHROME = EXPECTED["chrome"] + ["التعليقات", "الأكثر قراءة", "جميع الحقوق محفوظة", "اقرأ أيضا", "فيسبوك",
+                                        "58 خبر", "ترامب ونتنياهو وراء كل هذا", "Most read"]
+
+
+@pytest.fixture(scope="module")
+def articles():
+    return {doc.source.rsplit("/", 1)[-1]: clean_step(raw_page(doc), LIMITS)
+            for doc in iter_documents([CORPUS], max_bytes=LIMITS.max_page_bytes)}
+
+
+def test_no_chrome_string_survives(articles):
+    for name, article in articles.items():
+        for chrome in CHROME:
+            assert chrome not in article.text, (name, chrome)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED["articles"]))
+def test_title_once_and_every_body_paragraph_in_order(articles, name):
+    article, title, body = articles[name], EXPECTED["articles"][name]["title"], EXPECTED["articles"][name]["body"]
+    lines = article.text.split("\n")
+    assert article.title == title
+    assert lines[0] == article.title and lines.count(article.title) == 1
+    positions = [lines.index(p) for p in body]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("name, date, source", [
+    ("01-rt-lavrov-west-signals.html", "2016-11-24T12:32:00+00:00", "metadata"),  # 15:32+03:00
+    ("02-alwatan-lavrov-west-signals.html", "2016-11-24T00:00:00+00:00", "metadata"),  # from the URL path
+    ("03-sawt-lavrov-west-signals.html", "2016-11-24T00:00:00+00:00", "dateline"),  # Levantine month only
+    ("04-rt-de-mistura-friends.html", "2016-10-17T12:10:00+00:00", "dateline"),
+    ("06-rt-lavrov-collapse-cp1256.html", "2016-10-03T00:00:00+00:00", "dateline"),
+    ("08-worldwire-lavrov-kerry-en.html", "2016-09-09T18:05:00+00:00", "metadata"),
+])
+def test_publication_time_never_the_crawl_time(articles, name, date, source):
+    assert (articles[name].published_at.isoformat(), articles[name].published_source) == (date, source)
+
+
+def test_metadata_language_site_charset_and_canonical_url(articles):
+    rt = articles["01-rt-lavrov-west-signals.html"]
+    assert (rt.lang, rt.site, rt.canonical_url) == ("ar", "arabic.rt.com", "https://arabic.rt.com/news/852123-lavrov-west-signals/")
+    tracked = articles["02-alwatan-lavrov-west-signals.html"]
+    assert "utm_" not in tracked.canonical_url and tracked.site == "alwatan-news.example"
+    legacy = articles["06-rt-lavrov-collapse-cp1256.html"]
+    assert legacy.charset == "cp1256 (meta)" and "سيرغي لافروف" in legacy.text
+    assert articles["08-worldwire-lavrov-kerry-en.html"].lang == "en"
+
+
+def test_chrome_actors_never_become_mentions(articles, dictionary):
+    chrome_only = {"donald-trump", "benjamin-netanyahu", "ali-khamenei", "volodymyr-zelensky", "recep-tayyip-erdogan"}
+    for name, article in articles.items():
+        found = {m.actor_id for m in extract_mentions(article.text, dictionary)}
+        assert not found & chrome_only, name
+        assert "sergey-lavrov" in found or "staffan-de-mistura" in found, name
+
+
+def test_wire_copies_share_a_fingerprint(articles):
+    assert articles["01-rt-lavrov-west-signals.html"].fingerprint == articles["02-alwatan-lavrov-west-signals.html"].fingerprint
+
+
+def test_tracking_parameters_do_not_change_the_canonical_url():
+    assert canonicalize_url("https://www.Example.org/a?utm_source=x&id=3#top") == canonicalize_url("https://www.example.org/a?id=3")
+
+
+@pytest.mark.parametrize("page, reason", [
+    (b"", "empty"), (b"   \n", "empty"), (b"\x1f\x8b\x08\x00abc", "binary"), ("plain text, no markup", "not html"),
+    (b"<html><head><title>t</title></head></html>", "no article text"), (b"<p>" + b"x" * 100, "no article text"),
+])
+def test_rejections_carry_a_reason(page, reason):
+    with pytest.raises(Rejected) as info:
+        clean_page(page, url=None, source="t", limits=LIMITS)
+    assert info.value.reason == reason
+
+
+def test_oversized_is_a_setting():
+    page = b"<html><body><p>" + "كلمة ".encode() * 100 + b"</p></body></html>"
+    with pytest.raises(Rejected) as info:
+        clean_page(page, url=None, source="t", limits=CleanLimits(max_page_bytes=100))
+    assert info.value.reason == "oversized"
