@@ -19,7 +19,7 @@ from streams.ingest import ingest
 from streams.query import format_table, query_worker
 from streams.settings import Settings
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "corpus"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 WEEKLY_SQL = """
 SELECT week, actor_name, actor_type, mentions, articles, stories
@@ -55,7 +55,7 @@ def wait_for_outcomes(web_url: str, raw_sent: int, ingest_dead: int, timeout: fl
 
 
 def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float = 300.0) -> int:
-    paths = paths or [SAMPLES]
+    paths = paths or [SAMPLES / "corpus", SAMPLES / "bad"]
     demo_dir = settings.data_path / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
     demo_dir.mkdir(parents=True)
@@ -84,6 +84,7 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
             print()
             print(format_table(*query_worker(
                 web_url, "SELECT stage, reason, source FROM dead_letters FINAL ORDER BY source")))
+            print(f"\nquery it yourself while a worker runs: newsstream sql \"SELECT * FROM mentions_per_actor_week\"")
         finally:
             worker.send_signal(signal.SIGTERM)
             try:
