@@ -27,6 +27,9 @@ _FOLD.update({chr(0x0660 + i): str(i) for i in range(10)})  # Arabic-Indic digit
 _FOLD.update({chr(0x06F0 + i): str(i) for i in range(10)})  # Extended (Persian) digits
 
 
+_OTHER_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def _fold_char(ch: str) -> str:
     if ord(ch) in _DROP:
         return ""
@@ -41,8 +44,23 @@ def _fold_char(ch: str) -> str:
     return ch
 
 
+_TABLE = {code: None for code in _DROP} | {ord(k): v for k, v in _FOLD.items()}
+
+
+def _fast(text: str) -> str | None:
+    """str.translate + lower: one C pass; None when lowering would change the length (e.g. 'İ')."""
+    folded = text.translate(_TABLE)
+    if _OTHER_MARKS.search(folded):
+        return None
+    lowered = folded.lower()
+    return lowered if len(lowered) == len(folded) else None
+
+
 def normalize_with_map(text: str) -> tuple[str, list[int]]:
     """Normalized text and, for each of its characters, the index of the original character."""
+    fast = _fast(text)
+    if fast is not None:
+        return fast, [i for i, ch in enumerate(text) if ord(ch) not in _DROP]
     out: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
@@ -54,7 +72,8 @@ def normalize_with_map(text: str) -> tuple[str, list[int]]:
 
 
 def normalize(text: str) -> str:
-    return "".join(_fold_char(ch) for ch in text)
+    fast = _fast(text)
+    return fast if fast is not None else "".join(_fold_char(ch) for ch in text)
 
 
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)

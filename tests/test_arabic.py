@@ -32,3 +32,11 @@ def test_offset_map_points_at_original_characters():
 
 def test_fingerprint_ignores_punctuation_spacing_and_diacritics():
     assert fingerprint_text("قال لافروفُ،   إن «الهدنة»") == fingerprint_text("قال لافروف إن الهدنه")
+
+
+def test_slow_path_for_latin_combining_marks_keeps_offsets():
+    text = "Cafe\u0301 وقال لافروفُ"  # a combining acute accent takes the character-by-character path
+    norm, index = normalize_with_map(text)
+    assert norm == "cafe وقال لافروف" and len(index) == len(norm)
+    assert text[index[norm.index("لافروف")]:].startswith("لافروف")
+    assert normalize(text) == norm

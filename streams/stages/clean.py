@@ -126,7 +126,8 @@ def clean_page(
     published_at = _parse_iso(doc.date)
     published_source = "metadata"
     if published_at is None:
-        published_at = find_dateline(f"{title}\n{body}\n{html[:200_000]}", not_after=fetched_at)
+        published_at = (find_dateline(f"{title}\n{body}", not_after=fetched_at)
+                        or find_dateline(html[:200_000], not_after=fetched_at))
         published_source = "dateline"
     if published_at is None:
         published_at = fetched_at or datetime.now(timezone.utc)
