@@ -84,7 +84,8 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
             print()
             print(format_table(*query_worker(
                 web_url, "SELECT stage, reason, source FROM dead_letters FINAL ORDER BY source")))
-            print(f"\nquery it yourself while a worker runs: newsstream sql \"SELECT * FROM mentions_per_actor_week\"")
+            print(f"\nThe warehouse stays in {demo_dir / 'clickhouse'}; query it with\n"
+                  f"  NEWSSTREAM_DATA_DIR={demo_dir} newsstream sql \"SELECT * FROM mentions_per_actor_week\"")
         finally:
             worker.send_signal(signal.SIGTERM)
             try:
