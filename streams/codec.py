@@ -6,6 +6,7 @@ import orjson
 from faust.serializers import codecs
 
 CODEC_NAME = "orjson"
+UNDECODABLE = "__undecodable__"
 
 
 class OrjsonCodec(codecs.Codec):
@@ -13,7 +14,11 @@ class OrjsonCodec(codecs.Codec):
         return orjson.dumps(obj)
 
     def _loads(self, s: bytes) -> Any:
-        return orjson.loads(s)
+        # Never raise: Faust would drop the message. A bad payload travels on so the agent dead-letters it.
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError as exc:
+            return {UNDECODABLE: s[:2000].decode("utf-8", "replace"), "error": str(exc)}
 
 
 def register() -> None:

@@ -21,6 +21,7 @@ from streams import codec
 from streams.actors import DictionaryWatcher
 from streams.broker import faust_broker_url
 from streams.settings import Settings
+from streams.stages import Rejected
 from streams.sink import batch_rows
 from streams.stages.clean import CleanLimits
 from streams.stages.stories import StoryIndex
@@ -115,6 +116,8 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
             else:
                 ref = _raw_ref(value) if isinstance(value, dict) else None
             try:
+                if isinstance(value, dict) and codec.UNDECODABLE in value:
+                    raise Rejected("bad message", f"not JSON: {value['error']}")
                 result = await loop.run_in_executor(None, step, value, ref) if offload else step(value, ref)
             except Exception as exc:
                 source = value.get("source") if isinstance(value, dict) else None

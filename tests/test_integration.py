@@ -30,6 +30,24 @@ from tests.conftest import BAD, CORPUS
 pytestmark = pytest.mark.integration
 
 
+POISON = [b"not json at all", b'{"schema_version": 1, "source": "poison-no-body"}']
+
+
+async def send_poison(url, settings):
+    """Messages no ingest would write: not JSON, and JSON that fails the RawPage schema."""
+    from aiokafka import AIOKafkaProducer
+
+    from streams.broker import bootstrap_servers
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(url))
+    await producer.start()
+    try:
+        for value in POISON:
+            await producer.send_and_wait(settings.topic("raw-html"), value)
+    finally:
+        await producer.stop()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     data = tmp_path_factory.mktemp("stack")
@@ -44,6 +62,8 @@ def stack(tmp_path_factory):
         settings = Settings(kafka_url=broker.url, data_dir=data, web_port=port)
         try:
             report = asyncio.run(ingest([CORPUS, BAD], settings, broker.url, progress=False))
+            asyncio.run(send_poison(broker.url, settings))
+            report.sent += len(POISON)
             web = f"http://127.0.0.1:{port}"
             try:
                 wait_for_outcomes(web, report.sent, report.dead_lettered, timeout=240)
@@ -74,10 +94,10 @@ def sql(web, query):
 
 def test_every_input_has_exactly_one_outcome(stack, offline):
     web, report = stack
-    assert report.sent + report.dead_lettered == len(offline)
+    assert report.sent + report.dead_lettered == len(offline) + len(POISON)
     rows = sql(web, "SELECT outcome, count() FROM ledger FINAL GROUP BY outcome ORDER BY outcome")
     ok = sum(1 for line in offline if line["status"] == "ok")
-    rejected_in_stream = len(offline) - ok - report.dead_lettered
+    rejected_in_stream = len(offline) - ok - report.dead_lettered + len(POISON)
     assert dict(rows) == {"article": ok, "dead_letter": rejected_in_stream}
 
 
@@ -134,6 +154,7 @@ def test_bad_pages_are_dead_letters_with_reasons(stack, offline):
     web, _ = stack
     rows = sql(web, "SELECT source, reason FROM dead_letters FINAL")
     expected = {(l["source"], l["reason"]) for l in offline if l["status"] == "rejected"}
+    expected |= {("", "bad message"), ("poison-no-body", "schema")}
     assert set(rows) == expected
     assert all(reason for _, reason in rows)
 
