@@ -21,10 +21,22 @@ CHROME = EXPECTED["chrome"] + ["التعليقات", "الأكثر قراءة", 
                                         "58 خبر", "ترامب ونتنياهو وراء كل هذا", "Most read"]
 
 
+LISTINGS = {"07-tag-archive-lavrov.html"}
+
+
 @pytest.fixture(scope="module")
 def articles():
     return {doc.source.rsplit("/", 1)[-1]: clean_step(raw_page(doc), LIMITS)
-            for doc in iter_documents([CORPUS], max_bytes=LIMITS.max_page_bytes)}
+            for doc in iter_documents([CORPUS], max_bytes=LIMITS.max_page_bytes)
+            if doc.source.rsplit("/", 1)[-1] not in LISTINGS}
+
+
+def test_tag_archive_is_rejected_as_a_listing_and_articles_are_not(articles):
+    [doc] = [d for d in iter_documents([CORPUS], max_bytes=LIMITS.max_page_bytes) if d.source.endswith("07-tag-archive-lavrov.html")]
+    with pytest.raises(Rejected) as info:
+        clean_step(raw_page(doc), LIMITS)
+    assert info.value.reason == "listing page"
+    assert len(articles) == len(list(CORPUS.iterdir())) - len(LISTINGS)
 
 
 def test_no_chrome_string_survives(articles):

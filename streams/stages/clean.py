@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+import lxml.etree
+import lxml.html
 import py3langid
 import trafilatura
 from courlan import normalize_url
@@ -77,6 +79,16 @@ def _body_lines(text: str, title: str) -> list[str]:
     return lines
 
 
+def count_listed_articles(html: str, min_chars: int) -> int:
+    """How many <article> blocks each hold a body of their own (paragraphs of at least `min_chars`)."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return 0
+    return sum(1 for node in tree.iter("article")
+               if sum(len(p.text_content()) for p in node.iter("p")) >= min_chars)
+
+
 def clean_page(
     page: bytes | str,
     *,
@@ -101,6 +113,10 @@ def clean_page(
             raise Rejected("binary", "NUL characters")
     if not _HTML_TAG.search(html[:100_000]):
         raise Rejected("not html", "no HTML markup")
+
+    listed = count_listed_articles(html, limits.min_text_chars)
+    if listed >= 2:
+        raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
 
     doc = trafilatura.bare_extraction(
         html,
