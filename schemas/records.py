@@ -29,6 +29,7 @@ class RawRef(BaseModel):
     topic: str
     partition: int
     offset: int
+    timestamp: datetime | None = Field(None, description="When the raw message entered its topic, for latency.")
 
 
 class RawPage(Record):
@@ -40,6 +41,9 @@ class RawPage(Record):
     html_b64: str | None = Field(None, description="Page bytes, base64, so charset detection sees the original.")
     content_type: str | None = Field(None, description="HTTP Content-Type header, which may name the charset.")
     fetched_at: datetime | None = None
+    origin: RawRef | None = Field(
+        None, description="Set when `reconcile` or `replay` re-sends a page: its outcome is recorded under this offset."
+    )
 
     @model_validator(mode="after")
     def _one_body(self) -> "RawPage":

@@ -35,12 +35,17 @@ def _key(doc: RawDocument) -> bytes:
     return hashlib.sha256((doc.url or doc.source).encode()).hexdigest()[:16].encode()
 
 
+def raw_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
+    """The producer every writer of raw pages uses: zstd (the local broker keeps all in memory), acks from all."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, compression_type="zstd", linger_ms=20,
+                            max_request_size=4 * settings.max_page_bytes, acks="all")
+
+
 async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str, *, progress: bool = True) -> IngestReport:
     bootstrap = bootstrap_servers(kafka_url)
     await ensure_topics(bootstrap, settings)
     specs = topic_specs(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, compression_type="zstd", linger_ms=20,
-                                max_request_size=4 * settings.max_page_bytes, acks="all")
+    producer = raw_producer(settings, bootstrap)
     await producer.start()
     report = IngestReport()
     pending = []

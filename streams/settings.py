@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     sink_flush_seconds: float = Field(
         1.0, gt=0, description="NEWSSTREAM_SINK_FLUSH_SECONDS: longest wait before a partial batch is written."
     )
+    run_sink: bool = Field(
+        True, validation_alias=AliasChoices("NEWSSTREAM_SINK"),
+        description="NEWSSTREAM_SINK: this worker writes to the warehouse and runs reconcile. With embedded ClickHouse "
+        "exactly one worker may (chDB allows one process per directory); start extra workers with false.",
+    )
+    reconcile_seconds: float = Field(
+        300.0, ge=0, description="NEWSSTREAM_RECONCILE_SECONDS: how often the sink worker re-sends raw messages that "
+        "have no outcome in the ledger. 0 disables.",
+    )
+    reconcile_grace_seconds: float = Field(
+        120.0, ge=0, description="NEWSSTREAM_RECONCILE_GRACE_SECONDS: raw messages younger than this are in flight, "
+        "not missing.",
+    )
+    lag_seconds: float = Field(15.0, gt=0, description="NEWSSTREAM_LAG_SECONDS: how often consumer lag is measured.")
     group_session_timeout: float = Field(
         10.0, gt=0, description="NEWSSTREAM_GROUP_SESSION_TIMEOUT: consumer-group session and rebalance timeout, seconds."
     )

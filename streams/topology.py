@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timezone
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
+import mode
 import orjson
 from pydantic import BaseModel
 
@@ -22,21 +24,30 @@ from streams.actors import DictionaryWatcher
 from streams.broker import faust_broker_url
 from streams.settings import Settings
 from streams.stages import Rejected
-from streams.sink import batch_rows
+from streams.metrics import WorkerMetrics
+from streams.query import run_sql
+from streams.reconcile import reconcile, record_lag, replay
 from streams.stages.clean import CleanLimits
 from streams.stages.stories import StoryIndex
 from streams.steps import clean_step, dead_letter, entities_step, story_step
 from streams.topics import topic_specs
 from streams.warehouse import Warehouse
+from streams.warehouse_sink import WarehouseSink, write_with_retry
 
 log = logging.getLogger("newsstream")
 
 
 class WarehouseGate:
-    """One thread owns the warehouse client: chDB is single-process, and inserts must not block the event loop."""
+    """One thread owns the warehouse client: chDB is single-process, and inserts must not block the event loop.
 
-    def __init__(self, url: str):
-        self.url = url
+    A worker that does not hold an embedded warehouse (NEWSSTREAM_SINK=false) reads through the worker that does.
+    """
+
+    def __init__(self, settings: Settings, metrics: WorkerMetrics):
+        self.settings = settings
+        self.url = settings.warehouse_url
+        self.metrics = metrics
+        self.holds_warehouse = settings.run_sink or not settings.embedded_warehouse
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
         self._warehouse: Warehouse | None = None
 
@@ -49,18 +60,36 @@ class WarehouseGate:
         return self._warehouse
 
     async def run(self, fn: Callable[[Warehouse], Any]) -> Any:
+        if not self.holds_warehouse:
+            raise RuntimeError("this worker does not hold the embedded warehouse (NEWSSTREAM_SINK=false)")
         return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(self._open()))
 
-    async def write(self, rows: dict[str, list[dict]], retry_seconds: float = 1.0, max_wait: float = 30.0) -> None:
-        """Insert until it succeeds: the batch is held (and the stream with it) while the warehouse is down."""
-        wait = retry_seconds
-        while True:
-            try:
-                return await self.run(lambda w: [w.insert_rows(t, r) for t, r in rows.items()])
-            except Exception:
-                log.exception("warehouse write failed; retrying in %.1fs", wait)
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, max_wait)
+    async def query(self, sql: str) -> list[tuple]:
+        if self.holds_warehouse:
+            return (await self.run(lambda w: w.query(sql)))[1]
+        return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql))[1]
+
+    async def write(self, rows: dict[str, list[dict]]) -> None:
+        await write_with_retry(lambda r: self.run(lambda w: [w.insert_rows(t, x) for t, x in r.items()]), rows,
+                               self.metrics)
+
+
+class SinkService(mode.Service):
+    """Runs the warehouse sink with the app; on stop, the batch in hand is written and committed first."""
+
+    def __init__(self, sink: WarehouseSink, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sink = sink
+
+    async def on_start(self) -> None:
+        self._task = asyncio.ensure_future(self.sink.run())
+
+    async def on_stop(self) -> None:
+        self.sink.stop()
+        try:
+            await asyncio.wait_for(self._task, timeout=60)
+        except (asyncio.TimeoutError, Exception):
+            log.exception("warehouse sink did not stop cleanly; unwritten messages will be re-delivered")
 
 
 def _raw_ref(value: Any) -> RawRef | None:
@@ -70,6 +99,19 @@ def _raw_ref(value: Any) -> RawRef | None:
         return RawRef.model_validate(raw) if raw else None
     except Exception:
         return None
+
+
+def _entry_ref(event) -> RawRef:
+    """The ledger key of a raw message: its own offset, or the one it re-sends (reconcile, replay)."""
+    message = event.message
+    origin = event.value.get("origin") if isinstance(event.value, dict) else None
+    if origin:
+        try:
+            return RawRef.model_validate(origin)
+        except Exception:
+            pass
+    stamp = datetime.fromtimestamp(message.timestamp / 1000, timezone.utc) if message.timestamp else None
+    return RawRef(topic=message.topic, partition=message.partition, offset=message.offset, timestamp=stamp)
 
 
 def create_app(settings: Settings, kafka_url: str) -> faust.App:
@@ -102,7 +144,9 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     actors = DictionaryWatcher(settings.actors_path)
     story_index = StoryIndex()
     index_ready = asyncio.Event()
-    gate = WarehouseGate(settings.warehouse_url)
+    metrics = WorkerMetrics()
+    gate = WarehouseGate(settings, metrics)
+    app.metrics = metrics
     app.warehouse_gate = gate  # used by the /sql view and tests
 
     async def run_stage(stream, stage: str, step: Callable[[Any, RawRef | None], BaseModel], out: str,
@@ -112,7 +156,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
         async for event in stream.events():
             value = event.value
             if stage == "clean":
-                ref = RawRef(topic=event.message.topic, partition=event.message.partition, offset=event.message.offset)
+                ref = _entry_ref(event)
             else:
                 ref = _raw_ref(value) if isinstance(value, dict) else None
             try:
@@ -125,8 +169,10 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
                 letter = dead_letter(stage, exc, source=source, url=url, raw=ref,
                                      payload=value if stage == "clean" else None)
                 await topic["dead-letters"].send(value=letter.model_dump(mode="json"))
+                metrics.stage_outcomes.labels(stage, "dead_letter").inc()
                 continue
             await topic[out].send(key=key(result).encode(), value=result.model_dump(mode="json"))
+            metrics.stage_outcomes.labels(stage, "passed").inc()
 
     # raw-html: RawPage -> cleaned: Article (trafilatura is CPU-bound: off the event loop)
     @app.agent(topic["raw-html"], name="clean")
@@ -147,34 +193,26 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
         await run_stage(stream, "stories", lambda v, ref: story_step(ArticleEntities.model_validate(v), story_index),
                         "stories", key=lambda s: s.article.article_id)
 
-    # stories + dead-letters -> ClickHouse, in batches
-    async def sink_batches(stream, model: type[BaseModel]) -> None:
-        async for batch in stream.take(settings.sink_batch_size, within=settings.sink_flush_seconds):
-            items = []
-            for value in batch:
-                try:
-                    items.append(model.model_validate(value))
-                except Exception as exc:
-                    items.append(dead_letter("sink", exc, raw=_raw_ref(value) if isinstance(value, dict) else None,
-                                             payload=value))
-            await gate.write(batch_rows(items))
+    # stories + dead-letters -> ClickHouse: a plain consumer group that commits after each write.
+    if settings.run_sink:
+        app.service(SinkService(WarehouseSink(settings, kafka_url, gate.write, metrics)))
 
-    @app.agent(topic["stories"], name="sink")
-    async def sink(stream):
-        await sink_batches(stream, StoryArticle)
+        if settings.reconcile_seconds > 0:
+            @app.timer(settings.reconcile_seconds)
+            async def reconcile_timer() -> None:
+                report = await reconcile(settings, kafka_url, gate.query, metrics=metrics)
+                if report.resent or report.dead_lettered:
+                    log.warning("reconcile: %s", report.summary())
 
-    @app.agent(topic["dead-letters"], name="sink-dead-letters")
-    async def sink_dead_letters(stream):
-        await sink_batches(stream, DeadLetter)
+        @app.timer(settings.lag_seconds)
+        async def lag_timer() -> None:
+            await record_lag(settings, kafka_url, metrics)
 
     @app.task
     async def load_story_index() -> None:
         """The index is rebuilt from the warehouse at start: the local broker cannot be trusted to restore tables."""
-        def load(w: Warehouse):
-            _, rows = w.query("SELECT article_id, fingerprint, story_id, duplicate_of FROM articles FINAL "
-                              "ORDER BY processed_at")
-            return rows
-        rows = await gate.run(load)
+        load = "SELECT article_id, fingerprint, story_id, duplicate_of FROM articles FINAL ORDER BY processed_at"
+        rows = await gate.query(load)
         for article_id, fingerprint, story_id, duplicate_of in rows:
             story_index.remember(article_id, fingerprint, StoryAssignment(story_id=story_id, duplicate_of=duplicate_of))
         log.info("story index: %d articles loaded from the warehouse", len(rows))
@@ -184,6 +222,30 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     async def health(web, request):
         return web.json({"status": "ok", "story_index_ready": index_ready.is_set(),
                          "dictionary_version": actors.dictionary.version})
+
+    @app.page("/metrics")
+    async def metrics_page(web, request):
+        return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
+
+    @app.page("/reconcile")
+    async def reconcile_page(web, request):
+        """POST: find raw offsets without an outcome and re-send them; ?dry_run=1 only counts them."""
+        if not settings.run_sink:
+            return web.json({"error": "this worker does not hold the warehouse"}, status=400)
+        dry_run = request.query.get("dry_run") in ("1", "true")
+        report = await reconcile(settings, kafka_url, gate.query, metrics=metrics, dry_run=dry_run,
+                                 grace_seconds=float(request.query.get("grace", settings.reconcile_grace_seconds)))
+        return web.json(report.as_dict())
+
+    @app.page("/replay")
+    async def replay_page(web, request):
+        """POST: re-send dead letters (filtered by stage/reason/since) from their raw messages."""
+        if not settings.run_sink:
+            return web.json({"error": "this worker does not hold the warehouse"}, status=400)
+        report = await replay(settings, kafka_url, gate.query, stage=request.query.get("stage"),
+                              reason=request.query.get("reason"), since=request.query.get("since"),
+                              dry_run=request.query.get("dry_run") in ("1", "true"))
+        return web.json(report.as_dict())
 
     @app.page("/sql")
     async def sql(web, request):

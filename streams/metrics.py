@@ -1,0 +1,36 @@
+"""Prometheus metrics of a worker, served at /metrics; one registry per app so tests can start several."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.stage_outcomes = Counter("newsstream_stage_messages", "Messages each stage handled, by outcome.",
+                                      ["stage", "outcome"], registry=r)
+        self.dead_letters = Counter("newsstream_dead_letters", "Dead letters written to the warehouse, by stage "
+                                    "and reason.", ["stage", "reason"], registry=r)
+        self.sink_batch_rows = Histogram("newsstream_sink_batch_messages", "Messages per warehouse write.",
+                                         buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000), registry=r)
+        self.sink_errors = Counter("newsstream_sink_errors", "Failed warehouse writes (each is retried).",
+                                   registry=r)
+        self.sink_rows = Counter("newsstream_sink_rows", "Rows written to the warehouse, by table.", ["table"],
+                                 registry=r)
+        self.end_to_end = Histogram("newsstream_raw_to_warehouse_seconds", "From the raw message's timestamp to "
+                                    "its outcome being written to the warehouse.", buckets=LATENCY_BUCKETS,
+                                    registry=r)
+        self.lag = Gauge("newsstream_consumer_lag", "Messages not yet consumed, by topic and partition (sink "
+                         "group for stories/dead-letters, reconcile's view for raw-html).",
+                         ["topic", "partition"], registry=r)
+        self.reconciled = Counter("newsstream_reconcile_resent", "Raw messages re-sent by reconcile because no "
+                                  "outcome reached the warehouse.", registry=r)
+        self.unaccounted = Gauge("newsstream_reconcile_missing", "Raw offsets without an outcome at the last "
+                                 "reconcile (older than the grace period).", registry=r)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
