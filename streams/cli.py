@@ -69,6 +69,23 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_reconcile(args) -> int:
+    from streams.reconcile import run_maintenance
+
+    report = run_maintenance(_settings(), "reconcile", dry_run=args.dry_run, grace_seconds=args.grace)
+    print(json.dumps(report, indent=1, default=str))
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from streams.reconcile import run_maintenance
+
+    report = run_maintenance(_settings(), "replay", stage=args.stage, reason=args.reason, since=args.since,
+                             dry_run=args.dry_run)
+    print(json.dumps(report, indent=1, default=str))
+    return 0
+
+
 def cmd_migrate(args) -> int:
     from streams.warehouse import Warehouse
 
@@ -122,6 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("reconcile", help="re-send raw messages that have no outcome (article or dead letter) yet")
+    p.add_argument("--dry-run", action="store_true", help="only count and list them")
+    p.add_argument("--grace", type=float, default=None,
+                   help="seconds a message may be in flight (default NEWSSTREAM_RECONCILE_GRACE_SECONDS)")
+    p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser("replay", help="re-send the raw pages of dead letters, after a fix")
+    p.add_argument("--stage", help="only dead letters of this stage (clean, entities, stories, sink)")
+    p.add_argument("--reason", help="only dead letters with this reason")
+    p.add_argument("--since", help="only dead letters written since this time (ISO 8601)")
+    p.add_argument("--dry-run", action="store_true", help="only count them")
+    p.set_defaults(func=cmd_replay)
 
     sub.add_parser("migrate", help="apply pending warehouse migrations").set_defaults(func=cmd_migrate)
 

@@ -49,3 +49,17 @@ def format_table(columns: list[str], rows: list[tuple]) -> str:
     lines = [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines) + f"\n({len(rows)} rows)"
+
+
+def worker_action(settings: Settings, action: str, params: dict[str, str], timeout: float = 600.0) -> dict | None:
+    """POST /<action> on the worker holding the embedded warehouse; None when no such worker runs."""
+    if not settings.embedded_warehouse or not (web_url := worker_web_url(settings)):
+        return None
+    url = f"{web_url}/{action}?{urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})}"
+    request = urllib.request.Request(url, method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read() or b"{}")
+        raise RuntimeError(body.get("error") or str(exc)) from None

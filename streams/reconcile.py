@@ -7,6 +7,7 @@ letter. A re-sent page carries `origin`, so its outcome is recorded under the or
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -62,13 +63,26 @@ def _quote(value: str) -> str:
 
 
 async def _bounds(consumer: AIOKafkaConsumer, topic: str) -> dict[int, tuple[int, int]]:
+    """First and next offset per partition. The local broker's ListOffsets can report too low an end,
+    so the end is also probed by fetching past it (the fetch response carries the true high watermark)."""
     partitions = sorted(consumer.partitions_for_topic(topic) or [])
     if not partitions:
         await consumer._client.force_metadata_update()
         partitions = sorted(consumer.partitions_for_topic(topic) or [])
     tps = [TopicPartition(topic, p) for p in partitions]
     begin = await consumer.beginning_offsets(tps)
-    end = await consumer.end_offsets(tps)
+    end = dict(await consumer.end_offsets(tps))
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, end[tp])
+    for _ in range(20):
+        got = await consumer.getmany(*tps, timeout_ms=1000)
+        for tp in tps:
+            end[tp] = max(end[tp], consumer.highwater(tp) or 0, *(r.offset + 1 for r in got.get(tp, [])))
+        if not got:
+            break
+        for tp in tps:
+            consumer.seek(tp, end[tp])
     return {tp.partition: (begin[tp], end[tp]) for tp in tps}
 
 
@@ -262,3 +276,29 @@ async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics)
                     metrics.lag.labels(topic, str(tp.partition)).set(max(0, end[tp] - committed))
         finally:
             await consumer.stop()
+
+
+def run_maintenance(settings: Settings, action: str, **params) -> dict:
+    """`reconcile` / `replay` from the CLI: through the worker when it holds the embedded warehouse, else directly."""
+    from streams.broker import kafka_url
+    from streams.query import worker_action
+    from streams.warehouse import Warehouse
+
+    wire = {k: ("1" if v is True else str(v)) for k, v in params.items() if v not in (None, False)}
+    via_worker = worker_action(settings, action, wire)
+    if via_worker is not None:
+        return via_worker
+    url = kafka_url(settings)
+    if url is None:
+        raise RuntimeError("no broker: set KAFKA_URL or start one with `newsstream run`")
+    warehouse = Warehouse(settings.warehouse_url)
+
+    async def query(sql: str) -> list[tuple]:
+        return warehouse.query(sql)[1]
+
+    try:
+        if action == "reconcile":
+            return asyncio.run(reconcile(settings, url, query, **params)).as_dict()
+        return asyncio.run(replay(settings, url, query, **params)).as_dict()
+    finally:
+        warehouse.close()

@@ -228,24 +228,27 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
         return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
     @app.page("/reconcile")
-    async def reconcile_page(web, request):
-        """POST: find raw offsets without an outcome and re-send them; ?dry_run=1 only counts them."""
-        if not settings.run_sink:
-            return web.json({"error": "this worker does not hold the warehouse"}, status=400)
-        dry_run = request.query.get("dry_run") in ("1", "true")
-        report = await reconcile(settings, kafka_url, gate.query, metrics=metrics, dry_run=dry_run,
-                                 grace_seconds=float(request.query.get("grace", settings.reconcile_grace_seconds)))
-        return web.json(report.as_dict())
+    class ReconcileView(faust.web.View):
+        async def post(self, request):
+            """Find raw offsets without an outcome and re-send them; ?dry_run=1 only counts them."""
+            if not settings.run_sink:
+                return self.json({"error": "this worker does not hold the warehouse"}, status=400)
+            q = request.query
+            report = await reconcile(settings, kafka_url, gate.query, metrics=metrics,
+                                     dry_run=q.get("dry_run") in ("1", "true"),
+                                     grace_seconds=float(q.get("grace_seconds", settings.reconcile_grace_seconds)))
+            return self.json(report.as_dict())
 
     @app.page("/replay")
-    async def replay_page(web, request):
-        """POST: re-send dead letters (filtered by stage/reason/since) from their raw messages."""
-        if not settings.run_sink:
-            return web.json({"error": "this worker does not hold the warehouse"}, status=400)
-        report = await replay(settings, kafka_url, gate.query, stage=request.query.get("stage"),
-                              reason=request.query.get("reason"), since=request.query.get("since"),
-                              dry_run=request.query.get("dry_run") in ("1", "true"))
-        return web.json(report.as_dict())
+    class ReplayView(faust.web.View):
+        async def post(self, request):
+            """Re-send dead letters (filtered by stage, reason, since) from their raw messages."""
+            if not settings.run_sink:
+                return self.json({"error": "this worker does not hold the warehouse"}, status=400)
+            q = request.query
+            report = await replay(settings, kafka_url, gate.query, stage=q.get("stage"), reason=q.get("reason"),
+                                  since=q.get("since"), dry_run=q.get("dry_run") in ("1", "true"))
+            return self.json(report.as_dict())
 
     @app.page("/sql")
     async def sql(web, request):

@@ -1,0 +1,50 @@
+"""Worker subprocesses on the real local broker, for the integration tests and the load script."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from streams.broker import free_port
+
+
+class WorkerProcess:
+    """`newsstream run` in a subprocess with its own web port and log file."""
+
+    def __init__(self, data: Path, kafka_url: str, name: str = "worker", **env: str):
+        self.port = free_port()
+        self.web = f"http://127.0.0.1:{self.port}"
+        self.log_path = data / f"{name}.log"
+        self.env = os.environ | {"KAFKA_URL": kafka_url, "NEWSSTREAM_DATA_DIR": str(data),
+                                 "NEWSSTREAM_WEB_PORT": str(self.port), "NEWSSTREAM_SINK_FLUSH_SECONDS": "0.5",
+                                 "NEWSSTREAM_GROUP_SESSION_TIMEOUT": "6"} | env
+        self.env.pop("CLICKHOUSE_URL", None)
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "WorkerProcess":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no commit, no goodbye to the group."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(30)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
