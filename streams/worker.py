@@ -33,16 +33,20 @@ def run_worker(settings: Settings) -> None:
     try:
         asyncio.run(ensure_topics(bootstrap_servers(url), settings))
         app = create_app(settings, url)
-        address = worker_address_file(settings)
-        address.write_text(json.dumps({"web_url": f"http://{settings.web_host}:{settings.web_port}",
-                                       "pid": os.getpid(), "kafka_url": url}))
+        # The address file names the worker that holds the warehouse: `sql`, `reconcile` and workers
+        # started with NEWSSTREAM_SINK=false reach the embedded ClickHouse through it.
+        address = worker_address_file(settings) if settings.run_sink else None
+        if address:
+            address.write_text(json.dumps({"web_url": f"http://{settings.web_host}:{settings.web_port}",
+                                           "pid": os.getpid(), "kafka_url": url}))
         logging.getLogger("newsstream").setLevel(settings.log_level.upper())
         try:
             Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
         except SystemExit:
             pass
         finally:
-            address.unlink(missing_ok=True)
+            if address:
+                address.unlink(missing_ok=True)
     finally:
         if broker:
             broker.stop()

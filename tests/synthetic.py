@@ -15,6 +15,11 @@ CORPUS = Path(__file__).resolve().parents[1] / "samples" / "corpus"
 _CANONICAL = re.compile(r'((?:rel="canonical" href|og:url" content)=")([^"]+)(")')
 
 
+def _unique(url: str, i: int) -> str:
+    path, sep, query = url.partition("?")
+    return f"{path.rstrip('/')}/copy-{i}{sep}{query}"
+
+
 def synthetic_pages(n: int) -> list[dict]:
     pages = sorted(CORPUS.glob("*.html"))
     bodies = [p.read_bytes().decode("utf-8", "replace") if "cp1256" not in p.name else None for p in pages]
@@ -23,7 +28,7 @@ def synthetic_pages(n: int) -> list[dict]:
         k = i % len(pages)
         if bodies[k] is None:
             k = (k + 1) % len(pages)
-        html = _CANONICAL.sub(lambda m: f"{m.group(1)}{m.group(2).rstrip('/')}/copy-{i}{m.group(3)}", bodies[k])
+        html = _CANONICAL.sub(lambda m: f"{m.group(1)}{_unique(m.group(2), i)}{m.group(3)}", bodies[k])
         html = html.replace("</p>", f" وهذه النسخة رقم {i} من الخبر.</p>", 1)
         out.append({"url": f"https://load.example/{pages[k].stem}/copy-{i}", "html": html})
     return out

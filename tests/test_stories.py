@@ -38,3 +38,16 @@ def test_index_is_bounded_and_evicts_the_oldest():
     for i in range(3):
         assign_story(article(f"a{i}", f"f{i}"), index)
     assert list(index.by_article) == ["a1", "a2"] and list(index.by_fingerprint) == ["f1", "f2"]
+
+
+def test_a_changed_copy_of_a_stored_article_is_dropped_with_its_reason():
+    import pytest
+
+    from streams.stages import Rejected
+
+    index = StoryIndex()
+    assign_story(article("a", "f1"), index)
+    with pytest.raises(Rejected) as rejected:
+        assign_story(article("a", "f2"), index)
+    assert rejected.value.reason == "changed copy"
+    assert assign_story(article("a", "f1"), index).story_id == "a", "the first version still stands"
