@@ -61,7 +61,7 @@ def cmd_process(args) -> int:
 def cmd_sql(args) -> int:
     from streams.query import run_sql, format_table
 
-    columns, rows = run_sql(_settings(), args.query)
+    columns, rows = run_sql(_settings(), args.query, _params(args.param) or None)
     if args.format == "json":
         print(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1))
     else:
@@ -83,6 +83,51 @@ def cmd_replay(args) -> int:
     report = run_maintenance(_settings(), "replay", stage=args.stage, reason=args.reason, since=args.since,
                              dry_run=args.dry_run)
     print(json.dumps(report, indent=1, default=str))
+    return 0
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    bad = [p for p in pairs if "=" not in p]
+    if bad:
+        raise SystemExit(f"--param takes name=value, got {bad[0]!r}")
+    return dict(p.split("=", 1) for p in pairs)
+
+
+def cmd_cookbook(args) -> int:
+    from streams.cookbook import queries
+    from streams.query import format_table, run_sql
+
+    book = queries()
+    if not args.name:
+        for name, query in book.items():
+            params = " ".join(f"--param {p}={query.example_params.get(p, '...')}" for p in query.params)
+            print(f"{name}\n    {query.question}" + (f"\n    {params}" if params else ""))
+        return 0
+    if args.name not in book:
+        print(f"no cookbook query {args.name!r}; `newsstream cookbook` lists them", file=sys.stderr)
+        return 2
+    query = book[args.name]
+    params = _params(args.param)
+    missing = set(query.params) - params.keys()
+    if missing:
+        print(f"{args.name} needs --param " + " --param ".join(f"{m}=..." for m in sorted(missing)), file=sys.stderr)
+        return 2
+    print(format_table(*run_sql(_settings(), query.sql, params)))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from datetime import date, timedelta
+
+    from streams.query import run_sql
+    from streams.report import write_report
+
+    settings = _settings()
+    until = date.fromisoformat(args.until) if args.until else date.today()
+    since = date.fromisoformat(args.since) if args.since else until - timedelta(weeks=26)
+    path = write_report(Path(args.out), lambda sql, params: run_sql(settings, sql, params), since=since,
+                        until=until, metric=args.metric, top=args.top, actors=args.actor)
+    print(path)
     return 0
 
 
@@ -138,7 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sql", help="query the warehouse (through the worker when it holds the embedded one)")
     p.add_argument("query")
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="query parameter for {NAME:Type} placeholders")
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("cookbook", help="list the analyst queries in schemas/queries/, or run one by name")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.set_defaults(func=cmd_cookbook)
 
     p = sub.add_parser("reconcile", help="re-send raw messages that have no outcome (article or dead letter) yet")
     p.add_argument("--dry-run", action="store_true", help="only count and list them")
@@ -152,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="only dead letters written since this time (ISO 8601)")
     p.add_argument("--dry-run", action="store_true", help="only count them")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("report", help="write a self-contained HTML chart of mentions per actor per week")
+    p.add_argument("--out", default="newsstream-report.html")
+    p.add_argument("--since", help="first day (YYYY-MM-DD); default: 26 weeks before --until")
+    p.add_argument("--until", help="last day (YYYY-MM-DD); default: today")
+    p.add_argument("--metric", choices=["stories", "mentions", "articles"], default="stories")
+    p.add_argument("--top", type=int, default=8, help="how many actors to draw when --actor is not given")
+    p.add_argument("--actor", action="append", default=[], help="actor id to draw (repeatable)")
+    p.set_defaults(func=cmd_report)
 
     sub.add_parser("migrate", help="apply pending warehouse migrations").set_defaults(func=cmd_migrate)
 
@@ -171,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `newsstream cookbook | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

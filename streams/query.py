@@ -19,8 +19,10 @@ def worker_web_url(settings: Settings) -> str | None:
     return info["web_url"] if _alive(int(info["pid"])) else None
 
 
-def query_worker(web_url: str, query: str, timeout: float = 60.0) -> tuple[list[str], list[tuple]]:
-    url = f"{web_url}/sql?{urllib.parse.urlencode({'q': query})}"
+def query_worker(web_url: str, query: str, timeout: float = 60.0,
+                 parameters: dict[str, str] | None = None) -> tuple[list[str], list[tuple]]:
+    fields = {"q": query} | {f"param_{k}": v for k, v in (parameters or {}).items()}
+    url = f"{web_url}/sql?{urllib.parse.urlencode(fields)}"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             body = json.loads(response.read())
@@ -30,15 +32,15 @@ def query_worker(web_url: str, query: str, timeout: float = 60.0) -> tuple[list[
     return body["columns"], [tuple(r) for r in body["rows"]]
 
 
-def run_sql(settings: Settings, query: str) -> tuple[list[str], list[tuple]]:
+def run_sql(settings: Settings, query: str, parameters: dict[str, str] | None = None) -> tuple[list[str], list[tuple]]:
     """Embedded warehouse held by a running worker: ask the worker (chDB allows one process per directory)."""
     if settings.embedded_warehouse and (web_url := worker_web_url(settings)):
-        return query_worker(web_url, query)
+        return query_worker(web_url, query, parameters=parameters)
     from streams.warehouse import Warehouse
 
     warehouse = Warehouse(settings.warehouse_url)
     try:
-        return warehouse.query(query, readonly=True)
+        return warehouse.query(query, parameters=parameters, readonly=True)
     finally:
         warehouse.close()
 

@@ -257,8 +257,11 @@ async def replay(settings: Settings, kafka_url: str, query: Query, *, stage: str
     return report
 
 
-async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics) -> None:
-    """End offset minus committed offset per partition: the Faust group on raw-html, the sink group on its topics."""
+async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics) -> list[dict]:
+    """End offset minus committed offset per partition: the Faust group on raw-html, the sink group on its topics.
+    Returns `consumer_lag` rows, so the health dashboard can chart lag from the warehouse."""
+    now = datetime.now(timezone.utc)
+    rows = []
     groups = {settings.app_id: ["raw-html"], f"{settings.app_id}-sink": ["stories", "dead-letters"]}
     for group, keys in groups.items():
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(kafka_url), group_id=group,
@@ -272,10 +275,12 @@ async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics)
                     continue
                 end = await consumer.end_offsets(tps)
                 for tp in tps:
-                    committed = await consumer.committed(tp) or 0
-                    metrics.lag.labels(topic, str(tp.partition)).set(max(0, end[tp] - committed))
+                    lag = max(0, end[tp] - (await consumer.committed(tp) or 0))
+                    metrics.lag.labels(topic, str(tp.partition)).set(lag)
+                    rows.append({"at": now, "grp": group, "topic": topic, "partition": tp.partition, "lag": lag})
         finally:
             await consumer.stop()
+    return rows
 
 
 def run_maintenance(settings: Settings, action: str, **params) -> dict:

@@ -46,7 +46,8 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
 
 def _ledger(raw, source, url, outcome, article_id, reason, processed_at) -> dict[str, Any]:
     return {"raw_topic": raw.topic, "raw_partition": raw.partition, "raw_offset": raw.offset, "source": source or "",
-            "url": url, "outcome": outcome, "article_id": article_id, "reason": reason, "processed_at": processed_at}
+            "url": url, "outcome": outcome, "article_id": article_id, "reason": reason, "processed_at": processed_at,
+            "raw_at": raw.timestamp}
 
 
 def dead_letter_rows(item: DeadLetter) -> Rows:

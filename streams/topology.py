@@ -18,7 +18,7 @@ import mode
 import orjson
 from pydantic import BaseModel
 
-from schemas.records import Article, ArticleEntities, DeadLetter, RawPage, RawRef, StoryArticle, StoryAssignment
+from schemas.records import Article, ArticleEntities, RawPage, RawRef, StoryAssignment
 from streams import codec
 from streams.actors import DictionaryWatcher
 from streams.broker import faust_broker_url
@@ -206,7 +206,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
 
         @app.timer(settings.lag_seconds)
         async def lag_timer() -> None:
-            await record_lag(settings, kafka_url, metrics)
+            await gate.write({"consumer_lag": await record_lag(settings, kafka_url, metrics)})
 
     @app.task
     async def load_story_index() -> None:
@@ -254,8 +254,9 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     async def sql(web, request):
         """Read-only SQL on the worker's warehouse: the only door into an embedded chDB that this process holds."""
         query = request.query.get("q", "")
+        params = {k.removeprefix("param_"): v for k, v in request.query.items() if k.startswith("param_")}
         try:
-            columns, rows = await gate.run(lambda w: w.query(query, readonly=True))
+            columns, rows = await gate.run(lambda w: w.query(query, parameters=params or None, readonly=True))
         except Exception as exc:
             return web.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
         return web.bytes(orjson.dumps({"columns": columns, "rows": rows}, default=str), content_type="application/json")

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+import importlib.util
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from streams.sink import batch_rows
 from streams.warehouse import Warehouse
+from tests.analytics import fill
 from tests.conftest import ROOT
-from tests.test_warehouse import story
 
 DASHBOARDS = sorted((ROOT / "deploy/grafana/dashboards").glob("*.json"))
-FROM, TO = "2016-09-01 00:00:00", "2016-12-31 23:59:59"
+# From the corpus's dates (2016-2017) to now, where the ledger and lag rows of the fixture live.
+FROM, TO = "2016-01-01 00:00:00", (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
 VARIABLES = {"actor": ["sergey-lavrov", "john-kerry"]}
 
 
@@ -49,16 +50,18 @@ def panel_queries():
 def warehouse(tmp_path_factory):
     w = Warehouse(f"chdb://{tmp_path_factory.mktemp('dash')}")
     w.migrate()
-    week = datetime(2016, 11, 24, 12, tzinfo=timezone.utc)
-    items = [story("a1", "a1", week, 1, (("sergey-lavrov", 0), ("john-kerry", 20))), story("a2", "a1", week, 2)]
-    for table, rows in batch_rows(items).items():
-        w.insert_rows(table, rows)
+    fill(w)
     yield w
     w.close()
 
 
-def test_there_are_dashboards():
-    assert DASHBOARDS
+def test_there_are_dashboards_and_they_are_built_from_the_generator():
+    spec = importlib.util.spec_from_file_location("build_dashboards", ROOT / "deploy/grafana/build_dashboards.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    assert {p.stem for p in DASHBOARDS} == set(builder.DASHBOARDS)
+    for path in DASHBOARDS:
+        assert path.read_text("utf-8") == builder.render(path.stem), "run deploy/grafana/build_dashboards.py"
 
 
 @pytest.mark.parametrize("panel, target", list(panel_queries()))

@@ -34,7 +34,7 @@ def insert(warehouse, items):
 
 def test_migrations_apply_once_and_are_recorded(warehouse):
     assert warehouse.migrate() == []
-    _, rows = warehouse.query("SELECT name FROM schema_migrations")
+    _, rows = warehouse.query("SELECT name FROM schema_migrations ORDER BY version")
     assert [r[0] for r in rows] == [name for _, name, _ in migrations()]
 
 

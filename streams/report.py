@@ -1,0 +1,116 @@
+"""`newsstream report`: mentions per actor per week as one self-contained HTML file, for people without Grafana.
+
+The chart is an SVG drawn by matplotlib and inlined, so the file opens anywhere with nothing to fetch.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+METRICS = ("stories", "mentions", "articles")
+Query = Callable[[str, dict[str, str]], tuple[list[str], list[tuple]]]
+
+WEEKLY_SQL = """
+SELECT week, actor_id, actor_name, mentions, articles, stories
+FROM mentions_per_actor_week
+WHERE week >= toStartOfWeek(toDate({since:String}), 1) AND week <= toDate({until:String})
+ORDER BY week, actor_id
+"""
+TOTALS_SQL = """
+SELECT
+    (SELECT count() FROM articles FINAL WHERE toDate(published_at) BETWEEN toDate({since:String}) AND toDate({until:String})),
+    (SELECT uniqExact(story_id) FROM articles FINAL WHERE toDate(published_at) BETWEEN toDate({since:String}) AND toDate({until:String})),
+    (SELECT count() FROM dead_letters FINAL)
+"""
+
+
+def select_actors(rows: list[tuple], metric: str, top: int, wanted: list[str]) -> list[str]:
+    """The actors to draw: those asked for, else the `top` ones by the metric's total over the range."""
+    if wanted:
+        return wanted
+    column = {"mentions": 3, "articles": 4, "stories": 5}[metric]
+    totals: dict[str, int] = {}
+    for row in rows:
+        totals[row[1]] = totals.get(row[1], 0) + int(row[column])
+    return [a for a, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
+
+
+def chart_svg(rows: list[tuple], actors: list[str], names: dict[str, str], metric: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    column = {"mentions": 3, "articles": 4, "stories": 5}[metric]
+    weeks = sorted({r[0] for r in rows})
+    series = {a: {w: 0 for w in weeks} for a in actors}
+    for row in rows:
+        if row[1] in series:
+            series[row[1]][row[0]] = int(row[column])
+    fig, ax = plt.subplots(figsize=(11, 5), dpi=100)
+    for actor in actors:
+        ax.plot(weeks, [series[actor][w] for w in weeks], marker="o", linewidth=2, label=names.get(actor, actor))
+    ax.set_ylabel(f"{metric} per week")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    out = io.StringIO()
+    fig.savefig(out, format="svg")
+    plt.close(fig)
+    svg = out.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def render_report(query: Query, *, since: date, until: date, metric: str = "stories", top: int = 8,
+                  actors: list[str] | None = None) -> str:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}")
+    params = {"since": since.isoformat(), "until": until.isoformat()}
+    _, rows = query(WEEKLY_SQL, params)
+    rows = [(r[0] if isinstance(r[0], date) else date.fromisoformat(str(r[0])[:10]), *r[1:]) for r in rows]
+    names = {r[1]: r[2] for r in rows}
+    chosen = select_actors(rows, metric, top, actors or [])
+    _, totals = query(TOTALS_SQL, params)
+    articles, stories, dead = totals[0]
+    weeks = sorted({r[0] for r in rows})
+    by_key = {(r[0], r[1]): r for r in rows}
+    head = "".join(f"<th>{html.escape(names.get(a, a))}</th>" for a in chosen)
+    body = []
+    for week in weeks:
+        cells = []
+        for actor in chosen:
+            r = by_key.get((week, actor))
+            cells.append(f"<td title='mentions / articles / stories'>{r[3]} / {r[4]} / {r[5]}</td>" if r else "<td>·</td>")
+        body.append(f"<tr><th>{week.isoformat()}</th>{''.join(cells)}</tr>")
+    chart = chart_svg(rows, chosen, names, metric) if rows and chosen else "<p>No mentions in this range.</p>"
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Mentions per actor per week</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9rem; }}
+th, td {{ border: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: right; }}
+thead th {{ background: #f4f4f4; }}
+.summary {{ color: #555; }}
+</style></head><body>
+<h1>Mentions per actor per week</h1>
+<p class="summary">{since.isoformat()} to {until.isoformat()} · {articles} articles in {stories} stories ·
+{dead} dead letters in the warehouse · chart: {metric} per ISO week (Monday) · generated {generated}</p>
+{chart}
+<h2>Weekly figures (mentions / articles / stories)</h2>
+<table><thead><tr><th>week</th>{head}</tr></thead><tbody>
+{''.join(body)}
+</tbody></table>
+</body></html>
+"""
+
+
+def write_report(path: Path, query: Query, **options) -> Path:
+    path.write_text(render_report(query, **options), encoding="utf-8")
+    return path
