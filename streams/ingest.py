@@ -11,7 +11,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from streams.broker import bootstrap_servers
+from streams.broker import bootstrap_servers, kafka_options
 from streams.inputs import RawDocument, iter_documents
 from streams.process import raw_page
 from streams.settings import Settings
@@ -38,7 +38,7 @@ def _key(doc: RawDocument) -> bytes:
 def raw_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
     """The producer every writer of raw pages uses: zstd (the local broker keeps all in memory), acks from all."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, compression_type="zstd", linger_ms=20,
-                            max_request_size=4 * settings.max_page_bytes, acks="all")
+                            max_request_size=4 * settings.max_page_bytes, acks="all", **kafka_options(settings))
 
 
 async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str, *, progress: bool = True) -> IngestReport:

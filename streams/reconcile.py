@@ -17,7 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.records import RawRef
-from streams.broker import bootstrap_servers
+from streams.broker import bootstrap_servers, kafka_options
 from streams.ingest import raw_producer
 from streams.metrics import WorkerMetrics
 from streams.settings import Settings
@@ -143,7 +143,7 @@ async def _resend(settings: Settings, kafka_url: str, query: Query, wanted: dict
     bootstrap = bootstrap_servers(kafka_url)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 max_partition_fetch_bytes=4 * settings.max_page_bytes,
-                                fetch_max_bytes=8 * settings.max_page_bytes)
+                                fetch_max_bytes=8 * settings.max_page_bytes, **kafka_options(settings))
     producer = raw_producer(settings, bootstrap)
     await consumer.start()
     await producer.start()
@@ -201,7 +201,8 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
     grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
     raw_topic = settings.topic("raw-html")
     report = ReconcileReport()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(kafka_url), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(kafka_url), enable_auto_commit=False,
+                                **kafka_options(settings))
     await consumer.start()
     try:
         report.bounds = await _bounds(consumer, raw_topic)
@@ -265,7 +266,7 @@ async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics)
     groups = {settings.app_id: ["raw-html"], f"{settings.app_id}-sink": ["stories", "dead-letters"]}
     for group, keys in groups.items():
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(kafka_url), group_id=group,
-                                    enable_auto_commit=False)
+                                    enable_auto_commit=False, **kafka_options(settings))
         await consumer.start()
         try:
             for key in keys:

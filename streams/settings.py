@@ -9,7 +9,9 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,11 +23,29 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_URL", "NEWSSTREAM_KAFKA_URL"),
         description="KAFKA_URL: Kafka bootstrap, e.g. kafka://host:9092. Unset: start/use the local Tansu broker.",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL"),
+        description="KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM"),
+        description="KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL_* protocol).",
+    )
+    kafka_sasl_username: str | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME"), description="KAFKA_SASL_USERNAME: SASL user."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD"), description="KAFKA_SASL_PASSWORD: SASL password."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SSL_CAFILE"),
+        description="KAFKA_SSL_CAFILE: CA bundle to verify the brokers (SSL, SASL_SSL). Unset: the system's.",
+    )
     clickhouse_url: str | None = Field(
         None,
         validation_alias=AliasChoices("CLICKHOUSE_URL", "NEWSSTREAM_CLICKHOUSE_URL"),
-        description="CLICKHOUSE_URL: http(s)://user:pass@host:8123/db for a server, chdb:///abs/dir for embedded. "
-        "Unset: chdb in NEWSSTREAM_DATA_DIR/clickhouse.",
+        description="CLICKHOUSE_URL: http(s)://user:pass@host:8123/db for a server (TLS options as query "
+        "parameters, e.g. ?ca_cert=/path/ca.pem), chdb:///abs/dir for embedded. Unset: chdb in NEWSSTREAM_DATA_DIR/clickhouse.",
     )
     data_dir: Path = Field(
         Path(".newsstream"),

@@ -24,7 +24,9 @@ async def ensure_topics(bootstrap: str, settings: Settings) -> None:
     """Create missing topics with their partition counts (the broker's auto-create would pick its own)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    from streams.broker import kafka_options
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from schemas.records import Article, ArticleEntities, RawPage, RawRef, StoryAssignment
 from streams import codec
 from streams.actors import DictionaryWatcher
-from streams.broker import faust_broker_url
+from streams.broker import faust_broker_url, faust_credentials
 from streams.settings import Settings
 from streams.stages import Rejected
 from streams.metrics import WorkerMetrics
@@ -120,6 +120,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=faust_broker_url(kafka_url),
+        broker_credentials=faust_credentials(settings),
         value_serializer=codec.CODEC_NAME,
         key_serializer="raw",
         topic_partitions=settings.partitions,

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas.records import DeadLetter, StoryArticle
-from streams.broker import bootstrap_servers
+from streams.broker import bootstrap_servers, kafka_options
 from streams.metrics import WorkerMetrics
 from streams.settings import Settings
 from streams.sink import Rows, batch_rows
@@ -66,7 +66,7 @@ class WarehouseSink:
             fetch_max_bytes=8 * s.max_page_bytes, session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(100, session_ms // 3), rebalance_timeout_ms=session_ms,
             # A warehouse outage holds the loop; leaving the group then is fine (nothing was committed).
-            max_poll_interval_ms=max(300_000, int(s.sink_flush_seconds * 1000) * 10),
+            max_poll_interval_ms=max(300_000, int(s.sink_flush_seconds * 1000) * 10), **kafka_options(s),
         )
 
     async def _next_batch(self) -> list[Any]:
