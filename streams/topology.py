@@ -110,7 +110,8 @@ def _entry_ref(event) -> RawRef:
             return RawRef.model_validate(origin)
         except Exception:
             pass
-    stamp = datetime.fromtimestamp(message.timestamp / 1000, timezone.utc) if message.timestamp else None
+    # Faust gives the Kafka timestamp in seconds (aiokafka's records carry milliseconds).
+    stamp = datetime.fromtimestamp(message.timestamp, timezone.utc) if message.timestamp else None
     return RawRef(topic=message.topic, partition=message.partition, offset=message.offset, timestamp=stamp)
 
 
