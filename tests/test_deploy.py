@@ -73,3 +73,14 @@ def test_dashboards_parse_and_use_the_provisioned_datasource():
         for panel in board["panels"]:
             for target in panel.get("targets", []):
                 assert target["datasource"]["uid"] == "newsstream-clickhouse"
+
+
+def test_readme_documents_every_setting_and_command():
+    from streams.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    missing = [var for var in Settings.env_vars() if f"`{var}`" not in readme and f"{var}`" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"
+    commands = build_parser()._subparsers._group_actions[0].choices
+    undocumented = [c for c in commands if f"`newsstream {c}" not in readme]
+    assert not undocumented, f"README's command table lacks {undocumented}"
