@@ -37,3 +37,35 @@ def synthetic_pages(n: int) -> list[dict]:
 def write_jsonl(path: Path, pages: list[dict]) -> Path:
     path.write_bytes(b"".join(orjson.dumps(p) + b"\n" for p in pages))
     return path
+
+
+def write_broken_inputs(folder: Path) -> Path:
+    """Inputs a crawler meets: binary, empty, 20 MB, truncated, mislabeled charset, 5,000-deep nesting,
+    gzip bytes served as HTML, JSON, an entity bomb and an external entity (which must not be resolved)."""
+    import gzip
+    import random
+
+    folder.mkdir(parents=True, exist_ok=True)
+    good = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()
+    rng = random.Random(20)
+    name = "سيرغي لافروف قال "
+    bomb = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+            + "".join(f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10))
+            + "]><html><body><p>&lol9;</p></body></html>")
+    xxe = ('<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><html><body>'
+           f"<h1>تصريحات</h1><p>&xxe;</p><p>{name * 30}</p></body></html>")
+    files = {
+        "binary.bin": bytes(rng.getrandbits(8) for _ in range(20_000)),
+        "empty.html": b"",
+        "huge.html": b"<html><body><p>" + b"x" * 20_000_000 + b"</p></body></html>",
+        "truncated.html": good[: len(good) // 3],
+        "mislabeled-charset.html": good.replace(b"utf-8", b"windows-1256").replace(b"UTF-8", b"windows-1256"),
+        "nested.html": b"<html><body>" + b"<div>" * 5000 + (name * 50).encode() + b"</div>" * 5000 + b"</body></html>",
+        "gzip.html": gzip.compress(good),
+        "data.json": b'{"title": "not a page", "items": [1, 2, 3]}',
+        "entity-bomb.html": bomb.encode(),
+        "external-entity.html": xxe.encode(),
+    }
+    for file_name, body in files.items():
+        (folder / file_name).write_bytes(body)
+    return folder

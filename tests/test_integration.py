@@ -26,6 +26,7 @@ from streams.query import query_worker
 from streams.settings import Settings
 from streams.stages.clean import CleanLimits
 from tests.conftest import BAD, CORPUS
+from tests.synthetic import write_broken_inputs
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,12 @@ async def send_poison(url, settings):
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def broken(tmp_path_factory):
+    return write_broken_inputs(tmp_path_factory.mktemp("broken"))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, broken):
     data = tmp_path_factory.mktemp("stack")
     port = free_port()
     with LocalBroker(data) as broker:
@@ -61,7 +67,7 @@ def stack(tmp_path_factory):
                                   stderr=subprocess.STDOUT)
         settings = Settings(kafka_url=broker.url, data_dir=data, web_port=port)
         try:
-            report = asyncio.run(ingest([CORPUS, BAD], settings, broker.url, progress=False))
+            report = asyncio.run(ingest([CORPUS, BAD, broken], settings, broker.url, progress=False))
             asyncio.run(send_poison(broker.url, settings))
             report.sent += len(POISON)
             web = f"http://127.0.0.1:{port}"
@@ -72,6 +78,7 @@ def stack(tmp_path_factory):
                 print((data / "worker.log").read_text()[-5000:])
                 raise
             yield web, report
+            assert worker.poll() is None, "bad input must never stop the worker"
         finally:
             worker.send_signal(signal.SIGTERM)
             try:
@@ -82,9 +89,9 @@ def stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def offline():
+def offline(broken):
     settings = Settings()
-    docs = iter_documents([CORPUS, BAD], max_bytes=settings.max_page_bytes)
+    docs = iter_documents([CORPUS, BAD, broken], max_bytes=settings.max_page_bytes)
     return list(process_documents(docs, limits=CleanLimits(), dictionary=ActorDictionary.load()))
 
 
@@ -163,3 +170,18 @@ def test_sql_endpoint_is_read_only(stack):
     web, _ = stack
     with pytest.raises(RuntimeError, match="(?i)readonly"):
         query_worker(web, "DROP TABLE articles")
+
+
+def test_broken_inputs_end_with_reasons_and_never_crash_a_stage(stack, broken):
+    web, _ = stack
+    rows = sql(web, "SELECT source, reason FROM dead_letters FINAL")
+    reasons = {source.rsplit("/", 1)[-1]: reason for source, reason in rows if str(broken) in source}
+    assert reasons == {"binary.bin": "binary", "empty.html": "empty", "huge.html": "oversized",
+                       "truncated.html": "no article text", "nested.html": "no article text",
+                       "gzip.html": "binary", "data.json": "not html", "entity-bomb.html": "no article text"}
+    assert not [r for _, r in rows if r == "error"], "no stage crashed"
+    texts = sql(web, "SELECT source, text FROM articles FINAL")
+    landed = {source.rsplit("/", 1)[-1]: text for source, text in texts if str(broken) in source}
+    assert set(landed) == {"mislabeled-charset.html", "external-entity.html"}
+    assert "لافروف" in landed["mislabeled-charset.html"], "the mislabeled page is decoded by detection"
+    assert "root:" not in landed["external-entity.html"], "external entities are never resolved"
