@@ -42,15 +42,15 @@ def cmd_process(args) -> int:
     from streams.actors import ActorDictionary
     from streams.inputs import iter_documents
     from streams.process import process_documents
-    from streams.stages.clean import CleanLimits
+    from streams.steps import clean_limits
 
     settings = _settings()
-    limits = CleanLimits(max_page_bytes=settings.max_page_bytes, min_text_chars=settings.min_text_chars)
+    limits = clean_limits(settings)
     dictionary = ActorDictionary.load(settings.actors_path)
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")
     try:
         for line in process_documents(iter_documents(args.paths, max_bytes=settings.max_page_bytes),
-                                      limits=limits, dictionary=dictionary):
+                                      limits=limits, dictionary=dictionary, max_mentions=settings.max_mentions):
             out.write(orjson.dumps(line) + b"\n")
     finally:
         if out is not sys.stdout.buffer:

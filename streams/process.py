@@ -17,7 +17,7 @@ from streams.inputs import RawDocument
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits
 from streams.stages.stories import StoryIndex
-from streams.steps import clean_step, dead_letter, entities_step, story_step
+from streams.steps import MAX_MENTIONS, clean_step, dead_letter, entities_step, story_step
 
 
 def raw_page(doc: RawDocument) -> RawPage:
@@ -54,7 +54,7 @@ def rejected_line(source: str, reason: str, url: str | None = None) -> dict[str,
 
 
 def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,
-                      index: StoryIndex | None = None) -> Iterator[dict[str, Any]]:
+                      index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS) -> Iterator[dict[str, Any]]:
     """One output line per document, in input order; nothing raises out of here."""
     index = index if index is not None else StoryIndex()
     for doc in docs:
@@ -65,7 +65,7 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
             if doc.body is None:
                 raise Rejected("empty", "no body")
             article = clean_step(raw_page(doc), limits)
-            result = story_step(entities_step(article, dictionary), index)
+            result = story_step(entities_step(article, dictionary, max_mentions), index)
         except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
             yield rejected_line(doc.source, dead_letter("process", exc).reason, doc.url)
             continue

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     min_text_chars: int = Field(
         200, ge=1, description="NEWSSTREAM_MIN_TEXT_CHARS: shorter extracted bodies are rejected as 'no article text'."
     )
+    max_text_chars: int = Field(
+        200_000, ge=1, description="NEWSSTREAM_MAX_TEXT_CHARS: longer extracted texts are rejected as 'text too long'."
+    )
+    max_mentions: int = Field(
+        1000, ge=1, description="NEWSSTREAM_MAX_MENTIONS: mentions kept per article (the first ones by position)."
+    )
+    stream_buffer: int = Field(
+        256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
+    )
     actors_path: Path | None = Field(
         None, description="NEWSSTREAM_ACTORS_PATH: actor dictionary YAML. Unset: the bundled schemas/actors.yaml."
     )
@@ -87,6 +96,9 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
     web_port: int = Field(6066, description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
     log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="NEWSSTREAM_LOG_FORMAT: text, or json for one structured object per line."
+    )
 
     @cached_property
     def data_path(self) -> Path:

@@ -13,24 +13,35 @@ from pydantic import ValidationError
 
 from schemas.records import Article, ArticleEntities, DeadLetter, RawPage, RawRef, StoryArticle
 from streams.actors import ActorDictionary
+from streams.settings import Settings
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits, clean_page
 from streams.stages.entities import extract_mentions
 from streams.stages.stories import StoryIndex, assign_story
 
 PAYLOAD_KEEP_CHARS = 2000
+MAX_MENTIONS = 1000
+
+
+def clean_limits(settings: Settings) -> CleanLimits:
+    return CleanLimits(max_page_bytes=settings.max_page_bytes, min_text_chars=settings.min_text_chars,
+                       max_text_chars=settings.max_text_chars)
 
 
 def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Article:
     # RawPage{source,url,html|html_b64,fetched_at} -> Article{article_id,title,text,published_at,...}
-    return clean_page(page.body(), url=page.url, source=page.source, fetched_at=page.fetched_at,
-                      content_type=page.content_type, raw=raw, limits=limits)
+    article = clean_page(page.body(), url=page.url, source=page.source, fetched_at=page.fetched_at,
+                         content_type=page.content_type, raw=raw, limits=limits)
+    if len(article.text) > limits.max_text_chars:
+        raise Rejected("text too long", f"{len(article.text)} characters of text, over the {limits.max_text_chars} limit")
+    return article
 
 
-def entities_step(article: Article, dictionary: ActorDictionary) -> ArticleEntities:
+def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: int = MAX_MENTIONS) -> ArticleEntities:
     # Article -> ArticleEntities{article, mentions[{actor_id,name,type,surface,start,end}], dictionary_version}
-    return ArticleEntities(article=article, mentions=extract_mentions(article.text, dictionary),
-                           dictionary_version=dictionary.version)
+    # Past `max_mentions` the rest are dropped: a page naming one actor thousands of times is a list, not news.
+    mentions = extract_mentions(article.text, dictionary)[:max_mentions]
+    return ArticleEntities(article=article, mentions=mentions, dictionary_version=dictionary.version)
 
 
 def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:

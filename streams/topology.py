@@ -27,9 +27,8 @@ from streams.stages import Rejected
 from streams.metrics import WorkerMetrics
 from streams.query import run_sql
 from streams.reconcile import reconcile, record_lag, replay
-from streams.stages.clean import CleanLimits
 from streams.stages.stories import StoryIndex
-from streams.steps import clean_step, dead_letter, entities_step, story_step
+from streams.steps import clean_limits, clean_step, dead_letter, entities_step, story_step
 from streams.topics import topic_specs
 from streams.warehouse import Warehouse
 from streams.warehouse_sink import WarehouseSink, write_with_retry
@@ -136,13 +135,14 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
         web_port=settings.web_port,
         web_host=settings.web_host,
         processing_guarantee="at_least_once",
+        stream_buffer_maxsize=settings.stream_buffer,
         # The local broker holds a joining group until the rebalance timeout passes: keep both short.
         broker_session_timeout=settings.group_session_timeout,
         broker_rebalance_timeout=settings.group_session_timeout,
     )
     topic = {key: app.topic(spec.name, partitions=spec.partitions, value_serializer=codec.CODEC_NAME)
              for key, spec in specs.items()}
-    limits = CleanLimits(max_page_bytes=settings.max_page_bytes, min_text_chars=settings.min_text_chars)
+    limits = clean_limits(settings)
     actors = DictionaryWatcher(settings.actors_path)
     story_index = StoryIndex()
     index_ready = asyncio.Event()
@@ -185,7 +185,8 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     # cleaned: Article -> entities: ArticleEntities
     @app.agent(topic["cleaned"], name="entities")
     async def entities(stream):
-        await run_stage(stream, "entities", lambda v, ref: entities_step(Article.model_validate(v), actors.current()),
+        await run_stage(stream, "entities", lambda v, ref: entities_step(Article.model_validate(v), actors.current(),
+                                                                 settings.max_mentions),
                         "entities", key=lambda e: e.article.article_id)
 
     # entities (one partition): ArticleEntities -> stories: StoryArticle

@@ -9,6 +9,7 @@ import os
 import sys
 
 from streams.broker import LocalBroker, bootstrap_servers, kafka_url
+from streams.logs import logging_config
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -41,7 +42,8 @@ def run_worker(settings: Settings) -> None:
                                            "pid": os.getpid(), "kafka_url": url}))
         logging.getLogger("newsstream").setLevel(settings.log_level.upper())
         try:
-            Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+            Worker(app, loglevel=settings.log_level, quiet=True,
+                   logging_config=logging_config(settings.log_format, settings.log_level)).execute_from_commandline()
         except SystemExit:
             pass
         finally:

@@ -29,6 +29,7 @@ from streams.stages.dates import find_dateline
 class CleanLimits:
     max_page_bytes: int = 5_000_000
     min_text_chars: int = 200
+    max_text_chars: int = 200_000
 
 
 _HTML_TAG = re.compile(r"<\s*(?:html|head|body|article|main|div|p|h1|title|meta|section|span|table)\b", re.I)
