@@ -134,7 +134,7 @@ def cmd_report(args) -> int:
 def cmd_migrate(args) -> int:
     from streams.warehouse import Warehouse
 
-    applied = Warehouse(_settings().warehouse_url).migrate()
+    applied = Warehouse(_settings().warehouse_url).migrate(cluster=args.cluster)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 
@@ -214,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actor", action="append", default=[], help="actor id to draw (repeatable)")
     p.set_defaults(func=cmd_report)
 
-    sub.add_parser("migrate", help="apply pending warehouse migrations").set_defaults(func=cmd_migrate)
+    p = sub.add_parser("migrate", help="apply pending warehouse migrations")
+    p.add_argument("--cluster", help="run every statement ON CLUSTER this cluster, with Replicated engines")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("demo", help="broker + worker + embedded ClickHouse, stream the sample corpus, print weekly counts")
     p.add_argument("paths", nargs="*", help="pages to stream instead of the bundled samples")

@@ -22,6 +22,25 @@ def split_statements(sql: str) -> list[str]:
     return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
 
 
+_DDL_NAME = re.compile(r"^((?:CREATE (?:TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS|ALTER TABLE) [\w.]+)", re.I)
+_ENGINE = re.compile(r"ENGINE = (Replacing|Aggregating|)MergeTree(?:\(([^)]*)\))?")
+
+
+def on_cluster(statement: str, cluster: str) -> str:
+    """The same DDL for a replicated cluster: ON CLUSTER, and each MergeTree engine as its Replicated twin.
+
+    Replicas of one shard then hold the same data and every query sees all of it. Sharding further means
+    Distributed tables over these, keyed by cityHash64(article_id) so a replay lands on the same shard.
+    """
+    statement = _DDL_NAME.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
+
+    def replicated(m: re.Match) -> str:
+        args = ["'/clickhouse/tables/{shard}/{database}/{table}'", "'{replica}'"] + ([m.group(2)] if m.group(2) else [])
+        return f"ENGINE = Replicated{m.group(1)}MergeTree({', '.join(args)})"
+
+    return _ENGINE.sub(replicated, statement)
+
+
 def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, str]]:
     found = []
     for path in sorted(directory.glob("*.sql")):
@@ -44,19 +63,21 @@ class Warehouse:
             self.client = clickhouse_connect.get_client(dsn=url, database=database)
         self._columns: dict[str, list[str]] = {}
 
-    def migrate(self) -> list[str]:
-        """Apply the numbered migrations not yet recorded in `schema_migrations`; return their names."""
-        self.client.command(
+    def migrate(self, cluster: str | None = None) -> list[str]:
+        """Apply the numbered migrations not yet recorded in `schema_migrations`; return their names.
+        With `cluster`, every statement runs ON CLUSTER with Replicated engines (see on_cluster)."""
+        ddl = (lambda sql: on_cluster(sql, cluster)) if cluster else (lambda sql: sql)
+        self.client.command(ddl(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime64(3, 'UTC')) "
             "ENGINE = ReplacingMergeTree ORDER BY version"
-        )
+        ))
         done = {row[0] for row in self.client.query("SELECT version FROM schema_migrations").result_rows}
         applied = []
         for version, name, sql in migrations():
             if version in done:
                 continue
             for statement in split_statements(sql):
-                self.client.command(statement)
+                self.client.command(ddl(statement))
             self.client.insert("schema_migrations", [[version, name, datetime.now(timezone.utc)]],
                                column_names=["version", "name", "applied_at"])
             applied.append(name)

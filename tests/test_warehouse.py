@@ -83,3 +83,20 @@ def test_dead_letters_land_with_their_ledger_row(warehouse):
 def test_readonly_queries_cannot_write(warehouse):
     with pytest.raises(Exception, match="(?i)readonly"):
         warehouse.query("DROP TABLE articles", readonly=True)
+
+
+def test_every_migration_has_a_cluster_variant_that_parses(warehouse):
+    from streams.warehouse import on_cluster
+
+    for _, name, sql in migrations():
+        for statement in split_statements(sql):
+            variant = on_cluster(statement, "news")
+            if statement.upper().startswith(("CREATE", "ALTER")):
+                assert "ON CLUSTER 'news'" in variant, f"{name}: {statement[:60]}"
+            assert "ENGINE = MergeTree" not in variant and "ENGINE = ReplacingMergeTree" not in variant
+            # The embedded engine has no cluster, but it parses the statement: the DDL is valid ClickHouse.
+            _, rows = warehouse.query("SELECT formatQuery({q:String})", parameters={"q": variant})
+            assert "ON CLUSTER" in rows[0][0] or not statement.upper().startswith(("CREATE", "ALTER"))
+    sample = on_cluster("CREATE TABLE IF NOT EXISTS t (a String) ENGINE = ReplacingMergeTree(v) ORDER BY a", "c")
+    assert sample == ("CREATE TABLE IF NOT EXISTS t ON CLUSTER 'c' (a String) ENGINE = ReplicatedReplacingMergeTree("
+                      "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}', v) ORDER BY a")
