@@ -12,11 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from streams.broker import LocalBroker, free_port
 from streams.ingest import ingest
 from streams.query import format_table, query_worker
+from streams.report import write_report
 from streams.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -84,8 +86,13 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
             print()
             print(format_table(*query_worker(
                 web_url, "SELECT stage, reason, source FROM dead_letters FINAL ORDER BY source")))
-            print(f"\nThe warehouse stays in {demo_dir / 'clickhouse'}; query it with\n"
-                  f"  NEWSSTREAM_DATA_DIR={demo_dir} newsstream sql \"SELECT * FROM mentions_per_actor_week\"")
+            report = write_report(demo_dir / "report.html",
+                                  lambda sql, params: query_worker(web_url, sql, parameters=params),
+                                  since=date(2000, 1, 1), until=date.today(), metric="mentions")
+            print(f"\nA chart of the same figures: {report}")
+            print(f"The warehouse stays in {demo_dir / 'clickhouse'}; query it with\n"
+                  f"  NEWSSTREAM_DATA_DIR={demo_dir} newsstream sql \"SELECT * FROM mentions_per_actor_week\"\n"
+                  f"  NEWSSTREAM_DATA_DIR={demo_dir} newsstream cookbook   (the analyst queries)")
         finally:
             worker.send_signal(signal.SIGTERM)
             try:

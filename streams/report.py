@@ -39,6 +39,20 @@ def select_actors(rows: list[tuple], metric: str, top: int, wanted: list[str]) -
     return [a for a, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
 
 
+def all_weeks(rows: list[tuple]) -> list[date]:
+    """Every Monday from the first week with data to the last: a week without mentions is a zero, not a gap."""
+    from datetime import timedelta
+
+    present = sorted({r[0] for r in rows})
+    if not present:
+        return []
+    weeks, week = [], present[0]
+    while week <= present[-1]:
+        weeks.append(week)
+        week += timedelta(weeks=1)
+    return weeks
+
+
 def chart_svg(rows: list[tuple], actors: list[str], names: dict[str, str], metric: str) -> str:
     import matplotlib
 
@@ -46,14 +60,16 @@ def chart_svg(rows: list[tuple], actors: list[str], names: dict[str, str], metri
     from matplotlib import pyplot as plt
 
     column = {"mentions": 3, "articles": 4, "stories": 5}[metric]
-    weeks = sorted({r[0] for r in rows})
+    weeks = all_weeks(rows)
     series = {a: {w: 0 for w in weeks} for a in actors}
     for row in rows:
         if row[1] in series:
             series[row[1]][row[0]] = int(row[column])
     fig, ax = plt.subplots(figsize=(11, 5), dpi=100)
     for actor in actors:
-        ax.plot(weeks, [series[actor][w] for w in weeks], marker="o", linewidth=2, label=names.get(actor, actor))
+        values = [series[actor][w] for w in weeks]
+        ax.plot(weeks, values, marker="o", markevery=[i for i, v in enumerate(values) if v], linewidth=1.8,
+                label=names.get(actor, actor))
     ax.set_ylabel(f"{metric} per week")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
