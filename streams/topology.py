@@ -230,28 +230,23 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     async def metrics_page(web, request):
         return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
-    @app.page("/reconcile")
-    class ReconcileView(faust.web.View):
-        async def post(self, request):
-            """Find raw offsets without an outcome and re-send them; ?dry_run=1 only counts them."""
-            if not settings.run_sink:
-                return self.json({"error": "this worker does not hold the warehouse"}, status=400)
-            q = request.query
-            report = await reconcile(settings, kafka_url, gate.query, metrics=metrics,
-                                     dry_run=q.get("dry_run") in ("1", "true"),
-                                     grace_seconds=float(q.get("grace_seconds", settings.reconcile_grace_seconds)))
-            return self.json(report.as_dict())
+    def maintenance(action: Callable[[dict], Any]) -> type[faust.web.View]:
+        """A POST endpoint for reconcile / replay: only the worker that holds the warehouse runs them."""
+        class MaintenanceView(faust.web.View):
+            async def post(self, request):
+                if not settings.run_sink:
+                    return self.json({"error": "this worker does not hold the warehouse"}, status=400)
+                return self.json((await action(dict(request.query))).as_dict())
+        return MaintenanceView
 
-    @app.page("/replay")
-    class ReplayView(faust.web.View):
-        async def post(self, request):
-            """Re-send dead letters (filtered by stage, reason, since) from their raw messages."""
-            if not settings.run_sink:
-                return self.json({"error": "this worker does not hold the warehouse"}, status=400)
-            q = request.query
-            report = await replay(settings, kafka_url, gate.query, stage=q.get("stage"), reason=q.get("reason"),
-                                  since=q.get("since"), dry_run=q.get("dry_run") in ("1", "true"))
-            return self.json(report.as_dict())
+    # POST /reconcile[?dry_run=1&grace_seconds=S]: re-send raw offsets that have no outcome.
+    app.page("/reconcile")(maintenance(lambda q: reconcile(
+        settings, kafka_url, gate.query, metrics=metrics, dry_run=q.get("dry_run") in ("1", "true"),
+        grace_seconds=float(q.get("grace_seconds", settings.reconcile_grace_seconds)))))
+    # POST /replay[?stage=&reason=&since=&dry_run=1]: re-send dead letters from their raw messages.
+    app.page("/replay")(maintenance(lambda q: replay(
+        settings, kafka_url, gate.query, stage=q.get("stage"), reason=q.get("reason"), since=q.get("since"),
+        dry_run=q.get("dry_run") in ("1", "true"))))
 
     @app.page("/sql")
     async def sql(web, request):

@@ -42,3 +42,10 @@ def fill(warehouse: Warehouse) -> None:
     warehouse.insert_rows("consumer_lag", [
         {"at": now + timedelta(seconds=15 * i), "grp": "newsstream", "topic": RAW_TOPIC, "partition": p, "lag": 10 - i}
         for i in range(4) for p in range(2)])
+
+
+def filled_warehouse(directory) -> Warehouse:
+    warehouse = Warehouse(f"chdb://{directory}")
+    warehouse.migrate()
+    fill(warehouse)
+    return warehouse

@@ -5,17 +5,14 @@ from __future__ import annotations
 import pytest
 
 from streams.cookbook import queries
-from streams.warehouse import Warehouse
-from tests.analytics import fill
+from tests.analytics import filled_warehouse
 
 COOKBOOK = queries()
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    w = Warehouse(f"chdb://{tmp_path_factory.mktemp('cookbook')}")
-    w.migrate()
-    fill(w)
+    w = filled_warehouse(tmp_path_factory.mktemp("cookbook"))
     yield w
     w.close()
 

@@ -98,6 +98,14 @@ def assert_same_as_clean_run(web: str, clean_run: dict) -> None:
     assert {(a, w): (m, n) for a, w, m, n in weekly} == clean_run["weekly"]
 
 
+def settle_and_compare(data, web: str, sent: int, clean_run: dict, label: str) -> None:
+    """Let the stream finish, count what it left without an outcome, reconcile, then compare with the clean run."""
+    before = wait_until_quiet(web, sent)
+    resent = reconcile_until_complete(data, web, sent)
+    print(f"{label}: {sent - before} of {sent} raw pages had no outcome before reconcile; it re-sent {resent}")
+    assert_same_as_clean_run(web, clean_run)
+
+
 def start_when_reachable(worker: WorkerProcess, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,11 +131,7 @@ def test_three_sigkills_mid_stream(tmp_path, pages, clean_run):
                 worker.kill()
                 worker.start()
                 start_when_reachable(worker)
-            before = wait_until_quiet(worker.web, report.sent)
-            resent = reconcile_until_complete(tmp_path, worker.web, report.sent)
-            print(f"after 3 SIGKILLs: {report.sent - before} of {report.sent} raw pages had no outcome; "
-                  f"reconcile re-sent {resent}")
-            assert_same_as_clean_run(worker.web, clean_run)
+            settle_and_compare(tmp_path, worker.web, report.sent, clean_run, "after 3 SIGKILLs")
         except Exception:
             print(worker.log_tail())
             raise
@@ -148,11 +152,7 @@ def test_a_worker_joins_and_leaves_mid_stream(tmp_path, pages, clean_run):
             second.start()
             time.sleep(12)
             second.stop()
-            before = wait_until_quiet(first.web, report.sent)
-            resent = reconcile_until_complete(tmp_path, first.web, report.sent)
-            print(f"worker churn: {report.sent - before} of {report.sent} raw pages had no outcome before "
-                  f"reconcile; it re-sent {resent}")
-            assert_same_as_clean_run(first.web, clean_run)
+            settle_and_compare(tmp_path, first.web, report.sent, clean_run, "worker churn")
         except Exception:
             print(first.log_tail())
             print(second.log_tail())

@@ -9,8 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from streams.warehouse import Warehouse
-from tests.analytics import fill
+from tests.analytics import filled_warehouse
 from tests.conftest import ROOT
 
 DASHBOARDS = sorted((ROOT / "deploy/grafana/dashboards").glob("*.json"))
@@ -48,9 +47,7 @@ def panel_queries():
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    w = Warehouse(f"chdb://{tmp_path_factory.mktemp('dash')}")
-    w.migrate()
-    fill(w)
+    w = filled_warehouse(tmp_path_factory.mktemp("dash"))
     yield w
     w.close()
 

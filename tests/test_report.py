@@ -6,13 +6,11 @@ from datetime import date
 
 from streams.report import render_report
 from streams.warehouse import Warehouse
-from tests.analytics import fill
+from tests.analytics import filled_warehouse
 
 
 def test_report_draws_the_top_actors_of_the_corpus(tmp_path):
-    warehouse = Warehouse(f"chdb://{tmp_path / 'chdb'}")
-    warehouse.migrate()
-    fill(warehouse)
+    warehouse = filled_warehouse(tmp_path / "chdb")
     page = render_report(lambda sql, params: warehouse.query(sql, parameters=params), since=date(2016, 9, 1),
                          until=date(2017, 12, 31), metric="stories", top=3)
     warehouse.close()
