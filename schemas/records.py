@@ -41,6 +41,9 @@ class RawPage(Record):
     html_b64: str | None = Field(None, description="Page bytes, base64, so charset detection sees the original.")
     content_type: str | None = Field(None, description="HTTP Content-Type header, which may name the charset.")
     fetched_at: datetime | None = None
+    final_url: str | None = Field(None, description="Where redirects ended, when not `url` (the feeder).")
+    http_status: int | None = Field(None, description="HTTP status of the fetch (the feeder).")
+    lang_hint: str | None = Field(None, description="The source's language, from the feeder's configuration.")
     origin: RawRef | None = Field(
         None, description="Set when `reconcile` or `replay` re-sends a page: its outcome is recorded under this offset."
     )

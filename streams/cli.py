@@ -36,6 +36,38 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def cmd_feed(args) -> int:
+    import logging
+
+    from streams.broker import kafka_url
+    from streams.feeder.config import load_sources
+    from streams.feeder.run import run_feeder
+
+    settings = _settings()
+    url = kafka_url(settings)
+    if url is None:
+        print("no broker: set KAFKA_URL or start one with `newsstream run`", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    counters = asyncio.run(run_feeder(settings, load_sources(args.config), url, once=args.once))
+    print(json.dumps(counters, indent=1))
+    return 0
+
+
+def cmd_backfill(args) -> int:
+    from streams.broker import kafka_url
+    from streams.feeder.backfill import backfill
+
+    settings = _settings()
+    url = kafka_url(settings)
+    if url is None:
+        print("no broker: set KAFKA_URL or start one with `newsstream run`", file=sys.stderr)
+        return 2
+    report = asyncio.run(backfill(args.paths, settings, url, progress=not args.quiet))
+    print(f"sent {report.sent} pages to the raw topic; {report.dead_lettered} dead-lettered {report.reasons or ''}")
+    return 0
+
+
 def cmd_process(args) -> int:
     import orjson
 
@@ -174,6 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("feed", help="poll the sources of a YAML file (feeds, sitemaps, URL lists) into the raw topic")
+    p.add_argument("--config", required=True, help="sources file, e.g. deploy/sources.yaml")
+    p.add_argument("--once", action="store_true", help="one pass over every source, then exit")
+    p.set_defaults(func=cmd_feed)
+
+    p = sub.add_parser("backfill", help="WARC files, HTML folders and JSONL into the raw topic, marked as seen")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("process", help="run the stages offline, one JSON line per input document")
     p.add_argument("paths", nargs="+")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +41,8 @@ def raw_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
                             max_request_size=4 * settings.max_page_bytes, acks="all", **kafka_options(settings))
 
 
-async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str, *, progress: bool = True) -> IngestReport:
+async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str, *, progress: bool = True,
+                 on_sent: Callable[[RawDocument], None] | None = None) -> IngestReport:
     bootstrap = bootstrap_servers(kafka_url)
     await ensure_topics(bootstrap, settings)
     specs = topic_specs(settings)
@@ -68,6 +69,8 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
             value = orjson.dumps(raw_page(doc).model_dump(mode="json", exclude_none=True))
             pending.append(await producer.send(specs["raw-html"].name, value, key=_key(doc)))
             report.sent += 1
+            if on_sent is not None:
+                on_sent(doc)
         for future in pending:
             await future  # every send acknowledged by the broker before we report it as sent
     finally:

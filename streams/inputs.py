@@ -1,4 +1,5 @@
-"""Input documents from paths: HTML files, folders of them, and JSONL records {"url","html","fetched_at"}."""
+"""Input documents from paths: HTML files, folders of them, JSONL records {"url","html","fetched_at"},
+and WARC files (response records, e.g. Common Crawl News), read with warcio."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import orjson
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+WARC_SUFFIXES = (".warc", ".warc.gz")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,37 @@ def _jsonl(path: Path) -> Iterator[RawDocument]:
                               content_type=record.get("content_type") if isinstance(record.get("content_type"), str) else None)
 
 
+WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
+
+
+def _warc(path: Path, max_bytes: int) -> Iterator[RawDocument]:
+    """Each HTTP response record holding HTML; bodies over the cap are cut at cap + 1 so they read as oversized.
+    A file with no readable WARC record (damaged, or not a WARC) is one bad input, never silence."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    records = 0
+    with path.open("rb") as stream:
+        try:
+            for number, record in enumerate(ArchiveIterator(stream), 1):
+                if record.rec_type not in WARC_TYPES:
+                    continue
+                records += 1
+                if record.rec_type != "response" or record.http_headers is None:
+                    continue
+                content_type = record.http_headers.get_header("Content-Type") or ""
+                if content_type and "html" not in content_type.lower():
+                    continue
+                url = record.rec_headers.get_header("WARC-Target-URI")
+                body = record.content_stream().read(max_bytes + 1)
+                yield RawDocument(f"{path}#{number}", url, body, _parse_time(record.rec_headers.get_header("WARC-Date")),
+                                  content_type=content_type or None)
+        except Exception as exc:  # a damaged archive: what was read stands, the rest is one bad input
+            yield RawDocument(str(path), None, None, None, error=f"bad WARC file: {exc}")
+            return
+    if records == 0:
+        yield RawDocument(str(path), None, None, None, error="bad WARC file: no readable WARC record")
+
+
 def _file(path: Path, max_bytes: int) -> RawDocument:
     fetched_at = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
     with path.open("rb") as f:
@@ -74,5 +107,7 @@ def iter_documents(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[R
         for file in files:
             if file.suffix.lower() in JSONL_SUFFIXES:
                 yield from _jsonl(file)
+            elif file.name.lower().endswith(WARC_SUFFIXES):
+                yield from _warc(file, max_bytes)
             else:
                 yield _file(file, max_bytes)

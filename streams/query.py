@@ -11,6 +11,11 @@ from streams.broker import _alive
 from streams.settings import Settings
 
 
+def sql_string(value: str) -> str:
+    """A ClickHouse string literal, for values that travel inside SQL text (lists of URLs, topic names)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def worker_web_url(settings: Settings) -> str | None:
     try:
         info = json.loads((settings.data_path / "worker.json").read_text())

@@ -20,6 +20,7 @@ from schemas.records import RawRef
 from streams.broker import bootstrap_servers, kafka_options
 from streams.ingest import raw_producer
 from streams.metrics import WorkerMetrics
+from streams.query import sql_string
 from streams.settings import Settings
 from streams.stages import Rejected
 from streams.steps import dead_letter
@@ -58,10 +59,6 @@ class ReplayReport:
         return asdict(self)
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 async def _bounds(consumer: AIOKafkaConsumer, topic: str) -> dict[int, tuple[int, int]]:
     """First and next offset per partition. The local broker's ListOffsets can report too low an end,
     so the end is also probed by fetching past it (the fetch response carries the true high watermark)."""
@@ -91,7 +88,7 @@ async def _offsets_without_outcome(query: Query, topic: str, partition: int, beg
     """Computed in the warehouse: the ledger may hold millions of offsets, the gaps are few."""
     rows = await query(
         f"SELECT number FROM numbers({begin}, {end - begin}) WHERE number NOT IN ("
-        f"SELECT raw_offset FROM ledger WHERE raw_topic = {_quote(topic)} AND raw_partition = {partition} "
+        f"SELECT raw_offset FROM ledger WHERE raw_topic = {sql_string(topic)} AND raw_partition = {partition} "
         f"AND raw_offset >= {begin} AND raw_offset < {end}) ORDER BY number LIMIT {limit}")
     return [int(r[0]) for r in rows]
 
@@ -129,7 +126,7 @@ def _ref(record) -> RawRef:
 async def _has_outcome(query: Query, refs: list[RawRef]) -> set[tuple[str, int, int]]:
     if not refs:
         return set()
-    keys = ",".join(f"({_quote(r.topic)},{r.partition},{r.offset})" for r in refs)
+    keys = ",".join(f"({sql_string(r.topic)},{r.partition},{r.offset})" for r in refs)
     rows = await query(f"SELECT raw_topic, raw_partition, raw_offset FROM ledger "
                        f"WHERE (raw_topic, raw_partition, raw_offset) IN ({keys})")
     return {(t, int(p), int(o)) for t, p, o in rows}
@@ -229,18 +226,18 @@ async def replay(settings: Settings, kafka_url: str, query: Query, *, stage: str
                  reason: str | None = None, since: str | None = None, dry_run: bool = False) -> ReplayReport:
     """Re-send the raw pages of dead letters whose offset still ends as a dead letter (after a fix in the code)."""
     raw_topic = settings.topic("raw-html")
-    where = [f"raw_topic = {_quote(raw_topic)}"]
+    where = [f"raw_topic = {sql_string(raw_topic)}"]
     if stage:
-        where.append(f"stage = {_quote(stage)}")
+        where.append(f"stage = {sql_string(stage)}")
     if reason:
-        where.append(f"reason = {_quote(reason)}")
+        where.append(f"reason = {sql_string(reason)}")
     if since:
-        where.append(f"at >= parseDateTime64BestEffort({_quote(since)}, 3, 'UTC')")
+        where.append(f"at >= parseDateTime64BestEffort({sql_string(since)}, 3, 'UTC')")
     letters = " AND ".join(where)
     rows = await query(
         f"SELECT raw_partition, raw_offset, reason FROM dead_letters FINAL WHERE {letters} "
         f"AND (raw_partition, raw_offset) IN (SELECT raw_partition, raw_offset FROM ledger FINAL "
-        f"WHERE raw_topic = {_quote(raw_topic)} AND outcome = 'dead_letter') ORDER BY raw_partition, raw_offset")
+        f"WHERE raw_topic = {sql_string(raw_topic)} AND outcome = 'dead_letter') ORDER BY raw_partition, raw_offset")
     report = ReplayReport(selected=len(rows))
     for _, _, why in rows:
         report.reasons[why] = report.reasons.get(why, 0) + 1

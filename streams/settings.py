@@ -93,6 +93,26 @@ class Settings(BaseSettings):
     group_session_timeout: float = Field(
         10.0, gt=0, description="NEWSSTREAM_GROUP_SESSION_TIMEOUT: consumer-group session and rebalance timeout, seconds."
     )
+    feeder_metrics_port: int = Field(
+        9108, ge=0, description="NEWSSTREAM_FEEDER_METRICS_PORT: the feeder's Prometheus port (0: none)."
+    )
+    feeder_user_agent: str = Field(
+        "newsstream-feeder/0.1", description="NEWSSTREAM_FEEDER_USER_AGENT: User-Agent, also matched in robots.txt."
+    )
+    feeder_allow_private: bool = Field(
+        False, description="NEWSSTREAM_FEEDER_ALLOW_PRIVATE: allow private, loopback and link-local addresses "
+        "(off: the SSRF guard refuses them after DNS resolution).",
+    )
+    feeder_host_concurrency: int = Field(
+        2, ge=1, description="NEWSSTREAM_FEEDER_HOST_CONCURRENCY: requests in flight per host."
+    )
+    feeder_host_delay: float = Field(
+        1.0, ge=0, description="NEWSSTREAM_FEEDER_HOST_DELAY: seconds between requests to one host."
+    )
+    feeder_resend_after_seconds: float = Field(
+        3600.0, gt=0, description="NEWSSTREAM_FEEDER_RESEND_AFTER_SECONDS: a sent page with no outcome in the "
+        "warehouse after this long is fetched again.",
+    )
     web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
     web_port: int = Field(6066, description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
     log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")

@@ -21,7 +21,7 @@ def env_of(service: str) -> dict[str, str]:
     return {k: str(v) for k, v in env.items()}
 
 
-@pytest.mark.parametrize("service", ["kafka", "clickhouse", "grafana", "worker"])
+@pytest.mark.parametrize("service", ["kafka", "clickhouse", "grafana", "worker", "feeder"])
 def test_services_exist(service):
     assert service in SERVICES
 
@@ -84,3 +84,14 @@ def test_readme_documents_every_setting_and_command():
     commands = build_parser()._subparsers._group_actions[0].choices
     undocumented = [c for c in commands if f"`newsstream {c}" not in readme]
     assert not undocumented, f"README's command table lacks {undocumented}"
+
+
+def test_feeder_reads_the_mounted_sources_file_and_keeps_its_store():
+    feeder = SERVICES["feeder"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in feeder["volumes"]}
+    command = feeder["command"].split()
+    assert command[:2] == ["newsstream", "feed"]
+    config = command[command.index("--config") + 1]
+    assert (ROOT / mounts[config]).is_file()
+    assert env_of("feeder")["NEWSSTREAM_DATA_DIR"] in mounts
+    assert "analyst:" in env_of("feeder")["CLICKHOUSE_URL"], "the feeder only reads the warehouse"

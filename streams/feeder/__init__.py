@@ -1,0 +1,1 @@
+"""The feeder: sources (feeds, sitemaps, URL lists) polled politely into the raw-html topic."""

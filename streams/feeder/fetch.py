@@ -1,0 +1,170 @@
+"""Polite, bounded HTTP: robots.txt, per-host concurrency and spacing, conditional GET, retries with
+backoff and jitter, redirects followed hop by hop (each through the SSRF guard), a size cap."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import urllib.robotparser
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from streams.feeder.guard import BlockedAddress, GuardedResolver, check_url
+
+REDIRECTS = {301, 302, 303, 307, 308}
+KEPT_HEADERS = ("content-type", "last-modified", "etag", "date", "content-language")
+
+
+@dataclass
+class FetchPolicy:
+    user_agent: str = "newsstream-feeder/0.1 (+https://github.com/newsstream)"
+    timeout_seconds: float = 20.0
+    retries: int = 3
+    backoff_seconds: float = 1.0
+    max_redirects: int = 5
+    max_bytes: int = 5_000_000
+    host_concurrency: int = 2
+    host_delay_seconds: float = 1.0
+    allow_private: bool = False
+
+
+@dataclass
+class Fetched:
+    """One fetch's result: a body, a 304, or an error with its reason (never an exception)."""
+
+    url: str
+    final_url: str | None = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    not_modified: bool = False
+    error: str | None = None  # reason: 'robots', 'oversized', 'blocked', 'redirects', 'http 404', 'timeout', ...
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.not_modified and self.body is not None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Fetcher:
+    def __init__(self, policy: FetchPolicy):
+        self.policy = policy
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._last: dict[str, float] = {}
+        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> "Fetcher":
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.policy.allow_private), limit=64)
+        self.session = aiohttp.ClientSession(
+            connector=connector, headers={"User-Agent": self.policy.user_agent},
+            timeout=aiohttp.ClientTimeout(total=self.policy.timeout_seconds), auto_decompress=True)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.session.close()
+
+    async def _polite(self, host: str):
+        """Per host: at most `host_concurrency` at once, and `host_delay_seconds` between starts."""
+        semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.policy.host_concurrency))
+        await semaphore.acquire()
+        wait = self._last.get(host, 0.0) + self.policy.host_delay_seconds - time.monotonic()
+        self._last[host] = time.monotonic() + max(0.0, wait)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return semaphore
+
+    async def allowed(self, url: str) -> bool:
+        """robots.txt of the URL's origin (fetched once per origin; unreachable robots.txt allows)."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._robots:
+            parser = urllib.robotparser.RobotFileParser()
+            got = await self._get(origin + "/robots.txt", check_robots=False, retries=1)
+            if got.status and 400 <= got.status < 500:
+                parser.allow_all = True
+            elif got.body is not None and got.status == 200:
+                parser.parse(got.body.decode("utf-8", "replace").splitlines())
+            else:
+                parser.allow_all = True
+            self._robots[origin] = parser
+        return self._robots[origin].can_fetch(self.policy.user_agent, url)
+
+    async def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Fetched:
+        return await self._get(url, etag=etag, last_modified=last_modified)
+
+    async def _get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                   check_robots: bool = True, retries: int | None = None) -> Fetched:
+        p = self.policy
+        current = url
+        for _ in range(p.max_redirects + 1):
+            try:
+                check_url(current, p.allow_private)
+            except BlockedAddress as exc:
+                return Fetched(url, current, error=f"blocked: {exc}")
+            if check_robots and not await self.allowed(current):
+                return Fetched(url, current, error="robots")
+            result = await self._one(current, etag, last_modified, p.retries if retries is None else retries)
+            if result.status in REDIRECTS and "location" in result.headers:
+                current = urljoin(current, result.headers["location"])
+                etag = last_modified = None
+                continue
+            result.url = url
+            return result
+        return Fetched(url, current, error=f"redirects: more than {p.max_redirects}")
+
+    async def _one(self, url: str, etag: str | None, last_modified: str | None, retries: int) -> Fetched:
+        p = self.policy
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        error = "unknown"
+        for attempt in range(retries + 1):
+            if attempt:  # exponential backoff with full jitter
+                await asyncio.sleep(random.uniform(0, p.backoff_seconds * 2 ** (attempt - 1)))
+            host = urlsplit(url).netloc
+            semaphore = await self._polite(host)
+            try:
+                async with self.session.get(url, headers=headers, allow_redirects=False) as response:
+                    kept = {k.lower(): v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+                    if "location" in response.headers:
+                        kept["location"] = response.headers["location"]
+                    if response.status in REDIRECTS:
+                        return Fetched(url, url, response.status, kept)
+                    if response.status == 304:
+                        return Fetched(url, url, 304, kept, not_modified=True)
+                    if response.status >= 500 or response.status == 429:
+                        error = f"http {response.status}"
+                        continue
+                    if response.status >= 400:
+                        return Fetched(url, url, response.status, kept, error=f"http {response.status}")
+                    declared = response.content_length
+                    if declared is not None and declared > p.max_bytes:
+                        return Fetched(url, url, response.status, kept, error="oversized")
+                    body = bytearray()
+                    async for chunk in response.content.iter_chunked(65536):
+                        body.extend(chunk)
+                        if len(body) > p.max_bytes:
+                            raise _TooLarge()
+                    return Fetched(url, str(response.url), response.status, kept, bytes(body))
+            except _TooLarge:
+                return Fetched(url, url, error="oversized")
+            except BlockedAddress as exc:
+                return Fetched(url, url, error=f"blocked: {exc}")
+            except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, BlockedAddress):
+                    return Fetched(url, url, error=f"blocked: {exc.os_error}")
+                error = f"connection: {exc}"
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                error = "timeout" if isinstance(exc, asyncio.TimeoutError) else f"connection: {exc}"
+            finally:
+                semaphore.release()
+        return Fetched(url, url, error=error)

@@ -1,0 +1,231 @@
+"""The feeder loop: poll each source when due, fetch new pages, send them to the raw topic.
+
+Page outcomes per source are counted (fetched, not_modified, failed, skipped_seen, oversized,
+robots_denied, blocked), logged every minute and exported for Prometheus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import signal
+import time
+from datetime import datetime, timezone
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from schemas.records import RawPage
+from streams.feeder.config import Source
+from streams.feeder.discover import Discovered, from_feed, from_sitemap
+from streams.feeder.fetch import Fetched, Fetcher, FetchPolicy
+from streams.feeder.store import SeenStore
+from streams.stages import Rejected
+from streams.stages.clean import canonicalize_url
+from streams.steps import dead_letter
+
+log = logging.getLogger("newsstream.feeder")
+MAX_CHILD_SITEMAPS = 20
+
+
+def page_key(canonical: str) -> bytes:
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16].encode()
+
+
+def raw_record(source: Source, fetched: Fetched) -> RawPage:
+    import base64
+
+    return RawPage(source=source.name, url=fetched.url, html_b64=base64.b64encode(fetched.body).decode("ascii"),
+                   content_type=fetched.headers.get("content-type"), fetched_at=datetime.now(timezone.utc),
+                   final_url=fetched.final_url if fetched.final_url != fetched.url else None,
+                   http_status=fetched.status, lang_hint=source.lang)
+
+
+class FeederMetrics:
+    OUTCOMES = ("fetched", "not_modified", "failed", "skipped_seen", "oversized", "robots_denied", "blocked")
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.pages = Counter("newsstream_feeder_pages", "Pages per source and outcome.", ["source", "outcome"],
+                             registry=self.registry)
+        self.polls = Counter("newsstream_feeder_polls", "Source documents polled, by outcome.",
+                             ["source", "outcome"], registry=self.registry)
+
+    def count(self, source: str, outcome: str) -> None:
+        self.pages.labels(source, outcome).inc()
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for metric in self.pages.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    out.setdefault(sample.labels["source"], {})[sample.labels["outcome"]] = int(sample.value)
+        return out
+
+
+class Feeder:
+    def __init__(self, sources: list[Source], store: SeenStore, send, policy: FetchPolicy,
+                 metrics: FeederMetrics | None = None, resend_after_seconds: float = 3600.0, outcome_query=None):
+        """`send(topic_key, key, value)` produces to a topic; `outcome_query(urls)` returns the URLs with an outcome."""
+        self.sources = sources
+        self.store = store
+        self.send = send
+        self.policy = policy
+        self.metrics = metrics or FeederMetrics()
+        self.resend_after_seconds = resend_after_seconds
+        self.outcome_query = outcome_query
+        self.stopping = asyncio.Event()
+
+    async def reconcile(self) -> int:
+        """Pages sent long ago whose outcome never reached the warehouse become eligible again; returns how many."""
+        if self.outcome_query is None:
+            return 0
+        pending = self.store.unlanded(time.time() - self.resend_after_seconds)
+        if not pending:
+            return 0
+        landed = await self.outcome_query([url for _, url in pending])
+        self.store.mark_landed([c for c, url in pending if url in landed])
+        lost = [c for c, url in pending if url not in landed]
+        self.store.forget(lost)
+        if lost:
+            log.warning("feeder reconcile: %d sent pages never reached the warehouse; they will be fetched again",
+                        len(lost))
+        return len(lost)
+
+    async def discover(self, fetcher: Fetcher, source: Source) -> list[str]:
+        if source.kind == "urls":
+            return list(source.urls)
+        found: list[str] = []
+        queue = [source.url]
+        visited = 0
+        while queue and visited <= MAX_CHILD_SITEMAPS and len(found) < source.max_items * 2:
+            url = queue.pop(0)
+            visited += 1
+            etag, modified = self.store.validators(url)
+            got = await fetcher.get(url, etag, modified)
+            if got.not_modified:
+                self.metrics.polls.labels(source.name, "not_modified").inc()
+                continue
+            if not got.ok:
+                self.metrics.polls.labels(source.name, "failed").inc()
+                log.warning("source %s: %s: %s", source.name, url, got.error)
+                continue
+            self.metrics.polls.labels(source.name, "fetched").inc()
+            self.store.set_validators(url, got.headers.get("etag"), got.headers.get("last-modified"))
+            try:
+                result: Discovered = (from_feed(got.body, got.final_url or url) if source.kind == "feed"
+                                      else from_sitemap(got.body))
+            except Exception as exc:  # a broken feed is that source's problem, not the feeder's
+                log.warning("source %s: cannot parse %s: %s", source.name, url, exc)
+                continue
+            found.extend(result.urls)
+            queue.extend(result.sitemaps)
+        return found
+
+    async def poll(self, fetcher: Fetcher, source: Source) -> None:
+        urls = await self.discover(fetcher, source)
+        fresh = []
+        for url in urls:
+            canonical = canonicalize_url(url) or url
+            if self.store.seen(canonical) or canonical in (c for c, _ in fresh):
+                self.metrics.count(source.name, "skipped_seen")
+                continue
+            fresh.append((canonical, url))
+            if len(fresh) >= source.max_items:
+                break
+        await asyncio.gather(*(self.fetch_page(fetcher, source, canonical, url) for canonical, url in fresh))
+
+    async def fetch_page(self, fetcher: Fetcher, source: Source, canonical: str, url: str) -> None:
+        got = await fetcher.get(url)
+        if got.ok:
+            record = raw_record(source, got)
+            await self.send("raw-html", page_key(canonical), orjson.dumps(record.model_dump(mode="json",
+                                                                                           exclude_none=True)))
+            self.store.mark_sent(canonical, url, source.name)
+            self.metrics.count(source.name, "fetched")
+            return
+        outcome = {"robots": "robots_denied", "oversized": "oversized"}.get(got.error or "", "failed")
+        if (got.error or "").startswith("blocked"):
+            outcome = "blocked"
+        self.metrics.count(source.name, outcome)
+        if outcome == "oversized":
+            # Recorded, not lost silently: a dead letter with the reason, and the URL is not tried again.
+            letter = dead_letter("feed", Rejected("oversized", f"over the {self.policy.max_bytes}-byte limit"),
+                                 source=source.name, url=url)
+            await self.send("dead-letters", None, orjson.dumps(letter.model_dump(mode="json")))
+            self.store.mark_sent(canonical, url, source.name)
+        elif outcome != "failed":
+            self.store.mark_sent(canonical, url, source.name)  # robots or SSRF: asking again changes nothing
+        else:
+            log.info("source %s: %s: %s (will retry next poll)", source.name, url, got.error)
+
+    async def run(self, once: bool = False) -> None:
+        """Poll every source when due until stopped; with `once`, one pass over all sources."""
+        await self.reconcile()
+        due = {s.name: 0.0 for s in self.sources}
+        last_log = time.monotonic()
+        async with Fetcher(self.policy) as fetcher:
+            while not self.stopping.is_set():
+                now = time.monotonic()
+                ready = [s for s in self.sources if due[s.name] <= now]
+                for source in ready:
+                    due[source.name] = now + source.interval_seconds
+                # In-flight polls always finish: a stop request is honoured between passes.
+                await asyncio.gather(*(self.poll(fetcher, s) for s in ready))
+                if once:
+                    break
+                if time.monotonic() - last_log > 60:
+                    log.info("feeder counters: %s", self.metrics.snapshot())
+                    last_log = time.monotonic()
+                    await self.reconcile()
+                wait = max(0.5, min(due.values()) - time.monotonic())
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), timeout=wait)
+                except asyncio.TimeoutError:
+                    pass
+        log.info("feeder stopped; counters: %s", self.metrics.snapshot())
+
+
+async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool = False) -> dict:
+    """The feeder with a real producer, the seen store in the data directory, metrics and SIGTERM handling."""
+    from streams.broker import bootstrap_servers
+    from streams.ingest import raw_producer
+    from streams.query import run_sql, sql_string
+    from streams.topics import ensure_topics, topic_specs
+
+    bootstrap = bootstrap_servers(kafka_url)
+    await ensure_topics(bootstrap, settings)
+    specs = topic_specs(settings)
+    producer = raw_producer(settings, bootstrap)
+    await producer.start()
+    store = SeenStore(settings.data_path / "feeder.sqlite")
+    metrics = FeederMetrics()
+    if settings.feeder_metrics_port:
+        start_http_server(settings.feeder_metrics_port, registry=metrics.registry)
+
+    async def send(topic_key: str, key: bytes | None, value: bytes) -> None:
+        await producer.send_and_wait(specs[topic_key].name, value, key=key)
+
+    async def outcome_query(urls: list[str]) -> set[str]:
+        rows = []
+        for i in range(0, len(urls), 200):
+            sql = ("SELECT DISTINCT url FROM ledger WHERE url IN ("
+                   + ",".join(sql_string(u) for u in urls[i:i + 200]) + ")")
+            _, part = await asyncio.get_running_loop().run_in_executor(None, run_sql, settings, sql)
+            rows.extend(part)
+        return {r[0] for r in rows}
+
+    policy = FetchPolicy(user_agent=settings.feeder_user_agent, max_bytes=settings.max_page_bytes,
+                         allow_private=settings.feeder_allow_private, host_delay_seconds=settings.feeder_host_delay,
+                         host_concurrency=settings.feeder_host_concurrency)
+    feeder = Feeder(sources, store, send, policy, metrics, settings.feeder_resend_after_seconds, outcome_query)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, feeder.stopping.set)
+    try:
+        await feeder.run(once=once)
+    finally:
+        await producer.stop()
+        store.close()
+    return metrics.snapshot()
