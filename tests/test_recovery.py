@@ -204,6 +204,7 @@ def test_sink_commits_nothing_while_the_warehouse_is_down_and_loses_nothing_afte
         await task
         assert await committed(url, settings) == 30
         rows = flaky.warehouse.query("SELECT count(), uniqExact(source) FROM dead_letters FINAL")[1]
+        flaky.warehouse.close()  # chDB holds one data directory per process: free it for later tests
         assert rows == [(30, 30)]
 
     with LocalBroker(tmp_path) as broker:
