@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ class ActorDictionary:
         actors: dict[str, Actor] = {}
         keys: dict[str, dict] = {}
 
-        def add(alias: str, actor_id: str, short: bool) -> None:
+        def add(alias: str, actor_id: str, short: bool, generated: bool) -> None:
             norm = " ".join(normalize(alias).split())
             if len(norm) < 2:
                 return
@@ -60,26 +61,33 @@ class ActorDictionary:
             if norm.startswith(_ARTICLE) and len(norm) > 4:
                 variants.append((norm[len(_ARTICLE):], True))
             for key, needs_article in variants:
-                entry = keys.setdefault(key, {"ids": [], "short": True, "needs_article": needs_article})
+                entry = keys.get(key)
+                if entry is None:
+                    entry = keys[key] = {"ids": [], "short": True, "needs_article": needs_article}
+                elif generated and actor_id not in entry["ids"]:
+                    continue  # a generated spelling never makes another actor's listed alias ambiguous
                 if actor_id not in entry["ids"]:
                     entry["ids"].append(actor_id)
                 entry["short"] = entry["short"] and short
                 entry["needs_article"] = entry["needs_article"] and needs_article
 
+        listed: list[tuple[str, str, bool, bool]] = []  # (alias, actor id, short, foreign person)
         for item in data["actors"]:
             actor = Actor(item["id"], item["name"], item["type"], item.get("country"), item.get("role"))
             if actor.actor_id in actors:
                 raise ValueError(f"{path}: actor id {actor.actor_id!r} is listed twice")
             actors[actor.actor_id] = actor
-            add(actor.name, actor.actor_id, short=False)
-            for aliases in (item.get("aliases") or {}).values():
-                for alias in aliases:
-                    for variant in spelling_variants(alias):
-                        add(variant, actor.actor_id, short=False)
-            for aliases in (item.get("short") or {}).values():
-                for alias in aliases:
-                    for variant in spelling_variants(alias):
-                        add(variant, actor.actor_id, short=True)
+            foreign = actor.type == "person" and actor.country not in ARABIC_SPEAKING
+            listed.append((actor.name, actor.actor_id, False, foreign))
+            for group, short in (("aliases", False), ("short", True)):
+                for aliases in (item.get(group) or {}).values():
+                    listed.extend((alias, actor.actor_id, short, foreign) for alias in aliases)
+        # Listed spellings first, so they win over generated ones of another actor.
+        for alias, actor_id, short, _ in listed:
+            add(alias, actor_id, short, generated=False)
+        for alias, actor_id, short, foreign in listed:
+            for variant in spelling_variants(alias, vowels=foreign) - {alias}:
+                add(variant, actor_id, short, generated=True)
 
         automaton = ahocorasick.Automaton()
         for key, entry in keys.items():
@@ -91,16 +99,48 @@ class ActorDictionary:
         return cls(version=version, actors=actors, automaton=automaton, path=path)
 
 
-_VARIANT_PAIRS = (("غ", "ج"), ("ج", "غ"))
+# Arab League members: their people's names are Arabic words, where dropping a long vowel makes another
+# name (سليمان/سلمان, محمود/محمد). Foreign names are transliterated, and the long vowels vary (دي ميستورا/دي مستورا).
+ARABIC_SPEAKING = frozenset(
+    "DZ BH KM DJ EG IQ JO KW LB LY MR MA OM PS QA SA SO SD SY TN AE YE".split())
+_G_J = (("غ", "ج"), ("ج", "غ"))
+_HAMZA_SEATS = "ئؤء"
+_LONG_VOWELS = "يو"  # e/i and o/u in transliteration: written as ي / و, or left out
+_MIN_WORD_AFTER_DROP = 5
+_LATIN_FINAL_Y = re.compile(r"(?<=[a-z])(y|i)\b", re.IGNORECASE)
 
 
-def spelling_variants(alias: str) -> set[str]:
-    """The alias and its common transliteration twins (سيرغي/سيرجي); hamza and ya forms fold in normalization."""
+def _vowel_drops(word: str) -> set[str]:
+    """The word with one interior long vowel left out (ميستورا -> مستورا), if it stays long enough to be a name."""
+    if len(word) - 1 < _MIN_WORD_AFTER_DROP:
+        return set()
+    return {word[:i] + word[i + 1:] for i in range(1, len(word) - 1)
+            if word[i] in _LONG_VOWELS and word[i - 1] not in _LONG_VOWELS + "ا"}
+
+
+def spelling_variants(alias: str, vowels: bool = False) -> set[str]:
+    """The alias and its common transliteration twins, generated rather than listed by hand:
+    غ/ج (سيرغي/سيرجي), the other hamza seats inside a word (ئ/ؤ/ء), a final -y/-i in Latin script
+    (Sergey/Sergei), and with `vowels`, one interior long vowel left out per word (دي ميستورا/دي مستورا).
+    Alef forms, ى/ي and ة/ه fold in normalization and need no variants."""
     out = {alias}
-    for a, b in _VARIANT_PAIRS:
+    for a, b in _G_J:
         for existing in list(out):
             if a in existing:
                 out.add(existing.replace(a, b))
+    for existing in list(out):
+        for i, ch in enumerate(existing):
+            if ch in _HAMZA_SEATS and 0 < i < len(existing) - 1 and existing[i - 1] != " " and existing[i + 1] != " ":
+                out.update(existing[:i] + seat + existing[i + 1:] for seat in _HAMZA_SEATS if seat != ch)
+    for existing in list(out):
+        if existing.isascii():
+            out.add(_LATIN_FINAL_Y.sub(lambda m: "i" if m.group(1).lower() == "y" else "y", existing))
+    if vowels:
+        for existing in list(out):
+            words = existing.split(" ")
+            for n, word in enumerate(words):
+                for dropped in _vowel_drops(word):
+                    out.add(" ".join(words[:n] + [dropped] + words[n + 1:]))
     return out
 
 

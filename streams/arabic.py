@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
+from collections.abc import Sequence
 
 _DROP = set(range(0x064B, 0x0660)) | {0x0670, 0x0640} | set(range(0x06D6, 0x06EE)) | {0x200C, 0x200D, 0x200E, 0x200F}
 
@@ -19,8 +21,8 @@ _FOLD = {
     "ک": "ك", "ڪ": "ك",
     "گ": "ك",
     "“": '"', "”": '"', "«": '"', "»": '"', "„": '"', "″": '"',
-    "‘": "'", "’": "'", "`": "'", "´": "'",
-    "،": ",", "؛": ";", "؟": "?",
+    "‘": "'", "’": "'", "‚": "'", "‹": "'", "›": "'", "`": "'", "´": "'",
+    "،": ",", "؛": ";", "؟": "?", "٪": "%", "٫": ".", "٬": ",", "۔": ".",
     "\u00a0": " ",
 }
 _FOLD.update({chr(0x0660 + i): str(i) for i in range(10)})  # Arabic-Indic digits
@@ -56,11 +58,39 @@ def _fast(text: str) -> str | None:
     return lowered if len(lowered) == len(folded) else None
 
 
-def normalize_with_map(text: str) -> tuple[str, list[int]]:
+_DROPPED = re.compile("[" + "".join(chr(c) for c in sorted(_DROP)) + "]")
+
+
+class OffsetMap(Sequence[int]):
+    """Normalized index -> original index, from the positions of dropped characters only: building a
+    per-character list cost more than the Aho-Corasick pass itself, and a page has few dropped marks."""
+
+    __slots__ = ("_shifts", "_len")
+
+    def __init__(self, text: str):
+        drops = [m.start() for m in _DROPPED.finditer(text)]
+        # The i-th dropped character sits before normalized position drops[i] - i.
+        self._shifts = [d - i for i, d in enumerate(drops)]
+        self._len = len(text) - len(drops)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, pos):
+        if isinstance(pos, slice):
+            return [self[i] for i in range(*pos.indices(self._len))]
+        if pos < 0:
+            pos += self._len
+        if not 0 <= pos < self._len:
+            raise IndexError(pos)
+        return pos + bisect_right(self._shifts, pos) if self._shifts else pos
+
+
+def normalize_with_map(text: str) -> tuple[str, Sequence[int]]:
     """Normalized text and, for each of its characters, the index of the original character."""
     fast = _fast(text)
     if fast is not None:
-        return fast, [i for i, ch in enumerate(text) if ord(ch) not in _DROP]
+        return fast, OffsetMap(text)
     out: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
