@@ -95,6 +95,8 @@ class ArticleEntities(Record):
     article: Article
     mentions: list[Mention]
     dictionary_version: str
+    candidates: list[Mention] = Field(
+        default_factory=list, description="Persons after a title the dictionary lacks; actor_id 'candidate:<name>'.")
 
 
 class StoryAssignment(BaseModel):
@@ -110,6 +112,7 @@ class StoryArticle(Record):
     mentions: list[Mention]
     dictionary_version: str
     story: StoryAssignment
+    candidates: list[Mention] = Field(default_factory=list, description="Candidate persons, as in `entities`.")
 
 
 class DeadLetter(Record):

@@ -19,6 +19,12 @@ _ARTICLE = "ال"
 log = logging.getLogger("newsstream")
 
 
+ACTOR_TYPES = ("person", "organization", "location", "other")
+LANGUAGES = ("ar", "en", "ru", "fr")
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_KEYS = {"id", "name", "type", "country", "role", "aliases", "short", "promoted_from"}
+
+
 @dataclass(frozen=True)
 class Actor:
     actor_id: str
@@ -26,6 +32,36 @@ class Actor:
     type: str
     country: str | None = None
     role: str | None = None
+    aliases: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
+    short: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
+    promoted_from: str | None = None  # the candidate id a curator promoted this actor from
+
+
+def validate_entry(item: object) -> Actor:
+    """One dictionary entry, checked: a clear error names the entry and the field, and nothing is guessed."""
+    if not isinstance(item, dict):
+        raise ValueError(f"an actor entry must be a mapping, got {item!r}")
+    where = f"actor {item.get('id')!r}"
+    if unknown := set(item) - _KEYS:
+        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+    if not isinstance(item.get("id"), str) or not _ID.match(item["id"]):
+        raise ValueError(f"{where}: id must be a lowercase slug like 'sergey-lavrov'")
+    if not isinstance(item.get("name"), str) or not item["name"].strip():
+        raise ValueError(f"{where}: name (canonical English name) is required")
+    if item.get("type") not in ACTOR_TYPES:
+        raise ValueError(f"{where}: type must be one of {', '.join(ACTOR_TYPES)}")
+    for key in ("country", "role", "promoted_from"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise ValueError(f"{where}: {key} must be text")
+    groups = {}
+    for group in ("aliases", "short"):
+        value = item.get(group) or {}
+        if not isinstance(value, dict) or any(
+                not isinstance(v, list) or not all(isinstance(a, str) and a.strip() for a in v) for v in value.values()):
+            raise ValueError(f"{where}: {group} must map a language code to a list of names")
+        groups[group] = {str(lang): list(v) for lang, v in value.items()}
+    return Actor(item["id"], item["name"], item["type"], item.get("country"), item.get("role"),
+                 groups["aliases"], groups["short"], item.get("promoted_from"))
 
 
 @dataclass(frozen=True)
@@ -72,15 +108,20 @@ class ActorDictionary:
                 entry["needs_article"] = entry["needs_article"] and needs_article
 
         listed: list[tuple[str, str, bool, bool]] = []  # (alias, actor id, short, foreign person)
+        if not isinstance(data, dict) or not isinstance(data.get("actors"), list):
+            raise ValueError(f"{path}: expected a mapping with an 'actors' list")
         for item in data["actors"]:
-            actor = Actor(item["id"], item["name"], item["type"], item.get("country"), item.get("role"))
+            try:
+                actor = validate_entry(item)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
             if actor.actor_id in actors:
                 raise ValueError(f"{path}: actor id {actor.actor_id!r} is listed twice")
             actors[actor.actor_id] = actor
             foreign = actor.type == "person" and actor.country not in ARABIC_SPEAKING
             listed.append((actor.name, actor.actor_id, False, foreign))
-            for group, short in (("aliases", False), ("short", True)):
-                for aliases in (item.get(group) or {}).values():
+            for group, short in ((actor.aliases, False), (actor.short, True)):
+                for aliases in group.values():
                     listed.extend((alias, actor.actor_id, short, foreign) for alias in aliases)
         # Listed spellings first, so they win over generated ones of another actor.
         for alias, actor_id, short, _ in listed:

@@ -35,6 +35,7 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
             "char_start": m.start, "char_end": m.end, "dictionary_version": item.dictionary_version,
             "processed_at": processed_at,
         })
+    rows["candidate_mentions"].extend(candidate_rows(item, processed_at))
     if raw:
         rows["ledger"].append(_ledger(raw, a.source, a.url, "article", a.article_id, None, processed_at))
     rows["stories"].append({
@@ -42,6 +43,20 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
         "site": site, "published_at": a.published_at, "processed_at": processed_at,
     })
     return rows
+
+
+CONTEXT_CHARS = 60
+
+
+def candidate_rows(item: StoryArticle, processed_at: datetime) -> list[dict[str, Any]]:
+    """Discovered persons, with a line of context for the curator; never mixed into `mentions`."""
+    a = item.article
+    return [{
+        "candidate_id": m.actor_id, "name": m.name, "article_id": a.article_id, "story_id": item.story.story_id,
+        "site": a.site or "", "published_at": a.published_at, "surface": m.surface, "char_start": m.start,
+        "char_end": m.end, "context": a.text[max(0, m.start - CONTEXT_CHARS):m.end + CONTEXT_CHARS].replace("\n", " "),
+        "dictionary_version": item.dictionary_version, "processed_at": processed_at,
+    } for m in item.candidates]
 
 
 def _ledger(raw, source, url, outcome, article_id, reason, processed_at) -> dict[str, Any]:

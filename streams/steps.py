@@ -13,9 +13,11 @@ from pydantic import ValidationError
 
 from schemas.records import Article, ArticleEntities, DeadLetter, RawPage, RawRef, StoryArticle
 from streams.actors import ActorDictionary
+from streams.arabic import normalize_with_map
 from streams.settings import Settings
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits, clean_page
+from streams.stages.candidates import find_candidates
 from streams.stages.entities import extract_mentions
 from streams.stages.stories import StoryIndex, assign_story
 
@@ -40,14 +42,17 @@ def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None) ->
 def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: int = MAX_MENTIONS) -> ArticleEntities:
     # Article -> ArticleEntities{article, mentions[{actor_id,name,type,surface,start,end}], dictionary_version}
     # Past `max_mentions` the rest are dropped: a page naming one actor thousands of times is a list, not news.
-    mentions = extract_mentions(article.text, dictionary)[:max_mentions]
-    return ArticleEntities(article=article, mentions=mentions, dictionary_version=dictionary.version)
+    normalized = normalize_with_map(article.text)
+    mentions = extract_mentions(article.text, dictionary, normalized)
+    candidates = find_candidates(article.text, mentions, normalized)  # every mention: no candidate overlaps one
+    return ArticleEntities(article=article, mentions=mentions[:max_mentions], dictionary_version=dictionary.version,
+                           candidates=candidates[:max_mentions])
 
 
 def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
     # ArticleEntities -> StoryArticle{..., story{story_id, duplicate_of}}
     return StoryArticle(article=item.article, mentions=item.mentions, dictionary_version=item.dictionary_version,
-                        story=assign_story(item.article, index))
+                        story=assign_story(item.article, index), candidates=item.candidates)
 
 
 def dead_letter(stage: str, exc: BaseException, *, source: str | None = None, url: str | None = None,

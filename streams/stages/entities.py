@@ -6,6 +6,8 @@ optionally behind Arabic clitics (و ف ب ل ك ال لل).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from schemas.records import Mention
 from streams.actors import ActorDictionary, AliasEntry
 from streams.arabic import is_mark, is_word_char, normalize_with_map
@@ -21,8 +23,10 @@ def _word_start(text: str, i: int) -> int:
     return i
 
 
-def extract_mentions(text: str, dictionary: ActorDictionary) -> list[Mention]:
-    norm, index = normalize_with_map(text)
+def extract_mentions(text: str, dictionary: ActorDictionary,
+                     normalized: tuple[str, Sequence[int]] | None = None) -> list[Mention]:
+    """`normalized`: normalize_with_map(text) when the caller already has it (discovery reuses it)."""
+    norm, index = normalized or normalize_with_map(text)
     hits: list[tuple[int, int, int, AliasEntry]] = []  # (start in norm incl. article, alias start, end, entry)
     for end_pos, entry in dictionary.automaton.iter(norm):
         start = end_pos - entry.length + 1

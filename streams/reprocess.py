@@ -1,0 +1,123 @@
+"""History follows the dictionary: re-run extraction over the cleaned text already in ClickHouse.
+
+For the articles published in [since, until): their mentions and candidate mentions are deleted (lightweight
+DELETE, so a removed alias's old mentions go too), the new ones inserted, the article rows re-written with the
+new count and dictionary version, and the weekly aggregate rebuilt for the weeks touched: actor_week_agg holds
+uniqExact states, which can merge but never subtract, so those weeks are deleted and re-aggregated from
+`mentions` with the materialized view's own SELECT (read from system.tables, not re-declared here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from schemas.records import Article, ArticleEntities, StoryArticle, StoryAssignment
+from streams.actors import ActorDictionary
+from streams.sink import story_rows
+from streams.steps import entities_step
+from streams.warehouse import Warehouse
+
+BATCH = 500
+AGG_TABLE, AGG_VIEW = "actor_week_agg", "actor_week_mv"
+
+
+@dataclass
+class ReprocessReport:
+    since: str
+    until: str
+    dictionary_version: str
+    articles: int = 0
+    mentions_before: int = 0
+    mentions_after: int = 0
+    candidates_after: int = 0
+    weeks_rebuilt: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_day(value: str | date | datetime) -> datetime:
+    """A date or ISO 8601 time, as UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD or ISO 8601)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _article(row: dict) -> StoryArticle:
+    """A stored article row back as the record the sink wrote it from (offsets index the same `text`)."""
+    article = Article(
+        article_id=row["article_id"], source=row["source"], url=row["url"], canonical_url=row["canonical_url"],
+        site=row["site"] or None, title=row["title"], text=row["text"], lang=row["lang"] or None,
+        published_at=row["published_at"], published_source=row["published_source"], fetched_at=row["fetched_at"],
+        charset=row["charset"], fingerprint=row["fingerprint"], raw=None)
+    return StoryArticle(article=article, mentions=[], dictionary_version="",
+                        story=StoryAssignment(story_id=row["story_id"], duplicate_of=row["duplicate_of"]))
+
+
+def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until) -> ReprocessReport:
+    start, end = parse_day(since), parse_day(until)
+    if end <= start:
+        raise ValueError(f"--until ({end.isoformat()}) must be after --since ({start.isoformat()})")
+    report = ReprocessReport(start.isoformat(), end.isoformat(), dictionary.version)
+    window = {"s": start, "e": end}
+    columns, rows = warehouse.query(
+        "SELECT * FROM articles FINAL WHERE published_at >= {s:DateTime64(3, 'UTC')} "
+        "AND published_at < {e:DateTime64(3, 'UTC')} ORDER BY article_id", parameters=window)
+    weeks: set[date] = set()
+    for offset in range(0, len(rows), BATCH):
+        stored = [dict(zip(columns, r)) for r in rows[offset:offset + BATCH]]
+        ids = [r["article_id"] for r in stored]
+        _, [(before,)] = warehouse.query("SELECT count() FROM mentions FINAL WHERE has({ids:Array(String)}, article_id)",
+                                         parameters={"ids": ids})
+        report.mentions_before += before
+        now = datetime.now(timezone.utc)
+        fresh: dict[str, list[dict]] = {"articles": [], "mentions": [], "candidate_mentions": []}
+        for row in stored:
+            old = _article(row)
+            found: ArticleEntities = entities_step(old.article, dictionary)
+            item = old.model_copy(update={"mentions": found.mentions, "candidates": found.candidates,
+                                          "dictionary_version": dictionary.version})
+            new_rows = story_rows(item, now)
+            article_row = new_rows["articles"][0]
+            # What the sink wrote about where the article came from stays as it was.
+            for key in ("raw_topic", "raw_partition", "raw_offset"):
+                article_row[key] = row[key]
+            fresh["articles"].append(article_row)
+            fresh["mentions"] += new_rows["mentions"]
+            fresh["candidate_mentions"] += new_rows["candidate_mentions"]
+            published = row["published_at"]
+            weeks.add((published - timedelta(days=published.weekday())).date())
+        for table in ("mentions", "candidate_mentions"):
+            warehouse.client.command(f"DELETE FROM {table} WHERE has({{ids:Array(String)}}, article_id)",
+                                     parameters={"ids": ids})
+        for table, table_rows in fresh.items():
+            warehouse.insert_rows(table, table_rows)
+        report.articles += len(stored)
+        report.mentions_after += len(fresh["mentions"])
+        report.candidates_after += len(fresh["candidate_mentions"])
+    if weeks:
+        rebuild_weeks(warehouse, sorted(weeks))
+        report.weeks_rebuilt = [w.isoformat() for w in sorted(weeks)]
+    return report
+
+
+def rebuild_weeks(warehouse: Warehouse, weeks: list[date]) -> None:
+    """Delete the aggregate's rows for these weeks and re-aggregate them from `mentions` (the MV's SELECT)."""
+    _, found = warehouse.query("SELECT as_select FROM system.tables WHERE database = currentDatabase() "
+                               "AND name = {v:String}", parameters={"v": AGG_VIEW})
+    if not found or not found[0][0]:
+        raise LookupError(f"materialized view {AGG_VIEW} not found; run `newsstream migrate`")
+    select = found[0][0]
+    params = {"w": weeks}
+    columns = ", ".join(warehouse.columns(AGG_TABLE))
+    warehouse.client.command(f"DELETE FROM {AGG_TABLE} WHERE has({{w:Array(Date)}}, week)", parameters=params)
+    warehouse.client.command(f"INSERT INTO {AGG_TABLE} ({columns}) SELECT {columns} FROM ({select}) "
+                             "WHERE has({w:Array(Date)}, week)", parameters=params)
