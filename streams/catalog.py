@@ -18,6 +18,8 @@ import yaml
 from schemas import ACTORS_PATH
 from streams.actors import ActorDictionary, validate_entry
 from streams.arabic import normalize
+from streams.query import worker_action
+from streams.settings import Settings
 from streams.stages.candidates import CANDIDATE_PREFIX
 from streams.warehouse import Warehouse
 
@@ -45,8 +47,8 @@ def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
             if (owner := listed.get(" ".join(normalize(alias).split()))) is not None:
                 raise ValueError(f"alias {alias!r} already belongs to {owner!r}; a full alias names one actor")
     text = path.read_text("utf-8")
-    items = re.findall(r"^( *)- ", text.split("\nactors:", 1)[-1], re.M)
-    indent = items[-1] if items else ""  # the list's own indentation, so the entry joins it
+    first = re.search(r"^( *)- ", text.split("\nactors:", 1)[-1], re.M)
+    indent = first.group(1) if first else ""  # the list's own indentation (its first item's), so the entry joins it
     block = "".join(indent + line if line.strip() else line for line in
                     yaml.safe_dump([entry], allow_unicode=True, sort_keys=False, width=120).splitlines(True))
     new_text = text + ("" if text.endswith("\n") else "\n") + block
@@ -54,7 +56,10 @@ def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(new_text)
-        loaded = ActorDictionary.load(Path(tmp))
+        try:
+            loaded = ActorDictionary.load(Path(tmp))
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: the file would not load after appending: {exc}".replace(tmp, str(path)))
         if actor.actor_id not in loaded.actors or len(loaded.actors) != len(current.actors) + 1:
             raise ValueError(f"{path}: appending did not add exactly one actor (is 'actors:' the file's last key?)")
         os.replace(tmp, path)
@@ -100,3 +105,19 @@ def sync_actors(warehouse: Warehouse, dictionary: ActorDictionary) -> int:
     warehouse.client.command("DELETE FROM actors WHERE dictionary_version != {v:String}",
                              parameters={"v": dictionary.version})
     return len(dictionary.actors)
+
+
+def run_actors_sync(settings: Settings) -> dict:
+    """`newsstream actors sync`: through the worker holding the embedded warehouse, else directly."""
+    via_worker = worker_action(settings, "actors-sync", {})
+    if via_worker is not None:
+        return via_worker | {"via": "worker"}
+    from streams.reprocess import open_warehouse
+
+    dictionary = ActorDictionary.load(settings.actors_path)
+    warehouse = open_warehouse(settings)
+    try:
+        return {"actors": sync_actors(warehouse, dictionary), "dictionary_version": dictionary.version,
+                "via": "direct"}
+    finally:
+        warehouse.close()

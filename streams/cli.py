@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="pages to stream instead of the bundled samples")
     p.set_defaults(func=cmd_demo)
 
+    from streams.cli_actors import register as register_actor_commands
+
+    register_actor_commands(sub)
     sub.add_parser("config", help="print every setting, its environment variable and value").set_defaults(func=cmd_config)
     sub.add_parser("schemas", help="regenerate schemas/topics/*.schema.json from the record models").set_defaults(
         func=cmd_schemas)

@@ -22,11 +22,13 @@ from schemas.records import Article, ArticleEntities, RawPage, RawRef, StoryAssi
 from streams import codec
 from streams.actors import DictionaryWatcher
 from streams.broker import faust_broker_url, faust_credentials
+from streams.catalog import sync_actors
 from streams.settings import Settings
 from streams.stages import Rejected
 from streams.metrics import WorkerMetrics
 from streams.query import run_sql
 from streams.reconcile import reconcile, record_lag, replay
+from streams.reprocess import reprocess
 from streams.stages.stories import StoryIndex
 from streams.steps import clean_limits, clean_step, dead_letter, entities_step, story_step
 from streams.topics import topic_specs
@@ -247,6 +249,41 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     app.page("/replay")(maintenance(lambda q: replay(
         settings, kafka_url, gate.query, stage=q.get("stage"), reason=q.get("reason"), since=q.get("since"),
         dry_run=q.get("dry_run") in ("1", "true"))))
+
+    # The actors table mirrors the dictionary this worker has loaded; reprocess runs here when it holds chDB.
+    synced = {"version": None}
+
+    async def sync_actor_table() -> dict:
+        dictionary = actors.current()
+        count = await gate.run(lambda w: sync_actors(w, dictionary))
+        synced["version"] = dictionary.version
+        return {"actors": count, "dictionary_version": dictionary.version}
+
+    if settings.run_sink:
+        @app.timer(actors.interval)
+        async def actor_table_timer() -> None:
+            if actors.current().version != synced["version"]:
+                log.info("actors table: %s", await sync_actor_table())
+
+    @app.page("/actors-sync")
+    class ActorsSyncView(faust.web.View):
+        async def post(self, request):
+            if not settings.run_sink:
+                return self.json({"error": "this worker does not hold the warehouse"}, status=400)
+            return self.json(await sync_actor_table())
+
+    @app.page("/reprocess")
+    class ReprocessView(faust.web.View):
+        async def post(self, request):
+            """Re-run extraction over stored articles published in [since, until) with this worker's dictionary."""
+            if not settings.run_sink:
+                return self.json({"error": "this worker does not hold the warehouse"}, status=400)
+            q, dictionary = request.query, actors.current()
+            try:
+                report = await gate.run(lambda w: reprocess(w, dictionary, q.get("since", ""), q.get("until", "")))
+            except ValueError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            return self.json(report.as_dict())
 
     @app.page("/sql")
     async def sql(web, request):

@@ -1,0 +1,146 @@
+"""`newsstream actors ...` and `newsstream reprocess`: thin commands over streams.catalog and streams.reprocess."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from streams.actors import ACTOR_TYPES, LANGUAGES
+
+
+def _settings():
+    from streams.settings import Settings
+
+    return Settings()
+
+
+def _aliases(args, prefix: str = "") -> dict[str, list[str]]:
+    return {lang: values for lang in LANGUAGES if (values := getattr(args, f"{prefix}{lang}"))}
+
+
+def cmd_add(args) -> int:
+    from streams.catalog import add_actor
+
+    settings = _settings()
+    entry = {"id": args.id, "name": args.name, "type": args.type, "country": args.country, "role": args.role,
+             "aliases": _aliases(args), "short": _aliases(args, "short_")}
+    dictionary = add_actor(entry, settings.actors_path)
+    print(f"added {args.id} to {dictionary.path}; dictionary version {dictionary.version} "
+          f"({len(dictionary.actors)} actors). A running worker picks it up; `newsstream reprocess` recounts the past.")
+    return 0
+
+
+def cmd_promote(args) -> int:
+    from streams.catalog import add_actor, promotion_entry
+
+    settings = _settings()
+    entry = promotion_entry(args.candidate, actor_id=args.id, name=args.name, type_=args.type, country=args.country,
+                            role=args.role, extra_aliases=_aliases(args))
+    dictionary = add_actor(entry, settings.actors_path)
+    print(f"promoted {args.candidate} to {entry['id']} ({entry['name']}) in {dictionary.path}; "
+          f"dictionary version {dictionary.version}. `newsstream reprocess --since ... --until ...` recounts it.")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from streams.actors import ActorDictionary
+    from streams.query import format_table
+
+    dictionary = ActorDictionary.load(_settings().actors_path)
+    needle = (args.search or "").lower()
+    rows = [(a.actor_id, a.name, a.type, a.country or "", a.role or "") for a in dictionary.actors.values()
+            if (not args.type or a.type == args.type) and (
+                not needle or needle in a.actor_id or needle in a.name.lower()
+                or any(needle in x.lower() for v in (a.aliases | a.short).values() for x in v))]
+    print(format_table(["actor_id", "name", "type", "country", "role"], rows))
+    print(f"dictionary {dictionary.path}, version {dictionary.version}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from streams.actors import ActorDictionary
+
+    dictionary = ActorDictionary.load(_settings().actors_path)
+    actor = dictionary.actors.get(args.id)
+    if actor is None:
+        print(f"no actor {args.id!r} in {dictionary.path}", file=sys.stderr)
+        return 1
+    print(json.dumps({"id": actor.actor_id, "name": actor.name, "type": actor.type, "country": actor.country,
+                      "role": actor.role, "aliases": actor.aliases, "short": actor.short,
+                      "promoted_from": actor.promoted_from, "dictionary_version": dictionary.version},
+                     ensure_ascii=False, indent=1))
+    return 0
+
+
+def cmd_sync(args) -> int:
+    from streams.catalog import run_actors_sync
+
+    print(json.dumps(run_actors_sync(_settings()), indent=1))
+    return 0
+
+
+def cmd_reprocess(args) -> int:
+    from streams.reprocess import run_reprocess
+
+    print(json.dumps(run_reprocess(_settings(), args.since, args.until), indent=1, ensure_ascii=False))
+    return 0
+
+
+def _guard(func):
+    """A refused edit or an unreachable warehouse is one clear line, not a traceback."""
+    def run(args) -> int:
+        try:
+            return func(args)
+        except (ValueError, RuntimeError, LookupError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
+def _alias_options(p: argparse.ArgumentParser, short: bool = True) -> None:
+    for lang in LANGUAGES:
+        p.add_argument(f"--{lang}", action="append", default=[], metavar="NAME", help=f"full-name alias in {lang}")
+        if short:
+            p.add_argument(f"--short-{lang}", dest=f"short_{lang}", action="append", default=[], metavar="NAME",
+                           help=f"short form in {lang} (surname, acronym)")
+
+
+def register(sub) -> None:
+    actors = sub.add_parser("actors", help="the actor dictionary: add, list, show, promote a candidate, sync to SQL")
+    commands = actors.add_subparsers(dest="actors_command", required=True)
+
+    p = commands.add_parser("add", help="append a validated actor to the dictionary file (NEWSSTREAM_ACTORS_PATH)")
+    p.add_argument("--id", required=True, help="stable slug, e.g. jean-marc-ayrault")
+    p.add_argument("--name", required=True, help="canonical English name")
+    p.add_argument("--type", required=True, choices=ACTOR_TYPES)
+    p.add_argument("--country", help="ISO 3166-1 alpha-2")
+    p.add_argument("--role")
+    _alias_options(p)
+    p.set_defaults(func=_guard(cmd_add))
+
+    p = commands.add_parser("promote", help="turn a candidate (candidate:<name>) into a dictionary entry")
+    p.add_argument("candidate", help="candidate id, as in the `candidates` view")
+    p.add_argument("--name", help="canonical English name (required for an Arabic candidate)")
+    p.add_argument("--id", help="slug (default: from --name)")
+    p.add_argument("--type", default="person", choices=ACTOR_TYPES)
+    p.add_argument("--country")
+    p.add_argument("--role")
+    _alias_options(p, short=False)
+    p.set_defaults(func=_guard(cmd_promote))
+
+    p = commands.add_parser("list", help="actors in the dictionary")
+    p.add_argument("--type", choices=ACTOR_TYPES)
+    p.add_argument("--search", help="part of an id, name or alias")
+    p.set_defaults(func=_guard(cmd_list))
+
+    p = commands.add_parser("show", help="one actor with its aliases")
+    p.add_argument("id")
+    p.set_defaults(func=_guard(cmd_show))
+
+    commands.add_parser("sync", help="write the dictionary to the warehouse's `actors` table").set_defaults(func=_guard(cmd_sync))
+
+    p = sub.add_parser("reprocess", help="re-run actor extraction over stored articles published in [since, until)")
+    p.add_argument("--since", required=True, help="YYYY-MM-DD or ISO 8601 (inclusive)")
+    p.add_argument("--until", required=True, help="YYYY-MM-DD or ISO 8601 (exclusive)")
+    p.set_defaults(func=_guard(cmd_reprocess))
