@@ -106,8 +106,19 @@ class Warehouse:
         self.client.insert(table, [[row[c] for c in columns] for row in rows], column_names=columns)
 
     def query(self, sql: str, parameters: dict | None = None, readonly: bool = False) -> tuple[list[str], list[tuple]]:
-        result = self.client.query(sql, parameters=parameters, settings={"readonly": 1} if readonly else None)
+        try:
+            result = self.client.query(sql, parameters=parameters, settings={"readonly": 1} if readonly else None)
+        finally:
+            if readonly and self.embedded:
+                self._drop_sticky_readonly()
         return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+    def _drop_sticky_readonly(self) -> None:
+        """chDB keeps `readonly=1` for the session after a refused write statement, so every later insert would
+        fail too: reopen the client when that happened."""
+        if self.client.query("SELECT getSetting('readonly')").result_rows[0][0]:
+            self.client.close()
+            self.client = clickhouse_connect.get_client(dsn=self.url, database=DEFAULT_DATABASE)
 
     def close(self) -> None:
         self.client.close()

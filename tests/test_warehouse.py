@@ -100,3 +100,10 @@ def test_every_migration_has_a_cluster_variant_that_parses(warehouse):
     sample = on_cluster("CREATE TABLE IF NOT EXISTS t (a String) ENGINE = ReplacingMergeTree(v) ORDER BY a", "c")
     assert sample == ("CREATE TABLE IF NOT EXISTS t ON CLUSTER 'c' (a String) ENGINE = ReplicatedReplacingMergeTree("
                       "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}', v) ORDER BY a")
+
+
+def test_a_refused_readonly_statement_does_not_leave_the_embedded_session_readonly(warehouse):
+    with pytest.raises(Exception, match="(?i)readonly"):
+        warehouse.query("DROP TABLE articles", readonly=True)
+    warehouse.client.command("DELETE FROM dead_letters WHERE source = 'no-such-source'")  # a write still works
+    assert warehouse.query("SELECT getSetting('readonly')")[1] == [(0,)]
