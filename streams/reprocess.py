@@ -2,15 +2,17 @@
 
 For the articles published in [since, until): their mentions and candidate mentions are deleted (lightweight
 DELETE, so a removed alias's old mentions go too), the new ones inserted, the article rows re-written with the
-new count and dictionary version, and the weekly aggregate rebuilt for the weeks touched: actor_week_agg holds
-uniqExact states, which can merge but never subtract, so those weeks are deleted and re-aggregated from
-`mentions` with the materialized view's own SELECT (read from system.tables, not re-declared here).
+new count and dictionary version, and every aggregate fed by `mentions` (weekly, daily, co-mentions) rebuilt for
+the days and weeks touched: those tables hold uniqExact states, which can merge but never subtract, so their
+rows are deleted and re-aggregated from `mentions` with each materialized view's own SELECT (read from
+system.tables, not re-declared here).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,11 +22,11 @@ from streams.actors import ActorDictionary
 from streams.query import worker_action
 from streams.settings import Settings
 from streams.sink import story_rows
-from streams.steps import entities_step
+from streams.steps import MAX_MENTIONS, entities_step
 from streams.warehouse import Warehouse
 
 BATCH = 500
-AGG_TABLE, AGG_VIEW = "actor_week_agg", "actor_week_mv"
+_MV_TARGET = re.compile(r"\bTO\s+([\w.`]+)")
 
 
 @dataclass
@@ -37,6 +39,7 @@ class ReprocessReport:
     mentions_after: int = 0
     candidates_after: int = 0
     weeks_rebuilt: list[str] = field(default_factory=list)
+    aggregates_rebuilt: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -67,7 +70,8 @@ def _article(row: dict) -> StoryArticle:
                         story=StoryAssignment(story_id=row["story_id"], duplicate_of=row["duplicate_of"]))
 
 
-def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until) -> ReprocessReport:
+def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until,
+              max_mentions: int = MAX_MENTIONS) -> ReprocessReport:
     start, end = parse_day(since), parse_day(until)
     if end <= start:
         raise ValueError(f"--until ({end.isoformat()}) must be after --since ({start.isoformat()})")
@@ -76,7 +80,7 @@ def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until) -
     columns, rows = warehouse.query(
         "SELECT * FROM articles FINAL WHERE published_at >= {s:DateTime64(3, 'UTC')} "
         "AND published_at < {e:DateTime64(3, 'UTC')} ORDER BY article_id", parameters=window)
-    weeks: set[date] = set()
+    days: set[date] = set()
     for offset in range(0, len(rows), BATCH):
         stored = [dict(zip(columns, r)) for r in rows[offset:offset + BATCH]]
         ids = [r["article_id"] for r in stored]
@@ -87,7 +91,7 @@ def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until) -
         fresh: dict[str, list[dict]] = {"articles": [], "mentions": [], "candidate_mentions": []}
         for row in stored:
             old = _article(row)
-            found: ArticleEntities = entities_step(old.article, dictionary)
+            found: ArticleEntities = entities_step(old.article, dictionary, max_mentions)
             item = old.model_copy(update={"mentions": found.mentions, "candidates": found.candidates,
                                           "dictionary_version": dictionary.version})
             new_rows = story_rows(item, now)
@@ -98,8 +102,7 @@ def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until) -
             fresh["articles"].append(article_row)
             fresh["mentions"] += new_rows["mentions"]
             fresh["candidate_mentions"] += new_rows["candidate_mentions"]
-            published = row["published_at"]
-            weeks.add((published - timedelta(days=published.weekday())).date())
+            days.add(row["published_at"].date())
         for table in ("mentions", "candidate_mentions"):
             warehouse.client.command(f"DELETE FROM {table} WHERE has({{ids:Array(String)}}, article_id)",
                                      parameters={"ids": ids})
@@ -108,24 +111,38 @@ def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until) -
         report.articles += len(stored)
         report.mentions_after += len(fresh["mentions"])
         report.candidates_after += len(fresh["candidate_mentions"])
-    if weeks:
-        rebuild_weeks(warehouse, sorted(weeks))
-        report.weeks_rebuilt = [w.isoformat() for w in sorted(weeks)]
+    if days:
+        report.aggregates_rebuilt = rebuild_aggregates(warehouse, days)
+        report.weeks_rebuilt = sorted({(d - timedelta(days=d.weekday())).isoformat() for d in days})
     return report
 
 
-def rebuild_weeks(warehouse: Warehouse, weeks: list[date]) -> None:
-    """Delete the aggregate's rows for these weeks and re-aggregate them from `mentions` (the MV's SELECT)."""
-    _, found = warehouse.query("SELECT as_select FROM system.tables WHERE database = currentDatabase() "
-                               "AND name = {v:String}", parameters={"v": AGG_VIEW})
-    if not found or not found[0][0]:
-        raise LookupError(f"materialized view {AGG_VIEW} not found; run `newsstream migrate`")
-    select = found[0][0]
-    params = {"w": weeks}
-    columns = ", ".join(warehouse.columns(AGG_TABLE))
-    warehouse.client.command(f"DELETE FROM {AGG_TABLE} WHERE has({{w:Array(Date)}}, week)", parameters=params)
-    warehouse.client.command(f"INSERT INTO {AGG_TABLE} ({columns}) SELECT {columns} FROM ({select}) "
-                             "WHERE has({w:Array(Date)}, week)", parameters=params)
+def rebuild_aggregates(warehouse: Warehouse, days: set[date]) -> list[str]:
+    """For every materialized view fed by `mentions` (weekly, daily, co-mentions...): delete its target's rows for
+    the buckets these days fall in and re-aggregate them from `mentions` with the view's own SELECT. A target's
+    bucket is its one Date column (a day or a week start); buckets that hold none of these articles are rebuilt
+    to what they were, so deleting a few too many is harmless. Returns the target tables rebuilt."""
+    buckets = sorted(days | {d - timedelta(days=d.weekday()) for d in days})
+    _, [(views,)] = warehouse.query("SELECT dependencies_table FROM system.tables WHERE database = currentDatabase() "
+                                    "AND name = 'mentions'")
+    rebuilt = []
+    for view in sorted(views):
+        _, [(select, create)] = warehouse.query(
+            "SELECT as_select, create_table_query FROM system.tables WHERE database = currentDatabase() "
+            "AND name = {v:String}", parameters={"v": view})
+        target = _MV_TARGET.search(create).group(1).split(".")[-1].strip("`")
+        _, typed = warehouse.query("SELECT name FROM system.columns WHERE database = currentDatabase() "
+                                   "AND table = {t:String} AND type = 'Date'", parameters={"t": target})
+        if len(typed) != 1:
+            raise LookupError(f"{target}: expected one Date column (its day or week) to rebuild by, found {typed}")
+        bucket = typed[0][0]
+        columns = ", ".join(f"`{c}`" for c in warehouse.columns(target))
+        params = {"b": buckets}
+        warehouse.client.command(f"DELETE FROM {target} WHERE has({{b:Array(Date)}}, `{bucket}`)", parameters=params)
+        warehouse.client.command(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM ({select}) "
+                                 f"WHERE has({{b:Array(Date)}}, `{bucket}`)", parameters=params)
+        rebuilt.append(target)
+    return rebuilt
 
 
 def held_elsewhere(directory: Path) -> bool:
@@ -166,7 +183,8 @@ def run_reprocess(settings: Settings, since: str, until: str) -> dict:
         return via_worker | {"via": "worker"}
     warehouse = open_warehouse(settings)
     try:
-        return reprocess(warehouse, ActorDictionary.load(settings.actors_path), since, until).as_dict() | {
+        return reprocess(warehouse, ActorDictionary.load(settings.actors_path), since, until,
+                         settings.max_mentions).as_dict() | {
             "via": "direct"}
     finally:
         warehouse.close()

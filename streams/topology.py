@@ -280,7 +280,8 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
                 return self.json({"error": "this worker does not hold the warehouse"}, status=400)
             q, dictionary = request.query, actors.current()
             try:
-                report = await gate.run(lambda w: reprocess(w, dictionary, q.get("since", ""), q.get("until", "")))
+                report = await gate.run(lambda w: reprocess(w, dictionary, q.get("since", ""), q.get("until", ""),
+                                                           settings.max_mentions))
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
             return self.json(report.as_dict())

@@ -107,6 +107,17 @@ def test_reprocess_replaces_mentions_rebuilds_the_weeks_and_leaves_other_article
     assert ("sergey-lavrov", "2016-11-21", 1, 1) in rows  # the surname alone no longer counts
     assert ("jean-marc-ayrault", "2016-11-28", 2, 1) in rows  # the new actor is counted in past weeks
     assert ("sergey-lavrov", "2017-01-09", 4, 1) in rows  # outside the range: as it was
+    assert report.aggregates_rebuilt == ["actor_day_agg", "actor_week_agg", "co_mentions_week_agg"]
+    daily = ("SELECT actor_id, toString(day), mentions, articles FROM mentions_per_actor_day ORDER BY 1, 2",
+             "SELECT actor_id, toString(toDate(published_at)) AS d, uniqExact(article_id, char_start), "
+             "uniqExact(article_id) FROM mentions FINAL GROUP BY actor_id, d ORDER BY 1, 2")
+    assert warehouse.query(daily[0])[1] == warehouse.query(daily[1])[1]
+    _, pairs = warehouse.query("SELECT actor_a, actor_b, toString(week), articles FROM co_mentions_per_week "
+                               "ORDER BY 3, 1, 2")
+    assert pairs == [("jean-marc-ayrault", "sergey-lavrov", "2016-11-21", 1), ("jean-marc-ayrault", "syria", "2016-11-21", 1),
+                     ("sergey-lavrov", "syria", "2016-11-21", 1),
+                     ("jean-marc-ayrault", "sergey-lavrov", "2016-11-28", 1), ("jean-marc-ayrault", "syria", "2016-11-28", 1),
+                     ("sergey-lavrov", "syria", "2016-11-28", 1), ("sergey-lavrov", "syria", "2017-01-09", 1)]
     _, versions = warehouse.query("SELECT article_id, dictionary_version, mention_count FROM articles FINAL "
                                   "ORDER BY article_id")
     assert versions == [("a1", new.version, 4), ("a2", new.version, 4), ("a3", old.version, 5)]
