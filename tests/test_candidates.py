@@ -47,6 +47,8 @@ def test_titles_followed_by_an_unknown_name_are_candidates(sentence, expected, s
     "وبحث لافروف مع نظيره الفلسطيني تناول تردي الأوضاع",  # a verb right after the title
     "\"حمقى ومغفلون\".. وزير الداخلية السوري يوجه تحذيرا أخيرا لفلول النظام السابق",  # a headline: no boundary
     "وأضاف الرئيس الروسي في كلمة ألقاها أمس",
+    "الرئيس الفرنسي يدين الهجوم",  # a headline verb, then a noun
+    "رئيسة الوزراء البريطانية تؤكد التزام بلادها",
     "وقال الرئيس السوري بشار الأسد، إن",  # known actor: a mention, not a candidate
     "The President said on Monday that the Minister of Defence would travel.",
 ])

@@ -54,9 +54,19 @@ _AR_NOT_NAMES_EXTRA = """
 """
 
 
+# Headline verbs in the present tense ("الرئيس الفرنسي يدين الهجوم"); the feminine ت- forms are derived.
+_AR_HEADLINE_VERBS = """
+يدين يصل يلتقي يبحث يستقبل يوكد يعلن يحذر يدعو يتهم يهدد يرفض يطالب يقول يزور يوقع يغادر يتصل يهاتف يشيد
+ينفي يكشف يعين يقيل يلقي يشارك يترأس يجري يتلقي يبعث يوجه يصف يرحب يامر يصدر يمدد يلغي يتوعد ينتقد يري يويد
+يستبعد يتوقع يعرب يبدي يشدد يعود يبدا يختتم يفتتح يصادق يناقش يبلغ يستعرض يتعهد يقرر يوافق يعزي يهنئ يهني
+"""
+
+
 @lru_cache(maxsize=1)
 def _not_names() -> frozenset[str]:
+    verbs = set(_AR_HEADLINE_VERBS.split())
     words = {normalize(w) for w in stopwordsiso.stopwords("ar")} | set(_AR_NOT_NAMES_EXTRA.split())
+    words |= verbs | {"ت" + v[1:] for v in verbs}
     return frozenset(words - {"بن", "ابو", "عبد", normalize("معاذ")})  # name particles and a name in the list
 
 
