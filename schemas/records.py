@@ -44,6 +44,10 @@ class RawPage(Record):
     final_url: str | None = Field(None, description="Where redirects ended, when not `url` (the feeder).")
     http_status: int | None = Field(None, description="HTTP status of the fetch (the feeder).")
     lang_hint: str | None = Field(None, description="The source's language, from the feeder's configuration.")
+    headers: dict[str, str] | None = Field(
+        None, description="Response headers that matter, lower-cased: content-type, content-language, etag, "
+        "last-modified, date (the feeder)."
+    )
     origin: RawRef | None = Field(
         None, description="Set when `reconcile` or `replay` re-sends a page: its outcome is recorded under this offset."
     )

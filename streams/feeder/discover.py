@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 from dataclasses import dataclass
 
 import feedparser
 from lxml import etree
+
+
+SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # the sitemap protocol's limit for one file, uncompressed
 
 
 @dataclass(frozen=True)
@@ -21,10 +26,21 @@ def from_feed(body: bytes, base_url: str) -> Discovered:
     return Discovered([e.link for e in entries if e.get("link")], [])
 
 
+def gunzipped(body: bytes, max_bytes: int = SITEMAP_MAX_BYTES) -> bytes:
+    """`.xml.gz` sitemaps arrive as gzip files, not Content-Encoding, so the HTTP client leaves them packed."""
+    if not body.startswith(b"\x1f\x8b"):
+        return body
+    with gzip.GzipFile(fileobj=io.BytesIO(body)) as packed:
+        data = packed.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"gzipped sitemap over {max_bytes} bytes unpacked")
+    return data
+
+
 def from_sitemap(body: bytes) -> Discovered:
     """A urlset gives pages (news sitemaps too: newest publication first); a sitemapindex gives sitemaps."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
-    root = etree.fromstring(body, parser)
+    root = etree.fromstring(gunzipped(body), parser)
     if root is None:
         return Discovered([], [])
     tag = etree.QName(root).localname

@@ -29,6 +29,7 @@ class FetchPolicy:
     host_concurrency: int = 2
     host_delay_seconds: float = 1.0
     allow_private: bool = False
+    robots_ttl_seconds: float = 3600.0
 
 
 @dataclass
@@ -57,7 +58,9 @@ class Fetcher:
         self.policy = policy
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._last: dict[str, float] = {}
-        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser]] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._host_delay: dict[str, float] = {}  # robots.txt Crawl-delay, where longer than the policy's
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> "Fetcher":
@@ -74,27 +77,38 @@ class Fetcher:
         """Per host: at most `host_concurrency` at once, and `host_delay_seconds` between starts."""
         semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.policy.host_concurrency))
         await semaphore.acquire()
-        wait = self._last.get(host, 0.0) + self.policy.host_delay_seconds - time.monotonic()
+        delay = max(self.policy.host_delay_seconds, self._host_delay.get(host, 0.0))
+        wait = self._last.get(host, 0.0) + delay - time.monotonic()
         self._last[host] = time.monotonic() + max(0.0, wait)
         if wait > 0:
             await asyncio.sleep(wait)
         return semaphore
 
     async def allowed(self, url: str) -> bool:
-        """robots.txt of the URL's origin (fetched once per origin; unreachable robots.txt allows)."""
+        """robots.txt of the URL's origin, re-read after `robots_ttl_seconds` (a feeder runs for months).
+
+        RFC 9309: a 4xx robots.txt (none) allows everything; an unreachable one (5xx, network error)
+        disallows everything until it is read again. A Crawl-delay longer than our spacing is obeyed.
+        """
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in self._robots:
-            parser = urllib.robotparser.RobotFileParser()
-            got = await self._get(origin + "/robots.txt", check_robots=False, retries=1)
-            if got.status and 400 <= got.status < 500:
-                parser.allow_all = True
-            elif got.body is not None and got.status == 200:
-                parser.parse(got.body.decode("utf-8", "replace").splitlines())
-            else:
-                parser.allow_all = True
-            self._robots[origin] = parser
-        return self._robots[origin].can_fetch(self.policy.user_agent, url)
+        lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+        async with lock:  # one robots.txt request per origin, however many pages wait for it
+            read_at, parser = self._robots.get(origin, (None, None))
+            if parser is None or time.monotonic() - read_at > self.policy.robots_ttl_seconds:
+                parser = urllib.robotparser.RobotFileParser()
+                got = await self._get(origin + "/robots.txt", check_robots=False, retries=1)
+                if (got.status and 400 <= got.status < 500) or (got.error or "").startswith("blocked"):
+                    parser.allow_all = True  # blocked: the page's own request meets the same guard and says so
+                elif got.body is not None and got.status == 200:
+                    parser.parse(got.body.decode("utf-8", "replace").splitlines())
+                    delay = parser.crawl_delay(self.policy.user_agent)
+                    if delay:
+                        self._host_delay[parts.netloc] = float(delay)
+                else:
+                    parser.disallow_all = True
+                self._robots[origin] = (time.monotonic(), parser)
+        return parser.can_fetch(self.policy.user_agent, url)
 
     async def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Fetched:
         return await self._get(url, etag=etag, last_modified=last_modified)

@@ -39,7 +39,8 @@ def raw_record(source: Source, fetched: Fetched) -> RawPage:
     return RawPage(source=source.name, url=fetched.url, html_b64=base64.b64encode(fetched.body).decode("ascii"),
                    content_type=fetched.headers.get("content-type"), fetched_at=datetime.now(timezone.utc),
                    final_url=fetched.final_url if fetched.final_url != fetched.url else None,
-                   http_status=fetched.status, lang_hint=source.lang)
+                   http_status=fetched.status, lang_hint=source.lang,
+                   headers={k: v for k, v in fetched.headers.items() if k != "location"} or None)
 
 
 class FeederMetrics:
@@ -78,13 +79,20 @@ class Feeder:
         self.stopping = asyncio.Event()
 
     async def reconcile(self) -> int:
-        """Pages sent long ago whose outcome never reached the warehouse become eligible again; returns how many."""
+        """Pages sent long ago whose outcome never reached the warehouse become eligible again; returns how many.
+
+        A warehouse that cannot answer (down, not migrated, no worker holding chDB) is logged, not fatal:
+        the pages stay 'sent' and the next reconcile asks again."""
         if self.outcome_query is None:
             return 0
         pending = self.store.unlanded(time.time() - self.resend_after_seconds)
         if not pending:
             return 0
-        landed = await self.outcome_query([url for _, url in pending])
+        try:
+            landed = await self.outcome_query([url for _, url in pending])
+        except Exception as exc:  # any warehouse failure: keep feeding, reconcile later
+            log.warning("feeder reconcile skipped, the warehouse did not answer: %s", exc)
+            return 0
         self.store.mark_landed([c for c, url in pending if url in landed])
         lost = [c for c, url in pending if url not in landed]
         self.store.forget(lost)
@@ -154,9 +162,12 @@ class Feeder:
             letter = dead_letter("feed", Rejected("oversized", f"over the {self.policy.max_bytes}-byte limit"),
                                  source=source.name, url=url)
             await self.send("dead-letters", None, orjson.dumps(letter.model_dump(mode="json")))
-            self.store.mark_sent(canonical, url, source.name)
+            self.store.mark_final(canonical, url, source.name)
         elif outcome != "failed":
-            self.store.mark_sent(canonical, url, source.name)  # robots or SSRF: asking again changes nothing
+            self.store.mark_final(canonical, url, source.name)  # robots or SSRF: asking again changes nothing
+        elif got.status is not None and 400 <= got.status < 500:
+            self.store.mark_final(canonical, url, source.name)  # gone or forbidden: not asked again every poll
+            log.info("source %s: %s: %s (not asked again)", source.name, url, got.error)
         else:
             log.info("source %s: %s: %s (will retry next poll)", source.name, url, got.error)
 
@@ -191,7 +202,7 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
     """The feeder with a real producer, the seen store in the data directory, metrics and SIGTERM handling."""
     from streams.broker import bootstrap_servers
     from streams.ingest import raw_producer
-    from streams.query import run_sql, sql_string
+    from streams.query import run_sql, sql_string, worker_web_url
     from streams.topics import ensure_topics, topic_specs
 
     bootstrap = bootstrap_servers(kafka_url)
@@ -202,12 +213,15 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
     store = SeenStore(settings.data_path / "feeder.sqlite")
     metrics = FeederMetrics()
     if settings.feeder_metrics_port:
-        start_http_server(settings.feeder_metrics_port, registry=metrics.registry)
+        start_http_server(settings.feeder_metrics_port, addr=settings.web_host, registry=metrics.registry)
 
     async def send(topic_key: str, key: bytes | None, value: bytes) -> None:
         await producer.send_and_wait(specs[topic_key].name, value, key=key)
 
     async def outcome_query(urls: list[str]) -> set[str]:
+        if settings.embedded_warehouse and worker_web_url(settings) is None:
+            # chDB allows one process per directory: the feeder never opens the worker's embedded warehouse
+            raise RuntimeError("no running worker holds the embedded warehouse")
         rows = []
         for i in range(0, len(urls), 200):
             sql = ("SELECT DISTINCT url FROM ledger WHERE url IN ("

@@ -30,6 +30,13 @@ class SeenStore:
                         (canonical, url, source, at if at is not None else time.time()))
         self.db.commit()
 
+    def mark_final(self, canonical: str, url: str, source: str) -> None:
+        """Seen, with nothing to wait for in the ledger: refused by robots.txt or the guard, gone (4xx), or
+        oversized (its dead letter is the outcome; the ledger only records pages that reached the raw topic)."""
+        self.db.execute("INSERT OR REPLACE INTO pages (canonical, url, source, sent_at, landed) VALUES (?, ?, ?, ?, 1)",
+                        (canonical, url, source, time.time()))
+        self.db.commit()
+
     def unlanded(self, older_than: float) -> list[tuple[str, str]]:
         """(canonical, url) of pages sent before `older_than` (epoch seconds) whose outcome was not yet seen."""
         return self.db.execute("SELECT canonical, url FROM pages WHERE landed = 0 AND sent_at < ?",
