@@ -95,3 +95,10 @@ def test_feeder_reads_the_mounted_sources_file_and_keeps_its_store():
     assert (ROOT / mounts[config]).is_file()
     assert env_of("feeder")["NEWSSTREAM_DATA_DIR"] in mounts
     assert "analyst:" in env_of("feeder")["CLICKHOUSE_URL"], "the feeder only reads the warehouse"
+
+
+def test_feeder_metrics_port_is_published_and_bound_beyond_the_container():
+    env = env_of("feeder")
+    port = env.get("NEWSSTREAM_FEEDER_METRICS_PORT", str(Settings.model_fields["feeder_metrics_port"].default))
+    assert any(port in str(p) for p in SERVICES["feeder"]["ports"])
+    assert env.get("NEWSSTREAM_WEB_HOST") == "0.0.0.0", "the metrics server binds NEWSSTREAM_WEB_HOST"
