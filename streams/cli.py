@@ -63,8 +63,9 @@ def cmd_backfill(args) -> int:
     if url is None:
         print("no broker: set KAFKA_URL or start one with `newsstream run`", file=sys.stderr)
         return 2
-    report = asyncio.run(backfill(args.paths, settings, url, progress=not args.quiet))
-    print(f"sent {report.sent} pages to the raw topic; {report.dead_lettered} dead-lettered {report.reasons or ''}")
+    report = asyncio.run(backfill(args.paths, settings, url, progress=not args.quiet, resend_seen=args.all))
+    print(f"sent {report.sent} pages to the raw topic; {report.dead_lettered} dead-lettered {report.reasons or ''}; "
+          f"{report.skipped} skipped (URL already sent)")
     return 0
 
 
@@ -212,9 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="one pass over every source, then exit")
     p.set_defaults(func=cmd_feed)
 
-    p = sub.add_parser("backfill", help="WARC files, HTML folders and JSONL into the raw topic, marked as seen")
+    p = sub.add_parser("backfill", help="WARC files, HTML folders and JSONL into the raw topic, marked as seen; "
+                       "URLs already sent are skipped")
     p.add_argument("paths", nargs="+")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--all", action="store_true", help="send pages whose URL was already sent too")
     p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("process", help="run the stages offline, one JSON line per input document")

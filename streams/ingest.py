@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
@@ -24,6 +24,7 @@ from streams.topics import ensure_topics, topic_specs
 class IngestReport:
     sent: int = 0
     dead_lettered: int = 0
+    skipped: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -42,7 +43,9 @@ def raw_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
 
 
 async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str, *, progress: bool = True,
-                 on_sent: Callable[[RawDocument], None] | None = None) -> IngestReport:
+                 on_sent: Callable[[RawDocument], None] | None = None,
+                 skip: Callable[[RawDocument], bool] | None = None) -> IngestReport:
+    """`on_sent(doc)` runs once the broker acknowledged the page (doc without its body); `skip(doc)` leaves one out."""
     bootstrap = bootstrap_servers(kafka_url)
     await ensure_topics(bootstrap, settings)
     specs = topic_specs(settings)
@@ -53,6 +56,9 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
     try:
         for doc in tqdm(iter_documents(paths, max_bytes=settings.max_page_bytes), unit="doc", desc="ingest",
                         disable=not progress):
+            if skip is not None and not doc.error and skip(doc):
+                report.skipped += 1
+                continue
             problem = None
             if doc.error:
                 problem = Rejected("bad input", doc.error)
@@ -62,17 +68,19 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
                 problem = Rejected("oversized", f"over the {settings.max_page_bytes}-byte limit")
             if problem is not None:
                 letter = dead_letter("ingest", problem, source=doc.source, url=doc.url)
-                pending.append(await producer.send(specs["dead-letters"].name, orjson.dumps(letter.model_dump(mode="json"))))
+                pending.append((await producer.send(specs["dead-letters"].name,
+                                                    orjson.dumps(letter.model_dump(mode="json"))), None))
                 report.dead_lettered += 1
                 report.reasons[problem.reason] = report.reasons.get(problem.reason, 0) + 1
                 continue
             value = orjson.dumps(raw_page(doc).model_dump(mode="json", exclude_none=True))
-            pending.append(await producer.send(specs["raw-html"].name, value, key=_key(doc)))
+            sent = await producer.send(specs["raw-html"].name, value, key=_key(doc))
+            pending.append((sent, replace(doc, body=None) if on_sent is not None else None))  # bodies not kept
             report.sent += 1
-            if on_sent is not None:
-                on_sent(doc)
-        for future in pending:
+        for future, doc in pending:
             await future  # every send acknowledged by the broker before we report it as sent
+            if doc is not None:
+                on_sent(doc)
     finally:
         await producer.stop()
     return report

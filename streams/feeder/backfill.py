@@ -12,14 +12,22 @@ from streams.settings import Settings
 from streams.stages.clean import canonicalize_url
 
 
-async def backfill(paths: list[str | Path], settings: Settings, kafka_url: str, progress: bool = True) -> IngestReport:
+async def backfill(paths: list[str | Path], settings: Settings, kafka_url: str, progress: bool = True,
+                   resend_seen: bool = False) -> IngestReport:
+    """Pages whose URL was already sent (by the feeder or an earlier backfill) are skipped unless `resend_seen`."""
     store = SeenStore(settings.data_path / "feeder.sqlite")
 
-    def seen(doc: RawDocument) -> None:
+    def canonical(doc: RawDocument) -> str:
+        return canonicalize_url(doc.url) or doc.url
+
+    def sent(doc: RawDocument) -> None:
         if doc.url:
-            store.mark_sent(canonicalize_url(doc.url) or doc.url, doc.url, "backfill")
+            store.mark_sent(canonical(doc), doc.url, "backfill")
+
+    def already_sent(doc: RawDocument) -> bool:
+        return bool(doc.url) and not resend_seen and store.seen(canonical(doc))
 
     try:
-        return await ingest(paths, settings, kafka_url, progress=progress, on_sent=seen)
+        return await ingest(paths, settings, kafka_url, progress=progress, on_sent=sent, skip=already_sent)
     finally:
         store.close()
