@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     feeder_host_delay: float = Field(
         1.0, ge=0, description="NEWSSTREAM_FEEDER_HOST_DELAY: seconds between requests to one host."
     )
+    feeder_timeout_seconds: float = Field(
+        20.0, gt=0, description="NEWSSTREAM_FEEDER_TIMEOUT_SECONDS: longest one HTTP request may take."
+    )
+    feeder_retries: int = Field(
+        3, ge=0, description="NEWSSTREAM_FEEDER_RETRIES: retries after a 5xx, 429 or timeout (backoff with jitter)."
+    )
+    feeder_max_redirects: int = Field(5, ge=0, description="NEWSSTREAM_FEEDER_MAX_REDIRECTS: redirect hops per fetch.")
     feeder_resend_after_seconds: float = Field(
         3600.0, gt=0, description="NEWSSTREAM_FEEDER_RESEND_AFTER_SECONDS: a sent page with no outcome in the "
         "warehouse after this long is fetched again.",

@@ -156,3 +156,17 @@ async def test_a_warehouse_that_cannot_answer_does_not_stop_the_feeder(serve, tm
     record = next(v for _, _, v in sent if v["url"].endswith("/news/1"))
     assert record["headers"]["etag"] == '"p1"' and record["headers"]["content-language"] == "ar"
     assert record["headers"]["content-type"] == record["content_type"] == "text/html; charset=utf-8"
+
+
+async def test_retry_and_redirect_limits_come_from_the_settings(serve, tmp_path):
+    from streams.feeder.run import policy_from
+    from streams.settings import Settings
+
+    site = await serve({"/down": (503, b"", {}), "/r0": (302, b"", {"Location": "/r1"}),
+                        "/r1": (302, b"", {"Location": "/r2"}), "/r2": (200, PAGE, HTML)})
+    settings = Settings(_env_file=None, data_dir=tmp_path, feeder_retries=2, feeder_max_redirects=1,
+                        feeder_allow_private=True, feeder_host_delay=0)
+    async with Fetcher(policy_from(settings)) as fetcher:
+        down, redirected = await fetcher.get(f"{site.base}/down"), await fetcher.get(f"{site.base}/r0")
+    assert site.count("/down") == 3 and down.error == "http 503"
+    assert redirected.error == "redirects: more than 1" and site.count("/r2") == 0

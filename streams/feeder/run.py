@@ -198,6 +198,13 @@ class Feeder:
         log.info("feeder stopped; counters: %s", self.metrics.snapshot())
 
 
+def policy_from(settings) -> FetchPolicy:
+    return FetchPolicy(user_agent=settings.feeder_user_agent, max_bytes=settings.max_page_bytes,
+                       allow_private=settings.feeder_allow_private, host_delay_seconds=settings.feeder_host_delay,
+                       host_concurrency=settings.feeder_host_concurrency, timeout_seconds=settings.feeder_timeout_seconds,
+                       retries=settings.feeder_retries, max_redirects=settings.feeder_max_redirects)
+
+
 async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool = False) -> dict:
     """The feeder with a real producer, the seen store in the data directory, metrics and SIGTERM handling."""
     from streams.broker import bootstrap_servers
@@ -230,9 +237,7 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
             rows.extend(part)
         return {r[0] for r in rows}
 
-    policy = FetchPolicy(user_agent=settings.feeder_user_agent, max_bytes=settings.max_page_bytes,
-                         allow_private=settings.feeder_allow_private, host_delay_seconds=settings.feeder_host_delay,
-                         host_concurrency=settings.feeder_host_concurrency)
+    policy = policy_from(settings)
     feeder = Feeder(sources, store, send, policy, metrics, settings.feeder_resend_after_seconds, outcome_query)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
