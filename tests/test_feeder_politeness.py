@@ -27,11 +27,13 @@ class Site:
 
     def __init__(self, routes: dict[str, tuple[int, bytes, dict]]):
         self.routes = routes
+        self.delays: dict[str, float] = {}
         self.hits: list[tuple[str, float]] = []
         self.base = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits.append((request.path, time.monotonic()))
+        await asyncio.sleep(self.delays.get(request.path, 0))
         status, body, headers = self.routes.get(request.path, (404, b"", {}))
         return web.Response(status=status, body=body, headers=headers)
 
@@ -170,3 +172,21 @@ async def test_retry_and_redirect_limits_come_from_the_settings(serve, tmp_path)
         down, redirected = await fetcher.get(f"{site.base}/down"), await fetcher.get(f"{site.base}/r0")
     assert site.count("/down") == 3 and down.error == "http 503"
     assert redirected.error == "redirects: more than 1" and site.count("/r2") == 0
+
+
+async def test_a_slow_source_does_not_hold_up_the_others(serve, tmp_path):
+    slow = await serve({"/slow": (200, PAGE, HTML)})
+    slow.delays["/slow"] = 2
+    fast = await serve({"/feed.xml": (200, b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                                           b"</channel></rss>", {"Content-Type": "application/rss+xml"})})
+    sources = [Source(name="slow", kind="urls", urls=[f"{slow.base}/slow"], interval_seconds=3600),
+               Source(name="fast", kind="feed", url=f"{fast.base}/feed.xml", interval_seconds=0.2)]
+    feeder = Feeder(sources, SeenStore(tmp_path / "seen.sqlite"), Sent(), POLICY)
+    task = asyncio.create_task(feeder.run())
+    while slow.count("/slow") == 0:
+        await asyncio.sleep(0.01)
+    polls_before = fast.count("/feed.xml")
+    await asyncio.sleep(1.2)  # the slow page is still being served
+    assert fast.count("/feed.xml") - polls_before >= 3, "the fast source kept its 0.2 s schedule"
+    feeder.stopping.set()
+    await asyncio.wait_for(task, 10)

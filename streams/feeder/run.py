@@ -172,30 +172,36 @@ class Feeder:
             log.info("source %s: %s: %s (will retry next poll)", source.name, url, got.error)
 
     async def run(self, once: bool = False) -> None:
-        """Poll every source when due until stopped; with `once`, one pass over all sources."""
+        """Every source on its own schedule until stopped (a slow source delays no other); with `once`, one pass."""
         await self.reconcile()
-        due = {s.name: 0.0 for s in self.sources}
-        last_log = time.monotonic()
         async with Fetcher(self.policy) as fetcher:
-            while not self.stopping.is_set():
-                now = time.monotonic()
-                ready = [s for s in self.sources if due[s.name] <= now]
-                for source in ready:
-                    due[source.name] = now + source.interval_seconds
-                # In-flight polls always finish: a stop request is honoured between passes.
-                await asyncio.gather(*(self.poll(fetcher, s) for s in ready))
-                if once:
-                    break
-                if time.monotonic() - last_log > 60:
-                    log.info("feeder counters: %s", self.metrics.snapshot())
-                    last_log = time.monotonic()
-                    await self.reconcile()
-                wait = max(0.5, min(due.values()) - time.monotonic())
-                try:
-                    await asyncio.wait_for(self.stopping.wait(), timeout=wait)
-                except asyncio.TimeoutError:
-                    pass
+            if once:
+                await asyncio.gather(*(self.poll(fetcher, s) for s in self.sources))
+            else:
+                await asyncio.gather(self._housekeeping(), *(self._keep_polling(fetcher, s) for s in self.sources))
         log.info("feeder stopped; counters: %s", self.metrics.snapshot())
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _keep_polling(self, fetcher: Fetcher, source: Source) -> None:
+        # In-flight polls always finish: a stop request is honoured between polls.
+        while not self.stopping.is_set():
+            try:
+                await self.poll(fetcher, source)
+            except Exception:  # one failed poll must not end the source's schedule
+                log.exception("source %s: poll failed", source.name)
+            await self._pause(source.interval_seconds)
+
+    async def _housekeeping(self) -> None:
+        while not self.stopping.is_set():
+            await self._pause(60)
+            log.info("feeder counters: %s", self.metrics.snapshot())
+            if not self.stopping.is_set():
+                await self.reconcile()
 
 
 def policy_from(settings) -> FetchPolicy:
