@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 
+FINAL = 2  # `landed`: 0 waits for a ledger outcome, 1 has one, FINAL needs none
+
+
 class SeenStore:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,8 +36,8 @@ class SeenStore:
     def mark_final(self, canonical: str, url: str, source: str) -> None:
         """Seen, with nothing to wait for in the ledger: refused by robots.txt or the guard, gone (4xx), or
         oversized (its dead letter is the outcome; the ledger only records pages that reached the raw topic)."""
-        self.db.execute("INSERT OR REPLACE INTO pages (canonical, url, source, sent_at, landed) VALUES (?, ?, ?, ?, 1)",
-                        (canonical, url, source, time.time()))
+        self.db.execute("INSERT OR REPLACE INTO pages (canonical, url, source, sent_at, landed) VALUES (?, ?, ?, ?, ?)",
+                        (canonical, url, source, time.time(), FINAL))
         self.db.commit()
 
     def unlanded(self, older_than: float) -> list[tuple[str, str]]:
