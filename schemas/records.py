@@ -83,6 +83,10 @@ class Article(Record):
     raw: RawRef | None = None
 
 
+MINHASH_DOC = ("MinHash signature of the text's word shingles (computed in the parallel entities stage, "
+               "so the single-partition stories stage only looks it up); empty: exact matching only.")
+
+
 class Mention(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     actor_id: str
@@ -101,6 +105,7 @@ class ArticleEntities(Record):
     dictionary_version: str
     candidates: list[Mention] = Field(
         default_factory=list, description="Persons after a title the dictionary lacks; actor_id 'candidate:<name>'.")
+    minhash: list[int] = Field(default_factory=list, description=MINHASH_DOC)
 
 
 class StoryAssignment(BaseModel):
@@ -115,6 +120,7 @@ class StoryArticle(Record):
     article: Article
     mentions: list[Mention]
     dictionary_version: str
+    minhash: list[int] = Field(default_factory=list, description=MINHASH_DOC)
     story: StoryAssignment
     candidates: list[Mention] = Field(default_factory=list, description="Candidate persons, as in `entities`.")
 

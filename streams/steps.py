@@ -19,7 +19,7 @@ from streams.stages import Rejected
 from streams.stages.clean import CleanLimits, clean_page
 from streams.stages.candidates import find_candidates
 from streams.stages.entities import extract_mentions
-from streams.stages.stories import StoryIndex, assign_story
+from streams.stages.stories import StoryIndex, assign_story, signature
 
 PAYLOAD_KEEP_CHARS = 2000
 MAX_MENTIONS = 1000
@@ -40,19 +40,20 @@ def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None) ->
 
 
 def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: int = MAX_MENTIONS) -> ArticleEntities:
-    # Article -> ArticleEntities{article, mentions[{actor_id,name,type,surface,start,end}], dictionary_version}
+    # Article -> ArticleEntities{article, mentions[{actor_id,name,type,surface,start,end}], dictionary_version, minhash}
     # Past `max_mentions` the rest are dropped: a page naming one actor thousands of times is a list, not news.
     normalized = normalize_with_map(article.text)
     mentions = extract_mentions(article.text, dictionary, normalized)
     candidates = find_candidates(article.text, mentions, normalized)  # every mention: no candidate overlaps one
     return ArticleEntities(article=article, mentions=mentions[:max_mentions], dictionary_version=dictionary.version,
-                           candidates=candidates[:max_mentions])
+                           candidates=candidates[:max_mentions], minhash=signature(article.text))
 
 
 def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
-    # ArticleEntities -> StoryArticle{..., story{story_id, duplicate_of}}
+    # ArticleEntities -> StoryArticle{..., minhash, story{story_id, duplicate_of}}
     return StoryArticle(article=item.article, mentions=item.mentions, dictionary_version=item.dictionary_version,
-                        story=assign_story(item.article, index), candidates=item.candidates)
+                        minhash=item.minhash, story=assign_story(item.article, item.minhash, index),
+                        candidates=item.candidates)
 
 
 def dead_letter(stage: str, exc: BaseException, *, source: str | None = None, url: str | None = None,

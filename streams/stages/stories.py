@@ -1,48 +1,139 @@
 """Stories stage: article -> story id, grouping copies of one article.
 
-Exact duplicates: the same canonical URL (a re-delivery: same article id, same answer as
-the first time) or the same normalized body on another URL (a copy: `duplicate_of` the first one seen).
+Exact duplicates: the same canonical URL (a re-delivery: same article id, same answer as the first time)
+or the same normalized body on another URL. Near duplicates: MinHash over word shingles of the normalized
+text, looked up in an LSH index (datasketch); a candidate counts when its estimated Jaccard similarity reaches
+`THRESHOLD`. The signature is computed upstream (`signature`, in the parallel entities stage); this stage only
+looks up and inserts, so it stays cheap in its single partition. Parameters are chosen by benchmarks/dedup.py.
 The index is explicit state passed in, so the assignment stays a pure function of it.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import heapq
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+from datasketch.lean_minhash import LeanMinHash
 
 from schemas.records import Article, StoryAssignment
+from streams.arabic import fingerprint_text
 from streams.stages import Rejected
+
+# Chosen from the labeled pairs (benchmarks/dedup.py prints the sweep these come from).
+SHINGLE_WORDS = 3
+NUM_PERM = 128
+BANDS, ROWS = 32, 4
+THRESHOLD = 0.3
+SEED = 1  # fixed: signatures made by any worker, any day, must compare
+SCHEME = "affine32"  # datasketch's default; hash values fit in UInt32
+
+
+def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
+    """Word n-grams of the normalized text (Arabic letter variants, diacritics and punctuation folded)."""
+    words = fingerprint_text(text).split()
+    if len(words) <= size:
+        return {" ".join(words).encode()}
+    return {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
+
+
+def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_WORDS) -> list[int]:
+    minhash = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME)
+    minhash.update_batch(shingles(text, shingle_words))
+    return minhash.hashvalues.tolist()
+
+
+def _lean(values: Sequence[int] | np.ndarray) -> LeanMinHash:
+    lean = LeanMinHash.__new__(LeanMinHash)
+    lean._initialize_slots(SEED, np.asarray(values, dtype=np.uint64), SCHEME)
+    return lean
+
+
+@dataclass
+class _Entry:
+    assignment: StoryAssignment
+    fingerprint: str
+    published_at: datetime
+    signature: np.ndarray | None  # uint32: half the memory of datasketch's uint64
 
 
 @dataclass
 class StoryIndex:
-    """Article id -> (assignment, fingerprint); fingerprint -> (story id, first article id). Oldest evicted past `max_entries`."""
+    """Article id -> assignment, fingerprint -> first article, LSH over signatures; entries older than
+    `window` (by published_at, behind the newest article seen) are evicted so memory stays bounded."""
 
-    max_entries: int = 1_000_000
-    by_article: OrderedDict[str, tuple[StoryAssignment, str]] = field(default_factory=OrderedDict)
-    by_fingerprint: OrderedDict[str, tuple[str, str]] = field(default_factory=OrderedDict)
+    window: timedelta = timedelta(days=30)
+    threshold: float = THRESHOLD
+    bands: int = BANDS
+    rows: int = ROWS
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    by_fingerprint: dict[str, str] = field(default_factory=dict)
+    newest: datetime | None = None
+    _expiry: list[tuple[datetime, int, str]] = field(default_factory=list)
+    _seq: itertools.count = field(default_factory=itertools.count)
 
-    def remember(self, article_id: str, fingerprint: str, assignment: StoryAssignment) -> None:
-        self.by_article[article_id] = (assignment, fingerprint)
-        self.by_fingerprint.setdefault(fingerprint, (assignment.story_id, article_id))
-        for table in (self.by_article, self.by_fingerprint):
-            while len(table) > self.max_entries:
-                table.popitem(last=False)
+    def __post_init__(self) -> None:
+        self.lsh = MinHashLSH(num_perm=self.bands * self.rows, params=(self.bands, self.rows))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def near(self, values: Sequence[int]) -> tuple[str, float] | None:
+        """The most similar indexed article at or above the threshold (earliest-inserted wins ties)."""
+        if len(values) != self.bands * self.rows:
+            return None  # a signature of other parameters (or none): exact matching only
+        query = np.asarray(values, dtype=np.uint32)
+        best: tuple[str, float] | None = None
+        for key in self.lsh.query(_lean(query)):
+            similarity = float(np.count_nonzero(self.entries[key].signature == query)) / len(query)
+            if similarity >= self.threshold and (best is None or similarity > best[1]):
+                best = (key, similarity)
+        return best
+
+    def remember(self, article_id: str, fingerprint: str, published_at: datetime, values: Sequence[int],
+                 assignment: StoryAssignment) -> None:
+        if article_id in self.entries:
+            return
+        sig = np.asarray(values, dtype=np.uint32) if len(values) == self.bands * self.rows else None
+        self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig)
+        self.by_fingerprint.setdefault(fingerprint, article_id)
+        if sig is not None:
+            self.lsh.insert(article_id, _lean(sig), check_duplication=False)
+        heapq.heappush(self._expiry, (published_at, next(self._seq), article_id))
+        self.newest = published_at if self.newest is None else max(self.newest, published_at)
+        self.evict()
+
+    def evict(self) -> None:
+        cutoff = self.newest - self.window if self.newest else None
+        while self._expiry and cutoff and self._expiry[0][0] < cutoff:
+            _, _, article_id = heapq.heappop(self._expiry)
+            entry = self.entries.pop(article_id)
+            if self.by_fingerprint.get(entry.fingerprint) == article_id:
+                del self.by_fingerprint[entry.fingerprint]
+            if entry.signature is not None:
+                self.lsh.remove(article_id)
 
 
-def assign_story(article: Article, index: StoryIndex) -> StoryAssignment:
-    known = index.by_article.get(article.article_id)
+def assign_story(article: Article, values: Sequence[int], index: StoryIndex) -> StoryAssignment:
+    known = index.entries.get(article.article_id)
     if known is not None:
-        if known[1] != article.fingerprint:
+        if known.fingerprint != article.fingerprint:
             # Replacing the text would leave the first version's mentions counted too (their rows have other
             # offsets), so the first version stays the article and a changed one is dropped with its reason.
             raise Rejected("changed copy", f"article {article.article_id} is stored with other text; "
                                            "the first version counts")
-        return known[0]
-    copy_of = index.by_fingerprint.get(article.fingerprint)
-    if copy_of is not None:
-        assignment = StoryAssignment(story_id=copy_of[0], duplicate_of=copy_of[1])
+        return known.assignment
+    match = index.by_fingerprint.get(article.fingerprint)
+    if match is None:
+        found = index.near(values)
+        match = found[0] if found else None
+    if match is not None:
+        assignment = StoryAssignment(story_id=index.entries[match].assignment.story_id, duplicate_of=match)
     else:
         assignment = StoryAssignment(story_id=article.article_id, duplicate_of=None)
-    index.remember(article.article_id, article.fingerprint, assignment)
+    index.remember(article.article_id, article.fingerprint, article.published_at, values, assignment)
     return assignment
