@@ -120,6 +120,10 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="NEWSSTREAM_FEEDER_RESEND_AFTER_SECONDS: a sent page with no outcome in the "
         "warehouse after this long is fetched again.",
     )
+    story_window_days: float = Field(
+        30.0, gt=0, description="NEWSSTREAM_STORY_WINDOW_DAYS: stories index keeps articles published this many days "
+        "before the newest one seen; older ones are evicted (memory stays bounded) and start new stories."
+    )
     web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
     web_port: int = Field(6066, description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
     log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")

@@ -26,7 +26,7 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
         "fetched_at": a.fetched_at, "charset": a.charset, "fingerprint": a.fingerprint, "source": a.source,
         "mention_count": len(item.mentions), "dictionary_version": item.dictionary_version,
         "raw_topic": raw.topic if raw else "", "raw_partition": raw.partition if raw else -1,
-        "raw_offset": raw.offset if raw else -1, "processed_at": processed_at,
+        "raw_offset": raw.offset if raw else -1, "processed_at": processed_at, "minhash": item.minhash,
     })
     for m in item.mentions:
         rows["mentions"].append({

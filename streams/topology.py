@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,10 +18,10 @@ import mode
 import orjson
 from pydantic import BaseModel
 
-from schemas.records import Article, ArticleEntities, RawPage, RawRef, StoryAssignment
+from schemas.records import Article, ArticleEntities, RawPage, RawRef
 from streams import codec
 from streams.actors import DictionaryWatcher
-from streams.broker import faust_broker_url, faust_credentials
+from streams.broker import bootstrap_servers, faust_broker_url, faust_credentials
 from streams.catalog import sync_actors
 from streams.settings import Settings
 from streams.stages import Rejected
@@ -30,6 +30,7 @@ from streams.query import run_sql
 from streams.reconcile import reconcile, record_lag, replay
 from streams.reprocess import reprocess
 from streams.stages.stories import StoryIndex
+from streams.story_index import fill_from_rows, fill_from_stories, index_query, unsunk_stories
 from streams.steps import clean_limits, clean_step, dead_letter, entities_step, story_step
 from streams.topics import topic_specs
 from streams.warehouse import Warehouse
@@ -146,18 +147,23 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
              for key, spec in specs.items()}
     limits = clean_limits(settings)
     actors = DictionaryWatcher(settings.actors_path)
-    story_index = StoryIndex()
+    window = timedelta(days=settings.story_window_days)
+    story_index = StoryIndex(window=window)
     index_ready = asyncio.Event()
+    index_tasks: list[asyncio.Task] = []
     metrics = WorkerMetrics()
     gate = WarehouseGate(settings, metrics)
     app.metrics = metrics
     app.warehouse_gate = gate  # used by the /sql view and tests
 
     async def run_stage(stream, stage: str, step: Callable[[Any, RawRef | None], BaseModel], out: str,
-                        key: Callable[[BaseModel], str], offload: bool = False) -> None:
+                        key: Callable[[BaseModel], str], offload: bool = False,
+                        ready: asyncio.Event | None = None) -> None:
         """Each event becomes one record on `out` or one dead letter; an exception never escapes (it would ack and lose it)."""
         loop = asyncio.get_running_loop()
         async for event in stream.events():
+            if ready is not None and not ready.is_set():
+                await ready.wait()  # the stories index is being rebuilt (start, or the partition moved here)
             value = event.value
             if stage == "clean":
                 ref = _entry_ref(event)
@@ -194,9 +200,8 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     # entities (one partition): ArticleEntities -> stories: StoryArticle
     @app.agent(topic["entities"], name="stories")
     async def stories(stream):
-        await index_ready.wait()
         await run_stage(stream, "stories", lambda v, ref: story_step(ArticleEntities.model_validate(v), story_index),
-                        "stories", key=lambda s: s.article.article_id)
+                        "stories", key=lambda s: s.article.article_id, ready=index_ready)
 
     # stories + dead-letters -> ClickHouse: a plain consumer group that commits after each write.
     if settings.run_sink:
@@ -213,15 +218,46 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
         async def lag_timer() -> None:
             await gate.write({"consumer_lag": await record_lag(settings, kafka_url, metrics)})
 
-    @app.task
-    async def load_story_index() -> None:
-        """The index is rebuilt from the warehouse at start: the local broker cannot be trusted to restore tables."""
-        load = "SELECT article_id, fingerprint, story_id, duplicate_of FROM articles FINAL ORDER BY processed_at"
-        rows = await gate.query(load)
-        for article_id, fingerprint, story_id, duplicate_of in rows:
-            story_index.remember(article_id, fingerprint, StoryAssignment(story_id=story_id, duplicate_of=duplicate_of))
-        log.info("story index: %d articles loaded from the warehouse", len(rows))
+    async def rebuild_story_index() -> None:
+        """Warehouse rows, then stories the sink has not committed: the local broker cannot be trusted to restore tables."""
+        nonlocal story_index
+        wait = 1.0
+        while True:
+            try:
+                index = StoryIndex(window=window)
+                loaded = fill_from_rows(index, await gate.query(index_query(window)))
+                pending = await unsunk_stories(bootstrap_servers(kafka_url), specs["stories"].name,
+                                               specs["stories"].partitions, f"{settings.app_id}-sink")
+                added = fill_from_stories(index, pending)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("story index rebuild failed; retrying in %.0fs", wait)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 5.0)
+        story_index = index
+        log.info("story index: %d articles from the warehouse, %d from unsunk stories records", loaded, added)
         index_ready.set()
+
+    entities_tp = (specs["entities"].name, 0)
+    owned: list[bool] = []  # non-empty while this worker holds the entities partition
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender, assigned, **kwargs) -> None:
+        """Rebuild when the entities partition lands here (start, or its owner died); drop the index when it left."""
+        nonlocal story_index
+        owns = any((tp.topic, tp.partition) == entities_tp for tp in assigned)
+        if owns and owned:
+            return  # kept it: the index in memory already holds everything this worker answered
+        owned[:] = [True] if owns else []
+        for task in index_tasks:
+            task.cancel()
+        index_tasks.clear()
+        index_ready.clear()
+        story_index = StoryIndex(window=window)  # not ours (any more): free the memory
+        if owns:
+            index_tasks.append(asyncio.ensure_future(rebuild_story_index()))
 
     @app.page("/health")
     async def health(web, request):

@@ -1,43 +1,116 @@
-from datetime import datetime, timezone
+import json
+from datetime import datetime, timedelta, timezone
 
-from schemas.records import Article
-from streams.stages.stories import StoryIndex, assign_story
+from schemas.records import Article, StoryArticle, StoryAssignment
+from streams.arabic import fingerprint_text
+from streams.stages.stories import NUM_PERM, StoryIndex, assign_story, signature
+from streams.story_index import fill_from_rows, fill_from_stories
+from tests.conftest import ROOT
+
+DAY = datetime(2016, 11, 24, tzinfo=timezone.utc)
+EXPECTED = json.loads((ROOT / "samples" / "expected.json").read_text(encoding="utf-8"))["articles"]
+WIRE = EXPECTED["01-rt-lavrov-west-signals.html"]  # the wire story
+OTHER = EXPECTED["04-rt-de-mistura-friends.html"]  # another Lavrov-era story about Syria
+THIRD = EXPECTED["06-rt-lavrov-collapse-cp1256.html"]
 
 
-def article(article_id, fingerprint):
-    return Article(article_id=article_id, source="t", url=None, canonical_url=None, site="s", title="t", text="t",
-                   lang="ar", published_at=datetime(2016, 11, 24, tzinfo=timezone.utc), published_source="metadata",
-                   fetched_at=None, charset="utf-8", fingerprint=fingerprint)
+def text(doc, title=None, body=None):
+    return "\n".join([title or doc["title"], *(body if body is not None else doc["body"])])
+
+
+def article(article_id, fingerprint, body="t", published=DAY):
+    return Article(article_id=article_id, source="t", url=None, canonical_url=None, site="s", title="t", text=body,
+                   lang="ar", published_at=published, published_source="metadata", fetched_at=None, charset="utf-8",
+                   fingerprint=fingerprint)
+
+
+def assign(index, article_id, body, published=DAY):
+    return assign_story(article(article_id, fingerprint_text(body), body, published), signature(body), index)
 
 
 def test_first_article_founds_its_story():
     index = StoryIndex()
-    a = assign_story(article("a", "f1"), index)
+    a = assign_story(article("a", "f1"), [], index)
     assert (a.story_id, a.duplicate_of) == ("a", None)
 
 
 def test_same_body_on_another_url_is_a_copy():
     index = StoryIndex()
-    assign_story(article("a", "f1"), index)
-    b = assign_story(article("b", "f1"), index)
+    assign_story(article("a", "f1"), [], index)
+    b = assign_story(article("b", "f1"), [], index)
     assert (b.story_id, b.duplicate_of) == ("a", "a")
-    c = assign_story(article("c", "f2"), index)
+    c = assign_story(article("c", "f2"), [], index)
     assert (c.story_id, c.duplicate_of) == ("c", None)
 
 
 def test_redelivery_gets_the_same_answer_as_the_first_time():
     index = StoryIndex()
-    assign_story(article("a", "f1"), index)
-    first = assign_story(article("b", "f1"), index)
-    assert assign_story(article("b", "f1"), index) == first
-    assert assign_story(article("a", "f1"), index).duplicate_of is None
+    assign_story(article("a", "f1"), [], index)
+    first = assign_story(article("b", "f1"), [], index)
+    assert assign_story(article("b", "f1"), [], index) == first
+    assert assign_story(article("a", "f1"), [], index).duplicate_of is None
 
 
-def test_index_is_bounded_and_evicts_the_oldest():
-    index = StoryIndex(max_entries=2)
-    for i in range(3):
-        assign_story(article(f"a{i}", f"f{i}"), index)
-    assert list(index.by_article) == ["a1", "a2"] and list(index.by_fingerprint) == ["f1", "f2"]
+def test_signature_is_deterministic_and_folds_arabic_variants():
+    assert len(signature(text(WIRE))) == NUM_PERM
+    assert signature(text(WIRE)) == signature(text(WIRE).replace("لافروف", "لافْروف"))  # a diacritic is no change
+
+
+def test_republished_copy_with_site_edits_joins_the_story():
+    index = StoryIndex()
+    assign(index, "rt", text(WIRE))
+    body = WIRE["body"]
+    copy = text(WIRE, title="بالفيديو | لافروف يحذر الغرب من تثبيط عزيمة المعارضة",
+                body=["موسكو - (وكالات) - " + body[0].replace("سيرغي", "سيرجي"), *body[1:4], *body[5:],
+                      "المصدر: وكالات"])
+    b = assign(index, "alwatan", copy)
+    assert (b.story_id, b.duplicate_of) == ("rt", "rt")
+    c = assign(index, "sawt", text(WIRE, body=body[:-1]))  # a copy of a copy still names the first article's story
+    assert c.story_id == "rt"
+
+
+def test_different_articles_about_the_same_actor_on_the_same_day_are_different_stories():
+    index = StoryIndex()
+    credit = "المصدر: وكالات"
+    for article_id, doc in (("a", WIRE), ("b", OTHER), ("c", THIRD)):
+        result = assign(index, article_id, text(doc, body=["موسكو - " + doc["body"][0], *doc["body"][1:], credit]))
+        assert (result.story_id, result.duplicate_of) == (article_id, None)
+
+
+def test_entries_older_than_the_window_are_evicted():
+    index = StoryIndex(window=timedelta(days=30))
+    assign(index, "old", text(WIRE), DAY)
+    assign(index, "other", text(OTHER), DAY + timedelta(days=10))
+    assert set(index.entries) == {"old", "other"}
+    assign(index, "new", text(THIRD), DAY + timedelta(days=31))
+    assert set(index.entries) == {"other", "new"} and "old" not in index.lsh.keys
+    late = assign(index, "late-copy", text(WIRE), DAY + timedelta(days=32))  # its original is gone: a new story
+    assert late.story_id == "late-copy"
+
+
+def test_an_article_without_signature_is_matched_exactly_only():
+    index = StoryIndex()
+    assign(index, "a", text(WIRE))
+    edited = text(WIRE, body=WIRE["body"][:-1])
+    result = assign_story(article("b", fingerprint_text(edited), edited), [], index)
+    assert result.story_id == "b"
+
+
+def test_rebuilt_index_answers_like_the_one_it_replaces():
+    index = StoryIndex()
+    assign(index, "a", text(WIRE))
+    assign(index, "b", text(OTHER))
+    rows = [(k, e.fingerprint, e.assignment.story_id, e.assignment.duplicate_of, e.published_at.isoformat(),
+             e.signature.tolist()) for k, e in index.entries.items()]
+    rebuilt = StoryIndex()
+    assert fill_from_rows(rebuilt, rows[:1]) == 1
+    # "b" reached the stories topic but not yet the warehouse: it comes from the topic's unsunk records
+    record = StoryArticle(article=article("b", index.entries["b"].fingerprint, text(OTHER)), mentions=[],
+                          dictionary_version="v", minhash=signature(text(OTHER)),
+                          story=StoryAssignment(story_id="b", duplicate_of=None))
+    assert fill_from_stories(rebuilt, [record.model_dump_json().encode(), b"not json"]) == 1
+    copy = text(OTHER, body=OTHER["body"][:-2] + ["المصدر: وكالات"])
+    assert assign(rebuilt, "c", copy) == StoryAssignment(story_id="b", duplicate_of="b")
 
 
 def test_a_changed_copy_of_a_stored_article_is_dropped_with_its_reason():
@@ -46,8 +119,8 @@ def test_a_changed_copy_of_a_stored_article_is_dropped_with_its_reason():
     from streams.stages import Rejected
 
     index = StoryIndex()
-    assign_story(article("a", "f1"), index)
+    assign_story(article("a", "f1"), [], index)
     with pytest.raises(Rejected) as rejected:
-        assign_story(article("a", "f2"), index)
+        assign_story(article("a", "f2"), [], index)
     assert rejected.value.reason == "changed copy"
-    assert assign_story(article("a", "f1"), index).story_id == "a", "the first version still stands"
+    assert assign_story(article("a", "f1"), [], index).story_id == "a", "the first version still stands"

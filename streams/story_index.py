@@ -1,0 +1,100 @@
+"""Rebuild the stories stage's index: from the warehouse, then from the `stories` topic records not yet in it.
+
+The index has one home (the single `entities` partition). Whoever is assigned that partition, at start or after
+the previous owner died, rebuilds it before assigning a story: the warehouse holds what the sink wrote; the
+`stories` topic past the sink's committed offsets holds what the old owner sent but the sink had not written yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+
+from schemas.records import StoryArticle, StoryAssignment
+from streams.stages.stories import StoryIndex
+
+log = logging.getLogger("newsstream")
+
+# Articles within the window of the newest one, oldest processed first (so the first copy founds the story).
+INDEX_QUERY = """
+SELECT article_id, fingerprint, story_id, duplicate_of, published_at, minhash
+FROM articles FINAL
+WHERE published_at >= (SELECT max(published_at) FROM articles) - toIntervalSecond({window:UInt64})
+ORDER BY processed_at, article_id
+"""
+
+
+def _utc(value: Any) -> datetime:
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def index_query(window: timedelta) -> str:
+    """The query with its one parameter inlined: it also travels as text to a worker's read-only /sql."""
+    return INDEX_QUERY.replace("{window:UInt64}", str(int(window.total_seconds())))
+
+
+def fill_from_rows(index: StoryIndex, rows: Iterable[tuple]) -> int:
+    n = 0
+    for article_id, fingerprint, story_id, duplicate_of, published_at, minhash in rows:
+        index.remember(article_id, fingerprint, _utc(published_at), list(minhash or ()),
+                       StoryAssignment(story_id=story_id, duplicate_of=duplicate_of))
+        n += 1
+    return n
+
+
+def fill_from_stories(index: StoryIndex, values: Iterable[bytes | dict]) -> int:
+    """Stories-topic records (the old owner's answers) not yet in the warehouse; unreadable ones are skipped
+    (the sink dead-letters them)."""
+    n = 0
+    for value in values:
+        try:
+            item = StoryArticle.model_validate(orjson.loads(value) if isinstance(value, bytes) else value)
+        except Exception:
+            continue
+        if item.article.article_id not in index.entries:
+            index.remember(item.article.article_id, item.article.fingerprint, item.article.published_at,
+                           item.minhash, item.story)
+            n += 1
+    return n
+
+
+async def unsunk_stories(bootstrap: str, topic: str, partitions: int, group: str,
+                         idle_seconds: float = 1.0) -> list[bytes]:
+    """Records on `topic` past `group`'s committed offsets: sent to the sink but maybe not written yet.
+
+    Read until the topic stays idle (the local broker's end offsets can be too low, so they are not trusted)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    out: list[bytes] = []
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        for tp in tps:
+            meta = committed.get(tp)
+            if meta is not None and meta.offset >= 0:
+                consumer.seek(tp, meta.offset)
+            else:
+                await consumer.seek_to_beginning(tp)
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=5000)
+            if not batch:
+                break
+            out.extend(m.value for msgs in batch.values() for m in msgs if m.value is not None)
+    finally:
+        await consumer.stop()
+    return out
