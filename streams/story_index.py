@@ -64,20 +64,14 @@ def fill_from_stories(index: StoryIndex, values: Iterable[bytes | dict]) -> int:
 
 
 async def unsunk_stories(bootstrap: str, topic: str, partitions: int, group: str,
-                         idle_seconds: float = 1.0) -> list[bytes]:
+                         idle_seconds: float = 2.0) -> list[bytes]:
     """Records on `topic` past `group`'s committed offsets: sent to the sink but maybe not written yet.
 
     Read until the topic stays idle (the local broker's end offsets can be too low, so they are not trusted)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+    # Manual assignment with the group's id: reads the group's committed offsets without joining the group.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=group,
                                 auto_offset_reset="earliest")
     await consumer.start()
     out: list[bytes] = []
@@ -85,9 +79,9 @@ async def unsunk_stories(bootstrap: str, topic: str, partitions: int, group: str
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
         for tp in tps:
-            meta = committed.get(tp)
-            if meta is not None and meta.offset >= 0:
-                consumer.seek(tp, meta.offset)
+            offset = await consumer.committed(tp)
+            if offset is not None and offset >= 0:
+                consumer.seek(tp, offset)
             else:
                 await consumer.seek_to_beginning(tp)
         while True:
