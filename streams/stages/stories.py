@@ -26,9 +26,13 @@ from streams.stages import Rejected
 
 # Chosen from the labeled pairs (benchmarks/dedup.py prints the sweep these come from).
 SHINGLE_WORDS = 3
-NUM_PERM = 128
-BANDS, ROWS = 32, 4
-THRESHOLD = 0.3
+BANDS, ROWS = 42, 3
+NUM_PERM = BANDS * ROWS
+THRESHOLD = 0.2
+# Second signal: a short take (the headline and first paragraphs of a longer copy) has a low Jaccard similarity
+# but is almost wholly contained in the long one. Containment is estimated from the signatures alone.
+CONTAINMENT = 0.8
+CONTAINMENT_FLOOR = 0.1  # ... and needs at least this Jaccard similarity
 SEED = 1  # fixed: signatures made by any worker, any day, must compare
 SCHEME = "affine32"  # datasketch's default; hash values fit in UInt32
 
@@ -53,12 +57,23 @@ def _lean(values: Sequence[int] | np.ndarray) -> LeanMinHash:
     return lean
 
 
+def cardinality(values: np.ndarray) -> float:
+    """Shingle-set size estimated from a MinHash signature (datasketch's MinHash.count, without the object)."""
+    return len(values) / float(np.sum(values / float(np.iinfo(np.uint32).max))) - 1.0
+
+
+def containment(similarity: float, size_a: float, size_b: float) -> float:
+    """Share of the smaller set inside the larger, from their Jaccard similarity and sizes."""
+    return similarity * (size_a + size_b) / ((1.0 + similarity) * max(min(size_a, size_b), 1.0))
+
+
 @dataclass
 class _Entry:
     assignment: StoryAssignment
     fingerprint: str
     published_at: datetime
     signature: np.ndarray | None  # uint32: half the memory of datasketch's uint64
+    size: float = 0.0
 
 
 @dataclass
@@ -87,10 +102,18 @@ class StoryIndex:
         if len(values) != self.bands * self.rows:
             return None  # a signature of other parameters (or none): exact matching only
         query = np.asarray(values, dtype=np.uint32)
+        size: float | None = None
         best: tuple[str, float] | None = None
         for key in self.lsh.query(_lean(query)):
-            similarity = float(np.count_nonzero(self.entries[key].signature == query)) / len(query)
-            if similarity >= self.threshold and (best is None or similarity > best[1]):
+            entry = self.entries[key]
+            similarity = float(np.count_nonzero(entry.signature == query)) / len(query)
+            if similarity < self.threshold:
+                if similarity < CONTAINMENT_FLOOR:
+                    continue
+                size = cardinality(query) if size is None else size
+                if containment(similarity, size, entry.size) < CONTAINMENT:
+                    continue
+            if best is None or similarity > best[1]:
                 best = (key, similarity)
         return best
 
@@ -99,7 +122,8 @@ class StoryIndex:
         if article_id in self.entries:
             return
         sig = np.asarray(values, dtype=np.uint32) if len(values) == self.bands * self.rows else None
-        self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig)
+        self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig,
+                                          cardinality(sig) if sig is not None else 0.0)
         self.by_fingerprint.setdefault(fingerprint, article_id)
         if sig is not None:
             self.lsh.insert(article_id, _lean(sig), check_duplication=False)
