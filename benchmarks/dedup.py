@@ -82,7 +82,7 @@ def sweep(pairs: list[Pair]) -> None:
                       + ("   <- chosen" if chosen else ""))
 
 
-def evaluate(pairs: list[Pair]) -> None:
+def evaluate(pairs: list[Pair], per_kind: bool = True) -> None:
     """The shipped parameters through the real code path: signature() then assign_story() on a fresh index."""
     predicted = []
     for i, p in enumerate(pairs):
@@ -104,7 +104,7 @@ def evaluate(pairs: list[Pair]) -> None:
     print(f"  precision {precision:.3f}   recall {recall:.3f}   recall on light edits {recall_light:.3f}")
     heavy = [p.duplicate == q for p, q in zip(pairs, predicted) if p.heavy]
     print(f"  heavy rewrites missed: {heavy.count(False)}/{len(heavy)} = {heavy.count(False) / len(heavy):.2f}")
-    for kind, ok in sorted(by_kind.items()):
+    for kind, ok in sorted(by_kind.items()) if per_kind else []:
         print(f"    {kind:40s} correct {sum(ok)}/{len(ok)}")
 
 
@@ -186,6 +186,10 @@ def main() -> None:
     if not args.no_sweep:
         sweep(pairs)
     evaluate(pairs)
+    shipped, stories.CONTAINMENT = stories.CONTAINMENT, 2.0  # what the second signal pays: the same without it
+    print("\nwithout the containment signal:")
+    evaluate(pairs, per_kind=False)
+    stories.CONTAINMENT = shipped
     throughput(args.index_size, args.seeds, [(3, 42, 3, 0.2), (3, 32, 4, 0.3), (3, 16, 8, 0.3), (2, 32, 4, 0.25)])
 
 
