@@ -63,8 +63,8 @@ def fill_from_stories(index: StoryIndex, values: Iterable[bytes | dict]) -> int:
     return n
 
 
-async def unsunk_stories(bootstrap: str, topic: str, partitions: int, group: str,
-                         idle_seconds: float = 2.0) -> list[bytes]:
+async def unsunk_stories(bootstrap: str, topic: str, partitions: int, group: str, idle_seconds: float = 2.0,
+                         **options: Any) -> list[bytes]:
     """Records on `topic` past `group`'s committed offsets: sent to the sink but maybe not written yet.
 
     Read until the topic stays idle (the local broker's end offsets can be too low, so they are not trusted)."""
@@ -72,7 +72,7 @@ async def unsunk_stories(bootstrap: str, topic: str, partitions: int, group: str
 
     # Manual assignment with the group's id: reads the group's committed offsets without joining the group.
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=group,
-                                auto_offset_reset="earliest")
+                                auto_offset_reset="earliest", **options)
     await consumer.start()
     out: list[bytes] = []
     try:

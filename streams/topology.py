@@ -21,12 +21,12 @@ from pydantic import BaseModel
 from schemas.records import Article, ArticleEntities, RawPage, RawRef
 from streams import codec
 from streams.actors import DictionaryWatcher
-from streams.broker import bootstrap_servers, faust_broker_url, faust_credentials
+from streams.broker import bootstrap_servers, faust_broker_url, faust_credentials, kafka_options
 from streams.catalog import sync_actors
 from streams.settings import Settings
 from streams.stages import Rejected
 from streams.metrics import WorkerMetrics
-from streams.query import run_sql
+from streams.query import run_sql, worker_web_url
 from streams.reconcile import reconcile, record_lag, replay
 from streams.reprocess import reprocess
 from streams.stages.stories import StoryIndex
@@ -69,6 +69,8 @@ class WarehouseGate:
     async def query(self, sql: str) -> list[tuple]:
         if self.holds_warehouse:
             return (await self.run(lambda w: w.query(sql)))[1]
+        if worker_web_url(self.settings) is None:  # opening chDB here would lock the holder out of its directory
+            raise RuntimeError("no running worker holds the embedded warehouse (NEWSSTREAM_SINK=true)")
         return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql))[1]
 
     async def write(self, rows: dict[str, list[dict]]) -> None:
@@ -227,7 +229,8 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
                 index = StoryIndex(window=window)
                 loaded = fill_from_rows(index, await gate.query(index_query(window)))
                 pending = await unsunk_stories(bootstrap_servers(kafka_url), specs["stories"].name,
-                                               specs["stories"].partitions, f"{settings.app_id}-sink")
+                                               specs["stories"].partitions, f"{settings.app_id}-sink",
+                                               **kafka_options(settings))
                 added = fill_from_stories(index, pending)
                 break
             except asyncio.CancelledError:

@@ -74,6 +74,7 @@ class _Entry:
     published_at: datetime
     signature: np.ndarray | None  # uint32: half the memory of datasketch's uint64
     size: float = 0.0
+    seq: int = 0  # insertion order: the earlier of two equally similar articles wins, whatever the set order
 
 
 @dataclass
@@ -104,6 +105,7 @@ class StoryIndex:
         query = np.asarray(values, dtype=np.uint32)
         size: float | None = None
         best: tuple[str, float] | None = None
+        best_seq = 0
         for key in self.lsh.query(_lean(query)):
             entry = self.entries[key]
             similarity = float(np.count_nonzero(entry.signature == query)) / len(query)
@@ -113,8 +115,8 @@ class StoryIndex:
                 size = cardinality(query) if size is None else size
                 if containment(similarity, size, entry.size) < CONTAINMENT:
                     continue
-            if best is None or similarity > best[1]:
-                best = (key, similarity)
+            if best is None or similarity > best[1] or similarity == best[1] and entry.seq < best_seq:
+                best, best_seq = (key, similarity), entry.seq
         return best
 
     def remember(self, article_id: str, fingerprint: str, published_at: datetime, values: Sequence[int],
@@ -122,12 +124,13 @@ class StoryIndex:
         if article_id in self.entries:
             return
         sig = np.asarray(values, dtype=np.uint32) if len(values) == self.bands * self.rows else None
+        seq = next(self._seq)
         self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig,
-                                          cardinality(sig) if sig is not None else 0.0)
+                                          cardinality(sig) if sig is not None else 0.0, seq)
         self.by_fingerprint.setdefault(fingerprint, article_id)
         if sig is not None:
             self.lsh.insert(article_id, _lean(sig), check_duplication=False)
-        heapq.heappush(self._expiry, (published_at, next(self._seq), article_id))
+        heapq.heappush(self._expiry, (published_at, seq, article_id))
         self.newest = published_at if self.newest is None else max(self.newest, published_at)
         self.evict()
 
