@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
-from datasketch.lean_minhash import LeanMinHash
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from schemas.records import Article, StoryAssignment
 from streams.arabic import fingerprint_text
@@ -29,10 +28,6 @@ SHINGLE_WORDS = 3
 BANDS, ROWS = 42, 3
 NUM_PERM = BANDS * ROWS
 THRESHOLD = 0.2
-# Second signal: a short take (the headline and first paragraphs of a longer copy) has a low Jaccard similarity
-# but is almost wholly contained in the long one. Containment is estimated from the signatures alone.
-CONTAINMENT = 0.8
-CONTAINMENT_FLOOR = 0.1  # ... and needs at least this Jaccard similarity
 SEED = 1  # fixed: signatures made by any worker, any day, must compare
 SCHEME = "affine32"  # datasketch's default; hash values fit in UInt32
 
@@ -52,19 +47,7 @@ def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_
 
 
 def _lean(values: Sequence[int] | np.ndarray) -> LeanMinHash:
-    lean = LeanMinHash.__new__(LeanMinHash)
-    lean._initialize_slots(SEED, np.asarray(values, dtype=np.uint64), SCHEME)
-    return lean
-
-
-def cardinality(values: np.ndarray) -> float:
-    """Shingle-set size estimated from a MinHash signature (datasketch's MinHash.count, without the object)."""
-    return len(values) / float(np.sum(values / float(np.iinfo(np.uint32).max))) - 1.0
-
-
-def containment(similarity: float, size_a: float, size_b: float) -> float:
-    """Share of the smaller set inside the larger, from their Jaccard similarity and sizes."""
-    return similarity * (size_a + size_b) / ((1.0 + similarity) * max(min(size_a, size_b), 1.0))
+    return LeanMinHash(seed=SEED, hashvalues=np.asarray(values, dtype=np.uint64), scheme=SCHEME)
 
 
 @dataclass
@@ -73,7 +56,6 @@ class _Entry:
     fingerprint: str
     published_at: datetime
     signature: np.ndarray | None  # uint32: half the memory of datasketch's uint64
-    size: float = 0.0
     seq: int = 0  # insertion order: the earlier of two equally similar articles wins, whatever the set order
 
 
@@ -103,18 +85,13 @@ class StoryIndex:
         if len(values) != self.bands * self.rows:
             return None  # a signature of other parameters (or none): exact matching only
         query = np.asarray(values, dtype=np.uint32)
-        size: float | None = None
         best: tuple[str, float] | None = None
         best_seq = 0
         for key in self.lsh.query(_lean(query)):
             entry = self.entries[key]
             similarity = float(np.count_nonzero(entry.signature == query)) / len(query)
             if similarity < self.threshold:
-                if similarity < CONTAINMENT_FLOOR:
-                    continue
-                size = cardinality(query) if size is None else size
-                if containment(similarity, size, entry.size) < CONTAINMENT:
-                    continue
+                continue
             if best is None or similarity > best[1] or similarity == best[1] and entry.seq < best_seq:
                 best, best_seq = (key, similarity), entry.seq
         return best
@@ -125,8 +102,7 @@ class StoryIndex:
             return
         sig = np.asarray(values, dtype=np.uint32) if len(values) == self.bands * self.rows else None
         seq = next(self._seq)
-        self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig,
-                                          cardinality(sig) if sig is not None else 0.0, seq)
+        self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig, seq)
         self.by_fingerprint.setdefault(fingerprint, article_id)
         if sig is not None:
             self.lsh.insert(article_id, _lean(sig), check_duplication=False)
