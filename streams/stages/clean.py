@@ -1,7 +1,17 @@
-"""Clean stage: page bytes + URL -> Article (title, text, language, date, site, canonical URL).
+"""Clean stage: page bytes + URL -> Article (title, text, language, date, author, site, canonical URL).
 
-Pure: same input, same article. trafilatura does the extraction; this module decides
-what counts as an article and rejects the rest with a reason.
+Pure: same input, same article. trafilatura does the extraction; this module decides what counts
+as an article, rejects the rest with a reason, and removes what trafilatura leaks on news templates.
+
+Captions and credit lines are dropped: image captions (<figcaption>, wp-caption, elements whose
+class names a caption or credit) and credit lines (a short line opening with "المصدر:", "Source:",
+"Photo:" and the like, or a photo credit "name / Agency"). They repeat the headline or name the
+photographers and agencies, so keeping them would count an actor twice and credit outlets as mentions.
+The agency survives as the site; the author goes to `author`.
+
+Publication time, best first: the page's metadata (meta tags, JSON-LD datePublished), a <time datetime>,
+an Arabic or English dateline in the article then on the page (both month systems), the date in the
+URL path, and only then the crawl time (flagged 'fetched').
 """
 
 from __future__ import annotations
@@ -17,6 +27,9 @@ import lxml.html
 import py3langid
 import trafilatura
 from courlan import normalize_url
+from htmldate.extractors import extract_url_date
+from htmldate.utils import Extractor
+from trafilatura.utils import load_html
 
 from schemas.records import Article, RawRef
 from streams.arabic import fingerprint_text
@@ -30,13 +43,31 @@ class CleanLimits:
     max_page_bytes: int = 5_000_000
     min_text_chars: int = 200
     max_text_chars: int = 200_000
+    max_depth: int = 1_000
 
 
 _HTML_TAG = re.compile(r"<\s*(?:html|head|body|article|main|div|p|h1|title|meta|section|span|table)\b", re.I)
 # Headings that close an article on many templates and that trafilatura keeps as a last line.
 _TRAILING_CHROME = {"التعليقات", "تعليقات", "اقرأ أيضا", "اقرأ أيضاً", "اقرأ المزيد", "مواضيع ذات صلة",
-                    "أخبار ذات صلة", "الأكثر قراءة", "شارك", "شارك الخبر", "comments", "read more",
-                    "related", "related articles", "share"}
+                    "أخبار ذات صلة", "أخبار متعلقة", "ذات صلة", "الأكثر قراءة", "شارك", "شارك الخبر", "شارك هذا",
+                    "اترك تعليقا", "اترك تعليقاً", "أضف تعليق", "أضف تعليقك", "الوسوم", "وسوم",
+                    "comments", "read more", "related", "related articles", "share", "leave a reply", "tags"}
+_CREDIT_LINE = re.compile(
+    r"^\s*(?:المصدر|مصدر الصورة|الصورة|صورة|تصوير|حقوق الصورة|source|photo|image|credit|photo credit)\s*[:：|]", re.I)
+# "ستيفان دي ميستورا / Omar Sanadiki / Reuters": a caption ending in a Latin-script agency or photographer.
+_PHOTO_CREDIT = re.compile(r"\s/\s*[A-Za-z][\w.&'-]*(?:\s+[A-Za-z][\w.&'-]*){0,3}\s*$")
+_MAX_CREDIT_CHARS = 100
+_MAX_DATE_LINE_CHARS = 80
+# Captions and credits, pruned before extraction (see the module docstring).
+_PRUNE = [
+    "//figcaption",
+    "//*[contains(concat(' ', normalize-space(@class), ' '), ' wp-caption-text ')]",
+    "//*[self::div or self::span or self::p or self::figure][contains(@class, 'caption') or contains(@class, 'credit')]",
+]
+_DATE_PARAMS = {"extensive_search": False, "original_date": True, "deferred_url_extractor": True,
+                "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+_URL_DATE = Extractor(extensive=False, max=datetime(2100, 1, 1), min=datetime(1990, 1, 1), original=True,
+                      format="%Y-%m-%d")
 
 
 def canonicalize_url(url: str | None) -> str | None:
@@ -71,23 +102,92 @@ def _parse_iso(value: str | None) -> datetime | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
-def _body_lines(text: str, title: str) -> list[str]:
+def _is_credit(line: str) -> bool:
+    return len(line) <= _MAX_CREDIT_CHARS and bool(_CREDIT_LINE.match(line) or _PHOTO_CREDIT.search(line))
+
+
+def _is_date_line(line: str) -> bool:
+    return len(line) <= _MAX_DATE_LINE_CHARS and find_dateline(line) is not None
+
+
+def _body_lines(text: str, title: str) -> tuple[list[str], list[str]]:
+    """(body paragraphs, date lines): the title once (it heads `text`, so never in the body), no credits,
+    no line that is only a date or byline, no closing chrome."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if lines and lines[0] == title:
-        lines = lines[1:]
+    lines = [line for line in lines if line != title and not _is_credit(line)]
+    dates = [line for line in lines if _is_date_line(line)]
+    lines = [line for line in lines if line not in dates]
     while lines and lines[-1].strip(" :.-").lower() in _TRAILING_CHROME:
         lines.pop()
-    return lines
+    return lines, dates
 
 
-def count_listed_articles(html: str, min_chars: int) -> int:
+def _unwrap_layout_tables(tree: lxml.html.HtmlElement) -> None:
+    """Tables holding headings, forms or other tables lay out a page (old portals): make them blocks,
+    so the article inside is not dropped or flattened as a data table."""
+    for table in tree.xpath("//table[.//table or .//form or .//h1 or .//h2 or .//h3]"):
+        for node in table.xpath("descendant-or-self::*[self::table or self::tbody or self::thead or self::tfoot"
+                                " or self::tr or self::td or self::th]"):
+            node.tag = "div"
+
+
+def _depth(tree: lxml.html.HtmlElement, limit: int) -> int:
+    """Nesting depth, without recursion, stopping at `limit`."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest >= limit:
+                return deepest
+        stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def count_listed_articles(tree: lxml.html.HtmlElement | str, min_chars: int) -> int:
     """How many <article> blocks each hold a body of their own (paragraphs of at least `min_chars`)."""
-    try:
-        tree = lxml.html.fromstring(html)
-    except (lxml.etree.ParserError, ValueError):
-        return 0
+    if isinstance(tree, str):
+        try:
+            tree = lxml.html.fromstring(tree)
+        except (lxml.etree.ParserError, ValueError):
+            return 0
     return sum(1 for node in tree.iter("article")
                if sum(len(p.text_content()) for p in node.iter("p")) >= min_chars)
+
+
+def _time_element(tree: lxml.html.HtmlElement) -> datetime | None:
+    """The first <time datetime> inside the article (or the page) that reads as a full timestamp."""
+    for scope in ("//article//time[@datetime]", "//time[@datetime]"):
+        for node in tree.xpath(scope):
+            if (found := _parse_iso(node.get("datetime", "").strip())) is not None:
+                return found
+    return None
+
+
+def _publication_time(tree, doc_date: str | None, url: str | None, title: str, body: str, html: str,
+                      fetched_at: datetime | None) -> tuple[datetime, str]:
+    """(time, where it came from): see the ranking in the module docstring."""
+    url_day = extract_url_date(url, _URL_DATE) if url else None
+    found = _parse_iso(doc_date)
+    # htmldate falls back to the URL path before looking at <time> and text: rank that below them.
+    from_url = found is not None and url_day is not None and doc_date.startswith(f"{url_day}T00:00:00")
+    if found is not None and not from_url:
+        return found, "metadata"
+    if (found := _time_element(tree)) is not None:
+        return found, "metadata"
+    found = (find_dateline(f"{title}\n{body}", not_after=fetched_at)
+             or find_dateline(html[:200_000], not_after=fetched_at))
+    if found is not None:
+        return found, "dateline"
+    if url_day is not None:
+        return datetime.fromisoformat(url_day).replace(tzinfo=timezone.utc), "url"
+    return fetched_at or datetime.now(timezone.utc), "fetched"
+
+
+def _extract(tree, favor_precision: bool):
+    return trafilatura.bare_extraction(
+        tree, with_metadata=True, favor_precision=favor_precision, favor_recall=not favor_precision,
+        include_comments=False, include_tables=False, prune_xpath=_PRUNE, date_extraction_params=_DATE_PARAMS)
 
 
 def clean_page(
@@ -115,22 +215,27 @@ def clean_page(
     if not _HTML_TAG.search(html[:100_000]):
         raise Rejected("not html", "no HTML markup")
 
-    listed = count_listed_articles(html, limits.min_text_chars)
+    tree = load_html(html)
+    if tree is None:
+        raise Rejected("no article text", "the page does not parse as HTML")
+    if (depth := _depth(tree, limits.max_depth)) >= limits.max_depth:
+        raise Rejected("too deep", f"elements nested {depth}+ levels deep (limit {limits.max_depth})")
+    listed = count_listed_articles(tree, limits.min_text_chars)
     if listed >= 2:
         raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
 
-    doc = trafilatura.bare_extraction(
-        html,
-        with_metadata=True,
-        favor_precision=True,
-        include_comments=False,
-        include_tables=False,
-        date_extraction_params={"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
-    )
+    _unwrap_layout_tables(tree)
+    doc = _extract(tree, favor_precision=True)
+    title = (doc.title or "").strip() if doc is not None else ""
+    lines, dates = _body_lines(doc.text, title) if doc is not None and doc.text else ([], [])
+    if sum(map(len, lines)) < limits.min_text_chars:
+        # Precision mode finds nothing on some layouts (<br>-separated text in divs): try recall before giving up.
+        retry = _extract(tree, favor_precision=False)
+        if retry is not None and retry.text:
+            doc, title = retry, (retry.title or "").strip()
+            lines, dates = _body_lines(retry.text, title)
     if doc is None or not doc.text:
         raise Rejected("no article text", "the extractor found no main text")
-    title = (doc.title or "").strip()
-    lines = _body_lines(doc.text, title)
     if not title and lines:
         title, lines = lines[0], lines[1:]
     body = "\n".join(lines)
@@ -139,17 +244,8 @@ def clean_page(
 
     canonical = canonicalize_url(doc.url or url)
     fingerprint = hashlib.sha1(fingerprint_text(body).encode()).hexdigest()
-
-    published_at = _parse_iso(doc.date)
-    published_source = "metadata"
-    if published_at is None:
-        published_at = (find_dateline(f"{title}\n{body}", not_after=fetched_at)
-                        or find_dateline(html[:200_000], not_after=fetched_at))
-        published_source = "dateline"
-    if published_at is None:
-        published_at = fetched_at or datetime.now(timezone.utc)
-        published_source = "fetched"
-
+    published_at, published_source = _publication_time(tree, doc.date, canonical or url, title,
+                                                       "\n".join([*dates, body]), html, fetched_at)
     text = f"{title}\n{body}"
     lang, _score = py3langid.classify(text)
     return Article(
@@ -161,6 +257,7 @@ def clean_page(
         title=title,
         text=text,
         lang=lang,
+        author=(doc.author or "").strip() or None,
         published_at=published_at,
         published_source=published_source,
         fetched_at=fetched_at,
