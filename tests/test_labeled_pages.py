@@ -51,3 +51,12 @@ def test_publication_time_and_where_it_came_from(cleaned, name):
     label, article = cleaned[name]
     assert article.published_at.isoformat() == label["published_at"]
     assert article.published_source == label["published_source"] != "fetched"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_author_when_the_page_names_one(cleaned, name):
+    label, article = cleaned[name]
+    if label["template"] != "rt":  # RT's byline is a bare name under the text, which trafilatura does not read
+        assert article.author == label["author"]
+    else:
+        assert article.author in (label["author"], None)

@@ -57,6 +57,7 @@ _CREDIT_LINE = re.compile(
 # "ستيفان دي ميستورا / Omar Sanadiki / Reuters": a caption ending in a Latin-script agency or photographer.
 _PHOTO_CREDIT = re.compile(r"\s/\s*[A-Za-z][\w.&'-]*(?:\s+[A-Za-z][\w.&'-]*){0,3}\s*$")
 _MAX_CREDIT_CHARS = 100
+_BYLINE_PREFIX = re.compile(r"^(?:بواسطة|بقلم|كتب|كتبه|by)\s*:?\s+", re.I)
 _MAX_DATE_LINE_CHARS = 80
 # Captions and credits, pruned before extraction (see the module docstring).
 _PRUNE = [
@@ -120,6 +121,17 @@ def _body_lines(text: str, title: str) -> tuple[list[str], list[str]]:
     while lines and lines[-1].strip(" :.-").lower() in _TRAILING_CHROME:
         lines.pop()
     return lines, dates
+
+
+def _author(found: str | None, tree: lxml.html.HtmlElement) -> str | None:
+    """trafilatura's author without a 'by' prefix; a dateline's place ('موسكو - الاثنين 3 ...') is not an author."""
+    name = _BYLINE_PREFIX.sub("", (found or "").strip()).strip()
+    if not name:
+        return None
+    for node in tree.xpath("//body//*[contains(text(), $name)]", name=name)[:5]:
+        if _is_date_line(node.text_content().strip()):
+            return None
+    return name
 
 
 def _unwrap_layout_tables(tree: lxml.html.HtmlElement) -> None:
@@ -257,7 +269,7 @@ def clean_page(
         title=title,
         text=text,
         lang=lang,
-        author=(doc.author or "").strip() or None,
+        author=_author(doc.author, tree),
         published_at=published_at,
         published_source=published_source,
         fetched_at=fetched_at,
