@@ -3,11 +3,13 @@
 Pure: same input, same article. trafilatura does the extraction; this module decides what counts
 as an article, rejects the rest with a reason, and removes what trafilatura leaks on news templates.
 
-Captions and credit lines are dropped: image captions (<figcaption>, wp-caption, elements whose
-class names a caption or credit) and credit lines (a short line opening with "المصدر:", "Source:",
-"Photo:" and the like, or a photo credit "name / Agency"). They repeat the headline or name the
-photographers and agencies, so keeping them would count an actor twice and credit outlets as mentions.
-The agency survives as the site; the author goes to `author`.
+Captions and credit lines are dropped. Image captions (<figcaption>, wp-caption) go with the images,
+which trafilatura leaves out; this module drops the caption and credit lines that reach the text as
+plain lines: a line repeating the headline, a short line opening with "المصدر:", "Source:", "Photo:"
+and the like, and an Arabic caption ending in a Latin-script photo credit ("ستيفان دي ميستورا / Omar
+Sanadiki / Reuters"). They repeat the headline or name photographers and agencies, so keeping them would
+count an actor twice and credit outlets as mentions. The site stays on `site`, the byline on `author`.
+(Pruning caption elements before extraction changed nothing on either benchmark set and cost 0.7 ms a page.)
 
 Publication time, best first: the page's metadata (meta tags, JSON-LD datePublished), a <time datetime>,
 an Arabic or English dateline in the article then on the page (both month systems), the date in the
@@ -60,17 +62,13 @@ _PHOTO_CREDIT = re.compile(r"[\u0600-\u06ff][^/]*\s/\s*[A-Za-z][\w.&'-]*(?:\s+[A
 _MAX_CREDIT_CHARS = 100
 _BYLINE_PREFIX = re.compile(r"^(?:بواسطة|بقلم|كتب|كتبه|by)\s*:?\s+", re.I)
 _MAX_DATE_LINE_CHARS = 80
-# Captions and credits, pruned before extraction (see the module docstring).
-_CAPTIONS = lxml.etree.XPath(
-    "//figcaption | //*[self::div or self::span or self::p or self::figure or self::small]"
-    "[contains(@class, 'caption') or contains(@class, 'credit')]")
 _AUTHOR_NODES = lxml.etree.XPath(
     "//body//*[@rel='author' or @itemprop='author' or contains(@class, 'author') or contains(@class, 'byline')]")
 _DATE_PARAMS = {"extensive_search": False, "original_date": True, "deferred_url_extractor": True,
                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 _MAX_AUTHOR_CHARS = 60
 _DOMINANT_RATIO = 2.0  # a block twice as long as the next is the page's article, the others are teasers
-_LANGID_CHARS = 2000  # a page's language shows in its first paragraphs; the whole text costs 4 ms a page
+_LANGID_CHARS = 400  # a page's language shows in its first paragraphs; the whole text costs milliseconds a page
 # libxml2 keeps at most this many nested elements and drops what lies deeper.
 _PARSER_DEPTH = 255
 _URL_DATE = Extractor(extensive=False, max=datetime(2100, 1, 1), min=datetime(1990, 1, 1), original=True,
@@ -274,8 +272,6 @@ def clean_page(
         raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
 
     title, page_url, date, author = _metadata(tree, url)
-    for node in _CAPTIONS(tree):
-        node.drop_tree()
     _unwrap_layout_tables(tree)
     doc = _extract(tree, page_url or url)
     lines, dates = _body_lines(doc.text, title) if doc is not None and doc.text else ([], [])
