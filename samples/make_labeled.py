@@ -125,7 +125,8 @@ def rt_page(a: dict, url: str) -> tuple[str, dict]:
     body = "".join(f"<p>{esc(p)}</p>" for p in a["body"])
     credit = f'<p class="article__source">{esc(a["credit"])}</p>' if a["credit"] else ""
     author = f'<div class="article__author">{esc(a["author"])}</div>' if a["author"] else ""
-    comments = "".join(f'<div class="comment"><span class="name">{esc(n)}</span><p>{esc(t)}</p></div>' for n, t in COMMENTS)
+    # The comments widget's classes do not say "comment", as on RT: extractors keep its heading and its text.
+    comments = "".join(f'<div class="item"><span class="name">{esc(n)}</span><p>{esc(t)}</p></div>' for n, t in COMMENTS)
     most = a["related"][:6] + HEADLINES
     page = f"""<!DOCTYPE html>
 <html lang="ar" dir="rtl"><head>{meta_tags(url, a["title"], "RT Arabic")}
@@ -139,7 +140,7 @@ def rt_page(a: dict, url: str) -> tuple[str, dict]:
 <div class="article__date"><time>{esc(dateline)}</time></div>{fig}
 <div class="article__text">{body}{credit}{author}</div>
 <div class="share"><span>شارك</span>{"".join(f'<a href="#">{s}</a>' for s in SHARE)}</div>
-<section class="comments"><h3 class="comments__title">التعليقات</h3>{comments}</section>
+<section class="discussion"><h3>التعليقات</h3>{comments}</section>
 </article>
 <aside class="most-read"><h3>الأكثر قراءة</h3><ul>{related_list(most)}</ul></aside></main>
 <footer class="footer"><ul>{related_list(FOOTER[:3])}</ul><p>{FOOTER[3]} © RT 2005-2024</p></footer>

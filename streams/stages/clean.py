@@ -60,6 +60,10 @@ _CREDIT_LINE = re.compile(
 # "ستيفان دي ميستورا / Omar Sanadiki / Reuters": an Arabic caption ending in a Latin-script agency or photographer.
 _PHOTO_CREDIT = re.compile(r"[\u0600-\u06ff][^/]*\s/\s*[A-Za-z][\w.&'-]*(?:\s+[A-Za-z][\w.&'-]*){0,3}\s*$")
 _MAX_CREDIT_CHARS = 100
+_COMMENTS_HEADING = re.compile(
+    r"^\W*(?:\d+\s*)?(?:التعليقات|تعليقات|تعليقات القراء|أضف تعليق[اًك]*|اترك تعليقا?ً?|comments?|\d* ?responses?|"
+    r"leave a (?:reply|comment)|join the discussion|discussion)\W*(?:\(\d+\))?\W*$", re.I)
+_MIN_TEXT_BEFORE_COMMENTS = 200
 _BYLINE_PREFIX = re.compile(r"^(?:بواسطة|بقلم|كتب|كتبه|by)\s*:?\s+", re.I)
 _MAX_DATE_LINE_CHARS = 80
 _AUTHOR_NODES = lxml.etree.XPath(
@@ -122,6 +126,10 @@ def _body_lines(text: str, title: str) -> tuple[list[str], list[str]]:
     lines = [line for line in lines if line != title and not _is_credit(line)]
     dates = [line for line in lines if _is_date_line(line)]
     lines = [line for line in lines if line not in dates]
+    # A comments heading ends the article: what follows is readers' text, whatever the widget's classes say.
+    cut = next((i for i, line in enumerate(lines) if _COMMENTS_HEADING.match(line)), None)
+    if cut is not None and sum(map(len, lines[:cut])) >= _MIN_TEXT_BEFORE_COMMENTS:
+        lines = lines[:cut]
     while lines and lines[-1].strip(" :.-").lower() in _TRAILING_CHROME:
         lines.pop()
     return lines, dates
