@@ -123,3 +123,22 @@ def test_a_url_path_date_ranks_below_the_page_and_above_the_crawl_time():
     assert (by_time.published_at.isoformat(), by_time.published_source) == ("2016-11-24T12:32:00+00:00", "metadata")
     undated = clean_page(page, url="https://news.example/lavrov", source="t", fetched_at=fetched, limits=LIMITS)
     assert (undated.published_at, undated.published_source) == (fetched, "fetched")
+
+
+def test_limits_truncated_gzip_and_deep_nesting_end_with_clear_outcomes():
+    import gzip
+
+    good = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()
+    kept = clean_page(good[: len(good) * 2 // 3], url=None, source="t", limits=LIMITS)
+    assert kept.text.split("\n")[1] == EXPECTED["articles"]["01-rt-lavrov-west-signals.html"]["body"][0]
+    with pytest.raises(Rejected) as info:
+        clean_page(good[: len(good) // 3], url=None, source="t", limits=LIMITS)
+    assert info.value.reason == "no article text" and "truncated" in info.value.detail
+    assert clean_page(gzip.compress(good), url=None, source="t", limits=LIMITS).title == kept.title
+    with pytest.raises(Rejected) as info:
+        clean_page(gzip.compress(b"<p>" * 3_000_000), url=None, source="t", limits=CleanLimits(max_page_bytes=1_000_000))
+    assert info.value.reason == "oversized"
+    nested = b"<html><body>" + b"<div>" * 5000 + "سيرغي لافروف قال ".encode() * 50 + b"</div>" * 5000 + b"</body></html>"
+    with pytest.raises(Rejected) as info:
+        clean_page(nested, url=None, source="t", limits=LIMITS)
+    assert info.value.reason == "too deep"

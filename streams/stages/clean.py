@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -60,6 +61,7 @@ _CREDIT_LINE = re.compile(
 # "ستيفان دي ميستورا / Omar Sanadiki / Reuters": an Arabic caption ending in a Latin-script agency or photographer.
 _PHOTO_CREDIT = re.compile(r"[\u0600-\u06ff][^/]*\s/\s*[A-Za-z][\w.&'-]*(?:\s+[A-Za-z][\w.&'-]*){0,3}\s*$")
 _MAX_CREDIT_CHARS = 100
+_GZIP_MAGIC = b"\x1f\x8b"
 _COMMENTS_HEADING = re.compile(
     r"^\W*(?:\d+\s*)?(?:التعليقات|تعليقات|تعليقات القراء|أضف تعليق[اًك]*|اترك تعليقا?ً?|comments?|\d* ?responses?|"
     r"leave a (?:reply|comment)|join the discussion|discussion)\W*(?:\(\d+\))?\W*$", re.I)
@@ -247,6 +249,25 @@ def _metadata(tree: lxml.html.HtmlElement, url: str | None) -> tuple[str, str | 
     return title, page_url, date, _author(meta.author, tree)
 
 
+def _truncated(html: str) -> str:
+    tail = html[-2000:].lower()
+    return "" if "</body" in tail or "</html" in tail else "; the page ends before </body> (truncated?)"
+
+
+def _gunzip(page: bytes, max_bytes: int) -> bytes:
+    """A page saved or served still gzip-compressed: its content, within the size limit (no zip bombs)."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(page, max_bytes + 1)
+    except zlib.error as exc:
+        raise Rejected("binary", f"gzip signature but not gzip data ({exc})") from None
+    if len(out) > max_bytes:
+        raise Rejected("oversized", f"gzip content > limit {max_bytes} bytes")
+    if not inflater.eof:
+        raise Rejected("binary", "truncated gzip data")
+    return out
+
+
 def clean_page(
     page: bytes | str,
     *,
@@ -263,6 +284,8 @@ def clean_page(
         raise Rejected("empty", "no bytes")
     if size > limits.max_page_bytes:
         raise Rejected("oversized", f"{size} bytes > limit {limits.max_page_bytes}")
+    if isinstance(page, bytes) and page[:2] == _GZIP_MAGIC:
+        page = _gunzip(page, limits.max_page_bytes)
     if isinstance(page, bytes):
         html, charset = decode_html(page, content_type)
     else:
@@ -292,12 +315,13 @@ def clean_page(
     if doc is None or not doc.text:
         if _depth(tree) >= _PARSER_DEPTH:
             raise Rejected("too deep", f"elements nested {_PARSER_DEPTH}+ levels deep: the parser drops what lies deeper")
-        raise Rejected("no article text", "the extractor found no main text")
+        raise Rejected("no article text", "the extractor found no main text" + _truncated(html))
     if not title and lines:
         title, lines = lines[0], lines[1:]
     body = "\n".join(lines)
     if len(body) < limits.min_text_chars:
-        raise Rejected("no article text", f"{len(body)} characters of body < {limits.min_text_chars}")
+        raise Rejected("no article text",
+                       f"{len(body)} characters of body < {limits.min_text_chars}" + _truncated(html))
 
     canonical = canonicalize_url(page_url or url)
     fingerprint = hashlib.sha1(fingerprint_text(body).encode()).hexdigest()
