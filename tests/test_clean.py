@@ -142,3 +142,14 @@ def test_limits_truncated_gzip_and_deep_nesting_end_with_clear_outcomes():
     with pytest.raises(Rejected) as info:
         clean_page(nested, url=None, source="t", limits=LIMITS)
     assert info.value.reason == "too deep"
+
+
+@pytest.mark.parametrize("line, credit", [
+    ("ستيفان دي ميستورا / Omar Sanadiki / Reuters", True), ("خلال المحادثات في الكرملين / Sputnik", True),
+    ("المصدر: وكالات", True), ('المصدر: "نوفوستي"', True), ("Photo: AFP", True),
+    ("2a etapa: 8 de abril – Curitiba / Alternativa", False),
+    ("وقال لافروف إن المحادثات كانت مفيدة وإن موسكو / Moscow مستعدة", False),
+])
+def test_credit_lines(line, credit):
+    from streams.stages.clean import _is_credit
+    assert _is_credit(line) is credit

@@ -59,7 +59,7 @@ _TRAILING_CHROME = {"التعليقات", "تعليقات", "اقرأ أيضا",
 _CREDIT_LINE = re.compile(
     r"^\s*(?:المصدر|مصدر الصورة|الصورة|صورة|تصوير|حقوق الصورة|source|photo|image|credit|photo credit)\s*[:：|]", re.I)
 # "ستيفان دي ميستورا / Omar Sanadiki / Reuters": an Arabic caption ending in a Latin-script agency or photographer.
-_PHOTO_CREDIT = re.compile(r"[\u0600-\u06ff][^/]*\s/\s*[A-Za-z][\w.&'-]*(?:\s+[A-Za-z][\w.&'-]*){0,3}\s*$")
+_PHOTO_CREDIT = re.compile(r"[\u0600-\u06ff][^/]*(?:\s/\s*[A-Za-z][\w.&'-]*(?:\s+[A-Za-z][\w.&'-]*){0,3}){1,3}\s*$")
 _MAX_CREDIT_CHARS = 100
 _GZIP_MAGIC = b"\x1f\x8b"
 _COMMENTS_HEADING = re.compile(
