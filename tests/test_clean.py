@@ -153,3 +153,11 @@ def test_limits_truncated_gzip_and_deep_nesting_end_with_clear_outcomes():
 def test_credit_lines(line, credit):
     from streams.stages.clean import _is_credit
     assert _is_credit(line) is credit
+
+
+def test_a_page_of_links_only_is_a_navigation_page():
+    from tests.conftest import BAD
+
+    with pytest.raises(Rejected) as info:
+        clean_page((BAD / "navigation-only.html").read_bytes(), url=None, source="t", limits=LIMITS)
+    assert info.value.reason == "navigation page"

@@ -73,6 +73,8 @@ _AUTHOR_NODES = lxml.etree.XPath(
 _DATE_PARAMS = {"extensive_search": False, "original_date": True, "deferred_url_extractor": True,
                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 _MAX_AUTHOR_CHARS = 60
+_ARTICLE_LINE_CHARS = 120  # mean line length from which a text reads as paragraphs
+_NAVIGATION_SHARE = 0.8
 _DOMINANT_RATIO = 2.0  # a block twice as long as the next is the page's article, the others are teasers
 _LANGID_CHARS = 400  # a page's language shows in its first paragraphs; the whole text costs milliseconds a page
 # libxml2 keeps at most this many nested elements and drops what lies deeper.
@@ -239,14 +241,24 @@ def _extract(tree, url: str | None, favor_recall: bool = False):
 def _metadata(tree: lxml.html.HtmlElement, url: str | None) -> tuple[str, str | None, str | None, str | None]:
     """(title, canonical URL, date as ISO text, author) from meta tags, JSON-LD, <h1>/<title> and htmldate."""
     meta = examine_meta(tree)
-    try:
-        meta = extract_meta_json(tree, meta)
-    except Exception:  # trafilatura's JSON-LD reader raises on odd documents; the meta tags still count
-        pass
+    if not (meta.title and meta.author):  # JSON-LD only fills these two here (htmldate reads its dates)
+        try:
+            meta = extract_meta_json(tree, meta)
+        except Exception:  # trafilatura's JSON-LD reader raises on odd documents; the meta tags still count
+            pass
     title = (meta.title or extract_title(tree) or "").strip()
     page_url = meta.url or extract_url(tree, url)
     date = find_date(tree, url=page_url or "", **_DATE_PARAMS)
     return title, page_url, date, _author(meta.author, tree)
+
+
+def _mostly_links(tree: lxml.html.HtmlElement, lines: list[str]) -> bool:
+    """Short lines that are, for the most part, the texts of links: a menu or headline list, not an article."""
+    if sum(map(len, lines)) / len(lines) >= _ARTICLE_LINE_CHARS:
+        return False  # paragraphs: checking anchors would only cost time
+    anchors = {" ".join(a.text_content().split()) for a in tree.iter("a")}
+    linked = sum(len(line) for line in lines if " ".join(line.split()) in anchors)
+    return linked >= _NAVIGATION_SHARE * sum(map(len, lines))
 
 
 def _truncated(html: str) -> str:
@@ -316,6 +328,8 @@ def clean_page(
         if _depth(tree) >= _PARSER_DEPTH:
             raise Rejected("too deep", f"elements nested {_PARSER_DEPTH}+ levels deep: the parser drops what lies deeper")
         raise Rejected("no article text", "the extractor found no main text" + _truncated(html))
+    if lines and _mostly_links(tree, lines):
+        raise Rejected("navigation page", "the only text is link text (menus, headline lists)")
     if not title and lines:
         title, lines = lines[0], lines[1:]
     body = "\n".join(lines)
