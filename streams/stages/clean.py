@@ -328,14 +328,14 @@ def clean_page(
         if _depth(tree) >= _PARSER_DEPTH:
             raise Rejected("too deep", f"elements nested {_PARSER_DEPTH}+ levels deep: the parser drops what lies deeper")
         raise Rejected("no article text", "the extractor found no main text" + _truncated(html))
-    if lines and _mostly_links(tree, lines):
-        raise Rejected("navigation page", "the only text is link text (menus, headline lists)")
     if not title and lines:
         title, lines = lines[0], lines[1:]
     body = "\n".join(lines)
     if len(body) < limits.min_text_chars:
         raise Rejected("no article text",
                        f"{len(body)} characters of body < {limits.min_text_chars}" + _truncated(html))
+    if _mostly_links(tree, [title, *lines]):
+        raise Rejected("navigation page", "the only text is link text (menus, headline lists)")
 
     canonical = canonicalize_url(page_url or url)
     fingerprint = hashlib.sha1(fingerprint_text(body).encode()).hexdigest()
