@@ -73,9 +73,11 @@ class Article(Record):
     title: str
     text: str = Field(description="Title line, then body paragraphs, newline-separated; mention offsets index it.")
     lang: str | None
+    author: str | None = Field(None, description="Byline or metadata author, when the page names one.")
     published_at: datetime
-    published_source: Literal["metadata", "dateline", "fetched"] = Field(
-        description="Where published_at came from; 'fetched' means no date was found on the page."
+    published_source: Literal["metadata", "dateline", "url", "fetched"] = Field(
+        description="Where published_at came from: page metadata or <time>, a dateline in the text, the URL path; "
+        "'fetched' means no date was found on the page."
     )
     fetched_at: datetime | None
     charset: str

@@ -73,6 +73,7 @@ def cmd_process(args) -> int:
     import orjson
 
     from streams.actors import ActorDictionary
+    from streams.budget import CleanBudget
     from streams.inputs import iter_documents
     from streams.process import process_documents
     from streams.steps import clean_limits
@@ -82,9 +83,11 @@ def cmd_process(args) -> int:
     dictionary = ActorDictionary.load(settings.actors_path)
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")
     try:
-        for line in process_documents(iter_documents(args.paths, max_bytes=settings.max_page_bytes),
-                                      limits=limits, dictionary=dictionary, max_mentions=settings.max_mentions):
-            out.write(orjson.dumps(line) + b"\n")
+        with CleanBudget(settings.clean_timeout_seconds) as budget:
+            for line in process_documents(iter_documents(args.paths, max_bytes=settings.max_page_bytes),
+                                          limits=limits, dictionary=dictionary, max_mentions=settings.max_mentions,
+                                          budget=budget):
+                out.write(orjson.dumps(line) + b"\n")
     finally:
         if out is not sys.stdout.buffer:
             out.close()

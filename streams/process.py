@@ -13,6 +13,7 @@ from typing import Any
 
 from schemas.records import RawPage, StoryArticle
 from streams.actors import ActorDictionary
+from streams.budget import CleanBudget
 from streams.inputs import RawDocument
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits
@@ -54,9 +55,13 @@ def rejected_line(source: str, reason: str, url: str | None = None) -> dict[str,
 
 
 def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,
-                      index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS) -> Iterator[dict[str, Any]]:
-    """One output line per document, in input order; nothing raises out of here."""
+                      index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS,
+                      budget: CleanBudget | None = None) -> Iterator[dict[str, Any]]:
+    """One output line per document, in input order; nothing raises out of here.
+
+    With a `budget`, cleaning runs under its time limit, as in the stream."""
     index = index if index is not None else StoryIndex()
+    clean = budget.clean if budget is not None else clean_step
     for doc in docs:
         if doc.error:
             yield rejected_line(doc.source, "bad input", doc.url)
@@ -64,7 +69,7 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
         try:
             if doc.body is None:
                 raise Rejected("empty", "no body")
-            article = clean_step(raw_page(doc), limits)
+            article = clean(raw_page(doc), limits)
             result = story_step(entities_step(article, dictionary, max_mentions), index)
         except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
             yield rejected_line(doc.source, dead_letter("process", exc).reason, doc.url)

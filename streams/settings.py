@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     stream_buffer: int = Field(
         256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
     )
+    clean_timeout_seconds: float = Field(
+        10.0, ge=0, description="NEWSSTREAM_CLEAN_TIMEOUT_SECONDS: longest time cleaning one page may take; a page over "
+        "it is rejected as 'timeout' (cleaning runs in a child process, replaced after a timeout). 0: no budget.",
+    )
     actors_path: Path | None = Field(
         None, description="NEWSSTREAM_ACTORS_PATH: actor dictionary YAML. Unset: the bundled schemas/actors.yaml."
     )

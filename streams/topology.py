@@ -29,9 +29,10 @@ from streams.metrics import WorkerMetrics
 from streams.query import run_sql, worker_web_url
 from streams.reconcile import reconcile, record_lag, replay
 from streams.reprocess import reprocess
+from streams.budget import CleanBudget
 from streams.stages.stories import StoryIndex
 from streams.story_index import fill_from_rows, fill_from_stories, index_query, unsunk_stories
-from streams.steps import clean_limits, clean_step, dead_letter, entities_step, story_step
+from streams.steps import clean_limits, dead_letter, entities_step, story_step
 from streams.topics import topic_specs
 from streams.warehouse import Warehouse
 from streams.warehouse_sink import WarehouseSink, write_with_retry
@@ -148,6 +149,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     topic = {key: app.topic(spec.name, partitions=spec.partitions, value_serializer=codec.CODEC_NAME)
              for key, spec in specs.items()}
     limits = clean_limits(settings)
+    budget = CleanBudget(settings.clean_timeout_seconds)
     actors = DictionaryWatcher(settings.actors_path)
     window = timedelta(days=settings.story_window_days)
     story_index = StoryIndex(window=window)
@@ -189,7 +191,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     # raw-html: RawPage -> cleaned: Article (trafilatura is CPU-bound: off the event loop)
     @app.agent(topic["raw-html"], name="clean")
     async def clean(stream):
-        await run_stage(stream, "clean", lambda v, ref: clean_step(RawPage.model_validate(v), limits, raw=ref),
+        await run_stage(stream, "clean", lambda v, ref: budget.clean(RawPage.model_validate(v), limits, raw=ref),
                         "cleaned", key=lambda a: a.article_id, offload=True)
 
     # cleaned: Article -> entities: ArticleEntities

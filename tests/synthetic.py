@@ -61,7 +61,8 @@ def write_broken_inputs(folder: Path) -> Path:
         "truncated.html": good[: len(good) // 3],
         "mislabeled-charset.html": good.replace(b"utf-8", b"windows-1256").replace(b"UTF-8", b"windows-1256"),
         "nested.html": b"<html><body>" + b"<div>" * 5000 + (name * 50).encode() + b"</div>" * 5000 + b"</body></html>",
-        "gzip.html": gzip.compress(good),
+        # A compressed copy under its own URL, so it lands as an article of its own.
+        "gzip.html": gzip.compress(good.replace(b"852123-lavrov-west-signals", b"852123-lavrov-west-signals-gz")),
         "data.json": b'{"title": "not a page", "items": [1, 2, 3]}',
         "entity-bomb.html": bomb.encode(),
         "external-entity.html": xxe.encode(),

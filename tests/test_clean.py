@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
+from datetime import datetime, timezone
+
+import pytest
 
 from streams.inputs import iter_documents
 from streams.process import raw_page
@@ -57,7 +58,7 @@ def test_title_once_and_every_body_paragraph_in_order(articles, name):
 
 @pytest.mark.parametrize("name, date, source", [
     ("01-rt-lavrov-west-signals.html", "2016-11-24T12:32:00+00:00", "metadata"),  # 15:32+03:00
-    ("02-alwatan-lavrov-west-signals.html", "2016-11-24T00:00:00+00:00", "metadata"),  # from the URL path
+    ("02-alwatan-lavrov-west-signals.html", "2016-11-24T15:32:00+00:00", "dateline"),  # outranks the URL path day
     ("03-sawt-lavrov-west-signals.html", "2016-11-24T00:00:00+00:00", "dateline"),  # Levantine month only
     ("04-rt-de-mistura-friends.html", "2016-10-17T12:10:00+00:00", "dateline"),
     ("06-rt-lavrov-collapse-cp1256.html", "2016-10-03T00:00:00+00:00", "dateline"),
@@ -108,3 +109,55 @@ def test_oversized_is_a_setting():
     with pytest.raises(Rejected) as info:
         clean_page(page, url=None, source="t", limits=CleanLimits(max_page_bytes=100))
     assert info.value.reason == "oversized"
+
+
+def test_a_url_path_date_ranks_below_the_page_and_above_the_crawl_time():
+    body = "".join(f"<p>{'قال سيرغي لافروف إن المحادثات كانت مفيدة ' * 3}{i}</p>" for i in range(3))
+    page = f"<html><body><article><h1>عنوان</h1>{body}</article></body></html>"
+    url = "https://news.example/2016/11/24/lavrov/"
+    fetched = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    by_url = clean_page(page, url=url, source="t", fetched_at=fetched, limits=LIMITS)
+    assert (by_url.published_at.isoformat(), by_url.published_source) == ("2016-11-24T00:00:00+00:00", "url")
+    timed = page.replace("<h1>عنوان</h1>", '<h1>عنوان</h1><time datetime="2016-11-24T15:32:00+03:00">الخميس</time>')
+    by_time = clean_page(timed, url=url, source="t", fetched_at=fetched, limits=LIMITS)
+    assert (by_time.published_at.isoformat(), by_time.published_source) == ("2016-11-24T12:32:00+00:00", "metadata")
+    undated = clean_page(page, url="https://news.example/lavrov", source="t", fetched_at=fetched, limits=LIMITS)
+    assert (undated.published_at, undated.published_source) == (fetched, "fetched")
+
+
+def test_limits_truncated_gzip_and_deep_nesting_end_with_clear_outcomes():
+    import gzip
+
+    good = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()
+    kept = clean_page(good[: len(good) * 2 // 3], url=None, source="t", limits=LIMITS)
+    assert kept.text.split("\n")[1] == EXPECTED["articles"]["01-rt-lavrov-west-signals.html"]["body"][0]
+    with pytest.raises(Rejected) as info:
+        clean_page(good[: len(good) // 3], url=None, source="t", limits=LIMITS)
+    assert info.value.reason == "no article text" and "truncated" in info.value.detail
+    assert clean_page(gzip.compress(good), url=None, source="t", limits=LIMITS).title == kept.title
+    with pytest.raises(Rejected) as info:
+        clean_page(gzip.compress(b"<p>" * 3_000_000), url=None, source="t", limits=CleanLimits(max_page_bytes=1_000_000))
+    assert info.value.reason == "oversized"
+    nested = b"<html><body>" + b"<div>" * 5000 + "سيرغي لافروف قال ".encode() * 50 + b"</div>" * 5000 + b"</body></html>"
+    with pytest.raises(Rejected) as info:
+        clean_page(nested, url=None, source="t", limits=LIMITS)
+    assert info.value.reason == "too deep"
+
+
+@pytest.mark.parametrize("line, credit", [
+    ("ستيفان دي ميستورا / Omar Sanadiki / Reuters", True), ("خلال المحادثات في الكرملين / Sputnik", True),
+    ("المصدر: وكالات", True), ('المصدر: "نوفوستي"', True), ("Photo: AFP", True),
+    ("2a etapa: 8 de abril – Curitiba / Alternativa", False),
+    ("وقال لافروف إن المحادثات كانت مفيدة وإن موسكو / Moscow مستعدة", False),
+])
+def test_credit_lines(line, credit):
+    from streams.stages.clean import _is_credit
+    assert _is_credit(line) is credit
+
+
+def test_a_page_of_links_only_is_a_navigation_page():
+    from tests.conftest import BAD
+
+    with pytest.raises(Rejected) as info:
+        clean_page((BAD / "navigation-only.html").read_bytes(), url=None, source="t", limits=LIMITS)
+    assert info.value.reason == "navigation page"

@@ -107,3 +107,11 @@ def test_a_refused_readonly_statement_does_not_leave_the_embedded_session_readon
         warehouse.query("DROP TABLE articles", readonly=True)
     warehouse.client.command("DELETE FROM dead_letters WHERE source = 'no-such-source'")  # a write still works
     assert warehouse.query("SELECT getSetting('readonly')")[1] == [(0,)]
+
+
+def test_the_author_lands_on_its_article(warehouse):
+    item = story("auth1", "auth1", datetime(2016, 11, 24, tzinfo=timezone.utc), 9001)
+    item = item.model_copy(update={"article": item.article.model_copy(update={"author": "أوكسانا شفانديوك"})})
+    insert(warehouse, [item])
+    _, rows = warehouse.query("SELECT author FROM articles FINAL WHERE article_id = 'auth1'")
+    assert rows == [("أوكسانا شفانديوك",)]

@@ -8,3 +8,6 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+    def __reduce__(self):  # keep reason and detail across a process boundary (streams.budget)
+        return (Rejected, (self.reason, self.detail))

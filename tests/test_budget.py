@@ -1,0 +1,36 @@
+"""The per-page time budget: a page that overruns is rejected as 'timeout' and the next page still cleans."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.records import RawPage
+from streams.budget import CleanBudget
+from streams.stages import Rejected
+from streams.stages.clean import CleanLimits
+from tests.conftest import CORPUS
+
+# 20,000 link blocks: trafilatura needs seconds on this page (80,000 take 25 s), far beyond the budget below.
+SLOW = RawPage(source="slow", html="<html><body>" + "".join(
+    f'<div><a href="/{i}">كلمة {i}</a></div>' for i in range(20_000)) + "</body></html>")
+GOOD = RawPage(source="good", html=(CORPUS / "01-rt-lavrov-west-signals.html").read_text(encoding="utf-8"))
+
+
+def test_an_overrunning_page_is_rejected_and_the_worker_replaced():
+    with CleanBudget(1.0) as budget:
+        assert budget.clean(GOOD, CleanLimits()).title  # starts the worker
+        with pytest.raises(Rejected) as info:
+            budget.clean(SLOW, CleanLimits())
+        assert info.value.reason == "timeout"
+        assert budget.clean(GOOD, CleanLimits()).title, "a fresh worker takes the next page"
+
+
+def test_reasons_cross_the_process_boundary_intact():
+    with CleanBudget(30.0) as budget:
+        with pytest.raises(Rejected) as info:
+            budget.clean(RawPage(source="t", html="<html><head><title>t</title></head></html>"), CleanLimits())
+    assert (info.value.reason, info.value.detail) == ("no article text", "the extractor found no main text")
+
+
+def test_no_budget_cleans_in_the_calling_thread():
+    assert CleanBudget(0).clean(GOOD, CleanLimits()).title
