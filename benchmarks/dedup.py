@@ -169,10 +169,12 @@ def throughput(n: int, seeds: Path, configs: list[tuple[int, int, int, float]]) 
               f"{candidates:5.1f} candidates/lookup, assign+insert {rate:6,.0f}/s, {used / n:6,.0f} bytes/article, "
               f"{matched} matched{chosen}")
 
-    # Eviction keeps memory bounded: a 30-day window over 90 days of articles holds about a third of them.
-    index = StoryIndex(window=timedelta(days=30))
+    # Eviction keeps memory bounded: a 30-day window over 90 days of a live stream holds about a third of it.
+    now = [DAY]
+    index = StoryIndex(window=timedelta(days=30), clock=lambda: now[0])
     for i, (a, s) in enumerate(zip(articles[:9000], sigs[:9000])):
-        assign_story(a.model_copy(update={"published_at": DAY + timedelta(days=i / 100)}), s, index)
+        now[0] = DAY + timedelta(days=i / 100)
+        assign_story(a.model_copy(update={"published_at": now[0]}), s, index)
     print(f"  eviction: 9,000 articles over 90 days, 30-day window -> {len(index):,} indexed")
 
 

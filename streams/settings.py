@@ -125,8 +125,12 @@ class Settings(BaseSettings):
         "warehouse after this long is fetched again.",
     )
     story_window_days: float = Field(
-        30.0, gt=0, description="NEWSSTREAM_STORY_WINDOW_DAYS: stories index keeps articles published this many days "
-        "before the newest one seen; older ones are evicted (memory stays bounded) and start new stories."
+        30.0, gt=0, description="NEWSSTREAM_STORY_WINDOW_DAYS: the stories index keeps an article this many days after "
+        "indexing it, and matches copies published within this many days of each other."
+    )
+    story_index_max: int = Field(
+        100_000, ge=1, description="NEWSSTREAM_STORY_INDEX_MAX: most articles in the stories index (about 15 KB each); "
+        "past it the oldest leave first."
     )
     web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
     web_port: int = Field(6066, description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")

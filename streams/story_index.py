@@ -19,11 +19,11 @@ from streams.stages.stories import StoryIndex
 
 log = logging.getLogger("newsstream")
 
-# Articles within the window of the newest one, oldest processed first (so the first copy founds the story).
+# Articles indexed within the window, oldest processed first (so the first copy founds the story).
 INDEX_QUERY = """
-SELECT article_id, fingerprint, story_id, duplicate_of, published_at, minhash
+SELECT article_id, fingerprint, story_id, duplicate_of, published_at, minhash, processed_at
 FROM articles FINAL
-WHERE published_at >= (SELECT max(published_at) FROM articles) - toIntervalSecond({window:UInt64})
+WHERE processed_at >= now64(3) - toIntervalSecond({window:UInt64})
 ORDER BY processed_at, article_id
 """
 
@@ -40,9 +40,10 @@ def index_query(window: timedelta) -> str:
 
 def fill_from_rows(index: StoryIndex, rows: Iterable[tuple]) -> int:
     n = 0
-    for article_id, fingerprint, story_id, duplicate_of, published_at, minhash in rows:
+    for article_id, fingerprint, story_id, duplicate_of, published_at, minhash, *processed in rows:
         index.remember(article_id, fingerprint, _utc(published_at), list(minhash or ()),
-                       StoryAssignment(story_id=story_id, duplicate_of=duplicate_of))
+                       StoryAssignment(story_id=story_id, duplicate_of=duplicate_of),
+                       indexed_at=_utc(processed[0]) if processed else None)
         n += 1
     return n
 

@@ -152,7 +152,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     budget = CleanBudget(settings.clean_timeout_seconds)
     actors = DictionaryWatcher(settings.actors_path)
     window = timedelta(days=settings.story_window_days)
-    story_index = StoryIndex(window=window)
+    story_index = StoryIndex(window=window, max_entries=settings.story_index_max)
     index_ready = asyncio.Event()
     index_tasks: list[asyncio.Task] = []
     metrics = WorkerMetrics()
@@ -228,7 +228,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
         wait = 1.0
         while True:
             try:
-                index = StoryIndex(window=window)
+                index = StoryIndex(window=window, max_entries=settings.story_index_max)
                 loaded = fill_from_rows(index, await gate.query(index_query(window)))
                 pending = await unsunk_stories(bootstrap_servers(kafka_url), specs["stories"].name,
                                                specs["stories"].partitions, f"{settings.app_id}-sink",
@@ -260,7 +260,7 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
             task.cancel()
         index_tasks.clear()
         index_ready.clear()
-        story_index = StoryIndex(window=window)  # not ours (any more): free the memory
+        story_index = StoryIndex(window=window, max_entries=settings.story_index_max)  # not ours (any more): free the memory
         if owns:
             index_tasks.append(asyncio.ensure_future(rebuild_story_index()))
 

@@ -77,15 +77,50 @@ def test_different_articles_about_the_same_actor_on_the_same_day_are_different_s
         assert (result.story_id, result.duplicate_of) == (article_id, None)
 
 
-def test_entries_older_than_the_window_are_evicted():
-    index = StoryIndex(window=timedelta(days=30))
+class StreamClock:
+    """The stream's clock, moved by hand."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_entries_leave_the_window_by_the_streams_clock():
+    clock = StreamClock(DAY)
+    index = StoryIndex(window=timedelta(days=30), clock=clock)
     assign(index, "old", text(WIRE), DAY)
+    clock.now = DAY + timedelta(days=10)
     assign(index, "other", text(OTHER), DAY + timedelta(days=10))
     assert set(index.entries) == {"old", "other"}
+    clock.now = DAY + timedelta(days=31)
     assign(index, "new", text(THIRD), DAY + timedelta(days=31))
     assert set(index.entries) == {"other", "new"} and "old" not in index.lsh.keys
     late = assign(index, "late-copy", text(WIRE), DAY + timedelta(days=32))  # its original is gone: a new story
     assert late.story_id == "late-copy"
+
+
+def test_copies_of_old_news_meet_whatever_order_dates_arrive_in():
+    index = StoryIndex(window=timedelta(days=30))
+    assign(index, "recent", text(OTHER), DAY + timedelta(days=300))
+    assign(index, "wire", text(WIRE), DAY)
+    copy = assign(index, "copy", text(WIRE, body=WIRE["body"][:-1]), DAY)
+    assert (copy.story_id, copy.duplicate_of) == ("wire", "wire")
+
+
+def test_a_text_republished_past_the_window_is_a_new_story():
+    index = StoryIndex(window=timedelta(days=30))
+    assign(index, "wire", text(WIRE), DAY)
+    late = assign(index, "reprint", text(WIRE, body=WIRE["body"][:-1]), DAY + timedelta(days=45))
+    assert late.story_id == "reprint"
+
+
+def test_the_index_is_capped():
+    index = StoryIndex(max_entries=2)
+    for i, doc in enumerate((WIRE, OTHER, THIRD)):
+        assign(index, f"a{i}", text(doc))
+    assert set(index.entries) == {"a1", "a2"}
 
 
 def test_an_article_without_signature_is_matched_exactly_only():

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -59,18 +59,27 @@ class _Entry:
     seq: int = 0  # insertion order: the earlier of two equally similar articles wins, whatever the set order
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 @dataclass
 class StoryIndex:
-    """Article id -> assignment, fingerprint -> first article, LSH over signatures; entries older than
-    `window` (by published_at, behind the newest article seen) are evicted so memory stays bounded."""
+    """Article id -> assignment, fingerprint -> first article, LSH over signatures.
+
+    Entries leave `window` after they were indexed (or, past `max_entries`, oldest first), so memory stays
+    bounded. The clock is the stream's, not published_at: copies of an old article that arrive together (a
+    backfill, pages out of date order) must still meet. A near match also needs the two publication times
+    within `window`: a text republished months later is a new story."""
 
     window: timedelta = timedelta(days=30)
+    max_entries: int = 100_000
+    clock: Callable[[], datetime] = _now
     threshold: float = THRESHOLD
     bands: int = BANDS
     rows: int = ROWS
     entries: dict[str, _Entry] = field(default_factory=dict)
     by_fingerprint: dict[str, str] = field(default_factory=dict)
-    newest: datetime | None = None
     _expiry: list[tuple[datetime, int, str]] = field(default_factory=list)
     _seq: itertools.count = field(default_factory=itertools.count)
 
@@ -80,8 +89,9 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def near(self, values: Sequence[int]) -> tuple[str, float] | None:
-        """The most similar indexed article at or above the threshold (earliest-inserted wins ties)."""
+    def near(self, values: Sequence[int], published_at: datetime | None = None) -> tuple[str, float] | None:
+        """The most similar indexed article at or above the threshold, published within the window of
+        `published_at` (earliest-inserted wins ties)."""
         if len(values) != self.bands * self.rows:
             return None  # a signature of other parameters (or none): exact matching only
         query = np.asarray(values, dtype=np.uint32)
@@ -89,6 +99,8 @@ class StoryIndex:
         best_seq = 0
         for key in self.lsh.query(_lean(query)):
             entry = self.entries[key]
+            if published_at is not None and abs(entry.published_at - published_at) > self.window:
+                continue
             similarity = float(np.count_nonzero(entry.signature == query)) / len(query)
             if similarity < self.threshold:
                 continue
@@ -97,7 +109,8 @@ class StoryIndex:
         return best
 
     def remember(self, article_id: str, fingerprint: str, published_at: datetime, values: Sequence[int],
-                 assignment: StoryAssignment) -> None:
+                 assignment: StoryAssignment, indexed_at: datetime | None = None) -> None:
+        """`indexed_at`: when the article was first indexed (the warehouse's processed_at on a rebuild)."""
         if article_id in self.entries:
             return
         sig = np.asarray(values, dtype=np.uint32) if len(values) == self.bands * self.rows else None
@@ -106,13 +119,12 @@ class StoryIndex:
         self.by_fingerprint.setdefault(fingerprint, article_id)
         if sig is not None:
             self.lsh.insert(article_id, _lean(sig), check_duplication=False)
-        heapq.heappush(self._expiry, (published_at, seq, article_id))
-        self.newest = published_at if self.newest is None else max(self.newest, published_at)
+        heapq.heappush(self._expiry, (indexed_at or self.clock(), seq, article_id))
         self.evict()
 
     def evict(self) -> None:
-        cutoff = self.newest - self.window if self.newest else None
-        while self._expiry and cutoff and self._expiry[0][0] < cutoff:
+        cutoff = self.clock() - self.window
+        while self._expiry and (self._expiry[0][0] < cutoff or len(self.entries) > self.max_entries):
             _, _, article_id = heapq.heappop(self._expiry)
             entry = self.entries.pop(article_id)
             if self.by_fingerprint.get(entry.fingerprint) == article_id:
@@ -132,7 +144,7 @@ def assign_story(article: Article, values: Sequence[int], index: StoryIndex) -> 
         return known.assignment
     match = index.by_fingerprint.get(article.fingerprint)
     if match is None:
-        found = index.near(values)
+        found = index.near(values, article.published_at)
         match = found[0] if found else None
     if match is not None:
         assignment = StoryAssignment(story_id=index.entries[match].assignment.story_id, duplicate_of=match)
