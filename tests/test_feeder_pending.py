@@ -11,6 +11,7 @@ from email.utils import formatdate
 import orjson
 import pytest
 from aiohttp import web
+from aiokafka.errors import MessageSizeTooLargeError
 
 from streams.feeder.config import Source
 from streams.feeder.discover import from_sitemap
@@ -177,6 +178,32 @@ async def test_a_page_that_never_landed_is_fetched_again_although_its_feed_answe
     assert site.count("/feed.xml") == 2, "the second poll of the feed was a 304"
     assert not store.seen("https://archive.example/1"), "a backfilled page: unseen, for the next backfill"
     assert store.pending("backfill", 10) == []
+
+
+async def test_a_page_over_the_brokers_message_limit_is_a_dead_letter_once(site, tmp_path):
+    pages(site, "/a", "/b")
+    small = (b"<html><body>" + b"short page " * 20 + b"</body></html>")
+    site.routes["/b"] = (200, small, HTML)
+
+    class SmallBroker(Sent):  # a broker whose message.max.bytes is below what the feeder allows
+        async def __call__(self, topic, key, value):
+            if len(value) > 5_000:
+                raise MessageSizeTooLargeError("MESSAGE_TOO_LARGE")
+            await super().__call__(topic, key, value)
+
+    source = Source(name="list", kind="urls", urls=[f"{site.base}/a", f"{site.base}/b"])
+    store = SeenStore(tmp_path / "seen.sqlite")
+    for _ in range(2):
+        sent = SmallBroker()
+        feeder = Feeder([source], store, sent, POLICY)
+        await feeder.run(once=True)
+        if _ == 0:
+            letters = [v for t, _, v in sent if t == "dead-letters"]
+            assert [(d["reason"], d["url"]) for d in letters] == [("oversized", f"{site.base}/a")]
+            assert "the broker refused" in letters[0]["error"]
+            assert sent.urls() == [f"{site.base}/b"]
+            assert feeder.metrics.snapshot()["list"] == {"fetched": 1, "oversized": 1}
+    assert list(sent) == [] and site.count("/a") == 1
 
 
 async def test_retry_after_is_obeyed_and_a_long_one_ends_the_poll(site):

@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timezone
 
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from schemas.records import RawPage
@@ -151,8 +152,14 @@ class Feeder:
             return  # never started: it stays pending for the next run
         if got.ok:
             record = raw_record(source, got)
-            await self.send("raw-html", raw_key(canonical), orjson.dumps(record.model_dump(mode="json",
-                                                                                          exclude_none=True)))
+            value = orjson.dumps(record.model_dump(mode="json", exclude_none=True))
+            try:
+                await self.send("raw-html", raw_key(canonical), value)
+            except MessageSizeTooLargeError as exc:  # a broker limit below ours: said once, not retried each poll
+                self.metrics.count(source.name, "oversized")
+                await self.give_up(source, canonical, url, Rejected(
+                    "oversized", f"the broker refused a {len(value)}-byte message: {exc}"))
+                return
             self.store.mark_sent(canonical, url, source.name)
             final = canonicalize_url(got.final_url) if got.final_url else None
             if final and final != canonical:
