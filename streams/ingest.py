@@ -16,6 +16,7 @@ from streams.inputs import RawDocument, iter_documents
 from streams.process import raw_page
 from streams.settings import Settings
 from streams.stages import Rejected
+from streams.stages.clean import canonicalize_url
 from streams.steps import dead_letter
 from streams.topics import ensure_topics, topic_specs
 
@@ -32,8 +33,13 @@ def _size(doc: RawDocument) -> int:
     return len(doc.body) if isinstance(doc.body, bytes) else len(doc.body.encode("utf-8", "surrogatepass"))
 
 
+def raw_key(canonical: str) -> bytes:
+    """Message key of a raw page: its canonical URL's hash, so the feeder and backfills key a page alike."""
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16].encode()
+
+
 def _key(doc: RawDocument) -> bytes:
-    return hashlib.sha256((doc.url or doc.source).encode()).hexdigest()[:16].encode()
+    return raw_key((canonicalize_url(doc.url) if doc.url else None) or doc.source)
 
 
 def raw_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:

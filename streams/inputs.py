@@ -59,7 +59,7 @@ WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisi
 
 
 def _warc(path: Path, max_bytes: int) -> Iterator[RawDocument]:
-    """Each HTTP response record holding HTML; bodies over the cap are cut at cap + 1 so they read as oversized.
+    """Each successful (2xx) HTTP response record holding HTML; bodies over the cap are cut at cap + 1 so they read as oversized.
     A file with no readable WARC record (damaged, or not a WARC) is one bad input, never silence."""
     from warcio.archiveiterator import ArchiveIterator
 
@@ -72,6 +72,8 @@ def _warc(path: Path, max_bytes: int) -> Iterator[RawDocument]:
                 records += 1
                 if record.rec_type != "response" or record.http_headers is None:
                     continue
+                if not (record.http_headers.get_statuscode() or "").startswith("2"):
+                    continue  # a redirect, error page or 304 in the archive: not the article
                 content_type = record.http_headers.get_header("Content-Type") or ""
                 if content_type and "html" not in content_type.lower():
                     continue

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
         3, ge=0, description="NEWSSTREAM_FEEDER_RETRIES: retries after a 5xx, 429 or timeout (backoff with jitter)."
     )
     feeder_max_redirects: int = Field(5, ge=0, description="NEWSSTREAM_FEEDER_MAX_REDIRECTS: redirect hops per fetch.")
+    feeder_max_attempts: int = Field(
+        5, ge=1, description="NEWSSTREAM_FEEDER_MAX_ATTEMPTS: polls in which a page may fail (5xx, 429, timeout) "
+        "before the feeder gives up on it (a dead letter, reason 'fetch failed').",
+    )
     feeder_resend_after_seconds: float = Field(
         3600.0, gt=0, description="NEWSSTREAM_FEEDER_RESEND_AFTER_SECONDS: a sent page with no outcome in the "
         "warehouse after this long is fetched again.",

@@ -19,6 +19,8 @@ class Source(BaseModel):
     lang: str | None = Field(None, description="Language hint, e.g. 'ar'.")
     interval_seconds: float = Field(900, gt=0, description="How often the source is polled.")
     max_items: int = Field(200, ge=1, description="Most new pages taken from one poll.")
+    max_pending: int = Field(2000, ge=1, description="Most listed-but-not-yet-fetched pages kept for later polls "
+                             "(a poll over `max_items`, a 304 on the next poll, a 5xx); the longest-unlisted go first.")
 
     @model_validator(mode="after")
     def _has_target(self) -> "Source":

@@ -38,7 +38,8 @@ def gunzipped(body: bytes, max_bytes: int = SITEMAP_MAX_BYTES) -> bytes:
 
 
 def from_sitemap(body: bytes) -> Discovered:
-    """A urlset gives pages (news sitemaps too: newest publication first); a sitemapindex gives sitemaps."""
+    """A urlset gives pages (news sitemaps too: newest publication first); a sitemapindex gives sitemaps,
+    most recently modified first."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
     root = etree.fromstring(gunzipped(body), parser)
     if root is None:
@@ -55,7 +56,8 @@ def from_sitemap(body: bytes) -> Discovered:
         published = next((e.text for e in child.iter() if isinstance(e.tag, str)
                           and etree.QName(e).localname in ("publication_date", "lastmod") and e.text), "")
         locs.append((published, loc))
+    # Newest first, sitemaps of an index too: archives often list theirs oldest first, and only a few are read.
+    locs.sort(key=lambda pl: pl[0], reverse=True)
     if tag == "sitemapindex":
         return Discovered([], [loc for _, loc in locs])
-    locs.sort(key=lambda pl: pl[0], reverse=True)
     return Discovered([loc for _, loc in locs], [])

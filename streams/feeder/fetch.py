@@ -1,5 +1,6 @@
 """Polite, bounded HTTP: robots.txt, per-host concurrency and spacing, conditional GET, retries with
-backoff and jitter, redirects followed hop by hop (each through the SSRF guard), a size cap."""
+backoff and jitter (and a server's Retry-After), redirects followed hop by hop (each through the SSRF
+guard), a size cap. Once `stopping` is set, requests not yet started end as 'stopped'."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 import time
 import urllib.robotparser
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -30,6 +32,7 @@ class FetchPolicy:
     host_delay_seconds: float = 1.0
     allow_private: bool = False
     robots_ttl_seconds: float = 3600.0
+    max_retry_after_seconds: float = 120.0  # a longer Retry-After: give up for this poll rather than wait
 
 
 @dataclass
@@ -42,7 +45,8 @@ class Fetched:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     not_modified: bool = False
-    error: str | None = None  # reason: 'robots', 'oversized', 'blocked', 'redirects', 'http 404', 'timeout', ...
+    error: str | None = None  # reason: 'robots', 'oversized', 'blocked', 'redirects', 'http 404', 'timeout',
+    #                           'stopped' (never started: the feeder is stopping), ...
 
     @property
     def ok(self) -> bool:
@@ -53,9 +57,31 @@ class _TooLarge(Exception):
     pass
 
 
+class _Stopped(Exception):
+    pass
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 class Fetcher:
-    def __init__(self, policy: FetchPolicy):
+    def __init__(self, policy: FetchPolicy, stopping: asyncio.Event | None = None):
         self.policy = policy
+        self.stopping = stopping or asyncio.Event()
+        self._paused_until: dict[str, float] = {}  # host -> monotonic time its Retry-After ends
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._last: dict[str, float] = {}
         self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser]] = {}
@@ -74,14 +100,22 @@ class Fetcher:
         await self.session.close()
 
     async def _polite(self, host: str):
-        """Per host: at most `host_concurrency` at once, and `host_delay_seconds` between starts."""
+        """Per host: at most `host_concurrency` at once, `host_delay_seconds` between starts, none before a
+        Retry-After ends. Raises _Stopped instead of starting a request once the feeder is stopping."""
         semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.policy.host_concurrency))
         await semaphore.acquire()
         delay = max(self.policy.host_delay_seconds, self._host_delay.get(host, 0.0))
-        wait = self._last.get(host, 0.0) + delay - time.monotonic()
+        start = max(self._last.get(host, 0.0) + delay, self._paused_until.get(host, 0.0))
+        wait = start - time.monotonic()
         self._last[host] = time.monotonic() + max(0.0, wait)
-        if wait > 0:
-            await asyncio.sleep(wait)
+        if wait > 0 and not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=wait)
+            except asyncio.TimeoutError:
+                pass
+        if self.stopping.is_set():
+            semaphore.release()
+            raise _Stopped()
         return semaphore
 
     async def allowed(self, url: str) -> bool:
@@ -98,6 +132,8 @@ class Fetcher:
             if parser is None or time.monotonic() - read_at > self.policy.robots_ttl_seconds:
                 parser = urllib.robotparser.RobotFileParser()
                 got = await self._get(origin + "/robots.txt", check_robots=False, retries=1)
+                if got.error == "stopped":
+                    raise _Stopped()  # nothing learnt: cache nothing
                 if (got.status and 400 <= got.status < 500) or (got.error or "").startswith("blocked"):
                     parser.allow_all = True  # blocked: the page's own request meets the same guard and says so
                 elif got.body is not None and got.status == 200:
@@ -122,8 +158,11 @@ class Fetcher:
                 check_url(current, p.allow_private)
             except BlockedAddress as exc:
                 return Fetched(url, current, error=f"blocked: {exc}")
-            if check_robots and not await self.allowed(current):
-                return Fetched(url, current, error="robots")
+            try:
+                if check_robots and not await self.allowed(current):
+                    return Fetched(url, current, error="robots")
+            except _Stopped:
+                return Fetched(url, current, error="stopped")
             result = await self._one(current, etag, last_modified, p.retries if retries is None else retries)
             if result.status in REDIRECTS and "location" in result.headers:
                 current = urljoin(current, result.headers["location"])
@@ -141,11 +180,15 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         error = "unknown"
+        host = urlsplit(url).netloc
         for attempt in range(retries + 1):
             if attempt:  # exponential backoff with full jitter
                 await asyncio.sleep(random.uniform(0, p.backoff_seconds * 2 ** (attempt - 1)))
-            host = urlsplit(url).netloc
-            semaphore = await self._polite(host)
+            try:
+                semaphore = await self._polite(host)
+            except _Stopped:
+                # Not started; a retry that has not started either ends here, with what the last try said.
+                return Fetched(url, url, error="stopped" if attempt == 0 else error)
             try:
                 async with self.session.get(url, headers=headers, allow_redirects=False) as response:
                     kept = {k.lower(): v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
@@ -157,6 +200,13 @@ class Fetcher:
                         return Fetched(url, url, 304, kept, not_modified=True)
                     if response.status >= 500 or response.status == 429:
                         error = f"http {response.status}"
+                        pause = retry_after_seconds(response.headers.get("Retry-After"))
+                        if pause is not None:  # the server's word for the whole host, retries included
+                            if pause > p.max_retry_after_seconds:
+                                self._paused_until[host] = time.monotonic() + p.max_retry_after_seconds
+                                return Fetched(url, url, response.status, kept, error=error)
+                            self._paused_until[host] = max(self._paused_until.get(host, 0.0),
+                                                           time.monotonic() + pause)
                         continue
                     if response.status >= 400:
                         return Fetched(url, url, response.status, kept, error=f"http {response.status}")

@@ -7,13 +7,13 @@ robots_denied, blocked), logged every minute and exported for Prometheus.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import signal
 import time
 from datetime import datetime, timezone
 
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from schemas.records import RawPage
@@ -21,16 +21,13 @@ from streams.feeder.config import Source
 from streams.feeder.discover import Discovered, from_feed, from_sitemap
 from streams.feeder.fetch import Fetched, Fetcher, FetchPolicy
 from streams.feeder.store import SeenStore
+from streams.ingest import raw_key
 from streams.stages import Rejected
 from streams.stages.clean import canonicalize_url
 from streams.steps import dead_letter
 
 log = logging.getLogger("newsstream.feeder")
 MAX_CHILD_SITEMAPS = 20
-
-
-def page_key(canonical: str) -> bytes:
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16].encode()
 
 
 def raw_record(source: Source, fetched: Fetched) -> RawPage:
@@ -67,8 +64,10 @@ class FeederMetrics:
 
 class Feeder:
     def __init__(self, sources: list[Source], store: SeenStore, send, policy: FetchPolicy,
-                 metrics: FeederMetrics | None = None, resend_after_seconds: float = 3600.0, outcome_query=None):
-        """`send(topic_key, key, value)` produces to a topic; `outcome_query(urls)` returns the URLs with an outcome."""
+                 metrics: FeederMetrics | None = None, resend_after_seconds: float = 3600.0, outcome_query=None,
+                 max_attempts: int = 5):
+        """`send(topic_key, key, value)` produces to a topic; `outcome_query(urls)` returns the URLs with an outcome;
+        a page that fails (5xx, timeouts) in `max_attempts` polls is given up."""
         self.sources = sources
         self.store = store
         self.send = send
@@ -76,10 +75,15 @@ class Feeder:
         self.metrics = metrics or FeederMetrics()
         self.resend_after_seconds = resend_after_seconds
         self.outcome_query = outcome_query
+        self.max_attempts = max_attempts
         self.stopping = asyncio.Event()
 
     async def reconcile(self) -> int:
-        """Pages sent long ago whose outcome never reached the warehouse become eligible again; returns how many.
+        """Pages sent long ago whose outcome never reached the warehouse are fetched again; returns how many.
+
+        A configured source's page goes back to its pending URLs, so it is fetched at that source's next
+        poll even when the source no longer lists it or answers 304; a backfilled page becomes unseen, so
+        the next backfill of its file sends it again.
 
         A warehouse that cannot answer (down, not migrated, no worker holding chDB) is logged, not fatal:
         the pages stay 'sent' and the next reconcile asks again."""
@@ -95,7 +99,7 @@ class Feeder:
             return 0
         self.store.mark_landed([c for c, url in pending if url in landed])
         lost = [c for c, url in pending if url not in landed]
-        self.store.forget(lost)
+        self.store.requeue(lost, [s.name for s in self.sources])
         if lost:
             log.warning("feeder reconcile: %d sent pages never reached the warehouse; they will be fetched again",
                         len(lost))
@@ -112,6 +116,8 @@ class Feeder:
             visited += 1
             etag, modified = self.store.validators(url)
             got = await fetcher.get(url, etag, modified)
+            if got.error == "stopped":
+                break
             if got.not_modified:
                 self.metrics.polls.labels(source.name, "not_modified").inc()
                 continue
@@ -132,25 +138,32 @@ class Feeder:
         return found
 
     async def poll(self, fetcher: Fetcher, source: Source) -> None:
+        """What the source lists now joins its pending URLs; the first `max_items` of those are fetched."""
         urls = await self.discover(fetcher, source)
-        fresh = []
-        for url in urls:
-            canonical = canonicalize_url(url) or url
-            if self.store.seen(canonical) or canonical in (c for c, _ in fresh):
-                self.metrics.count(source.name, "skipped_seen")
-                continue
-            fresh.append((canonical, url))
-            if len(fresh) >= source.max_items:
-                break
-        await asyncio.gather(*(self.fetch_page(fetcher, source, canonical, url) for canonical, url in fresh))
+        found = [(canonicalize_url(url) or url, url) for url in urls]
+        for _ in range(self.store.add_pending(source.name, found, keep=source.max_pending)):
+            self.metrics.count(source.name, "skipped_seen")
+        batch = self.store.pending(source.name, source.max_items)
+        await asyncio.gather(*(self.fetch_page(fetcher, source, canonical, url) for canonical, url in batch))
 
     async def fetch_page(self, fetcher: Fetcher, source: Source, canonical: str, url: str) -> None:
         got = await fetcher.get(url)
+        if got.error == "stopped":
+            return  # never started: it stays pending for the next run
         if got.ok:
             record = raw_record(source, got)
-            await self.send("raw-html", page_key(canonical), orjson.dumps(record.model_dump(mode="json",
-                                                                                           exclude_none=True)))
+            value = orjson.dumps(record.model_dump(mode="json", exclude_none=True))
+            try:
+                await self.send("raw-html", raw_key(canonical), value)
+            except MessageSizeTooLargeError as exc:  # a broker limit below ours: said once, not retried each poll
+                self.metrics.count(source.name, "oversized")
+                await self.give_up(source, canonical, url, Rejected(
+                    "oversized", f"the broker refused a {len(value)}-byte message: {exc}"))
+                return
             self.store.mark_sent(canonical, url, source.name)
+            final = canonicalize_url(got.final_url) if got.final_url else None
+            if final and final != canonical:
+                self.store.mark_alias(final, got.final_url, source.name)
             self.metrics.count(source.name, "fetched")
             return
         outcome = {"robots": "robots_denied", "oversized": "oversized"}.get(got.error or "", "failed")
@@ -159,22 +172,32 @@ class Feeder:
         self.metrics.count(source.name, outcome)
         if outcome == "oversized":
             # Recorded, not lost silently: a dead letter with the reason, and the URL is not tried again.
-            letter = dead_letter("feed", Rejected("oversized", f"over the {self.policy.max_bytes}-byte limit"),
-                                 source=source.name, url=url)
-            await self.send("dead-letters", None, orjson.dumps(letter.model_dump(mode="json")))
-            self.store.mark_final(canonical, url, source.name)
+            await self.give_up(source, canonical, url,
+                               Rejected("oversized", f"over the {self.policy.max_bytes}-byte limit"))
         elif outcome != "failed":
             self.store.mark_final(canonical, url, source.name)  # robots or SSRF: asking again changes nothing
-        elif got.status is not None and 400 <= got.status < 500:
+        elif got.status is not None and 400 <= got.status < 500 and got.status != 429:
             self.store.mark_final(canonical, url, source.name)  # gone or forbidden: not asked again every poll
             log.info("source %s: %s: %s (not asked again)", source.name, url, got.error)
+        elif (attempts := self.store.failed_attempt(canonical)) >= self.max_attempts:
+            await self.give_up(source, canonical, url, Rejected("fetch failed", f"{got.error} in {attempts} polls"))
+            log.warning("source %s: %s: %s in %d polls; given up", source.name, url, got.error, attempts)
         else:
             log.info("source %s: %s: %s (will retry next poll)", source.name, url, got.error)
+
+    async def give_up(self, source: Source, canonical: str, url: str, why: Rejected) -> None:
+        """A page the feeder will not send: a dead letter says why (so the warehouse knows), then it is not asked again."""
+        letter = dead_letter("feed", why, source=source.name, url=url)
+        await self.send("dead-letters", None, orjson.dumps(letter.model_dump(mode="json")))
+        self.store.mark_final(canonical, url, source.name)
 
     async def run(self, once: bool = False) -> None:
         """Every source on its own schedule until stopped (a slow source delays no other); with `once`, one pass."""
         await self.reconcile()
-        async with Fetcher(self.policy) as fetcher:
+        dropped = self.store.drop_pending_except([s.name for s in self.sources])
+        if dropped:
+            log.info("feeder: %d pending URLs of sources no longer configured dropped", dropped)
+        async with Fetcher(self.policy, self.stopping) as fetcher:
             if once:
                 await asyncio.gather(*(self.poll(fetcher, s) for s in self.sources))
             else:
@@ -244,7 +267,8 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
         return {r[0] for r in rows}
 
     policy = policy_from(settings)
-    feeder = Feeder(sources, store, send, policy, metrics, settings.feeder_resend_after_seconds, outcome_query)
+    feeder = Feeder(sources, store, send, policy, metrics, settings.feeder_resend_after_seconds, outcome_query,
+                    max_attempts=settings.feeder_max_attempts)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, feeder.stopping.set)
