@@ -34,6 +34,7 @@ from htmldate import find_date
 from htmldate.extractors import extract_url_date
 from htmldate.utils import Extractor
 from trafilatura.metadata import examine_meta, extract_meta_json, extract_title, extract_url
+from trafilatura.settings import Extractor as ExtractionOptions
 from trafilatura.utils import load_html
 
 from schemas.records import Article, RawRef
@@ -232,10 +233,16 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
     return fetched_at or datetime.now(timezone.utc), "fetched"
 
 
-def _extract(tree, url: str | None, favor_recall: bool = False):
+# Balanced extraction without trafilatura's readability/jusText comparison ("fast"): on the public benchmark
+# it scored F1 0.966 against 0.964 with it, and the comparison was a third of an extraction's time. Pages the
+# fast pass leaves short get a full recall-mode pass. Built once: ExtractionOptions parses its config when built.
+_FAST = ExtractionOptions(output_format="python", fast=True, comments=False, tables=True)
+_RECALL = ExtractionOptions(output_format="python", recall=True, comments=False, tables=True)
+
+
+def _extract(tree, favor_recall: bool = False):
     # Metadata is read by _metadata, on the same tree, with only the parts this stage needs.
-    return trafilatura.bare_extraction(tree, url=url, with_metadata=False, favor_recall=favor_recall,
-                                       include_comments=False, include_tables=True)
+    return trafilatura.bare_extraction(tree, options=_RECALL if favor_recall else _FAST)
 
 
 def _metadata(tree: lxml.html.HtmlElement, url: str | None) -> tuple[str, str | None, str | None, str | None]:
@@ -316,11 +323,11 @@ def clean_page(
 
     title, page_url, date, author = _metadata(tree, url)
     _unwrap_layout_tables(tree)
-    doc = _extract(tree, page_url or url)
+    doc = _extract(tree)
     lines, dates = _body_lines(doc.text, title) if doc is not None and doc.text else ([], [])
     if sum(map(len, lines)) < limits.min_text_chars:
         # Balanced mode misses some layouts (<br>-separated text in divs): try recall before giving up.
-        retry = _extract(tree, page_url or url, favor_recall=True)
+        retry = _extract(tree, favor_recall=True)
         if retry is not None and retry.text:
             doc = retry
             lines, dates = _body_lines(retry.text, title)
