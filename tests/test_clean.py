@@ -161,3 +161,16 @@ def test_a_page_of_links_only_is_a_navigation_page():
     with pytest.raises(Rejected) as info:
         clean_page((BAD / "navigation-only.html").read_bytes(), url=None, source="t", limits=LIMITS)
     assert info.value.reason == "navigation page"
+
+
+def test_a_page_dateline_is_read_from_visible_text_across_tags_and_never_from_scripts():
+    body = "".join(f"<p>{'قال سيرغي لافروف إن المحادثات كانت مفيدة ' * 3}{i}</p>" for i in range(3))
+    fetched = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    script = '<script>var build = "1 يناير 2020";</script>'
+    page = (f"<html><head>{script}</head><body><div class='meta'><span>24</span> <b>نوفمبر</b> 2016</div>"
+            f"<article><h1>عنوان</h1>{body}</article></body></html>")
+    dated = clean_page(page, url="https://news.example/lavrov", source="t", fetched_at=fetched, limits=LIMITS)
+    assert (dated.published_at.isoformat(), dated.published_source) == ("2016-11-24T00:00:00+00:00", "dateline")
+    only_script = page.replace("<span>24</span> <b>نوفمبر</b> 2016", "")
+    undated = clean_page(only_script, url="https://news.example/lavrov", source="t", fetched_at=fetched, limits=LIMITS)
+    assert undated.published_source == "fetched"

@@ -213,6 +213,16 @@ def _time_element(tree: lxml.html.HtmlElement) -> datetime | None:
     return None
 
 
+_INVISIBLE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _visible_text(html: str) -> str:
+    """The page's text without scripts, styles and tags (a tag becomes a space, so "24 <b>نوفمبر</b> 2016"
+    reads as a date): a third of the HTML to normalize, and no dates from scripts."""
+    return _TAG.sub(" ", _INVISIBLE.sub(" ", html)).replace("&nbsp;", " ")
+
+
 def _publication_time(tree, doc_date: str | None, url: str | None, title: str, body: str, html: str,
                       fetched_at: datetime | None) -> tuple[datetime, str]:
     """(time, where it came from): see the ranking in the module docstring."""
@@ -225,7 +235,7 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
     if (found := _time_element(tree)) is not None:
         return found, "metadata"
     found = (find_dateline(f"{title}\n{body}", not_after=fetched_at)
-             or find_dateline(html[:200_000], not_after=fetched_at))
+             or find_dateline(_visible_text(html[:200_000]), not_after=fetched_at))
     if found is not None:
         return found, "dateline"
     if url_day is not None:
