@@ -17,7 +17,7 @@ import random
 import sys
 import time
 import tracemalloc
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,7 +30,9 @@ from dedup_pairs import DEFAULT_SEEDS, Pair, build_pairs, seed_articles  # noqa:
 from schemas.records import Article  # noqa: E402
 from streams.arabic import fingerprint_text  # noqa: E402
 from streams.stages import stories  # noqa: E402
-from streams.stages.stories import StoryIndex, assign_story, shingles, signature  # noqa: E402
+from streams.actors import ActorDictionary  # noqa: E402
+from streams.stages.entities import extract_mentions  # noqa: E402
+from streams.stages.stories import StoryIndex, assign_story, lead_persons, shingles, signature  # noqa: E402
 
 DAY = datetime(2016, 11, 24, tzinfo=timezone.utc)
 
@@ -82,14 +84,21 @@ def sweep(pairs: list[Pair]) -> None:
                       + ("   <- chosen" if chosen else ""))
 
 
-def evaluate(pairs: list[Pair]) -> None:
-    """The shipped parameters through the real code path: signature() then assign_story() on a fresh index."""
+def persons_of(text: str, dictionary: ActorDictionary) -> tuple[str, ...]:
+    return lead_persons(extract_mentions(text, dictionary))
+
+
+def evaluate(pairs: list[Pair], dictionary: ActorDictionary, second_signal: bool) -> None:
+    """The shipped parameters through the real code path: signature() then assign_story() on a fresh index;
+    with `second_signal`, the lead persons of each text (entities stage) go along, as in the pipeline."""
     predicted = []
     for i, p in enumerate(pairs):
         index = StoryIndex()
         first = article(f"a{i}", p.a)
-        assign_story(first, signature(p.a), index)
-        predicted.append(assign_story(article(f"b{i}", p.b), signature(p.b), index).duplicate_of == first.article_id)
+        persons_a, persons_b = (persons_of(p.a, dictionary), persons_of(p.b, dictionary)) if second_signal else ((), ())
+        assign_story(first, signature(p.a), index, persons_a)
+        predicted.append(assign_story(article(f"b{i}", p.b), signature(p.b), index, persons_b).duplicate_of
+                         == first.article_id)
     labels = [p.duplicate for p in pairs]
     precision, recall = scores(labels, predicted)
     light = [(l, q) for l, q, p in zip(labels, predicted, pairs) if not p.heavy]
@@ -98,7 +107,10 @@ def evaluate(pairs: list[Pair]) -> None:
     for p, q in zip(pairs, predicted):
         by_kind[p.kind].append(q == p.duplicate)
     print(f"\nshipped: k={stories.SHINGLE_WORDS} num_perm={stories.NUM_PERM} bands={stories.BANDS} "
-          f"rows={stories.ROWS} threshold={stories.THRESHOLD}  ({sum(labels)} duplicate pairs, "
+          f"rows={stories.ROWS} threshold={stories.THRESHOLD}"
+          + (f", second signal (lead persons, {stories.SECOND_DAYS} days, {stories.SECOND_THRESHOLD})"
+             if second_signal else ", LSH only")
+          + f"  ({sum(labels)} duplicate pairs, "
           f"{len(labels) - sum(labels)} distinct pairs)")
     print(f"  precision {precision:.3f}   recall {recall:.3f}   recall on light edits {recall_light:.3f}")
     heavy = [p.duplicate == q for p, q in zip(pairs, predicted) if p.heavy]
@@ -129,8 +141,9 @@ def synthetic_texts(n: int, seeds: Path) -> list[str]:
     return out
 
 
-def throughput(n: int, seeds: Path, configs: list[tuple[int, int, int, float]]) -> None:
+def throughput(n: int, seeds: Path, configs: list[tuple[int, int, int, float]], dictionary: ActorDictionary) -> None:
     texts = synthetic_texts(n + 5000, seeds)
+    persons = [persons_of(t, dictionary) for t in texts]
     sigs_by_k = {}
     for k in sorted({c[0] for c in configs}):
         t0 = time.perf_counter()
@@ -139,17 +152,22 @@ def throughput(n: int, seeds: Path, configs: list[tuple[int, int, int, float]]) 
         print(f"\nsignature (entities stage, {perms} permutations, k={k}): "
               f"{len(texts) / (time.perf_counter() - t0):,.0f} articles/s")
     sigs = [signature(t) for t in texts[:9000]]
-    articles = [article(f"x{i}", t, DAY + timedelta(seconds=i)) for i, t in enumerate(texts)]
-    print(f"index of {n:,} distinct articles (bigram-chain texts over the seeds: they share more phrases than real "
-          "articles do, so 'matched' is an upper bound of false matches)")
+    # A month of news: the index spread over 30 days of publication, the lookups on its last days.
+    step = timedelta(days=30) / n
+    articles = [article(f"x{i}", t, DAY + step * i) for i, t in enumerate(texts)]
+    named = Counter(person for who in persons[:n] for person in who)
+    top, count = named.most_common(1)[0] if named else ("nobody", 0)
+    print(f"index of {n:,} distinct articles over 30 days (bigram-chain texts over the seeds: they share more phrases "
+          f"than real articles do, so 'matched' is an upper bound of false matches); {count / n:.0%} lead with {top}, "
+          f"so the second signal compares one of those with ~{count * (2 * stories.SECOND_DAYS + 1) / 30:,.0f} articles")
     for k, bands, rows, threshold in configs:
         cut = [s[:bands * rows] for s in sigs_by_k[k]]  # a prefix of the permutations: as independent as any
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.take_snapshot()
         index = StoryIndex(window=timedelta(days=3650), bands=bands, rows=rows, threshold=threshold)
-        for a, s in zip(articles[:n], cut[:n]):
-            assign_story(a, s, index)
+        for a, s, who in zip(articles[:n], cut[:n], persons[:n]):
+            assign_story(a, s, index, who)
         gc.collect()
         used = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename"))
         tracemalloc.stop()
@@ -157,15 +175,20 @@ def throughput(n: int, seeds: Path, configs: list[tuple[int, int, int, float]]) 
         t0 = time.perf_counter()
         for s in cut[n:]:
             index.near(s)
+        lsh_rate = 5000 / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for a, s, who in zip(articles[n:], cut[n:], persons[n:]):
+            index.near(s, a.published_at, who)
         lookup_rate = 5000 / (time.perf_counter() - t0)
         t0 = time.perf_counter()
-        for a, s in zip(articles[n:], cut[n:]):
-            assign_story(a, s, index)
+        for a, s, who in zip(articles[n:], cut[n:], persons[n:]):
+            assign_story(a, s, index, who)
         rate = 5000 / (time.perf_counter() - t0)
         matched = sum(1 for e in index.entries.values() if e.assignment.duplicate_of)
         chosen = "  <- shipped" if (k, bands, rows, threshold) == (stories.SHINGLE_WORDS, stories.BANDS, stories.ROWS,
                                                                   stories.THRESHOLD) else ""
-        print(f"  k={k} b={bands:2d} r={rows} t={threshold:.2f}: lookup {lookup_rate:6,.0f}/s, "
+        print(f"  k={k} b={bands:2d} r={rows} t={threshold:.2f}: LSH lookup {lsh_rate:6,.0f}/s, "
+              f"with the second signal {lookup_rate:6,.0f}/s, "
               f"{candidates:5.1f} candidates/lookup, assign+insert {rate:6,.0f}/s, {used / n:6,.0f} bytes/article, "
               f"{matched} matched{chosen}")
 
@@ -183,12 +206,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS)
     parser.add_argument("--index-size", type=int, default=50_000)
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--shipped-only", action="store_true", help="index figures for the shipped parameters only")
     args = parser.parse_args()
     pairs = build_pairs(args.seeds)
     if not args.no_sweep:
         sweep(pairs)
-    evaluate(pairs)
-    throughput(args.index_size, args.seeds, [(3, 42, 3, 0.2), (3, 32, 4, 0.3), (3, 16, 8, 0.3), (2, 32, 4, 0.25)])
+    dictionary = ActorDictionary.load()
+    evaluate(pairs, dictionary, second_signal=False)
+    evaluate(pairs, dictionary, second_signal=True)
+    configs = [(3, 42, 3, 0.2), (3, 32, 4, 0.3), (3, 16, 8, 0.3), (2, 32, 4, 0.25)]
+    throughput(args.index_size, args.seeds, configs[:1] if args.shipped_only else configs, dictionary)
 
 
 if __name__ == "__main__":

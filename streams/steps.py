@@ -19,7 +19,7 @@ from streams.stages import Rejected
 from streams.stages.clean import CleanLimits, clean_page
 from streams.stages.candidates import find_candidates
 from streams.stages.entities import extract_mentions
-from streams.stages.stories import StoryIndex, assign_story, signature
+from streams.stages.stories import StoryIndex, assign_story, lead_persons, signature
 
 PAYLOAD_KEEP_CHARS = 2000
 MAX_MENTIONS = 1000
@@ -52,7 +52,8 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
 def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
     # ArticleEntities -> StoryArticle{..., minhash, story{story_id, duplicate_of}}
     return StoryArticle(article=item.article, mentions=item.mentions, dictionary_version=item.dictionary_version,
-                        minhash=item.minhash, story=assign_story(item.article, item.minhash, index),
+                        minhash=item.minhash,
+                        story=assign_story(item.article, item.minhash, index, lead_persons(item.mentions)),
                         candidates=item.candidates)
 
 

@@ -15,16 +15,31 @@ from typing import Any
 import orjson
 
 from schemas.records import StoryArticle, StoryAssignment
-from streams.stages.stories import StoryIndex
+from streams.stages.stories import LEAD_PERSONS, StoryIndex, lead_persons
 
 log = logging.getLogger("newsstream")
 
-# Articles indexed within the window, oldest processed first (so the first copy founds the story).
+# Articles indexed within the window, oldest processed first (so the first copy founds the story), with their
+# lead persons as `lead_persons` computes them: most mentions first, then earliest mention.
 INDEX_QUERY = """
-SELECT article_id, fingerprint, story_id, duplicate_of, published_at, minhash, processed_at
-FROM articles FINAL
-WHERE processed_at >= now64(3) - toIntervalSecond({window:UInt64})
-ORDER BY processed_at, article_id
+SELECT a.article_id, a.fingerprint, a.story_id, a.duplicate_of, a.published_at, a.minhash, a.processed_at,
+       lead.persons
+FROM articles AS a FINAL
+LEFT JOIN
+(
+    SELECT article_id, arraySlice(arrayMap(t -> t.3, arraySort(groupArray((-toInt64(n), first, actor_id)))),
+                                  1, {lead:UInt8}) AS persons
+    FROM
+    (
+        SELECT article_id, actor_id, count() AS n, min(char_start) AS first
+        FROM mentions FINAL
+        WHERE actor_type = 'person' AND processed_at >= now64(3) - toIntervalSecond({window:UInt64})
+        GROUP BY article_id, actor_id
+    )
+    GROUP BY article_id
+) AS lead ON lead.article_id = a.article_id
+WHERE a.processed_at >= now64(3) - toIntervalSecond({window:UInt64})
+ORDER BY a.processed_at, a.article_id
 """
 
 
@@ -35,15 +50,19 @@ def _utc(value: Any) -> datetime:
 
 def index_query(window: timedelta) -> str:
     """The query with its one parameter inlined: it also travels as text to a worker's read-only /sql."""
-    return INDEX_QUERY.replace("{window:UInt64}", str(int(window.total_seconds())))
+    return (INDEX_QUERY.replace("{window:UInt64}", str(int(window.total_seconds())))
+            .replace("{lead:UInt8}", str(LEAD_PERSONS)))
 
 
 def fill_from_rows(index: StoryIndex, rows: Iterable[tuple]) -> int:
+    """Rows of INDEX_QUERY: (article_id, fingerprint, story_id, duplicate_of, published_at, minhash[, processed_at
+    [, lead persons]])."""
     n = 0
-    for article_id, fingerprint, story_id, duplicate_of, published_at, minhash, *processed in rows:
+    for article_id, fingerprint, story_id, duplicate_of, published_at, minhash, *rest in rows:
+        processed_at, persons = (list(rest) + [None, None])[:2]
         index.remember(article_id, fingerprint, _utc(published_at), list(minhash or ()),
                        StoryAssignment(story_id=story_id, duplicate_of=duplicate_of),
-                       indexed_at=_utc(processed[0]) if processed else None)
+                       indexed_at=_utc(processed_at) if processed_at else None, persons=tuple(persons or ()))
         n += 1
     return n
 
@@ -59,7 +78,7 @@ def fill_from_stories(index: StoryIndex, values: Iterable[bytes | dict]) -> int:
             continue
         if item.article.article_id not in index.entries:
             index.remember(item.article.article_id, item.article.fingerprint, item.article.published_at,
-                           item.minhash, item.story)
+                           item.minhash, item.story, persons=lead_persons(item.mentions))
             n += 1
     return n
 

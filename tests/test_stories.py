@@ -3,7 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 from schemas.records import Article, StoryArticle, StoryAssignment
 from streams.arabic import fingerprint_text
-from streams.stages.stories import NUM_PERM, StoryIndex, assign_story, signature
+from schemas.records import Mention
+from streams.stages.stories import NUM_PERM, StoryIndex, assign_story, lead_persons, signature
 from streams.story_index import fill_from_rows, fill_from_stories
 from tests.conftest import ROOT
 
@@ -24,8 +25,16 @@ def article(article_id, fingerprint, body="t", published=DAY):
                    fingerprint=fingerprint)
 
 
-def assign(index, article_id, body, published=DAY):
-    return assign_story(article(article_id, fingerprint_text(body), body, published), signature(body), index)
+def assign(index, article_id, body, published=DAY, persons=()):
+    return assign_story(article(article_id, fingerprint_text(body), body, published), signature(body), index, persons)
+
+
+LAVROV = ("sergey-lavrov",)
+
+
+def rewritten(body: str) -> str:
+    """Every fourth word replaced: about 0.17 of the 3-gram signature left, and no LSH band in common."""
+    return " ".join("كذلك" if i % 4 == 0 else word for i, word in enumerate(body.split(" ")))
 
 
 def test_first_article_founds_its_story():
@@ -73,8 +82,33 @@ def test_different_articles_about_the_same_actor_on_the_same_day_are_different_s
     index = StoryIndex()
     credit = "المصدر: وكالات"
     for article_id, doc in (("a", WIRE), ("b", OTHER), ("c", THIRD)):
-        result = assign(index, article_id, text(doc, body=["موسكو - " + doc["body"][0], *doc["body"][1:], credit]))
+        result = assign(index, article_id, text(doc, body=["موسكو - " + doc["body"][0], *doc["body"][1:], credit]),
+                        persons=LAVROV)  # the second signal compares them all: they share too little
         assert (result.story_id, result.duplicate_of) == (article_id, None)
+
+
+def test_a_heavy_rewrite_the_lsh_misses_joins_its_story_by_its_lead_person_and_date():
+    wire, rewrite = text(WIRE), rewritten(text(WIRE))
+
+    def story_of_rewrite(published=DAY + timedelta(days=1), persons=LAVROV):
+        index = StoryIndex()
+        assign(index, "wire", wire, persons=LAVROV)
+        return assign(index, "rewrite", rewrite, published, persons=persons)
+
+    assert story_of_rewrite() == StoryAssignment(story_id="wire", duplicate_of="wire")
+    assert story_of_rewrite(persons=()).story_id == "rewrite"  # LSH alone: no band in common
+    assert story_of_rewrite(persons=("bashar-al-assad",)).story_id == "rewrite"  # another lead person
+    assert story_of_rewrite(published=DAY + timedelta(days=5)).story_id == "rewrite"  # days apart
+
+
+def test_lead_persons_are_the_most_mentioned_persons_earliest_first():
+    def m(actor_id, start, kind="person"):
+        return Mention(actor_id=actor_id, name=actor_id, type=kind, surface="x", start=start, end=start + 1)
+
+    mentions = [m("russia", 0, "location"), m("kerry", 5), m("lavrov", 10), m("lavrov", 30), m("kerry", 40),
+                m("russia", 50, "location"), m("russia", 60, "location"), m("de-mistura", 70)]
+    assert lead_persons(mentions) == ("kerry", "lavrov")
+    assert lead_persons(mentions, 1) == ("kerry",) and lead_persons([m("russia", 0, "location")]) == ()
 
 
 class StreamClock:
@@ -90,13 +124,14 @@ class StreamClock:
 def test_entries_leave_the_window_by_the_streams_clock():
     clock = StreamClock(DAY)
     index = StoryIndex(window=timedelta(days=30), clock=clock)
-    assign(index, "old", text(WIRE), DAY)
+    assign(index, "old", text(WIRE), DAY, persons=LAVROV)
     clock.now = DAY + timedelta(days=10)
     assign(index, "other", text(OTHER), DAY + timedelta(days=10))
     assert set(index.entries) == {"old", "other"}
     clock.now = DAY + timedelta(days=31)
     assign(index, "new", text(THIRD), DAY + timedelta(days=31))
     assert set(index.entries) == {"other", "new"} and "old" not in index.lsh.keys
+    assert ("sergey-lavrov", DAY.date()) not in index.by_person_day
     late = assign(index, "late-copy", text(WIRE), DAY + timedelta(days=32))  # its original is gone: a new story
     assert late.story_id == "late-copy"
 
@@ -133,10 +168,10 @@ def test_an_article_without_signature_is_matched_exactly_only():
 
 def test_rebuilt_index_answers_like_the_one_it_replaces():
     index = StoryIndex()
-    assign(index, "a", text(WIRE))
+    assign(index, "a", text(WIRE), persons=LAVROV)
     assign(index, "b", text(OTHER))
     rows = [(k, e.fingerprint, e.assignment.story_id, e.assignment.duplicate_of, e.published_at.isoformat(),
-             e.signature.tolist()) for k, e in index.entries.items()]
+             e.signature.tolist(), None, [p for p, _ in e.buckets]) for k, e in index.entries.items()]
     rebuilt = StoryIndex()
     assert fill_from_rows(rebuilt, rows[:1]) == 1
     # "b" reached the stories topic but not yet the warehouse: it comes from the topic's unsunk records
@@ -146,6 +181,8 @@ def test_rebuilt_index_answers_like_the_one_it_replaces():
     assert fill_from_stories(rebuilt, [record.model_dump_json().encode(), b"not json"]) == 1
     copy = text(OTHER, body=OTHER["body"][:-2] + ["المصدر: وكالات"])
     assert assign(rebuilt, "c", copy) == StoryAssignment(story_id="b", duplicate_of="b")
+    # the warehouse row's lead persons feed the second signal after a rebuild
+    assert assign(rebuilt, "d", rewritten(text(WIRE)), persons=LAVROV).story_id == "a"
 
 
 def test_a_changed_copy_of_a_stored_article_is_dropped_with_its_reason():

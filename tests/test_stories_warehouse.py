@@ -7,7 +7,7 @@ import pytest
 from schemas.records import Mention, RawRef, StoryArticle
 from streams.arabic import fingerprint_text
 from streams.sink import batch_rows
-from streams.stages.stories import StoryIndex, assign_story, signature
+from streams.stages.stories import StoryIndex, assign_story, lead_persons, signature
 from streams.story_index import fill_from_rows, index_query
 from streams.warehouse import Warehouse
 from tests.test_stories import WIRE, OTHER, article, text
@@ -39,7 +39,7 @@ def stream(index, offset, article_id, site, body, published):
                         start=start, end=start + 6)]
     sig = signature(body)
     return StoryArticle(article=a, mentions=mentions, dictionary_version="v1", minhash=sig,
-                        story=assign_story(a, sig, index))
+                        story=assign_story(a, sig, index, lead_persons(mentions)))
 
 
 def insert(warehouse, items):
@@ -66,8 +66,10 @@ def test_a_wire_copy_republished_five_times_is_one_story_in_the_weekly_view(ware
 
 def test_signatures_in_the_warehouse_rebuild_the_index(warehouse):
     _, rows = warehouse.query(index_query(timedelta(days=30)))
+    assert {row[0]: list(row[-1]) for row in rows}["wire-3"] == ["sergey-lavrov"]  # its lead persons
     rebuilt = StoryIndex()
     assert fill_from_rows(rebuilt, rows) >= 6
+    assert [person for person, _ in rebuilt.entries["wire-3"].buckets] == ["sergey-lavrov"]
     assert rebuilt.entries["wire-3"].assignment.story_id == "wire-0"
     late = republished(2).replace("المصدر: وكالات", "المصدر: سانا")
     result = assign_story(article("wire-late", fingerprint_text(late), late, DAY + timedelta(days=1)),
