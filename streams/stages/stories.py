@@ -104,6 +104,11 @@ class _Entry:
     buckets: tuple[tuple[str, date], ...] = ()
 
 
+def _better(best: tuple[str, float] | None, best_seq: int, similarity: float, seq: int) -> bool:
+    """More similar wins; on a tie the earlier-inserted article does, whatever the candidate set's order."""
+    return best is None or similarity > best[1] or similarity == best[1] and seq < best_seq
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -151,9 +156,7 @@ class StoryIndex:
             if published_at is not None and abs(entry.published_at - published_at) > self.window:
                 continue
             similarity = float(np.count_nonzero(entry.signature == query)) / len(query)
-            if similarity < self.threshold:
-                continue
-            if best is None or similarity > best[1] or similarity == best[1] and entry.seq < best_seq:
+            if similarity >= self.threshold and _better(best, best_seq, similarity, entry.seq):
                 best, best_seq = (key, similarity), entry.seq
         if best is not None or published_at is None:
             return best
@@ -173,9 +176,8 @@ class StoryIndex:
                 for i in np.flatnonzero(scores >= self.second_threshold):
                     key, similarity = bucket.keys[i], float(scores[i])
                     entry = self.entries[key]
-                    if abs(entry.published_at - published_at) > timedelta(days=self.second_days):
-                        continue
-                    if best is None or similarity > best[1] or similarity == best[1] and entry.seq < best_seq:
+                    if (abs(entry.published_at - published_at) <= timedelta(days=self.second_days)
+                            and _better(best, best_seq, similarity, entry.seq)):
                         best, best_seq = (key, similarity), entry.seq
         return best
 
