@@ -49,7 +49,7 @@ def _utc(value: Any) -> datetime:
 
 
 def index_query(window: timedelta) -> str:
-    """The query with its one parameter inlined: it also travels as text to a worker's read-only /sql."""
+    """The query with its parameters inlined: it also travels as text to a worker's read-only /sql."""
     return (INDEX_QUERY.replace("{window:UInt64}", str(int(window.total_seconds())))
             .replace("{lead:UInt8}", str(LEAD_PERSONS)))
 
