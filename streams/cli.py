@@ -280,9 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from streams.errors import UserError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except UserError as exc:  # one readable line, no traceback
+        print(f"newsstream: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `newsstream cookbook | head`
