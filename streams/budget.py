@@ -25,7 +25,12 @@ from streams.steps import clean_step
 
 
 def _warm_up() -> None:
-    import streams.steps  # noqa: F401  (trafilatura and the models load before the first page's clock starts)
+    """Load what loads lazily before the first page's clock starts, in every fresh child (after a timeout too)."""
+    import py3langid
+
+    import streams.steps  # noqa: F401  (trafilatura, htmldate, datasketch)
+
+    py3langid.classify("warm up")  # the language model loads on first use: 1.4 s wall, 0.6 s CPU (measured)
 
 
 def _start_method() -> str:
