@@ -1,0 +1,201 @@
+"""The actor dictionary as data: several files, dated roles, and a review that finds alias collisions."""
+
+import os
+
+import pytest
+from stopwordsiso import stopwords
+from wordfreq import top_n_list
+
+from streams.actors import ActorDictionary, DictionaryWatcher, alias_problems, dictionary_files
+from streams.arabic import normalize
+from streams.catalog import add_actor
+from streams.stages.entities import extract_mentions
+
+# Function words never make a name; the 2,000 most frequent Arabic words (names the press uses daily among them)
+# may, but only when the entry says so in common_word_aliases.
+ARABIC_STOPWORDS = frozenset(normalize(w) for w in stopwords("ar"))
+COMMON_ARABIC = frozenset(normalize(w) for w in top_n_list("ar", 2000))
+
+BASE = """version: t
+actors:
+- id: bashar-al-assad
+  name: Bashar al-Assad
+  type: person
+  country: SY
+  aliases: {ar: ["بشار الأسد"]}
+  short: {ar: ["الأسد"]}
+  common_word_aliases: ["الأسد"]
+"""
+OTHER = """actors:
+- id: hafez-al-assad
+  name: Hafez al-Assad
+  type: person
+  country: SY
+  aliases: {ar: ["حافظ الأسد"]}
+  short: {ar: ["الأسد"]}
+  common_word_aliases: ["الأسد"]
+  roles:
+  - {title: President of Syria, country: SY, from: 1971-03-14, to: 2000-06-10}
+"""
+
+
+def entry(extra: str, actor_id: str = "x-person", alias: str = "زيد عمرو") -> str:
+    return f"""actors:
+- id: {actor_id}
+  name: X Person
+  type: person
+  aliases: {{ar: ["{alias}"]}}
+{extra}"""
+
+
+def write(directory, **files):
+    directory.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (directory / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return directory
+
+
+def problems(d: ActorDictionary) -> list[str]:
+    return alias_problems(d, ARABIC_STOPWORDS, COMMON_ARABIC)
+
+
+def test_bundled_dictionary_is_several_files_and_reviewed_clean(dictionary):
+    files = dictionary_files()
+    assert files[0].name == "actors.yaml" and len(files) > 1
+    assert set(dictionary.files) == set(files)
+    assert {a.source for a in dictionary.actors.values()} == {str(f) for f in files}
+    found = problems(dictionary)
+    assert not found, f"{len(found)} dictionary problem(s):\n" + "\n".join(found[:200])
+
+
+def test_bundled_dictionary_has_dated_roles(dictionary):
+    hafez = dictionary.actors["hafez-al-assad"]
+    assert any(r.title == "President of Syria" and r.start.startswith("1971") and r.end.startswith("2000")
+               for r in hafez.roles)
+    assert sum(1 for a in dictionary.actors.values() if a.roles) >= 1000
+
+
+def test_a_directory_loads_all_its_files_and_the_version_covers_each(tmp_path):
+    root = write(tmp_path / "dict", a=BASE, b=OTHER)
+    (root / ".actors-edit.yaml").write_text("broken: [", encoding="utf-8")  # an edit in progress is not read
+    d = ActorDictionary.load(root)
+    assert set(d.actors) == {"bashar-al-assad", "hafez-al-assad"}
+    assert d.actors["hafez-al-assad"].roles[0].start == "1971-03-14"
+    assert d.actors["hafez-al-assad"].source == str(root / "b.yaml")
+    first = d.version
+    (root / "b.yaml").write_text(OTHER.replace("1971-03-14", "1971-03-12"), encoding="utf-8")
+    assert ActorDictionary.load(root).version != first
+
+
+def test_a_shared_short_form_across_files_still_resolves_by_the_full_name(tmp_path):
+    d = ActorDictionary.load(write(tmp_path / "dict", a=BASE, b=OTHER))
+    found = extract_mentions("قال حافظ الأسد إن الأسد سيبقى", d)
+    assert [m.actor_id for m in found] == ["hafez-al-assad", "hafez-al-assad"]
+    assert problems(d) == []
+
+
+def test_duplicate_id_across_files_names_both_files(tmp_path):
+    root = write(tmp_path / "dict", a=BASE, b=BASE.replace("version: t\n", ""))
+    with pytest.raises(ValueError, match=r"b\.yaml: actor id 'bashar-al-assad' is listed twice \(also in .*a\.yaml\)"):
+        ActorDictionary.load(root)
+
+
+def test_a_full_alias_collision_is_found_with_file_entry_and_alias(tmp_path):
+    root = write(tmp_path / "dict", a=BASE, b=entry("", "other-bashar", "بشار الاسد"))
+    found = problems(ActorDictionary.load(root))
+    assert len(found) == 2
+    assert any(str(root / "b.yaml") in p and "other-bashar" in p and "'بشار الاسد'" in p
+               and "bashar-al-assad" in p for p in found)
+
+
+def test_a_collision_through_the_article_is_found(tmp_path):
+    # "الأسد" without its article is the key "اسد": a full alias "أسد" of another actor collides with it.
+    root = write(tmp_path / "dict", a=BASE, b=entry("", "other", "أسد"))
+    assert any("other" in p and "'أسد'" in p for p in problems(ActorDictionary.load(root)))
+
+
+def test_a_declared_shared_alias_is_accepted(tmp_path):
+    twin = BASE.replace("bashar-al-assad", "bashar-twin").replace("Bashar al-Assad", "Bashar Twin").replace("version: t\n", "")
+    root = write(tmp_path / "dict", a=BASE, b=twin)
+    assert any("'بشار الأسد'" in p for p in problems(ActorDictionary.load(root)))
+    both = lambda text: text.replace("  short:", '  shared_aliases: ["بشار الأسد"]\n  short:')  # noqa: E731
+    root = write(tmp_path / "dict2", a=both(BASE), b=both(twin))
+    assert problems(ActorDictionary.load(root)) == []
+
+
+def test_function_words_and_common_words_are_refused_as_names(tmp_path):
+    root = write(tmp_path / "dict", a=entry('  short: {ar: ["الذي"]}\n'))
+    assert any("'الذي' is an Arabic function word" in p for p in problems(ActorDictionary.load(root)))
+    root = write(tmp_path / "dict2", a=entry('  short: {ar: ["محمد"]}\n'))
+    assert any("'محمد' is a very common Arabic word" in p for p in problems(ActorDictionary.load(root)))
+    without_declaration = BASE.replace('  common_word_aliases: ["الأسد"]\n', "")
+    root = write(tmp_path / "dict3", a=without_declaration)
+    assert any("'الأسد' is a very common Arabic word" in p for p in problems(ActorDictionary.load(root)))
+
+
+@pytest.mark.parametrize("role, error", [
+    ("{title: Minister, from: 2014-13}", "date '2014-13' is not YYYY"),
+    ("{title: Minister, from: '2014-02-30'}", "date '2014-02-30' is not YYYY"),
+    ("{title: Minister, from: 'last year'}", "is not YYYY"),
+    ("{title: Minister, from: 2016, to: 2015}", r"roles\[0\] \(Minister\): from 2016 is after to 2015"),
+    ("{title: Minister, from: 2016-05, to: 2016-04-30}", "from 2016-05 is after to 2016-04-30"),
+    ("{title: Minister, country: Syria}", "country must be an ISO 3166-1 alpha-2 code"),
+    ("{country: SY}", "title is required"),
+    ("{title: Minister, since: 2010}", "unknown field"),
+])
+def test_malformed_roles_are_refused_naming_file_and_entry(tmp_path, role, error):
+    path = tmp_path / "a.yaml"
+    path.write_text(entry(f"  roles:\n  - {role}\n"), encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"a\.yaml: actor 'x-person': .*{error}"):
+        ActorDictionary.load(path)
+
+
+def test_role_periods_compare_by_their_extent(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text(entry("  roles:\n  - {title: A, from: 2016-05, to: 2016}\n  - {title: B, from: 2016, to: null}\n"),
+                    encoding="utf-8")
+    roles = ActorDictionary.load(path).actors["x-person"].roles
+    assert [(r.start, r.end) for r in roles] == [("2016-05", "2016"), ("2016", None)]
+
+
+def test_a_declaration_must_name_a_listed_alias(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text(entry('  shared_aliases: ["عمرو زيد"]\n'), encoding="utf-8")
+    with pytest.raises(ValueError, match="must also be listed"):
+        ActorDictionary.load(path)
+
+
+def test_a_missing_path_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no such actor dictionary"):
+        ActorDictionary.load(tmp_path / "nope.yaml")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no \\*.yaml actor dictionary files"):
+        ActorDictionary.load(tmp_path / "empty")
+
+
+def test_watcher_notices_a_change_in_any_file_and_a_new_file(tmp_path):
+    root = write(tmp_path / "dict", a=BASE)
+    watcher = DictionaryWatcher(root, interval=0)
+    assert set(watcher.current().actors) == {"bashar-al-assad"}
+    write(root, b=OTHER)
+    assert "hafez-al-assad" in watcher.current().actors
+    (root / "b.yaml").write_text(OTHER + entry("").replace("actors:\n", ""), encoding="utf-8")
+    os.utime(root / "b.yaml", ns=(1, 10**18))
+    assert "x-person" in watcher.current().actors
+    (root / "b.yaml").write_text("actors: [ {broken", encoding="utf-8")
+    os.utime(root / "b.yaml", ns=(1, 2 * 10**18))
+    assert "x-person" in watcher.current().actors  # the last good dictionary is kept
+
+
+def test_add_into_a_directory_writes_its_actors_yaml_and_checks_every_file(tmp_path):
+    root = write(tmp_path / "dict", regional=OTHER)
+    before = (root / "regional.yaml").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="already belongs to 'hafez-al-assad'"):
+        add_actor({"id": "h2", "name": "H Two", "type": "person", "aliases": {"ar": ["حافظ الاسد"]}}, root)
+    assert not (root / "actors.yaml").exists()
+    d = add_actor({"id": "john-kerry", "name": "John Kerry", "type": "person", "aliases": {"ar": ["جون كيري"]}}, root)
+    assert set(d.actors) == {"hafez-al-assad", "john-kerry"}
+    assert "john-kerry" in (root / "actors.yaml").read_text(encoding="utf-8")
+    assert (root / "regional.yaml").read_text(encoding="utf-8") == before
+    d = add_actor({"id": "x-y", "name": "X Y", "type": "person", "aliases": {"ar": ["س ص"]}}, root)
+    assert len(d.actors) == 3 and not list(root.glob(".actors-*"))
