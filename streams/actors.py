@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import pickle
 import re
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
@@ -16,6 +20,7 @@ import yaml
 
 from schemas import ACTORS_DIR, ACTORS_PATH
 from streams.arabic import normalize
+from streams.errors import UserError
 
 _ARTICLE = "ال"
 log = logging.getLogger("newsstream")
@@ -31,6 +36,11 @@ _KEYS = {"id", "name", "type", "country", "role", "aliases", "short", "promoted_
 _ROLE_KEYS = {"title", "country", "from", "to"}
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+class DictionaryError(UserError, ValueError):
+    """A dictionary file the user can fix (bad entry, date, duplicate id, missing path): one line naming the file
+    and the entry. A ValueError too, so callers that refuse an edit (actors add) catch it as before."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ def _role_date(value: object, where: str) -> str | None:
             return value
         except ValueError:
             pass
-    raise ValueError(f"{where}: date {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    raise DictionaryError(f"{where}: date {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
 
 
 def _period(value: str, last: bool) -> date:
@@ -95,22 +105,22 @@ def _roles(value: object, where: str) -> tuple[Role, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise ValueError(f"{where}: roles must be a list of {{title, country, from, to}}")
+        raise DictionaryError(f"{where}: roles must be a list of {{title, country, from, to}}")
     roles = []
     for n, item in enumerate(value):
         at = f"{where}: roles[{n}]"
         if not isinstance(item, dict):
-            raise ValueError(f"{at} must be a mapping with title, country, from, to")
+            raise DictionaryError(f"{at} must be a mapping with title, country, from, to")
         if unknown := set(item) - _ROLE_KEYS:
-            raise ValueError(f"{at}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_ROLE_KEYS)}")
+            raise DictionaryError(f"{at}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_ROLE_KEYS)}")
         if not isinstance(item.get("title"), str) or not item["title"].strip():
-            raise ValueError(f"{at}: title is required")
+            raise DictionaryError(f"{at}: title is required")
         country = item.get("country")
         if country is not None and not (isinstance(country, str) and _COUNTRY.match(country)):
-            raise ValueError(f"{at}: country must be an ISO 3166-1 alpha-2 code like 'SY', got {country!r}")
+            raise DictionaryError(f"{at}: country must be an ISO 3166-1 alpha-2 code like 'SY', got {country!r}")
         start, end = _role_date(item.get("from"), at), _role_date(item.get("to"), at)
         if start and end and _period(start, last=False) > _period(end, last=True):
-            raise ValueError(f"{at} ({item['title']}): from {start} is after to {end}")
+            raise DictionaryError(f"{at} ({item['title']}): from {start} is after to {end}")
         roles.append(Role(item["title"], country, start, end))
     return tuple(roles)
 
@@ -118,34 +128,34 @@ def _roles(value: object, where: str) -> tuple[Role, ...]:
 def validate_entry(item: object) -> Actor:
     """One dictionary entry, checked: a clear error names the entry and the field, and nothing is guessed."""
     if not isinstance(item, dict):
-        raise ValueError(f"an actor entry must be a mapping, got {item!r}")
+        raise DictionaryError(f"an actor entry must be a mapping, got {item!r}")
     where = f"actor {item.get('id')!r}"
     if unknown := set(item) - _KEYS:
-        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+        raise DictionaryError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
     if not isinstance(item.get("id"), str) or not _ID.match(item["id"]):
-        raise ValueError(f"{where}: id must be a lowercase slug like 'sergey-lavrov'")
+        raise DictionaryError(f"{where}: id must be a lowercase slug like 'sergey-lavrov'")
     if not isinstance(item.get("name"), str) or not item["name"].strip():
-        raise ValueError(f"{where}: name (canonical English name) is required")
+        raise DictionaryError(f"{where}: name (canonical English name) is required")
     if item.get("type") not in ACTOR_TYPES:
-        raise ValueError(f"{where}: type must be one of {', '.join(ACTOR_TYPES)}")
+        raise DictionaryError(f"{where}: type must be one of {', '.join(ACTOR_TYPES)}")
     for key in ("country", "role", "promoted_from"):
         if item.get(key) is not None and not isinstance(item[key], str):
-            raise ValueError(f"{where}: {key} must be text")
+            raise DictionaryError(f"{where}: {key} must be text")
     groups = {}
     for group in ("aliases", "short"):
         value = item.get(group) or {}
         if not isinstance(value, dict) or any(
                 not isinstance(v, list) or not all(isinstance(a, str) and a.strip() for a in v) for v in value.values()):
-            raise ValueError(f"{where}: {group} must map a language code to a list of names")
+            raise DictionaryError(f"{where}: {group} must map a language code to a list of names")
         groups[group] = {str(lang): list(v) for lang, v in value.items()}
     listed = {_key(a) for g in groups.values() for v in g.values() for a in v} | {_key(item["name"])}
     declared = {}
     for key in ("shared_aliases", "common_word_aliases"):
         value = item.get(key) or []
         if not isinstance(value, list) or not all(isinstance(a, str) and a.strip() for a in value):
-            raise ValueError(f"{where}: {key} must be a list of names")
+            raise DictionaryError(f"{where}: {key} must be a list of names")
         if missing := [a for a in value if _key(a) not in listed]:
-            raise ValueError(f"{where}: {key} {missing} must also be listed under aliases or short")
+            raise DictionaryError(f"{where}: {key} {missing} must also be listed under aliases or short")
         declared[key] = tuple(value)
     return Actor(item["id"], item["name"], item["type"], item.get("country"), item.get("role"),
                  groups["aliases"], groups["short"], item.get("promoted_from"), _roles(item.get("roles"), where),
@@ -167,10 +177,10 @@ def dictionary_files(path: Path | str | None = None) -> list[Path]:
         files = sorted(p for p in path.rglob("*.yaml")
                        if not any(part.startswith(".") for part in p.relative_to(path).parts))
         if not files:
-            raise ValueError(f"{path}: no *.yaml actor dictionary files in this directory")
+            raise DictionaryError(f"{path}: no *.yaml actor dictionary files in this directory")
         return files
     if not path.exists():
-        raise ValueError(f"{path}: no such actor dictionary file or directory")
+        raise DictionaryError(f"{path}: no such actor dictionary file or directory")
     return [path]
 
 
@@ -194,77 +204,152 @@ class ActorDictionary:
     files: tuple[Path, ...] = ()
 
     @classmethod
-    def load(cls, path: Path | str | None = None, *, replace: dict[Path, Path] | None = None) -> "ActorDictionary":
+    def load(cls, path: Path | str | None = None, *, replace: dict[Path, Path] | None = None,
+             cache_dir: Path | None | str = "default") -> "ActorDictionary":
         """The dictionary from `path` (see dictionary_files). `replace` reads some files' content from elsewhere
-        (an edit checked before it replaces its file)."""
+        (an edit checked before it replaces its file). The compiled result is cached in `cache_dir` (default:
+        default_cache_dir(); None: no cache), keyed by the files' content and the compiling code, because parsing
+        and compiling thousands of entries takes seconds and a worker reloads at every edit."""
         files = dictionary_files(path)
-        replace = replace or {}
-        actors: dict[str, Actor] = {}
-        keys: dict[str, dict] = {}
-        digest = hashlib.sha1()
-        version = ""
-
-        def add(alias: str, actor_id: str, short: bool, generated: bool) -> None:
-            norm = _key(alias)
-            if len(norm) < 2:
-                return
-            variants = [(norm, False)]
-            if norm.startswith(_ARTICLE) and len(norm) > 4:
-                variants.append((norm[len(_ARTICLE):], True))
-            for key, needs_article in variants:
-                entry = keys.get(key)
-                if entry is None:
-                    entry = keys[key] = {"ids": [], "short": True, "needs_article": needs_article}
-                elif generated and actor_id not in entry["ids"]:
-                    continue  # a generated spelling never makes another actor's listed alias ambiguous
-                if actor_id not in entry["ids"]:
-                    entry["ids"].append(actor_id)
-                entry["short"] = entry["short"] and short
-                entry["needs_article"] = entry["needs_article"] and needs_article
-
-        listed: list[tuple[str, str, bool, bool]] = []  # (alias, actor id, short, foreign person)
-        for file in files:
-            raw = replace.get(file, file).read_bytes()
-            if len(files) > 1:
-                digest.update(file.name.encode() + b"\0")
-            digest.update(raw)
-            try:
-                data = yaml.load(raw, Loader=_YAML_LOADER)
-            except yaml.YAMLError as exc:
-                raise ValueError(f"{file}: not valid YAML: {exc}") from None
-            if not isinstance(data, dict) or not isinstance(data.get("actors"), list):
-                raise ValueError(f"{file}: expected a mapping with an 'actors' list")
-            version = version or str(data.get("version") or "")
-            for item in data["actors"]:
-                try:
-                    actor = validate_entry(item)
-                except ValueError as exc:
-                    raise ValueError(f"{file}: {exc}") from None
-                if actor.actor_id in actors:
-                    raise ValueError(f"{file}: actor id {actor.actor_id!r} is listed twice"
-                                     f" (also in {actors[actor.actor_id].source})")
-                actors[actor.actor_id] = actor = replace_fields(actor, source=str(file))
-                foreign = actor.type == "person" and actor.country not in ARABIC_SPEAKING
-                listed.append((actor.name, actor.actor_id, False, foreign))
-                for group, short in ((actor.aliases, False), (actor.short, True)):
-                    for aliases in group.values():
-                        listed.extend((alias, actor.actor_id, short, foreign) for alias in aliases)
-        # Listed spellings first, so they win over generated ones of another actor.
-        for alias, actor_id, short, _ in listed:
-            add(alias, actor_id, short, generated=False)
-        for alias, actor_id, short, foreign in listed:
-            for variant in spelling_variants(alias, vowels=foreign) - {alias}:
-                add(variant, actor_id, short, generated=True)
-
-        automaton = ahocorasick.Automaton()
-        for key, entry in keys.items():
-            ids = tuple(entry["ids"])
-            # A full alias claimed by several actors is ambiguous as well: treat it like a shared surname.
-            automaton.add_word(key, AliasEntry(ids, entry["short"] or len(ids) > 1, entry["needs_article"], len(key)))
-        automaton.make_automaton()
-        version = version + "+" + digest.hexdigest()[:8]
+        raws = [(file, (replace or {}).get(file, file).read_bytes()) for file in files]
+        cache_dir = default_cache_dir() if cache_dir == "default" else cache_dir
+        cache = _cache_file(Path(cache_dir), raws) if cache_dir is not None else None
+        compiled = _read_cache(cache) if cache is not None else None
+        if compiled is None:
+            compiled = _compile(raws)
+            if cache is not None:
+                _write_cache(cache, compiled)
+        version, actors, automaton = compiled
         return cls(version=version, actors=actors, automaton=automaton,
                    path=Path(path) if path is not None else ACTORS_PATH, files=tuple(files))
+
+
+def _compile(raws: list[tuple[Path, bytes]]) -> tuple[str, dict[str, Actor], ahocorasick.Automaton]:
+    files = [file for file, _ in raws]
+    actors: dict[str, Actor] = {}
+    keys: dict[str, dict] = {}
+    digest = hashlib.sha1()
+    version = ""
+
+    def add(alias: str, actor_id: str, short: bool, generated: bool) -> None:
+        norm = _key(alias)
+        if len(norm) < 2:
+            return
+        variants = [(norm, False)]
+        if norm.startswith(_ARTICLE) and len(norm) > 4:
+            variants.append((norm[len(_ARTICLE):], True))
+        for key, needs_article in variants:
+            entry = keys.get(key)
+            if entry is None:
+                entry = keys[key] = {"ids": [], "short": True, "needs_article": needs_article}
+            elif generated and actor_id not in entry["ids"]:
+                continue  # a generated spelling never makes another actor's listed alias ambiguous
+            if actor_id not in entry["ids"]:
+                entry["ids"].append(actor_id)
+            entry["short"] = entry["short"] and short
+            entry["needs_article"] = entry["needs_article"] and needs_article
+
+    listed: list[tuple[str, str, bool, bool]] = []  # (alias, actor id, short, foreign person)
+    for file, raw in raws:
+        if len(files) > 1:
+            digest.update(file.name.encode() + b"\0")
+        digest.update(raw)
+        try:
+            data = yaml.load(raw, Loader=_YAML_LOADER)
+        except yaml.YAMLError as exc:
+            raise DictionaryError(f"{file}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("actors"), list):
+            raise DictionaryError(f"{file}: expected a mapping with an 'actors' list")
+        version = version or str(data.get("version") or "")
+        for item in data["actors"]:
+            try:
+                actor = validate_entry(item)
+            except ValueError as exc:
+                raise DictionaryError(f"{file}: {exc}") from None
+            if actor.actor_id in actors:
+                raise DictionaryError(f"{file}: actor id {actor.actor_id!r} is listed twice"
+                                 f" (also in {actors[actor.actor_id].source})")
+            actors[actor.actor_id] = actor = replace_fields(actor, source=str(file))
+            foreign = actor.type == "person" and actor.country not in ARABIC_SPEAKING
+            listed.append((actor.name, actor.actor_id, False, foreign))
+            for group, short in ((actor.aliases, False), (actor.short, True)):
+                for aliases in group.values():
+                    listed.extend((alias, actor.actor_id, short, foreign) for alias in aliases)
+    # Listed spellings first, so they win over generated ones of another actor.
+    for alias, actor_id, short, _ in listed:
+        add(alias, actor_id, short, generated=False)
+    for alias, actor_id, short, foreign in listed:
+        for variant in spelling_variants(alias, vowels=foreign) - {alias}:
+            add(variant, actor_id, short, generated=True)
+
+    automaton = ahocorasick.Automaton()
+    for key, entry in keys.items():
+        ids = tuple(entry["ids"])
+        # A full alias claimed by several actors is ambiguous as well: treat it like a shared surname.
+        automaton.add_word(key, AliasEntry(ids, entry["short"] or len(ids) > 1, entry["needs_article"], len(key)))
+    automaton.make_automaton()
+    version = version + "+" + digest.hexdigest()[:8]
+    return version, actors, automaton
+
+
+# The code whose output the cache holds: a change to matching rules or normalization invalidates it.
+_COMPILER_SOURCES = (Path(__file__), Path(sys.modules[normalize.__module__].__file__))
+_CACHE_KEEP = 4  # newest cache files kept; older dictionaries' compilations are removed
+
+
+def default_cache_dir() -> Path:
+    """$NEWSSTREAM_CACHE_DIR, else $XDG_CACHE_HOME/newsstream, else ~/.cache/newsstream."""
+    if configured := os.environ.get("NEWSSTREAM_CACHE_DIR"):
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsstream"
+
+
+def _cache_file(cache_dir: Path, raws: list[tuple[Path, bytes]]) -> Path:
+    key = hashlib.sha256(f"{sys.version_info[:2]} {ahocorasick.__name__} {pickle.HIGHEST_PROTOCOL}".encode())
+    for source in _COMPILER_SOURCES:
+        key.update(source.read_bytes())
+    for file, raw in raws:
+        key.update(file.name.encode() + b"\0" + hashlib.sha256(raw).digest())
+    return cache_dir / f"actors-{key.hexdigest()[:32]}.pickle"
+
+
+def _read_cache(cache: Path):
+    """The cached compilation, or None. Pickle runs code on load, so only a file this user owns and nobody else
+    may write, in a directory likewise private, is read; anything unreadable is recompiled."""
+    try:
+        for item in (cache.parent, cache):
+            st = item.stat()
+            if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                return None
+        with cache.open("rb") as f:
+            compiled = pickle.load(f)
+        version, actors, automaton = compiled
+        if not isinstance(version, str) or not isinstance(actors, dict) or not isinstance(automaton, ahocorasick.Automaton):
+            return None
+        return compiled
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a truncated or foreign file: compile again
+        log.warning("actor dictionary cache %s unreadable (%s); recompiling", cache, exc)
+        return None
+
+
+def _write_cache(cache: Path, compiled) -> None:
+    """Best effort: a read-only or full disk only costs the next start the compile time."""
+    try:
+        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".actors-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                pickle.dump(compiled, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, cache)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        old = sorted(cache.parent.glob("actors-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in old[_CACHE_KEEP:]:
+            stale.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("actor dictionary cache not written to %s: %s", cache.parent, exc)
 
 
 def alias_problems(dictionary: ActorDictionary, stopwords: set[str] = frozenset(),
