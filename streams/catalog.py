@@ -67,6 +67,10 @@ def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(new_text)
         created = not target.exists()
+        # mkstemp makes the file private; the dictionary keeps its mode (a new file: the usual umask one)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, target.stat().st_mode & 0o777 if not created else 0o666 & ~umask)
         if created:  # a new file in a dictionary directory: checked as part of it
             target.write_text("actors: []\n", encoding="utf-8")
         try:

@@ -197,8 +197,13 @@ def test_add_into_a_directory_writes_its_actors_yaml_and_checks_every_file(tmp_p
     assert set(d.actors) == {"hafez-al-assad", "john-kerry"}
     assert "john-kerry" in (root / "actors.yaml").read_text(encoding="utf-8")
     assert (root / "regional.yaml").read_text(encoding="utf-8") == before
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (root / "actors.yaml").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private mode
+    (root / "actors.yaml").chmod(0o640)
     d = add_actor({"id": "x-y", "name": "X Y", "type": "person", "aliases": {"ar": ["س ص"]}}, root)
     assert len(d.actors) == 3 and not list(root.glob(".actors-*"))
+    assert (root / "actors.yaml").stat().st_mode & 0o777 == 0o640
 
 
 def test_the_compiled_dictionary_is_cached_by_content_and_recompiled_on_change(tmp_path, monkeypatch):
