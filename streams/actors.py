@@ -231,23 +231,27 @@ def _compile(raws: list[tuple[Path, bytes]]) -> tuple[str, dict[str, Actor], aho
     digest = hashlib.sha1()
     version = ""
 
-    def add(alias: str, actor_id: str, short: bool, generated: bool) -> None:
-        norm = _key(alias)
-        if len(norm) < 2:
+    def add(alias: str, actor_id: str, short: bool, generated: bool, stripped: bool) -> None:
+        """`stripped`: add the alias without its article (الأسد -> اسد, matched behind ال or لل) instead of as is."""
+        key = _key(alias)
+        if stripped:
+            if not (key.startswith(_ARTICLE) and len(key) > 4):
+                return
+            key = key[len(_ARTICLE):]
+        if len(key) < 2:
             return
-        variants = [(norm, False)]
-        if norm.startswith(_ARTICLE) and len(norm) > 4:
-            variants.append((norm[len(_ARTICLE):], True))
-        for key, needs_article in variants:
-            entry = keys.get(key)
-            if entry is None:
-                entry = keys[key] = {"ids": [], "short": True, "needs_article": needs_article}
-            elif generated and actor_id not in entry["ids"]:
-                continue  # a generated spelling never makes another actor's listed alias ambiguous
-            if actor_id not in entry["ids"]:
-                entry["ids"].append(actor_id)
-            entry["short"] = entry["short"] and short
-            entry["needs_article"] = entry["needs_article"] and needs_article
+        entry = keys.get(key)
+        if entry is None:
+            entry = keys[key] = {"ids": [], "short": True, "needs_article": stripped, "exact": False}
+        elif actor_id not in entry["ids"] and (generated or (stripped and entry["exact"])):
+            # A generated spelling never makes another actor's listed alias ambiguous, nor does a name whose
+            # ال is not an article (ألباريس) make another's listed name ambiguous (باريس).
+            return
+        if actor_id not in entry["ids"]:
+            entry["ids"].append(actor_id)
+        entry["short"] = entry["short"] and short
+        entry["needs_article"] = entry["needs_article"] and stripped
+        entry["exact"] = entry["exact"] or not (generated or stripped)
 
     listed: list[tuple[str, str, bool, bool]] = []  # (alias, actor id, short, foreign person)
     for file, raw in raws:
@@ -275,12 +279,15 @@ def _compile(raws: list[tuple[Path, bytes]]) -> tuple[str, dict[str, Actor], aho
             for group, short in ((actor.aliases, False), (actor.short, True)):
                 for aliases in group.values():
                     listed.extend((alias, actor.actor_id, short, foreign) for alias in aliases)
-    # Listed spellings first, so they win over generated ones of another actor.
-    for alias, actor_id, short, _ in listed:
-        add(alias, actor_id, short, generated=False)
+    # Listed spellings as written first, then without their article, then generated ones: each later kind never
+    # makes an earlier kind of another actor ambiguous.
+    for stripped in (False, True):
+        for alias, actor_id, short, _ in listed:
+            add(alias, actor_id, short, generated=False, stripped=stripped)
     for alias, actor_id, short, foreign in listed:
         for variant in spelling_variants(alias, vowels=foreign) - {alias}:
-            add(variant, actor_id, short, generated=True)
+            for stripped in (False, True):
+                add(variant, actor_id, short, generated=True, stripped=stripped)
 
     automaton = ahocorasick.Automaton()
     for key, entry in keys.items():
@@ -355,13 +362,13 @@ def _write_cache(cache: Path, compiled) -> None:
 def alias_problems(dictionary: ActorDictionary, stopwords: set[str] = frozenset(),
                    common_words: set[str] = frozenset()) -> list[str]:
     """What a reviewer must fix, one line each naming the file, the entry and the alias:
-    - a full alias (or name) that another actor also holds, as the matcher sees it (normalized, with and without
-      the article ال), unless every holder lists it as a short form or declares it in `shared_aliases`;
+    - a full alias (or name) that another actor also holds, as the matcher sees it (normalized; names starting
+      with ال also without it), unless every holder lists it as a short form or declares it in `shared_aliases`;
     - an Arabic short form or one-word alias that is a function word (`stopwords`);
     - a person's Arabic short form or one-word alias that is a very common word (`common_words`), unless declared
       in `common_word_aliases`.
     Both word sets are given normalized (streams.arabic.normalize)."""
-    holders: dict[str, dict[str, tuple[Actor, str, bool]]] = {}
+    holders: dict[tuple[str, bool], dict[str, tuple[Actor, str, bool]]] = {}
     problems = []
     for actor in dictionary.actors.values():
         shared = {_key(a) for a in actor.shared_aliases}
@@ -371,7 +378,9 @@ def alias_problems(dictionary: ActorDictionary, stopwords: set[str] = frozenset(
         for alias, short in names:
             key = _key(alias)
             ok = short or key in shared
-            variants = [key] + ([key[len(_ARTICLE):]] if key.startswith(_ARTICLE) and len(key) > 4 else [])
+            # Without its article a name is a key of its own kind: the matcher lets a listed name as written win
+            # over another actor's name without article (باريس over ألباريس), but two of one kind are ambiguous.
+            variants = [(key, False)] + ([(key[len(_ARTICLE):], True)] if key.startswith(_ARTICLE) and len(key) > 4 else [])
             for variant in variants:
                 mine = holders.setdefault(variant, {})
                 previous = mine.get(actor.actor_id)

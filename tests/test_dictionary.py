@@ -108,10 +108,23 @@ def test_a_full_alias_collision_is_found_with_file_entry_and_alias(tmp_path):
                and "bashar-al-assad" in p for p in found)
 
 
-def test_a_collision_through_the_article_is_found(tmp_path):
-    # "الأسد" without its article is the key "اسد": a full alias "أسد" of another actor collides with it.
-    root = write(tmp_path / "dict", a=BASE, b=entry("", "other", "أسد"))
-    assert any("other" in p and "'أسد'" in p for p in problems(ActorDictionary.load(root)))
+def test_a_name_whose_al_is_not_an_article_does_not_make_another_name_ambiguous(tmp_path):
+    # ألباريس (Albares) without "its article" is باريس, Paris's name: Paris keeps its name, Albares his.
+    paris = 'actors:\n- id: paris\n  name: Paris\n  type: location\n  aliases: {ar: ["باريس"]}\n'
+    albares = entry('  short: {ar: ["ألباريس"]}\n', "jose-manuel-albares", "خوسيه مانويل ألباريس")
+    for first, second in ((paris, albares), (albares, paris)):  # whichever file comes first
+        d = ActorDictionary.load(write(tmp_path / f"d{len(first)}", a=first, b=second), cache_dir=None)
+        assert [m.actor_id for m in extract_mentions("وصل ألباريس إلى باريس ثم غادر للباريس", d)] == [
+            "jose-manuel-albares", "paris"]
+        assert problems(d) == []
+
+
+def test_names_without_their_article_still_collide_with_each_other(tmp_path):
+    # الأمين (a full alias) and الأمين (another's full alias) collide; so do their article-less keys.
+    one = entry("", "one", "الأمين")
+    two = entry("", "two", "الامين").replace("X Person", "Y Person")
+    found = problems(ActorDictionary.load(write(tmp_path / "dict", a=one, b=two), cache_dir=None))
+    assert any("one:" in p and "'الأمين'" in p for p in found) and any("two:" in p for p in found)
 
 
 def test_a_declared_shared_alias_is_accepted(tmp_path):
