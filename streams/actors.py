@@ -75,8 +75,8 @@ def _role_date(value: object, where: str) -> str | None:
     """A role date as text; YAML reads an unquoted 2014 as int and 2014-06-08 as a date, both accepted."""
     if value is None:
         return None
-    if isinstance(value, date):
-        return value.isoformat()
+    if isinstance(value, date):  # a datetime too: its text then fails the pattern below
+        value = value.isoformat()
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     match = _DATE.match(value) if isinstance(value, str) else None

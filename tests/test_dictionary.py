@@ -155,6 +155,8 @@ def test_function_words_and_common_words_are_refused_as_names(tmp_path):
     ("{title: Minister, country: Syria}", "country must be an ISO 3166-1 alpha-2 code"),
     ("{country: SY}", "title is required"),
     ("{title: Minister, since: 2010}", "unknown field"),
+    ("{title: Minister, from: 2014-06-08T10:00:00}", "is not YYYY"),
+    ("{title: Minister, from: true}", "is not YYYY"),
 ])
 def test_malformed_roles_are_refused_naming_file_and_entry(tmp_path, role, error):
     path = tmp_path / "a.yaml"
