@@ -32,13 +32,13 @@ def cmd_add(args) -> int:
 
 
 def cmd_promote(args) -> int:
-    from streams.catalog import add_actor, edit_target, promotion_entry
+    from streams.catalog import add_actor, promotion_entry
 
     settings = _settings()
     entry = promotion_entry(args.candidate, actor_id=args.id, name=args.name, type_=args.type, country=args.country,
                             role=args.role, extra_aliases=_aliases(args))
     dictionary = add_actor(entry, settings.actors_path)
-    print(f"promoted {args.candidate} to {entry['id']} ({entry['name']}) in {edit_target(settings.actors_path)}; "
+    print(f"promoted {args.candidate} to {entry['id']} ({entry['name']}) in {dictionary.path}; "
           f"dictionary version {dictionary.version}. `newsstream reprocess --since ... --until ...` recounts it.")
     return 0
 
@@ -114,7 +114,7 @@ def register(sub) -> None:
     actors = sub.add_parser("actors", help="the actor dictionary: add, list, show, promote a candidate, sync to SQL")
     commands = actors.add_subparsers(dest="actors_command", required=True)
 
-    p = commands.add_parser("add", help="append a validated actor to the dictionary (NEWSSTREAM_ACTORS_PATH: that file, or a directory's actors.yaml)")
+    p = commands.add_parser("add", help="append a validated actor to the dictionary file (NEWSSTREAM_ACTORS_PATH)")
     p.add_argument("--id", required=True, help="stable slug, e.g. jean-marc-ayrault")
     p.add_argument("--name", required=True, help="canonical English name")
     p.add_argument("--type", required=True, choices=ACTOR_TYPES)
