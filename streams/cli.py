@@ -10,9 +10,17 @@ from pathlib import Path
 
 
 def _settings():
+    from pydantic import ValidationError
+
+    from streams.errors import UserError
     from streams.settings import Settings
 
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:  # a bad environment variable: one line naming it
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise UserError(f"bad setting {where}: {first.get('msg', exc)}") from None
 
 
 def cmd_run(args) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -187,6 +187,16 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="NEWSSTREAM_LOG_FORMAT: text, or json for one structured object per line."
     )
+
+    @model_validator(mode="after")
+    def _no_example_passwords(self) -> "Settings":
+        """The deploy templates' `change-me` passwords are refused at start, wherever they were pasted."""
+        secrets = [urlsplit(u).password or "" for u in (self.clickhouse_url, self.analyst_clickhouse_url) if u]
+        secrets += [s.get_secret_value() for s in (self.kafka_sasl_password, self.web_token) if s is not None]
+        if any(s.startswith("change-me") for s in secrets):
+            raise ValueError("a password or token is still the `change-me` example of deploy/env.example; "
+                             "set a real one (e.g. `openssl rand -hex 24`)")
+        return self
 
     @cached_property
     def data_path(self) -> Path:

@@ -71,27 +71,38 @@ def client_token(settings: Settings) -> str | None:
 
 
 def allowed_hosts(settings: Settings) -> frozenset[str]:
-    """Host header values the API answers: loopback names and the bind address on its port, plus the configured ones."""
-    port = settings.web_port
-    names = {"localhost", "127.0.0.1", "[::1]"}
+    """Host names the API answers to (any port: Docker maps ports): loopback, the bind address, configured ones.
+
+    DNS rebinding sends the attacker's own name as Host, so the name alone is what must be checked.
+    """
+    names = {"localhost", "127.0.0.1", "::1"}
     if settings.web_host not in ("0.0.0.0", "::", ""):
-        names.add(f"[{settings.web_host}]" if ":" in settings.web_host else settings.web_host)
-    hosts = {f"{name}:{port}" for name in names}
-    hosts |= {h.strip().lower() for h in settings.web_allowed_hosts.split(",") if h.strip()}
-    return frozenset(h.lower() for h in hosts)
+        names.add(settings.web_host)
+    for item in settings.web_allowed_hosts.split(","):
+        if item.strip():
+            names.add(_hostname(item.strip()))
+    return frozenset(n.lower() for n in names)
+
+
+def _hostname(host_header: str) -> str:
+    """`name:port`, `[v6]:port` or a bare name -> the name, lower-case ('' when unparsable)."""
+    try:
+        return (urlsplit(f"//{host_header}").hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def refusal(method: str, path: str, headers, token: str, hosts: frozenset[str]) -> tuple[int, str] | None:
     """None when the request may reach its view; else (HTTP status, one-line reason)."""
     if path in OPEN_PATHS:
         return None
-    host = (headers.get("Host") or "").lower()
-    if host not in hosts:
+    host = headers.get("Host") or ""
+    if _hostname(host) not in hosts:
         return 403, f"Host {host[:100]!r} is not one this worker answers (NEWSSTREAM_WEB_ALLOWED_HOSTS)"
     origin = headers.get("Origin")
     if origin is not None:
         parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or (parts.netloc or "").lower() not in hosts:
+        if parts.scheme not in ("http", "https") or _hostname(parts.netloc) not in hosts:
             return 403, "cross-origin requests are refused"
     given = headers.get("Authorization") or ""
     scheme, _, credential = given.partition(" ")
