@@ -15,6 +15,7 @@ chDB's `readonly=1` does not stop `INTO OUTFILE` nor `file()`: the parse-tree ch
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -178,7 +179,7 @@ def _clickhouse_message(exc: Exception) -> str:
     text = str(exc)
     if "DB::Exception:" in text:
         text = text.split("DB::Exception:", 1)[1]
-    return _line(text.split(": In scope", 1)[0].split("Stack trace", 1)[0])
+    return _line(re.split(r"[:.] In scope", text, maxsplit=1)[0].split("Stack trace", 1)[0])
 
 
 def check_tree(dump: str, function_refusal, first_word: str = "") -> None:
@@ -192,7 +193,8 @@ def check_tree(dump: str, function_refusal, first_word: str = "") -> None:
         raise Refused("empty parse tree")
     top = lines[0].split()[0]
     if top not in READ_STATEMENTS:
-        reason = REFUSED_KINDS.get(top) or (f"{first_word} statements are refused" if first_word else f"{top} is refused")
+        reason = REFUSED_KINDS.get(top) or (f"this {first_word} statement ({top}) is refused" if first_word
+                                            else f"{top} is refused")
         raise Refused(f"{reason}: only a single read statement (SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN, "
                       "EXISTS) passes")
     depth1 = [line.split() for line in lines[1:] if len(line) - len(line.lstrip(" ")) == 1]
@@ -243,6 +245,7 @@ class AnalystLane:
         self._lock = threading.Lock()
         self._clients: list = []
         self.running = 0
+        self.ready = False  # set by the worker once the warehouse is migrated
 
     def _door(self) -> SqlDoor:
         door = getattr(self._local, "door", None)

@@ -344,6 +344,9 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
         query = request.query.get("q", "")
         params = {k.removeprefix("param_"): v for k, v in request.query.items() if k.startswith("param_")}
         try:
+            if not lane.ready:  # once: the gate's first open applies the migrations the analysts' tables need
+                await gate.run(lambda w: None)
+                lane.ready = True
             answer = await lane.run(query, params or None)
         except Busy as exc:
             return web.json({"error": str(exc)}, status=429)
