@@ -55,9 +55,9 @@ ATTACKS = {
     "SELECT (SELECT 1 SETTINGS max_execution_time = 0)": "SETTINGS clauses are refused",
     "SELECT 1; SYSTEM STOP MERGES": "Multi-statements are not allowed",
     "SELECT 1 FORMAT JSON": "FORMAT clauses are refused",
-    "DROP TABLE articles": "DROP statements are refused",
-    "INSERT INTO actors SELECT * FROM actors": "INSERT statements are refused",
-    "ALTER TABLE articles DELETE WHERE 1": "ALTER statements are refused",
+    "DROP TABLE articles": "this DROP statement (DropQuery) is refused",
+    "INSERT INTO actors SELECT * FROM actors": "this INSERT statement (InsertQuery) is refused",
+    "ALTER TABLE articles DELETE WHERE 1": "this ALTER statement",
     "SELECT sleep(3)": "function sleep is refused",
     "": "empty query",
 }
