@@ -96,6 +96,7 @@ class SqlDoor:
         self.client = client
         self.limits = limits
         self._functions: tuple[set[str], dict[str, str], dict[str, str], set[str], list[str]] | None = None
+        self._session_readonly: int | None = None
 
     # -- the catalogue of functions, read once from the engine itself --------------------------------
     def _catalogue(self):
@@ -157,11 +158,20 @@ class SqlDoor:
         check_tree(dump, self._function_refusal, first_word)
         return statement
 
+    def _settings(self) -> dict[str, Any]:
+        """The limits, and readonly=1 unless the server's profile already makes this user read-only (a readonly
+        user may not send `readonly` itself)."""
+        if self._session_readonly is None:
+            self._session_readonly = int(self.client.query("SELECT getSetting('readonly')").result_rows[0][0])
+        settings = self.limits.clickhouse_settings()
+        if self._session_readonly:
+            del settings["readonly"]
+        return settings
+
     def run(self, text: str, parameters: dict[str, str] | None = None) -> Answer:
         statement = self.check(text, parameters)
         try:
-            result = self.client.query(statement, parameters=parameters or None,
-                                       settings=self.limits.clickhouse_settings())
+            result = self.client.query(statement, parameters=parameters or None, settings=self._settings())
         except Exception as exc:
             raise QueryFailed(_clickhouse_message(exc)) from None
         rows = [tuple(r) for r in result.result_rows]

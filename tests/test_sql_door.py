@@ -131,6 +131,10 @@ def test_runaway_query_is_stopped_within_its_limit(door):
     assert door.run("SELECT 1").rows == [(1,)], "the connection is healthy after a stopped query"
 
 
+def test_the_query_runs_read_only(door):
+    assert door.run("SELECT getSetting('readonly'), getSetting('max_execution_time')").rows == [(1, 3.0)]
+
+
 def test_a_long_result_is_cut_and_says_so(door):
     answer = door.run("SELECT number FROM numbers(1000000)")
     assert answer.cut and len(answer.rows) == 1000
