@@ -488,7 +488,7 @@ def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
         wall_start = time.time()
         worker.start()
         try:
-            web_up, ready = _wait_ready(worker.web)
+            web_up, ready = _wait_ready(worker.plain_web)
         finally:
             worker.stop()
         log = worker.log_path.read_text(errors="replace")
@@ -515,7 +515,7 @@ def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
             else:
                 worker.start()
             try:
-                _wait_ready(worker.web)
+                _wait_ready(worker.plain_web)
                 time.sleep(2)
                 cpu0 = (_tree_cpu(worker.process.pid, descendants_only=True), _tree_cpu(worker.process.pid),
                         _tree_cpu(broker.process.pid))
