@@ -45,6 +45,10 @@ def main() -> int:
         empty.write_text("version: empty\nactors: []\n", encoding="utf-8")
         print("\nentities stage, empty dictionary (recognizer + document consistency + title patterns):")
         report(stage_scores(dev, ActorDictionary.load(empty), model))
+    exact = Recognizer.load(args.model, prune_margin=None)
+    differ = sum(int((model.tag_ids(w) != exact.tag_ids(w)).sum()) for w, _ in dev)
+    print(f"\ndecoding with prune margin {model.prune_margin} vs exact Viterbi: {differ} of "
+          f"{sum(len(w) for w, _ in dev)} development tags differ")
     dictionary = ActorDictionary.load()
     print(f"\nentities stage with the shipped dictionary ({len(dictionary.actors)} actors):")
     report(stage_scores(dev, dictionary, model))

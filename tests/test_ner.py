@@ -138,7 +138,7 @@ def test_chrome_yields_no_entities_on_the_labeled_pages(dictionary):
             assert e.surface in truth, (page.name, e)
 
 
-def test_fast_viterbi_equals_plain_viterbi():
+def test_batched_viterbi_with_exact_pruning_equals_plain_viterbi():
     rng = np.random.default_rng(3)
     labels = ["B-PER", "I-PER", "B-LOC", "I-LOC", "O"]
     vocabulary = [f"w{i}" for i in range(30)]
@@ -146,7 +146,7 @@ def test_fast_viterbi_equals_plain_viterbi():
     weights = rng.normal(0, 1.5, (len(attributes), len(labels))).astype(np.float32)
     weights[:, 4] += 2.0  # mostly O, as in news text, so the certain-O split is exercised
     transitions = rng.normal(0, 1, (len(labels), len(labels))).astype(np.float32)
-    model = Recognizer(attributes, weights, transitions, labels, Gazetteer(), "test")
+    model = Recognizer(attributes, weights, transitions, labels, Gazetteer(), "test", prune_margin=None)
     for _ in range(50):
         words = list(rng.choice(vocabulary, size=int(rng.integers(1, 40))))
         e = model.emissions(words)
@@ -218,3 +218,23 @@ def test_the_shipped_model_scores_on_the_development_part():
     _, dev = anercorp(data_dir())
     scores = recognizer_scores(shipped(), dev)
     assert scores["PER"].f1 >= 0.6 and scores["LOC"].f1 >= 0.75, {k: round(s.f1, 3) for k, s in scores.items()}
+
+
+def test_promote_works_from_an_entity_key_and_the_name_then_links(tiny, tmp_path, monkeypatch, capsys):
+    from streams.cli import main
+
+    path = tmp_path / "actors.yaml"
+    path.write_text(NO_SHORT_FORMS, encoding="utf-8")
+    monkeypatch.setenv("NEWSSTREAM_ACTORS_PATH", str(path))
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path / "data"))
+    text = "وقال الرئيس الإيراني السابق محمود أحمدي نجاد إن بلاده لن تتراجع.\nوأضاف أحمدي نجاد أن العقوبات لن تنفع."
+    key = next(e.key for e in entities(text, tiny) if e.surface == "محمود أحمدي نجاد")
+    assert main(["actors", "promote", key, "--name", "Mahmoud Ahmadinejad", "--country", "IR"]) == 0
+    assert "promoted" in capsys.readouterr().out
+    promoted = ActorDictionary.load(path)
+    actor = promoted.actors["mahmoud-ahmadinejad"]
+    assert actor.promoted_from == f"candidate:{key}" and actor.aliases == {"ar": [key]}
+    found = entities(text, promoted)
+    assert {e.actor_id for e in found if "نجاد" in e.surface} == {"mahmoud-ahmadinejad"}
+    assert main(["actors", "promote", "  ", "--name", "Nobody"]) == 2  # an empty key is refused in one line
+    assert capsys.readouterr().err.count("\n") == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from streams.actors import Actor, ActorDictionary
 from streams.arabic import normalize
@@ -46,8 +47,12 @@ def name_key(words: Sequence[str], known: frozenset[str] | set[str] = frozenset(
 
 def actor_key(actor: Actor) -> str:
     """The key of a dictionary actor: its first Arabic alias, else its name, as name_key makes it."""
-    first = (actor.aliases.get("ar") or [actor.name])[0]
-    return _SPACES.sub(" ", normalize(first).translate(_KEY_FOLD)).strip()  # aliases are listed bare
+    return _alias_key((actor.aliases.get("ar") or [actor.name])[0])
+
+
+@lru_cache(maxsize=65536)
+def _alias_key(alias: str) -> str:
+    return _SPACES.sub(" ", normalize(alias).translate(_KEY_FOLD)).strip()  # aliases are listed bare
 
 
 def link_alias(form: str, dictionary: ActorDictionary, named: set[str]) -> str | None:

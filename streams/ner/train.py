@@ -45,13 +45,6 @@ def dictionary_names() -> list[tuple[str, list[str]]]:
     return out
 
 
-def to_io(tags: list[str]) -> list[str]:
-    """IOB tags as IO (PER, LOC, ORG, MISC, O): without B-/I- the transitions stay mild, so most tokens are
-    O whatever their neighbours and the runtime's exact Viterbi only runs near names (model.py); two names
-    of one type touching each other (rare in news) become one."""
-    return [t if t == "O" else t[2:] for t in tags]
-
-
 def gazetteer_of(*name_lists: list[tuple[str, list[str]]], vocabulary=None) -> Gazetteer:
     gaz = Gazetteer()
     if vocabulary:
@@ -83,7 +76,7 @@ def train(data: Path, out: Path, log=print, c1: float = C1, c2: float = C2) -> d
         gaz = gazetteer_of(names(others), extra, vocabulary=(seen, outside))
         cache: dict = {}
         for words, tags in fold:
-            trainer.append(sequence_features(words, gaz, cache), to_io(tags))
+            trainer.append(sequence_features(words, gaz, cache), tags)
     trainer.set_params({"c1": c1, "c2": c2, "max_iterations": MAX_ITERATIONS,
                         "feature.possible_transitions": True})
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,7 +85,7 @@ def train(data: Path, out: Path, log=print, c1: float = C1, c2: float = C2) -> d
         tagger = pycrfsuite.Tagger()
         tagger.open(crf_path)
         info = tagger.info()
-        labels = sorted(tagger.labels(), key=lambda lab: (lab == "O", lab))
+        labels = sorted(tagger.labels(), key=lambda lab: (lab == "O", lab[2:], lab))
     log(f"CRF trained in {time.perf_counter() - started:.0f} s")
 
     index = {lab: i for i, lab in enumerate(labels)}
@@ -107,7 +100,7 @@ def train(data: Path, out: Path, log=print, c1: float = C1, c2: float = C2) -> d
 
     full_gaz = gazetteer_of(names(train_sents), extra, vocabulary=(seen, outside))
     digest = hashlib.sha1(weights.tobytes()).hexdigest()[:8]
-    model = Recognizer(attributes, weights, transitions, labels, full_gaz, version=f"arner-crf-io-1+{digest}")
+    model = Recognizer(attributes, weights, transitions, labels, full_gaz, version=f"arner-crf-1+{digest}")
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out, attributes)
     shipped = Recognizer.load(out)  # score what was written (float16 weights), not the trainer's copy

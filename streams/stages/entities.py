@@ -107,10 +107,16 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
     not_names = _not_names()
     named = {m.actor_id for m in mentions}
     found: list[tuple[int, int, Entity]] = []
-    taken: list[tuple[int, int]] = [(m.start, m.end) for m in mentions]
+    occupied = bytearray(len(text) + 1)  # 1 where a name already stands: an overlap test is one C-level find
 
     def free(s: int, e: int) -> bool:
-        return not any(a < e and s < b for a, b in taken)
+        return occupied.find(1, s, e) < 0
+
+    def take(s: int, e: int) -> None:
+        occupied[s:e] = b"\x01" * (e - s)
+
+    for m in mentions:
+        take(m.start, m.end)
 
     items: list[tuple[int, int, object]] = [(m.start, m.end, m) for m in mentions]
     for span in recognizer.recognize(text, (norm, index)):
@@ -144,7 +150,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
                     surnames[tail] = (key, actor_id, o_end)
         found.append((o_start, o_end, Entity(type=kind, surface=text[o_start:o_end], start=o_start, end=o_end,
                                              key=key, actor_id=actor_id)))
-        taken.append((o_start, o_end))
+        take(o_start, o_end)
 
     if surnames:  # later uses of a surname the recognizer did not tag (document consistency)
         alternatives = "|".join(map(re.escape, sorted(surnames, key=len, reverse=True)))  # longest first
@@ -155,12 +161,12 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
             if o_start >= after and free(o_start, o_end):
                 found.append((o_start, o_end, Entity(type="person", surface=text[o_start:o_end], start=o_start,
                                                      end=o_end, key=key, actor_id=actor_id)))
-                taken.append((o_start, o_end))
+                take(o_start, o_end)
 
     for c in candidates:  # names after a title: one more source of evidence
         if free(c.start, c.end):
             found.append((c.start, c.end, Entity(type="person", surface=c.surface, start=c.start, end=c.end,
                                                  key=name_key(normalize(c.surface).split(), known))))
-            taken.append((c.start, c.end))
+            take(c.start, c.end)
     found.sort(key=lambda x: x[0])
     return [e for _, _, e in found]
