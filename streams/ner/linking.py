@@ -39,10 +39,12 @@ def bare_form(words: Sequence[str], known: frozenset[str] | set[str] = frozenset
     return " ".join([strip_name_clitic(words[0], known), *words[1:]])
 
 
-def name_key(words: Sequence[str], known: frozenset[str] | set[str] = frozenset()) -> str:
+def name_key(words: Sequence[str], known: frozenset[str] | set[str] = frozenset(), normalized: bool = False) -> str:
     """Stable grouping key of a name: normalized (alef, ya, ta marbuta, hamza seats fold), proclitic stripped,
-    غ/ج folded (سيرغي/سيرجي), hamza on the line dropped, for Latin script lower-cased and single-spaced."""
-    return _SPACES.sub(" ", bare_form([normalize(w) for w in words], known).translate(_KEY_FOLD)).strip()
+    غ/ج folded (سيرغي/سيرجي), hamza on the line dropped, for Latin script lower-cased and single-spaced.
+    `normalized`: the words are normalized already (the recognizer's tokens)."""
+    words = words if normalized else [normalize(w) for w in words]
+    return _SPACES.sub(" ", bare_form(words, known).translate(_KEY_FOLD)).strip()
 
 
 def actor_key(actor: Actor) -> str:

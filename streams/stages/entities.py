@@ -131,7 +131,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
         if isinstance(item, Mention):
             actor = dictionary.actors[item.actor_id]
             key, actor_id, kind = actor_key(actor), actor.actor_id, actor.type
-            words = normalize(item.surface).split()
+            words = normalize(item.surface).split() if kind == "person" else ()
         else:
             words = list(item.words)
             kind = _RECOGNIZER_TYPES[item.kind]
@@ -142,7 +142,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
             elif kind == "person" and bare in surnames:
                 key, actor_id, _ = surnames[bare]
             else:
-                key = name_key(words, known)
+                key = name_key(words, known, normalized=True)
         if kind == "person":  # its surname, or last words (احمدي نجاد), may follow alone; a one-word name again
             for n in range(1 if len(words) > 1 else 0, len(words)):
                 tail = bare_form(words[n:], known)
