@@ -38,6 +38,8 @@ def cmd_promote(args) -> int:
     settings = _settings()
     # An entity key (a name from the `entities` table) promotes like the candidate of that name.
     if not args.candidate.startswith(CANDIDATE_PREFIX):
+        if not args.candidate.strip():
+            raise ValueError("give a candidate id (candidate:<name>) or a name key from the entities table")
         args.candidate = CANDIDATE_PREFIX + " ".join(args.candidate.split())
     entry = promotion_entry(args.candidate, actor_id=args.id, name=args.name, type_=args.type, country=args.country,
                             role=args.role, extra_aliases=_aliases(args))

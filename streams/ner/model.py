@@ -24,8 +24,9 @@ MODEL_PATH = Path(__file__).with_name("model") / "arner.npz"
 TYPES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "other"}
 _CACHE_WORDS = 200_000  # distinct words kept with their score blocks (about 180 bytes each)
 # A token whose O score beats every other label's by this much is taken as O without asking its neighbours.
-# The exact bound (the most the transitions could gain) is far larger and leaves most of a text undecided;
-# this margin decodes ~3x fewer tokens and changes 0.05 % of the development part's tags (benchmarks/ner.py).
+# The exact bound (the most the transitions could gain) is far larger and leaves ~99 % of a text undecided;
+# with this margin 70 % of the development part's tokens are decided alone and 6 of its 18,909 tags change
+# against exact Viterbi (benchmarks/ner.py prints the count).
 PRUNE_MARGIN = 4.0
 
 
