@@ -238,3 +238,29 @@ def test_promote_works_from_an_entity_key_and_the_name_then_links(tiny, tmp_path
     assert {e.actor_id for e in found if "نجاد" in e.surface} == {"mahmoud-ahmadinejad"}
     assert main(["actors", "promote", "  ", "--name", "Nobody"]) == 2  # an empty key is refused in one line
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_an_ordinary_last_word_of_a_name_is_not_taken_as_the_name_again(tiny):
+    """Document consistency adds later uses of a surname, but not of a last word that is an ordinary word."""
+    from streams.ner.model import Span
+
+    class OneName:  # a recognizer that tags only the first name of the text, to test the stage's own rules
+        gazetteer = shipped().gazetteer
+
+        def __init__(self, name: str):
+            self.name = name
+
+        def recognize(self, text, normalized):
+            norm = normalized[0]
+            start = norm.index(self.name)
+            return [Span("PER", start, start + len(self.name), tuple(self.name.split()))]
+
+    text = ("استقبل الملك عبد الله الثاني وفدا في عمان.\nوقال الوفد إن العمل سيبدأ في الربع الثاني إن شاء الله.\n"
+            "وأضاف عبد الله الثاني أن الزيارة مهمة.")
+    normalized = normalize_with_map(text)
+    found = extract_entities(text, [], [], tiny, OneName("عبد الله الثاني"), normalized)
+    assert [e.surface for e in found] == ["عبد الله الثاني", "عبد الله الثاني"]
+    text = "قال الوزير حيدر العبادي إن القوات تقدمت.\nوأكد العبادي ولحيدر العبادي أن المعركة مستمرة."
+    found = extract_entities(text, [], [], tiny, OneName("حيدر العبادي"), normalize_with_map(text))
+    assert [e.surface for e in found] == ["حيدر العبادي", "العبادي", "حيدر العبادي"]
+    assert len({e.key for e in found}) == 1

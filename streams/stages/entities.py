@@ -85,6 +85,9 @@ def extract_mentions(text: str, dictionary: ActorDictionary,
 
 # Named entities: the dictionary's mentions, the recognizer's names and the title-pattern candidates, linked.
 
+# Last words of names that are ordinary words elsewhere (عبد الله، صلاح الدين، عبد الله الثاني): never taken
+# alone as the name again.
+_NOT_SURNAMES = frozenset({"الله", "الدين", "الرحمن", "الثاني", "الاول", "الثالث", "الرابع", "الكبير", "الصغير"})
 _RECOGNIZER_TYPES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "other"}
 
 
@@ -105,6 +108,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
     norm, index = normalized or normalize_with_map(text)
     known = recognizer.gazetteer.words["PER"]
     not_names = _not_names()
+    common = recognizer.gazetteer.words.get("NN", ())  # words almost never inside a name
     named = {m.actor_id for m in mentions}
     found: list[tuple[int, int, Entity]] = []
     occupied = bytearray(len(text) + 1)  # 1 where a name already stands: an overlap test is one C-level find
@@ -144,9 +148,10 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
             else:
                 key = name_key(words, known, normalized=True)
         if kind == "person":  # its surname, or last words (احمدي نجاد), may follow alone; a one-word name again
-            for n in range(1 if len(words) > 1 else 0, len(words)):
+            for n in range(len(words)):  # the whole name too: a later repeat the recognizer missed
                 tail = bare_form(words[n:], known)
-                if len(tail) >= 3 and tail not in not_names and tail not in surnames:
+                if (len(tail) >= 3 and tail not in not_names and tail not in surnames and tail not in common
+                        and tail not in _NOT_SURNAMES):
                     surnames[tail] = (key, actor_id, o_end)
         found.append((o_start, o_end, Entity(type=kind, surface=text[o_start:o_end], start=o_start, end=o_end,
                                              key=key, actor_id=actor_id)))
