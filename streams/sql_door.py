@@ -190,10 +190,27 @@ class SqlDoor:
         except Exception as exc:
             self._discard_leftovers()
             raise QueryFailed(_clickhouse_message(exc)) from None
-        rows = [tuple(r) for r in result.result_rows]
-        # With result_overflow_mode=break ClickHouse stops after the block that crossed a limit.
-        cut = len(rows) > self.limits.max_result_rows
-        return Answer(list(result.column_names), rows[: self.limits.max_result_rows], cut)
+        # With result_overflow_mode=break ClickHouse stops only after the block that crossed a limit, and one block
+        # can hold a whole short result (1000 rows of 1 MB), so the door counts rows and bytes itself.
+        rows, size, cut = [], 0, False
+        for row in result.result_rows:
+            size += sum(_value_bytes(v) for v in row)
+            if len(rows) == self.limits.max_result_rows or size > self.limits.max_result_bytes:
+                cut = True
+                break
+            rows.append(tuple(row))
+        return Answer(list(result.column_names), rows, cut)
+
+
+def _value_bytes(value) -> int:
+    """About what a value weighs in a result: its length for text and bytes, 8 for a number, date or the like."""
+    if isinstance(value, (str, bytes, bytearray)):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return 8 + sum(_value_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return 8 + sum(_value_bytes(k) + _value_bytes(v) for k, v in value.items())
+    return 8
 
 
 class QueryFailed(UserError):

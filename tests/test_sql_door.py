@@ -182,3 +182,16 @@ def test_files_of_the_chdb_default_database_stay_shut(door, warehouse, tmp_path)
         with pytest.raises(Refused, match="the database default is refused"):
             door.run(attack)
     assert door.run("SELECT count() FROM system.one").rows == [(1,)]
+
+
+def test_a_result_over_the_byte_limit_is_cut_and_says_so(warehouse):
+    """max_result_bytes with result_overflow_mode=break stops only after the block that crossed it, and one block
+    can hold all of a short result (sec-review: 1000 rows of 1 MB came back whole, 1 GB through /sql, cut=False);
+    the door counts the bytes it hands back and cuts there."""
+    door = SqlDoor(warehouse.client, Limits(max_execution_seconds=10, max_memory_bytes=256 << 20,
+                                            max_result_rows=1000, max_result_bytes=1 << 20))
+    answer = door.run("SELECT repeat('x', 100000) AS s FROM numbers(100)")
+    assert answer.cut and 0 < len(answer.rows) <= 10, len(answer.rows)
+    assert sum(len(r[0]) for r in answer.rows) <= 1 << 20
+    whole = door.run("SELECT repeat('x', 1000) AS s FROM numbers(100)")
+    assert not whole.cut and len(whole.rows) == 100
