@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     from streams.cli_actors import register as register_actor_commands
 
     register_actor_commands(sub)
+    from streams.cli_archive import register as register_archive_commands
+
+    register_archive_commands(sub)
     sub.add_parser("config", help="print every setting, its environment variable and value").set_defaults(func=cmd_config)
     sub.add_parser("schemas", help="regenerate schemas/topics/*.schema.json from the record models").set_defaults(
         func=cmd_schemas)

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from schemas.records import DeadLetter, StoryArticle
+from streams.identity import offset_page_id
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -26,7 +27,8 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
         "fetched_at": a.fetched_at, "charset": a.charset, "fingerprint": a.fingerprint, "source": a.source,
         "mention_count": len(item.mentions), "dictionary_version": item.dictionary_version,
         "raw_topic": raw.topic if raw else "", "raw_partition": raw.partition if raw else -1,
-        "raw_offset": raw.offset if raw else -1, "processed_at": processed_at, "minhash": item.minhash,
+        "raw_offset": raw.offset if raw else -1, "page_id": page_id(raw), "processed_at": processed_at,
+        "minhash": item.minhash,
     })
     for m in item.mentions:
         rows["mentions"].append({
@@ -59,8 +61,15 @@ def candidate_rows(item: StoryArticle, processed_at: datetime) -> list[dict[str,
     } for m in item.candidates]
 
 
+def page_id(raw) -> str:
+    """The ledger key: the page's id; a raw message from before page ids is known by its offset."""
+    if raw is None:
+        return ""
+    return raw.page_id or offset_page_id(raw.topic, raw.partition, raw.offset)
+
+
 def _ledger(raw, source, url, outcome, article_id, reason, processed_at) -> dict[str, Any]:
-    return {"raw_topic": raw.topic, "raw_partition": raw.partition, "raw_offset": raw.offset, "source": source or "",
+    return {"page_id": page_id(raw), "raw_topic": raw.topic, "raw_partition": raw.partition, "raw_offset": raw.offset, "source": source or "",
             "url": url, "outcome": outcome, "article_id": article_id, "reason": reason, "processed_at": processed_at,
             "raw_at": raw.timestamp}
 
@@ -71,7 +80,7 @@ def dead_letter_rows(item: DeadLetter) -> Rows:
     return rows | {"dead_letters": [{
         "at": item.at, "stage": item.stage, "reason": item.reason, "error": item.error, "source": item.source or "",
         "url": item.url, "raw_topic": raw.topic if raw else "", "raw_partition": raw.partition if raw else -1,
-        "raw_offset": raw.offset if raw else -1, "payload": item.payload,
+        "raw_offset": raw.offset if raw else -1, "page_id": page_id(raw), "payload": item.payload,
     }]}
 
 

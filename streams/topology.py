@@ -22,7 +22,9 @@ from schemas.records import Article, ArticleEntities, RawPage, RawRef
 from streams import codec
 from streams.actors import DictionaryWatcher
 from streams.broker import bootstrap_servers, faust_broker_url, faust_credentials, kafka_options
+from streams.archive import prune as prune_archive
 from streams.catalog import sync_actors
+from streams.identity import page_id_for
 from streams.settings import Settings
 from streams.stages import Rejected
 from streams.metrics import WorkerMetrics
@@ -67,12 +69,12 @@ class WarehouseGate:
             raise RuntimeError("this worker does not hold the embedded warehouse (NEWSSTREAM_SINK=false)")
         return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(self._open()))
 
-    async def query(self, sql: str) -> list[tuple]:
+    async def query(self, sql: str, parameters: dict | None = None) -> list[tuple]:
         if self.holds_warehouse:
-            return (await self.run(lambda w: w.query(sql)))[1]
+            return (await self.run(lambda w: w.query(sql, parameters=parameters)))[1]
         if worker_web_url(self.settings) is None:  # opening chDB here would lock the holder out of its directory
             raise RuntimeError("no running worker holds the embedded warehouse (NEWSSTREAM_SINK=true)")
-        return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql))[1]
+        return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql, parameters))[1]
 
     async def write(self, rows: dict[str, list[dict]]) -> None:
         await write_with_retry(lambda r: self.run(lambda w: [w.insert_rows(t, x) for t, x in r.items()]), rows,
@@ -106,18 +108,33 @@ def _raw_ref(value: Any) -> RawRef | None:
         return None
 
 
+def _page_id(value: Any) -> str | None:
+    """The page's id as it entered; a raw message produced without one gets the same hash here."""
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("page_id"), str) and value["page_id"]:
+        return value["page_id"]
+    try:
+        page = RawPage.model_validate(value)
+    except Exception:
+        return None  # the clean stage dead-letters it; the ledger then knows it by its offset
+    return page_id_for(page.url, page.source, page.body())
+
+
 def _entry_ref(event) -> RawRef:
-    """The ledger key of a raw message: its own offset, or the one it re-sends (reconcile, replay)."""
+    """The ledger key of a raw message: its page id, with its own offset (or the one it re-sends) as provenance."""
     message = event.message
+    page_id = _page_id(event.value)
     origin = event.value.get("origin") if isinstance(event.value, dict) else None
     if origin:
         try:
-            return RawRef.model_validate(origin)
+            return RawRef.model_validate(origin).model_copy(update={"page_id": page_id})
         except Exception:
             pass
     # Faust gives the Kafka timestamp in seconds (aiokafka's records carry milliseconds).
     stamp = datetime.fromtimestamp(message.timestamp, timezone.utc) if message.timestamp else None
-    return RawRef(topic=message.topic, partition=message.partition, offset=message.offset, timestamp=stamp)
+    return RawRef(topic=message.topic, partition=message.partition, offset=message.offset, timestamp=stamp,
+                  page_id=page_id)
 
 
 def create_app(settings: Settings, kafka_url: str) -> faust.App:
@@ -217,6 +234,10 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
                 report = await reconcile(settings, kafka_url, gate.query, metrics=metrics)
                 if report.resent or report.dead_lettered:
                     log.warning("reconcile: %s", report.summary())
+                pruned = await asyncio.get_running_loop().run_in_executor(
+                    None, prune_archive, settings.archive_path, settings.archive_retention_days)
+                if pruned:
+                    log.info("archive: %d segments past NEWSSTREAM_ARCHIVE_RETENTION_DAYS deleted", len(pruned))
 
         @app.timer(settings.lag_seconds)
         async def lag_timer() -> None:
@@ -282,10 +303,11 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
                 return self.json((await action(dict(request.query))).as_dict())
         return MaintenanceView
 
-    # POST /reconcile[?dry_run=1&grace_seconds=S]: re-send raw offsets that have no outcome.
+    # POST /reconcile[?dry_run=1&grace_seconds=S&entered_before=ISO]: re-send archived pages that have no outcome.
     app.page("/reconcile")(maintenance(lambda q: reconcile(
         settings, kafka_url, gate.query, metrics=metrics, dry_run=q.get("dry_run") in ("1", "true"),
-        grace_seconds=float(q.get("grace_seconds", settings.reconcile_grace_seconds)))))
+        grace_seconds=float(q.get("grace_seconds", settings.reconcile_grace_seconds)),
+        entered_before=datetime.fromisoformat(q["entered_before"]) if q.get("entered_before") else None)))
     # POST /replay[?stage=&reason=&since=&dry_run=1]: re-send dead letters from their raw messages.
     app.page("/replay")(maintenance(lambda q: replay(
         settings, kafka_url, gate.query, stage=q.get("stage"), reason=q.get("reason"), since=q.get("since"),
