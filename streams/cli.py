@@ -18,8 +18,7 @@ def _settings():
 def cmd_run(args) -> int:
     from streams.worker import run_worker
 
-    run_worker(_settings())
-    return 0
+    return run_worker(_settings()) or 0
 
 
 def cmd_ingest(args) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,7 @@ from streams.budget import CleanBudget
 from streams.stages.stories import StoryIndex
 from streams.story_index import fill_from_rows, fill_from_stories, index_query, unsunk_stories
 from streams.steps import clean_limits, dead_letter, entities_step, story_step
-from streams.topics import topic_specs
+from streams.topics import ensure_topics, topic_specs
 from streams.warehouse import Warehouse
 from streams.warehouse_sink import WarehouseSink, write_with_retry
 
@@ -137,7 +138,10 @@ def _entry_ref(event) -> RawRef:
                   page_id=page_id)
 
 
-def create_app(settings: Settings, kafka_url: str) -> faust.App:
+def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetime | None = None,
+               broker_restarts: int = 0) -> faust.App:
+    """`broker_started_at`: the broker started empty then (the local one, after `run` or a restart): archived pages
+    that entered before it and have no outcome were lost with the old broker and are re-sent at start."""
     codec.register()
     specs = topic_specs(settings)
     app = faust.App(
@@ -173,6 +177,8 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     index_ready = asyncio.Event()
     index_tasks: list[asyncio.Task] = []
     metrics = WorkerMetrics()
+    metrics.broker_restarts.set(broker_restarts)
+    metrics.broker_up.set(1)
     gate = WarehouseGate(settings, metrics)
     app.metrics = metrics
     app.warehouse_gate = gate  # used by the /sql view and tests
@@ -239,9 +245,51 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
                 if pruned:
                     log.info("archive: %d segments past NEWSSTREAM_ARCHIVE_RETENTION_DAYS deleted", len(pruned))
 
+        if broker_started_at is not None:
+            @app.task
+            async def heal_from_archive() -> None:
+                """Pages that entered before this broker started and have no outcome were in the broker that died."""
+                wait = 1.0
+                while True:
+                    try:
+                        report = await reconcile(settings, kafka_url, gate.query, metrics=metrics,
+                                                 entered_before=broker_started_at)
+                        break
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("re-sending archived pages after the broker start failed; retrying in %.0fs", wait)
+                        await asyncio.sleep(wait)
+                        wait = min(wait * 2, 30.0)
+                metrics.healed.inc(report.resent + report.dead_lettered)
+                log.warning("broker started empty at %s: %d archived pages without outcome re-sent from the archive",
+                            broker_started_at.isoformat(), report.resent + report.dead_lettered)
+
         @app.timer(settings.lag_seconds)
         async def lag_timer() -> None:
             await gate.write({"consumer_lag": await record_lag(settings, kafka_url, metrics)})
+
+    down_since: list[float] = []  # set while Kafka does not answer
+
+    @app.timer(2.0)
+    async def broker_watchdog() -> None:
+        """A lost connection to Kafka is reported (log line, metrics) and retried, never a silent stall; when Kafka
+        answers again, missing topics are recreated so the consumers can resume."""
+        from streams.worker import _kafka_reachable
+
+        up = await asyncio.get_running_loop().run_in_executor(None, _kafka_reachable, kafka_url)
+        if not up and not down_since:
+            down_since.append(time.monotonic())
+            metrics.broker_up.set(0)
+            metrics.broker_losses.inc()
+            log.error("lost the connection to Kafka at %s; retrying", kafka_url)
+        elif up and down_since:
+            log.warning("Kafka at %s answers again after %.0fs", kafka_url, time.monotonic() - down_since.pop())
+            metrics.broker_up.set(1)
+            try:
+                await ensure_topics(bootstrap_servers(kafka_url), settings)
+            except Exception:
+                log.exception("could not recreate the topics on %s", kafka_url)
 
     async def rebuild_story_index() -> None:
         """Warehouse rows, then stories the sink has not committed: the local broker cannot be trusted to restore tables."""

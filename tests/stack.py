@@ -14,7 +14,8 @@ from streams.broker import free_port
 class WorkerProcess:
     """`newsstream run` in a subprocess with its own web port and log file."""
 
-    def __init__(self, data: Path, kafka_url: str, name: str = "worker", **env: str):
+    def __init__(self, data: Path, kafka_url: str | None, name: str = "worker", **env: str):
+        """`kafka_url` None: the worker starts (and supervises) the local broker itself."""
         self.port = free_port()
         self.web = f"http://127.0.0.1:{self.port}"
         self.log_path = data / f"{name}.log"
@@ -22,6 +23,8 @@ class WorkerProcess:
                                  "NEWSSTREAM_WEB_PORT": str(self.port), "NEWSSTREAM_SINK_FLUSH_SECONDS": "0.5",
                                  "NEWSSTREAM_GROUP_SESSION_TIMEOUT": "6"} | env
         self.env.pop("CLICKHOUSE_URL", None)
+        if kafka_url is None:
+            self.env.pop("KAFKA_URL")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "WorkerProcess":
