@@ -69,8 +69,12 @@ class ArchiveWriter:
     def _open(self) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         self.name = f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
-        self._warc = open(self.root / f"{self.name}{SEGMENT_SUFFIX}", "ab")
-        self._index = open(self.root / f"{self.name}{INDEX_SUFFIX}", "ab")
+        try:
+            self._warc = open(self.root / f"{self.name}{SEGMENT_SUFFIX}", "ab")
+            self._index = open(self.root / f"{self.name}{INDEX_SUFFIX}", "ab")
+        except OSError as exc:
+            raise UserError(f"cannot write to the archive directory {self.root}: {exc.strerror} "
+                            "(NEWSSTREAM_ARCHIVE_DIR)") from exc
         self._writer = self._writer_class(self._warc, gzip=True)
 
     def append(self, page: RawPage, entered_at: datetime | None = None) -> Entry:

@@ -43,6 +43,8 @@ def cmd_prune(args) -> int:
 
     settings = _settings()
     days = settings.archive_retention_days if args.older_than_days is None else args.older_than_days
+    if args.older_than_days is not None and days <= 0:
+        raise UserError(f"--older-than-days must be positive, not {days:g}")
     if days <= 0:
         raise UserError("retention is 0 (keep forever): set NEWSSTREAM_ARCHIVE_RETENTION_DAYS or --older-than-days")
     removed = prune(settings.archive_path, days, dry_run=args.dry_run)
