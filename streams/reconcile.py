@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
 
 from schemas.records import RawRef
 from streams import archive
@@ -87,18 +88,27 @@ async def resend_archived(settings: Settings, kafka_url: str, wanted: list[archi
     try:
         pending = []
         for entry in wanted:
+            ref = RawRef(topic=raw_topic, partition=-1, offset=-1, page_id=entry.page_id)
             try:
                 page = archive.read_page(settings.archive_path, entry)
             except Exception as exc:
-                ref = RawRef(topic=raw_topic, partition=-1, offset=-1, page_id=entry.page_id)
                 letter = dead_letter("archive", Rejected("archive damaged", f"{type(exc).__name__}: {exc}"),
                                      source=entry.source, url=entry.url, raw=ref)
                 pending.append(await producer.send(specs["dead-letters"].name,
                                                    orjson.dumps(letter.model_dump(mode="json"))))
                 report.dead_lettered += 1
                 continue
-            pending.append(await producer.send(raw_topic, orjson.dumps(page.model_dump(mode="json", exclude_none=True)),
-                                               key=_key(page)))
+            value = orjson.dumps(page.model_dump(mode="json", exclude_none=True))
+            try:
+                pending.append(await producer.send(raw_topic, value, key=_key(page)))
+            except MessageSizeTooLargeError as exc:  # refused every time: its outcome is this dead letter
+                letter = dead_letter("archive", Rejected("oversized", f"the broker refused a {len(value)}-byte "
+                                                                      f"message: {exc}"),
+                                     source=entry.source, url=entry.url, raw=ref)
+                pending.append(await producer.send(specs["dead-letters"].name,
+                                                   orjson.dumps(letter.model_dump(mode="json"))))
+                report.dead_lettered += 1
+                continue
             report.resent += 1
         for future in pending:
             await future

@@ -156,7 +156,7 @@ class Feeder:
         if got.ok:
             record = raw_record(source, got)
             value = orjson.dumps(record.model_dump(mode="json", exclude_none=True))
-            if self.archive is not None and len(value) <= 4 * self.policy.max_bytes:
+            if self.archive is not None:
                 self.archive(record)
             try:
                 await self.send("raw-html", raw_key(canonical), value)
