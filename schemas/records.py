@@ -32,6 +32,8 @@ class RawRef(BaseModel):
     timestamp: datetime | None = Field(None, description="When the raw message entered its topic, for latency.")
     page_id: str | None = Field(None, description="The page's stable id (RawPage.page_id): the ledger key. Topic, "
                                 "partition and offset are provenance only (a restarted local broker reuses offsets).")
+    replace: bool = Field(False, description="The page was re-sent by `reprocess --from-archive`: its new version "
+                          "replaces the stored article (text, mentions) instead of being a 'changed copy'.")
 
 
 class RawPage(Record):
@@ -57,8 +59,10 @@ class RawPage(Record):
         "last-modified, date (the feeder)."
     )
     origin: RawRef | None = Field(
-        None, description="Set when `reconcile` or `replay` re-sends a page: its outcome is recorded under this offset."
+        None, description="Set when `replay` re-sends a page read back from the raw topic: where it first travelled."
     )
+    replace: bool = Field(False, description="Set by `reprocess --from-archive`: the page's new version replaces the "
+                          "stored article.")
 
     @model_validator(mode="after")
     def _one_body(self) -> "RawPage":

@@ -78,7 +78,7 @@ def reprocess_from_archive(since: str, until: str, dry_run: bool = False) -> int
         raise UserError("no broker: set KAFKA_URL or start one with `newsstream run`")
     report = ReconcileReport()
     if pages:
-        asyncio.run(resend_archived(settings, url, pages, report))
+        asyncio.run(resend_archived(settings, url, pages, report, replace=True))
     print(json.dumps({"pages": len(pages), "resent": report.resent, "unreadable": report.dead_lettered}))
     return 0
 

@@ -76,9 +76,11 @@ def _key(page) -> bytes:
     return raw_key((canonicalize_url(page.url) if page.url else None) or page.source)
 
 
-async def resend_archived(settings: Settings, kafka_url: str, wanted: list[archive.Entry], report) -> None:
+async def resend_archived(settings: Settings, kafka_url: str, wanted: list[archive.Entry], report,
+                          replace: bool = False) -> None:
     """Send archived pages to the raw topic again (topics recreated if the broker lost them); a page the archive
-    cannot give back becomes a dead letter under its page id, so it still ends with one outcome."""
+    cannot give back becomes a dead letter under its page id, so it still ends with one outcome. `replace`: each
+    page's new version replaces its stored article (`reprocess --from-archive`)."""
     bootstrap = bootstrap_servers(kafka_url)
     await ensure_topics(bootstrap, settings)
     specs = topic_specs(settings)
@@ -98,6 +100,8 @@ async def resend_archived(settings: Settings, kafka_url: str, wanted: list[archi
                                                    orjson.dumps(letter.model_dump(mode="json"))))
                 report.dead_lettered += 1
                 continue
+            if replace:
+                page = page.model_copy(update={"replace": True})
             value = orjson.dumps(page.model_dump(mode="json", exclude_none=True))
             try:
                 pending.append(await producer.send(raw_topic, value, key=_key(page)))

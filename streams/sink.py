@@ -84,11 +84,40 @@ def dead_letter_rows(item: DeadLetter) -> Rows:
     }]}
 
 
+REPLACED = "replaced articles"
+"""Rows key (not a table) listing the articles whose new version replaces the stored one (`reprocess --from-archive`)."""
+
+
+def write_rows(warehouse, rows: Rows) -> None:
+    """Insert a batch; for replaced articles, first delete their old mentions and candidate mentions (their offsets
+    index the old text), and afterwards rebuild the aggregates fed by `mentions` for the days touched (their
+    uniqExact states cannot subtract). Re-running it after a failure gives the same result."""
+    from streams.reprocess import rebuild_aggregates
+
+    rows = dict(rows)
+    replaced = [r["article_id"] for r in rows.pop(REPLACED, [])]
+    days = set()
+    if replaced:
+        _, old = warehouse.query("SELECT DISTINCT toDate(published_at) FROM mentions WHERE has({ids:Array(String)}, "
+                                 "article_id)", parameters={"ids": replaced})
+        days = {d for (d,) in old} | {r["published_at"].date() for r in rows.get("articles", [])
+                                      if r["article_id"] in set(replaced)}
+        for table in ("mentions", "candidate_mentions"):
+            warehouse.client.command(f"DELETE FROM {table} WHERE has({{ids:Array(String)}}, article_id)",
+                                     parameters={"ids": replaced})
+    for table, table_rows in rows.items():
+        warehouse.insert_rows(table, table_rows)
+    if days:
+        rebuild_aggregates(warehouse, days)
+
+
 def batch_rows(items: list[StoryArticle | DeadLetter]) -> Rows:
     """All rows of a batch, grouped per table, for one insert per table."""
     now = datetime.now(timezone.utc)
     merged: Rows = defaultdict(list)
     for item in items:
+        if isinstance(item, StoryArticle) and item.article.raw is not None and item.article.raw.replace:
+            merged[REPLACED].append({"article_id": item.article.article_id})
         rows = story_rows(item, now) if isinstance(item, StoryArticle) else dead_letter_rows(item)
         for table, table_rows in rows.items():
             merged[table].extend(table_rows)

@@ -38,6 +38,7 @@ from streams.story_index import fill_from_rows, fill_from_stories, index_query, 
 from streams.steps import clean_limits, dead_letter, entities_step, story_step
 from streams.topics import ensure_topics, topic_specs
 from streams.warehouse import Warehouse
+from streams.sink import write_rows
 from streams.warehouse_sink import WarehouseSink, write_with_retry
 
 log = logging.getLogger("newsstream")
@@ -78,8 +79,7 @@ class WarehouseGate:
         return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql, parameters))[1]
 
     async def write(self, rows: dict[str, list[dict]]) -> None:
-        await write_with_retry(lambda r: self.run(lambda w: [w.insert_rows(t, x) for t, x in r.items()]), rows,
-                               self.metrics)
+        await write_with_retry(lambda r: self.run(lambda w: write_rows(w, r)), rows, self.metrics)
 
 
 class SinkService(mode.Service):
@@ -127,15 +127,16 @@ def _entry_ref(event) -> RawRef:
     message = event.message
     page_id = _page_id(event.value)
     origin = event.value.get("origin") if isinstance(event.value, dict) else None
+    replace = isinstance(event.value, dict) and event.value.get("replace") is True
     if origin:
         try:
-            return RawRef.model_validate(origin).model_copy(update={"page_id": page_id})
+            return RawRef.model_validate(origin).model_copy(update={"page_id": page_id, "replace": replace})
         except Exception:
             pass
     # Faust gives the Kafka timestamp in seconds (aiokafka's records carry milliseconds).
     stamp = datetime.fromtimestamp(message.timestamp, timezone.utc) if message.timestamp else None
     return RawRef(topic=message.topic, partition=message.partition, offset=message.offset, timestamp=stamp,
-                  page_id=page_id)
+                  page_id=page_id, replace=replace)
 
 
 def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetime | None = None,

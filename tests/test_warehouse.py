@@ -156,3 +156,33 @@ def test_the_author_lands_on_its_article(warehouse):
     insert(warehouse, [item])
     _, rows = warehouse.query("SELECT author FROM articles FINAL WHERE article_id = 'auth1'")
     assert rows == [("أوكسانا شفانديوك",)]
+
+
+def test_a_replaced_article_keeps_only_its_new_mentions_and_counts(warehouse):
+    """`reprocess --from-archive` after a cleaning change: the new version is not a 'changed copy'; its old
+    mentions go, and the weekly aggregate counts the new ones only."""
+    from streams.sink import write_rows
+    from streams.stages.stories import StoryIndex, assign_story
+
+    when = datetime(2019, 3, 6, 12, tzinfo=timezone.utc)  # a week no other test writes
+    old = story("replace-1", "replace-1", when, 1, (("sergey-lavrov", 0), ("sergey-lavrov", 7), ("sergey-lavrov", 14)))
+    write_rows(warehouse, batch_rows([old]))
+    index = StoryIndex()
+    assert assign_story(old.article, [], index) == old.story
+    new_article = old.article.model_copy(update={
+        "text": "لافروف " * 2, "fingerprint": "changed",
+        "raw": RawRef(topic="raw", partition=0, offset=9, page_id="p1", replace=True)})
+    plain = new_article.model_copy(update={"raw": RawRef(topic="raw", partition=0, offset=9, page_id="p1")})
+    with pytest.raises(Exception, match="other text"):
+        assign_story(plain, [], index)  # an ordinary re-delivery with other text stays a changed copy
+    assignment = assign_story(new_article, [], index)
+    assert assignment == old.story
+    new = old.model_copy(update={"article": new_article, "story": assignment, "mentions": [
+        Mention(actor_id="sergey-lavrov", name="Sergey Lavrov", type="person", surface="لافروف", start=0, end=6)]})
+    for _ in range(2):  # a retried batch gives the same result
+        write_rows(warehouse, batch_rows([new]))
+    assert warehouse.query("SELECT char_start FROM mentions FINAL WHERE article_id = 'replace-1'")[1] == [(0,)]
+    assert warehouse.query("SELECT text FROM articles FINAL WHERE article_id = 'replace-1'")[1] == [("لافروف " * 2,)]
+    weekly = warehouse.query("SELECT mentions, articles FROM mentions_per_actor_week WHERE actor_id = 'sergey-lavrov' "
+                             "AND week = '2019-03-04'")[1]
+    assert weekly == [(1, 1)]
