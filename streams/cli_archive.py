@@ -70,7 +70,7 @@ def reprocess_from_archive(since: str, until: str, dry_run: bool = False) -> int
     if end <= start:
         raise UserError(f"--until ({until}) must be after --since ({since})")
     pages = list(archive.first_by_page(archive.entries(settings.archive_path, since=start, until=end)).values())
-    if dry_run:
+    if dry_run or not pages:
         print(json.dumps({"pages": len(pages), "resent": 0}))
         return 0
     url = kafka_url(settings)
