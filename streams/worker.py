@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -34,6 +35,7 @@ SUPERVISED = "NEWSSTREAM_SUPERVISED"
 BROKER_STARTED_AT = "NEWSSTREAM_BROKER_STARTED_AT"  # set when the worker's broker started empty: heal from the archive
 BROKER_RESTARTS = "NEWSSTREAM_BROKER_RESTARTS"
 STOP_TIMEOUT = 60.0
+WORKED_SECONDS = 30.0  # a worker that exits after running this long is restarted (with an external Kafka)
 STOP_TIMEOUT_BROKER_GONE = 15.0  # a worker whose broker died cannot commit anything: do not wait long
 
 
@@ -63,11 +65,22 @@ class Supervisor:
         return self.external_url or self.broker.url
 
     def _start_child(self, broker_started_at: datetime | None) -> None:
+        (self.settings.data_path / RESTART_MARKER).unlink(missing_ok=True)
         env = os.environ | {SUPERVISED: "1", "KAFKA_URL": self.url, BROKER_RESTARTS: str(self.restarts)}
         env.pop(BROKER_STARTED_AT, None)
         if broker_started_at is not None:
             env[BROKER_STARTED_AT] = broker_started_at.isoformat()
+        self.child_started = time.monotonic()
         self.child = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, preexec_fn=_die_with_parent)
+
+    def _restart_asked(self) -> dict | None:
+        marker = self.settings.data_path / RESTART_MARKER
+        try:
+            asked = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            return None
+        marker.unlink(missing_ok=True)
+        return asked
 
     def _stop_child(self, timeout: float = STOP_TIMEOUT) -> int | None:
         if self.child is None:
@@ -128,11 +141,21 @@ class Supervisor:
                     continue
                 if self.stopping:
                     return code
-                if self.external_url is not None and not _kafka_reachable(self.external_url):
+                asked = self._restart_asked()
+                if asked is not None:
                     self.restarts += 1
-                    print(f"newsstream run: the worker exited (code {code}) and Kafka at {self.external_url} does "
-                          f"not answer; starting it again in {wait:.0f}s (restart {self.restarts})",
+                    print(f"newsstream run: {asked['reason']}; worker restarted (restart {self.restarts})",
                           file=sys.stderr, flush=True)
+                    self._start_child(datetime.fromisoformat(asked["broker_started_at"]))
+                    continue
+                worked = time.monotonic() - self.child_started > WORKED_SECONDS
+                if self.external_url is not None and (worked or not _kafka_reachable(self.external_url)):
+                    # A worker that ran a while, or lost Kafka, is started again; one that fails at start (a bad
+                    # setting, a busy port) is not: its exit code and message are the answer.
+                    self.restarts += 1
+                    print(f"newsstream run: the worker exited (code {code}) after "
+                          f"{time.monotonic() - self.child_started:.0f}s; starting it again in {wait:.0f}s "
+                          f"(restart {self.restarts})", file=sys.stderr, flush=True)
                     deadline = time.monotonic() + wait
                     while time.monotonic() < deadline and not self.stopping:
                         time.sleep(0.2)
@@ -145,6 +168,83 @@ class Supervisor:
             self._stop_child()
             if self.broker is not None:
                 self.broker.stop()
+
+
+RESTART_MARKER = "worker-restart.json"  # the worker asks its supervisor for a restart that heals from the archive
+
+
+async def _raw_end_offsets(settings: Settings, url: str) -> dict[int, int]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streams.broker import kafka_options
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url), enable_auto_commit=False,
+                                request_timeout_ms=5000, **kafka_options(settings))
+    await consumer.start()
+    try:
+        topic = settings.topic("raw-html")
+        await consumer.topics()  # fetches the metadata partitions_for_topic reads
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        return {tp.partition: end for tp, end in (await consumer.end_offsets(tps)).items()} if tps else {}
+    finally:
+        await consumer.stop()
+
+
+class BrokerWatchdog(threading.Thread):
+    """A lost connection to Kafka is reported (log line, metrics) and retried, never a silent stall. When Kafka
+    answers again, missing topics are recreated; if it came back without the messages it held (the raw topic's
+    end offsets went back), the consumers' positions point past its new messages, so the worker asks its
+    supervisor for a restart (fresh consumers, and the pages without an outcome re-sent from the archive).
+    A thread of its own: it must keep watching while the worker's event loop is busy or still starting."""
+
+    def __init__(self, settings: Settings, url: str, metrics, interval: float = 2.0, sample_every: int = 1):
+        super().__init__(name="broker-watchdog", daemon=True)
+        self.settings, self.url, self.metrics, self.interval = settings, url, metrics, interval
+        self.sample_every = sample_every
+        self.log = logging.getLogger("newsstream")
+
+    def _sample(self) -> dict[int, int] | None:
+        try:
+            return asyncio.run(_raw_end_offsets(self.settings, self.url))
+        except Exception:
+            return None
+
+    def run(self) -> None:
+        down_since = None
+        seen: dict[int, int] = {}
+        tick = 0
+        while True:
+            up = _kafka_reachable(self.url)
+            if not up and down_since is None:
+                down_since = time.monotonic()
+                self.metrics.broker_up.set(0)
+                self.metrics.broker_losses.inc()
+                self.log.error("lost the connection to Kafka at %s; retrying", self.url)
+            elif up and down_since is not None:
+                self.log.warning("Kafka at %s answers again after %.0fs", self.url, time.monotonic() - down_since)
+                down_since = None
+                self.metrics.broker_up.set(1)
+                now = self._sample()
+                if now is not None and any(now.get(p, 0) < end for p, end in seen.items()):
+                    self._restart(f"Kafka at {self.url} came back without the messages it held (raw-html end "
+                                  f"offsets {seen} -> {now})")
+                    return
+                try:
+                    asyncio.run(ensure_topics(bootstrap_servers(self.url), self.settings))
+                except Exception:
+                    self.log.exception("could not recreate the topics on %s", self.url)
+            elif up and tick % self.sample_every == 0:
+                now = self._sample()
+                if now:
+                    seen = {p: max(end, seen.get(p, 0)) for p, end in now.items()}
+            tick += 1
+            time.sleep(self.interval)
+
+    def _restart(self, why: str) -> None:
+        self.log.error("%s: restarting the worker; pages without an outcome are re-sent from the archive", why)
+        marker = self.settings.data_path / RESTART_MARKER
+        marker.write_text(json.dumps({"reason": why, "broker_started_at": datetime.now(timezone.utc).isoformat()}))
+        os.kill(os.getpid(), signal.SIGTERM)  # a clean stop: the sink writes and commits what it holds
 
 
 def run_worker(settings: Settings) -> int:
@@ -167,6 +267,7 @@ def _run_faust(settings: Settings, url: str) -> int:
     asyncio.run(ensure_topics(bootstrap_servers(url), settings))
     app = create_app(settings, url, broker_started_at=datetime.fromisoformat(started) if started else None,
                      broker_restarts=int(os.environ.get(BROKER_RESTARTS, "0") or 0))
+    BrokerWatchdog(settings, url, app.metrics).start()
     # The address file names the worker that holds the warehouse: `sql`, `reconcile` and workers
     # started with NEWSSTREAM_SINK=false reach the embedded ClickHouse through it.
     address = worker_address_file(settings) if settings.run_sink else None

@@ -204,3 +204,51 @@ def test_a_machine_restart_with_the_data_directory_kept_loses_nothing(tmp_path):
         raise
     finally:
         worker.stop()
+
+
+def test_an_external_kafka_that_restarts_empty_is_reported_and_nothing_stalls(tmp_path):
+    """KAFKA_URL set (no supervision of the broker): the broker dies mid-stream and comes back empty on the same
+    address. The worker logs the loss and the return; seeing the raw topic's end offsets gone back, it has its
+    supervisor restart it (fresh consumers) and re-sends what had no outcome from the archive. No manual step."""
+    from streams.broker import LocalBroker
+    from urllib.request import urlopen
+
+    pages = synthetic_pages(160)
+    a, b = write_jsonl(tmp_path / "a.jsonl", pages[:120]), write_jsonl(tmp_path / "b.jsonl", pages[120:])
+    broker = LocalBroker(tmp_path).start()
+    worker = WorkerProcess(tmp_path, broker.url, NEWSSTREAM_RECONCILE_SECONDS="0").start()
+    settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                query_worker(worker.web, "SELECT 1", timeout=5)
+                break
+            except (OSError, RuntimeError):
+                assert time.monotonic() < deadline, worker.log_tail()
+                time.sleep(0.3)
+        asyncio.run(ingest([a], settings, broker.url, progress=False))
+        assert wait_for(worker.web, 10, timeout=120) >= 10
+        time.sleep(3)  # the watchdog has seen the raw topic's end offsets
+        broker.process.kill()  # mid-stream: some of A had not landed
+        broker.process.wait()
+        time.sleep(4)
+        broker = LocalBroker(tmp_path, port=broker.port).start()
+        time.sleep(3)
+        asyncio.run(ingest([b], settings, broker.url, progress=False))
+        landed = wait_for(worker.web, 160)
+        print(f"external broker restarted empty: {landed} of 160 pages have an outcome, no manual step")
+        assert landed == 160, "no stall: pages sent before and after the broker came back all land"
+        assert_one_outcome_each(worker.web, tmp_path, pages, [f"{a}:{i}" for i in range(1, 121)]
+                                + [f"{b}:{i}" for i in range(1, 41)])
+        log = worker.log_path.read_text(errors="replace")
+        assert "lost the connection to Kafka" in log and "answers again" in log
+        assert "came back without the messages it held" in log and "re-sent from the archive" in log
+        metrics = urlopen(f"{worker.web}/metrics").read().decode()
+        assert "newsstream_broker_restarts 1.0" in metrics and "newsstream_broker_up 1.0" in metrics
+    except Exception:
+        print(worker.log_tail())
+        raise
+    finally:
+        worker.stop()
+        broker.stop()
