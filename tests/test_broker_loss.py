@@ -170,7 +170,7 @@ def test_killing_the_broker_mid_stream_loses_nothing(tmp_path):
         assert rows == (want["articles"], want["articles"])
         mentions = query_worker(worker.web, "SELECT article_id, actor_id, char_start FROM mentions FINAL")[1]
         assert Counter(mentions) == want["mentions"], "nothing counted twice"
-        metrics = __import__("urllib.request").request.urlopen(f"{worker.web}/metrics").read().decode()
+        metrics = __import__("urllib.request").request.urlopen(f"{worker.plain_web}/metrics").read().decode()
         assert "newsstream_broker_restarts 3.0" in metrics
         assert worker.log_path.read_text(errors="replace").count("the local broker exited") == 3
     except Exception:
@@ -244,7 +244,7 @@ def test_an_external_kafka_that_restarts_empty_is_reported_and_nothing_stalls(tm
         log = worker.log_path.read_text(errors="replace")
         assert "lost the connection to Kafka" in log and "answers again" in log
         assert "came back without the messages it held" in log and "re-sent from the archive" in log
-        metrics = urlopen(f"{worker.web}/metrics").read().decode()
+        metrics = urlopen(f"{worker.plain_web}/metrics").read().decode()
         assert "newsstream_broker_restarts 1.0" in metrics and "newsstream_broker_up 1.0" in metrics
     except Exception:
         print(worker.log_tail())
