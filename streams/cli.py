@@ -26,8 +26,7 @@ def _settings():
 def cmd_run(args) -> int:
     from streams.worker import run_worker
 
-    run_worker(_settings())
-    return 0
+    return run_worker(_settings()) or 0
 
 
 def cmd_ingest(args) -> int:
@@ -294,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     from streams.cli_actors import register as register_actor_commands
 
     register_actor_commands(sub)
+    from streams.cli_archive import register as register_archive_commands
+
+    register_archive_commands(sub)
     sub.add_parser("config", help="print every setting, its environment variable and value").set_defaults(func=cmd_config)
     sub.add_parser("schemas", help="regenerate schemas/topics/*.schema.json from the record models").set_defaults(
         func=cmd_schemas)

@@ -93,6 +93,11 @@ def cmd_sync(args) -> int:
 def cmd_reprocess(args) -> int:
     from streams.reprocess import run_reprocess
 
+    if args.from_archive:
+        from streams.cli_archive import reprocess_from_archive
+
+        return reprocess_from_archive(args.since, args.until, dry_run=args.dry_run)
+
     print(json.dumps(run_reprocess(_settings(), args.since, args.until), indent=1, ensure_ascii=False))
     return 0
 
@@ -150,7 +155,11 @@ def register(sub) -> None:
 
     commands.add_parser("sync", help="write the dictionary to the warehouse's `actors` table").set_defaults(func=_guard(cmd_sync))
 
-    p = sub.add_parser("reprocess", help="re-run actor extraction over stored articles published in [since, until)")
+    p = sub.add_parser("reprocess", help="re-run actor extraction over stored articles published in [since, until); "
+                       "with --from-archive, the whole pipeline over archived pages that entered in [since, until)")
     p.add_argument("--since", required=True, help="YYYY-MM-DD or ISO 8601 (inclusive)")
     p.add_argument("--until", required=True, help="YYYY-MM-DD or ISO 8601 (exclusive)")
+    p.add_argument("--from-archive", action="store_true",
+                   help="re-send the raw pages from the archive (cleaning included), e.g. after a trafilatura upgrade")
+    p.add_argument("--dry-run", action="store_true", help="with --from-archive: only count the pages")
     p.set_defaults(func=_guard(cmd_reprocess))

@@ -29,8 +29,16 @@ class WorkerMetrics:
                          ["topic", "partition"], registry=r)
         self.reconciled = Counter("newsstream_reconcile_resent", "Raw messages re-sent by reconcile because no "
                                   "outcome reached the warehouse.", registry=r)
-        self.unaccounted = Gauge("newsstream_reconcile_missing", "Raw offsets without an outcome at the last "
+        self.unaccounted = Gauge("newsstream_reconcile_missing", "Archived pages without an outcome at the last "
                                  "reconcile (older than the grace period).", registry=r)
+        self.broker_restarts = Gauge("newsstream_broker_restarts", "Times `newsstream run` restarted the broker it "
+                                     "supervises (or this worker, after Kafka went away) since it started.", registry=r)
+        self.broker_up = Gauge("newsstream_broker_up", "1 while this worker reaches Kafka, 0 while it does not.",
+                               registry=r)
+        self.broker_losses = Counter("newsstream_broker_connection_losses", "Times this worker lost its connection "
+                                     "to Kafka (each is logged, and retried).", registry=r)
+        self.healed = Counter("newsstream_broker_heal_resent", "Archived pages re-sent because the broker they were "
+                              "in was lost (restarted empty).", registry=r)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from schemas.records import Article, RawPage, StoryArticle
 from streams.actors import ActorDictionary
 from streams.budget import CleanBudget
+from streams.identity import page_id_for
 from streams.inputs import RawDocument
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits
@@ -22,13 +24,17 @@ from streams.stages.stories import StoryIndex
 from streams.steps import MAX_MENTIONS, clean_step, dead_letter, entities_step, story_step
 
 
-def raw_page(doc: RawDocument) -> RawPage:
-    """The raw-topic record for an input document (bytes travel base64 so the cleaner sees the original charset)."""
+def raw_page(doc: RawDocument, entered_at: datetime | None = None) -> RawPage:
+    """The raw-topic record for an input document (bytes travel base64 so the cleaner sees the original charset).
+    Its page id and fetch time are fixed here, once: `entered_at` is the fetch time of a document that has none."""
+    page_id = page_id_for(doc.url, doc.source, doc.body)
+    fetched_at = doc.fetched_at or entered_at
     if isinstance(doc.body, bytes):
-        return RawPage(source=doc.source, url=doc.url, html_b64=base64.b64encode(doc.body).decode("ascii"),
-                       content_type=doc.content_type, fetched_at=doc.fetched_at)
-    return RawPage(source=doc.source, url=doc.url, html=doc.body, content_type=doc.content_type,
-                   fetched_at=doc.fetched_at)
+        return RawPage(source=doc.source, url=doc.url, page_id=page_id,
+                       html_b64=base64.b64encode(doc.body).decode("ascii"), content_type=doc.content_type,
+                       fetched_at=fetched_at)
+    return RawPage(source=doc.source, url=doc.url, page_id=page_id, html=doc.body, content_type=doc.content_type,
+                   fetched_at=fetched_at)
 
 
 def ok_line(source: str, result: StoryArticle) -> dict[str, Any]:

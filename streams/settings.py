@@ -65,6 +65,17 @@ class Settings(BaseSettings):
         Path(".newsstream"),
         description="NEWSSTREAM_DATA_DIR: local state (embedded ClickHouse, broker/worker address files).",
     )
+    archive_dir: Path | None = Field(
+        None, description="NEWSSTREAM_ARCHIVE_DIR: the raw archive (WARC segments of every page that entered). "
+        "Unset: NEWSSTREAM_DATA_DIR/archive. Share it between the writers (ingest, feed, backfill) and the sink worker.",
+    )
+    archive_retention_days: float = Field(
+        90.0, ge=0, description="NEWSSTREAM_ARCHIVE_RETENTION_DAYS: `archive prune` (and the sink worker, daily) deletes "
+        "segments whose newest page is older than this. 0: keep forever.",
+    )
+    archive_segment_bytes: int = Field(
+        64_000_000, ge=1, description="NEWSSTREAM_ARCHIVE_SEGMENT_BYTES: a writer starts a new segment past this size.",
+    )
     topic_prefix: str = Field("newsstream", description="NEWSSTREAM_TOPIC_PREFIX: prefix of every topic name.")
     partitions: int = Field(4, ge=1, description="NEWSSTREAM_PARTITIONS: partitions of the parallel topics.")
     app_id: str = Field("newsstream", description="NEWSSTREAM_APP_ID: Faust app id (consumer group).")
@@ -206,6 +217,10 @@ class Settings(BaseSettings):
     @cached_property
     def warehouse_url(self) -> str:
         return self.clickhouse_url or f"chdb://{self.data_path / 'clickhouse'}"
+
+    @cached_property
+    def archive_path(self) -> Path:
+        return (self.archive_dir or self.data_dir / "archive").expanduser().resolve()
 
     @cached_property
     def analyst_warehouse_url(self) -> str:

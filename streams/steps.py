@@ -34,7 +34,10 @@ def clean_limits(settings: Settings) -> CleanLimits:
 
 def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Article:
     # RawPage{source,url,html|html_b64,fetched_at} -> Article{article_id,title,text,published_at,...}
-    article = clean_page(page.body(), url=page.url, source=page.source, fetched_at=page.fetched_at,
+    # An undated page falls back to its fetch time, recorded once when it entered (else the time its raw message
+    # entered the topic, which a re-send keeps): never the processing time, which would change on re-delivery.
+    fetched_at = page.fetched_at or (raw.timestamp if raw is not None else None)
+    article = clean_page(page.body(), url=page.url, source=page.source, fetched_at=fetched_at,
                          content_type=page.content_type, raw=raw, limits=limits)
     if len(article.text) > limits.max_text_chars:
         raise Rejected("text too long", f"{len(article.text)} characters of text, over the {limits.max_text_chars} limit")

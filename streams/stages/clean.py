@@ -29,7 +29,6 @@ import lxml.etree
 import lxml.html
 import py3langid
 import trafilatura
-from courlan import normalize_url
 from htmldate import find_date
 from htmldate.extractors import extract_url_date
 from htmldate.utils import Extractor
@@ -39,6 +38,7 @@ from trafilatura.utils import load_html
 
 from schemas.records import Article, RawRef
 from streams.arabic import fingerprint_text
+from streams.identity import canonicalize_url
 from streams.stages import Rejected
 from streams.stages.charset import decode_html
 from streams.stages.dates import find_dateline
@@ -82,16 +82,6 @@ _LANGID_CHARS = 400  # a page's language shows in its first paragraphs; the whol
 _PARSER_DEPTH = 255
 _URL_DATE = Extractor(extensive=False, max=datetime(2100, 1, 1), min=datetime(1990, 1, 1), original=True,
                       format="%Y-%m-%d")
-
-
-def canonicalize_url(url: str | None) -> str | None:
-    """Canonical URL (courlan: lower-cased host, tracking parameters and fragments removed)."""
-    if not url:
-        return None
-    try:
-        return normalize_url(url, strict=True)
-    except Exception:  # courlan raises on unparsable URLs; the raw one is still a useful key
-        return url
 
 
 def article_id_for(canonical_url: str | None, fingerprint: str) -> str:
