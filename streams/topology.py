@@ -35,7 +35,7 @@ from streams.story_index import fill_from_rows, fill_from_stories, index_query, 
 from streams.steps import clean_limits, dead_letter, entities_step, story_step
 from streams.topics import topic_specs
 from streams.warehouse import Warehouse
-from streams.warehouse_sink import WarehouseSink, write_with_retry
+from streams.warehouse_sink import WarehouseSink
 
 log = logging.getLogger("newsstream")
 
@@ -75,8 +75,8 @@ class WarehouseGate:
         return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql))[1]
 
     async def write(self, rows: dict[str, list[dict]]) -> None:
-        await write_with_retry(lambda r: self.run(lambda w: [w.insert_rows(t, x) for t, x in r.items()]), rows,
-                               self.metrics)
+        """One insert per table; the sink decides what to retry (WarehouseSink.write_retrying)."""
+        await self.run(lambda w: [w.insert_rows(t, x) for t, x in rows.items()])
 
 
 class SinkService(mode.Service):
@@ -88,6 +88,12 @@ class SinkService(mode.Service):
 
     async def on_start(self) -> None:
         self._task = asyncio.ensure_future(self.sink.run())
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task) -> None:
+        """A sink that gave up (warehouse down past its retries) crashes the worker: no silent half-worker."""
+        if not task.cancelled() and task.exception() is not None and not self.sink._stopping.is_set():
+            asyncio.ensure_future(self.crash(task.exception()))
 
     async def on_stop(self) -> None:
         self.sink.stop()
