@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -56,6 +57,12 @@ def wait_for_outcomes(web_url: str, raw_sent: int, ingest_dead: int, timeout: fl
                        f"and {seen[1]}/{ingest_dead} ingest dead letters")
 
 
+def newsstream_command() -> str:
+    """How to run this same installation's CLI from any shell: the venv's script path, not a bare name."""
+    script = Path(sys.executable).parent / "newsstream"
+    return shlex.quote(str(script)) if script.exists() else f"{shlex.quote(sys.executable)} -m streams.cli"
+
+
 def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float = 300.0) -> int:
     paths = paths or [SAMPLES / "corpus", SAMPLES / "bad"]
     demo_dir = settings.data_path / "demo"
@@ -90,9 +97,10 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
                                   lambda sql, params: query_worker(web_url, sql, parameters=params),
                                   since=date(2000, 1, 1), until=date.today(), metric="mentions")
             print(f"\nA chart of the same figures: {report}")
+            command = f"NEWSSTREAM_DATA_DIR={shlex.quote(str(demo_dir))} {newsstream_command()}"
             print(f"The warehouse stays in {demo_dir / 'clickhouse'}; query it with\n"
-                  f"  NEWSSTREAM_DATA_DIR={demo_dir} newsstream sql \"SELECT * FROM mentions_per_actor_week\"\n"
-                  f"  NEWSSTREAM_DATA_DIR={demo_dir} newsstream cookbook   (the analyst queries)")
+                  f"  {command} sql \"SELECT * FROM mentions_per_actor_week\"\n"
+                  f"  {command} cookbook   (the analyst queries)")
         finally:
             worker.send_signal(signal.SIGTERM)
             try:
