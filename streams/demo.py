@@ -16,13 +16,13 @@ import time
 from datetime import date
 from pathlib import Path
 
+from samples import BAD_DIR, CORPUS_DIR
 from streams.broker import LocalBroker, free_port
 from streams.ingest import ingest
 from streams.query import format_table, query_worker
 from streams.report import write_report
 from streams.settings import Settings
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 WEEKLY_SQL = """
 SELECT week, actor_name, actor_type, mentions, articles, stories
@@ -64,7 +64,7 @@ def newsstream_command() -> str:
 
 
 def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float = 300.0) -> int:
-    paths = paths or [SAMPLES / "corpus", SAMPLES / "bad"]
+    paths = paths or [CORPUS_DIR, BAD_DIR]
     demo_dir = settings.data_path / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
     demo_dir.mkdir(parents=True)
