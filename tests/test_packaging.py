@@ -3,6 +3,7 @@ sample corpus, and Grafana's files; nothing reads them through the source tree."
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def wheel_files(tmp_path_factory) -> set[str]:
     out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+    source = out / "source"  # a clean copy: a stale build/ in the clone could add files the config no longer ships
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".newsstream", ".pytest_cache"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
                            capture_output=True, text=True, timeout=300)
     if built.returncode and ("Could not find a version" in built.stderr or "NewConnectionError" in built.stderr):
         pytest.skip("building the wheel needs setuptools from the package index, which is unreachable")
@@ -34,6 +38,9 @@ def test_the_wheel_carries_the_package_data(wheel_files):
                     "samples/corpus/*", "samples/bad/*", "samples/labeled/*"):
         expected = in_repo(pattern)
         assert expected and expected <= wheel_files, pattern
+    data = {p for p in in_repo("schemas/**/*") | in_repo("samples/**/*")
+            if (ROOT / p).is_file() and "__pycache__" not in p}
+    assert not data - wheel_files, "every file of schemas/ and samples/ ships"
     dashboards = {f"newsstream-0.1.0.data/data/share/newsstream/grafana/dashboards/{p.name}"
                   for p in (ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")}
     assert dashboards and dashboards <= wheel_files
