@@ -3,141 +3,65 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
 import os
-import socket
 import sys
-from pathlib import Path
 
-from streams.broker import LocalBroker, bootstrap_servers, free_port, kafka_url
-from streams.errors import UserError
+from streams.broker import LocalBroker, bootstrap_servers, kafka_url
+from streams.data_dir import choose_web_port, claim_data_dir
 from streams.logs import logging_config
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
 
-def worker_address_file(settings: Settings) -> Path:
+def worker_address_file(settings: Settings):
     return settings.data_path / "worker.json"
-
-
-def worker_lock_file(settings: Settings) -> Path:
-    return settings.data_path / "worker.lock"
-
-
-class WorkerLock:
-    """An exclusive lock on DATA_DIR/worker.lock, held for the life of the worker that writes worker.json.
-
-    The kernel drops a flock when its process dies, so a crashed worker never leaves a stale lock.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return True
-
-    def holder(self) -> str:
-        """Who holds it, for the refusal message."""
-        try:
-            return self.path.read_text().strip() or "?"
-        except OSError:
-            return "?"
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock; the file stays (removing it would race a new holder)
-            self._fd = None
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def choose_web_port(settings: Settings) -> Settings:
-    """The web port to serve on: NEWSSTREAM_WEB_PORT when set (busy: a UserError), else 6066 or a free one."""
-    if _port_free(settings.web_host, settings.web_port):
-        return settings
-    if "web_port" in settings.model_fields_set:
-        raise UserError(f"NEWSSTREAM_WEB_PORT={settings.web_port} is in use on {settings.web_host}; "
-                        "choose another or leave it unset for a free one")
-    port = free_port()
-    print(f"web port {settings.web_port} is in use; this worker serves /health and /metrics on {port}", file=sys.stderr)
-    return settings.model_copy(update={"web_port": port})
-
-
-def claim_data_dir(settings: Settings) -> WorkerLock | None:
-    """The lock of the worker that writes worker.json (NEWSSTREAM_SINK=true); None when this worker needs none.
-
-    With the embedded warehouse a second such worker would fight over chDB's directory: it is refused before
-    it touches anything. With a server warehouse several may run; only the lock holder writes worker.json.
-    """
-    if not settings.run_sink:
-        return None
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    lock = WorkerLock(worker_lock_file(settings))
-    if lock.acquire():
-        return lock
-    if settings.embedded_warehouse:
-        raise UserError(f"a worker (pid {lock.holder()}) already runs on {settings.data_path}; add workers with "
-                        "NEWSSTREAM_SINK=false, or give this one another NEWSSTREAM_DATA_DIR")
-    return None
 
 
 def run_worker(settings: Settings) -> int:
     """Blocks until the worker stops (SIGTERM / Ctrl-C); stops the broker it started; returns the exit code."""
+    lock = claim_data_dir(settings)  # before anything is started or written: a second sink worker is refused
+    settings = choose_web_port(settings)
+    try:
+        return _run(settings, holds_data_dir=lock is not None)
+    finally:
+        if lock:
+            lock.release()
+
+
+def _run(settings: Settings, holds_data_dir: bool) -> int:
     from faust.worker import Worker
 
     from streams.topology import create_app
 
-    lock = claim_data_dir(settings)
-    settings = choose_web_port(settings)
+    settings.data_path.mkdir(parents=True, exist_ok=True)
     broker = None
+    url = kafka_url(settings)
+    if url is None:
+        broker = LocalBroker(settings.data_path).start()
+        url = broker.url
+        print(f"local broker (Tansu) on {url}", file=sys.stderr)
     try:
-        url = kafka_url(settings)
-        if url is None:
-            broker = LocalBroker(settings.data_path).start()
-            url = broker.url
-            print(f"local broker (Tansu) on {url}", file=sys.stderr)
         asyncio.run(ensure_topics(bootstrap_servers(url), settings))
         app = create_app(settings, url)
         # The address file names the worker that holds the warehouse: `sql`, `reconcile` and workers
-        # started with NEWSSTREAM_SINK=false reach the embedded ClickHouse through it. Only the lock holder
-        # writes (and removes) it, so a refused or extra worker never hides the healthy one.
-        address = worker_address_file(settings) if lock else None
+        # started with NEWSSTREAM_SINK=false reach the embedded ClickHouse through it. Only the holder of the
+        # data directory's lock writes (and removes) it, so a refused or extra worker never hides the first.
+        address = worker_address_file(settings) if holds_data_dir else None
         if address:
             address.write_text(json.dumps({"web_url": f"http://{settings.web_host}:{settings.web_port}",
                                            "pid": os.getpid(), "kafka_url": url}))
         logging.getLogger("newsstream").setLevel(settings.log_level.upper())
-        code = 0
         try:
             Worker(app, loglevel=settings.log_level, quiet=True,
                    logging_config=logging_config(settings.log_format, settings.log_level)).execute_from_commandline()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except SystemExit as exc:  # Faust's exit status is the command's (a failed start is not a success)
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         finally:
             if address:
                 address.unlink(missing_ok=True)
-        return code
+        return 0
     finally:
         if broker:
             broker.stop()
-        if lock:
-            lock.release()

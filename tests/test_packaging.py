@@ -68,3 +68,14 @@ def test_the_seed_scripts_say_so_when_the_seeds_are_absent(script, tmp_path):
     assert run.returncode == 2
     assert run.stderr == (f"no seed pages in {tmp_path}: these scripts need the shared seeds (../shared/seeds from "
                           "the repository root); pass their folder " + ("with --seeds" if benchmark else "as the first argument") + "\n")
+
+
+def test_the_docker_image_installs_the_package_data_before_pip_install():
+    """The image is built by `pip install /app` (no Docker here): whatever the wheel ships must be copied first."""
+    lines = (ROOT / "deploy" / "Dockerfile").read_text().splitlines()
+    install = next(i for i, line in enumerate(lines) if line.startswith("RUN pip install"))
+    copied = " ".join(line for line in lines[:install] if line.startswith("COPY"))
+    for needed in ("pyproject.toml", "streams", "schemas", "samples", "deploy/grafana"):
+        assert needed in copied, needed
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert not {"samples", "deploy", "schemas", "streams"} & {line.strip().rstrip("/") for line in ignored}

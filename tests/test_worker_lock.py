@@ -11,14 +11,14 @@ import sys
 import pytest
 
 from streams import cli
+from streams.data_dir import choose_web_port, claim_data_dir
 from streams.errors import UserError
 from streams.settings import Settings
-from streams.worker import choose_web_port, claim_data_dir
 
 HOLD_LOCK = """
 import sys, time
 from streams.settings import Settings
-from streams.worker import claim_data_dir
+from streams.data_dir import claim_data_dir
 lock = claim_data_dir(Settings(_env_file=None, data_dir=sys.argv[1]))
 print("held", flush=True)
 time.sleep(60)
