@@ -33,6 +33,8 @@ def _writable(out: str) -> Path:
         raise UserError(f"--out {out} is a folder; give a file name")
     if not path.parent.is_dir():
         raise UserError(f"--out {out}: no such folder {path.parent}")
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise UserError(f"--out {out}: permission denied")
     return path
 
 
@@ -73,6 +75,16 @@ def _query(settings, sql: str, params: dict[str, str] | None = None) -> tuple[li
         raise _warehouse_error(exc, settings) from exc
     except OSError as exc:
         raise UserError(f"cannot reach the warehouse {settings.warehouse_url}: {exc}") from exc
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {value!r}")
+    return number
 
 
 def _date(value: str):
@@ -153,7 +165,10 @@ def cmd_process(args) -> int:
     settings = _settings()
     limits = clean_limits(settings)
     dictionary = ActorDictionary.load(settings.actors_path)
-    out = sys.stdout.buffer if args.out == "-" else open(_writable(args.out), "wb")
+    try:
+        out = sys.stdout.buffer if args.out == "-" else open(_writable(args.out), "wb")
+    except OSError as exc:
+        raise UserError(f"--out {args.out}: {exc.strerror or exc}") from exc
     try:
         with CleanBudget(settings.clean_timeout_seconds) as budget:
             for line in process_documents(iter_documents(args.paths, max_bytes=settings.max_page_bytes),
@@ -284,7 +299,11 @@ def cmd_report(args) -> int:
         since, until = since or first, until or last
     if since > until:
         raise UserError(f"--since {since} is after --until {until}")
-    path = write_report(out, query, since=since, until=until, metric=args.metric, top=args.top, actors=args.actor)
+    try:
+        path = write_report(out, query, since=since, until=until, metric=args.metric, top=args.top,
+                            actors=args.actor)
+    except OSError as exc:
+        raise UserError(f"--out {args.out}: {exc.strerror or exc}") from exc
     print(path)
     return 0
 
@@ -311,7 +330,7 @@ def cmd_migrate(args) -> int:
 def cmd_demo(args) -> int:
     from streams.demo import run_demo
 
-    return run_demo(_settings(), [Path(p) for p in args.paths] or None)
+    return run_demo(_settings(), [Path(p) for p in _existing_paths(args.paths)] or None)
 
 
 def cmd_config(args) -> int:
@@ -439,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_date, help="last day (YYYY-MM-DD); default: the last week with data")
     p.add_argument("--metric", choices=["mentions", "articles", "stories"], default="mentions",
                    help="what the chart counts per week (default: mentions)")
-    p.add_argument("--top", type=int, default=8, help="how many actors to draw when --actor is not given")
+    p.add_argument("--top", type=_positive, default=8, help="how many actors to draw when --actor is not given")
     p.add_argument("--actor", action="append", default=[], help="actor id to draw (repeatable)")
 
     p = _command(sub, "migrate", "apply pending warehouse migrations (a worker applies them when it starts)", """

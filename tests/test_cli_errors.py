@@ -222,3 +222,17 @@ def test_every_command_has_help_and_examples():
     for name, help_text, sub in found:
         assert help_text, name
         assert sub.epilog and sub.epilog.startswith("examples:\n  newsstream "), name
+
+
+def test_more_usage_mistakes(data_dir, capsys):
+    assert run_cli(["demo", "nosuch"], capsys) == (2, "newsstream: no such file or folder: nosuch\n")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["report", "--top", "0"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == ("newsstream report: argument --top: not a positive whole number: '0' "
+                                       "(see `newsstream report --help`)\n")
+    Path("page.html").write_text("<html></html>")
+    assert run_cli(["process", "page.html", "--out", "/proc/x"], capsys) == (
+        2, "newsstream: --out /proc/x: No such file or directory\n")
+    assert run_cli(["process", "page.html", "--out", "."], capsys) == (
+        2, "newsstream: --out . is a folder; give a file name\n")
