@@ -268,3 +268,31 @@ def test_the_ledger_is_written_last():
     items = [plain, decode("stories", orjson.dumps(with_mention)), decode("dead-letters", letter("c"))]
     tables = list(batch_rows(items))
     assert tables[-1] == "ledger" and {"articles", "mentions", "dead_letters"} <= set(tables)
+
+
+async def test_a_sink_that_gives_up_crashes_the_worker_and_a_stopped_one_does_not():
+    from streams.topology import SinkService
+
+    class GivingUp:
+        def __init__(self, error):
+            self._stopping = asyncio.Event()
+            self.error = error
+
+        async def run(self):
+            if self.error:
+                raise self.error
+
+        def stop(self):
+            self._stopping.set()
+
+    for error, expected in ((OperationalError("down"), 1), (None, 0)):
+        service = SinkService(GivingUp(error))
+        crashed = []
+
+        async def crash(exc, crashed=crashed):
+            crashed.append(exc)
+
+        service.crash = crash
+        await service.on_start()
+        await asyncio.sleep(0.05)
+        assert len(crashed) == expected  # no silent worker without a sink
