@@ -69,6 +69,8 @@ def _query(settings, sql: str, params: dict[str, str] | None = None) -> tuple[li
 
     try:
         return run_sql(settings, sql, params)
+    except UserError:  # already one line, worded where it was raised
+        raise
     except (ClickHouseError, LookupError) as exc:
         raise _warehouse_error(exc, settings) from exc
     except RuntimeError as exc:  # the worker's /sql answered 400 with the warehouse's message
@@ -204,6 +206,8 @@ def _maintenance(action: str, **params) -> dict:
         _broker(settings)  # no worker to ask: the direct path needs a broker
     try:
         return run_maintenance(settings, action, **params)
+    except UserError:
+        raise
     except (ClickHouseError, LookupError) as exc:
         raise _warehouse_error(exc, settings) from exc
     except RuntimeError as exc:  # the worker refused (400) or no broker
