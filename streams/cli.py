@@ -51,6 +51,9 @@ def _warehouse_error(exc: Exception, settings) -> UserError:
     """A warehouse refusal (bad SQL, unknown table, bad parameter) as one line; a hint when the warehouse is empty."""
     from streams.errors import warehouse_error_line
 
+    if settings.embedded_warehouse and "EmbeddedServer" in str(exc):  # chDB could not lock its directory
+        return UserError(f"another process holds the embedded warehouse {settings.warehouse_url} (chDB allows one "
+                         "process per directory); stop it, or start `newsstream run` so commands go through it")
     line = warehouse_error_line(str(exc))
     if "UNKNOWN_TABLE" in line:
         demo = settings.data_path / "demo"
@@ -315,7 +318,6 @@ def cmd_report(args) -> int:
 def cmd_migrate(args) -> int:
     from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 
-    from streams.errors import warehouse_error_line
     from streams.query import worker_web_url
     from streams.warehouse import Warehouse
 
@@ -326,7 +328,7 @@ def cmd_migrate(args) -> int:
     try:
         applied = Warehouse(settings.warehouse_url).migrate(cluster=args.cluster)
     except ClickHouseError as exc:
-        raise UserError(f"migrate on {settings.warehouse_url}: {warehouse_error_line(str(exc))}") from exc
+        raise _warehouse_error(exc, settings) from exc
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 

@@ -236,3 +236,21 @@ def test_more_usage_mistakes(data_dir, capsys):
         2, "newsstream: --out /proc/x: No such file or directory\n")
     assert run_cli(["process", "page.html", "--out", "."], capsys) == (
         2, "newsstream: --out . is a folder; give a file name\n")
+
+
+def test_migrate_while_another_process_holds_chdb(tmp_path):
+    data = tmp_path / "data"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom streams.warehouse import Warehouse\n"
+                               f"w = Warehouse('chdb://{data / 'clickhouse'}')\nprint('held', flush=True)\n"
+                               "time.sleep(120)"], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        run = run_process(["migrate"], {"NEWSSTREAM_DATA_DIR": str(data)}, tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.returncode == 2
+    # chDB itself prints its lock error first; ours is the last line
+    assert run.stderr.splitlines()[-1] == (
+        f"newsstream: another process holds the embedded warehouse chdb://{data / 'clickhouse'} (chDB allows one "
+        "process per directory); stop it, or start `newsstream run` so commands go through it")
