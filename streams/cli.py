@@ -47,17 +47,35 @@ def _broker(settings) -> str:
     return url
 
 
+def _shown(url: str) -> str:
+    """A URL for a message: without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
 def _warehouse_error(exc: Exception, settings) -> UserError:
     """A warehouse refusal (bad SQL, unknown table, bad parameter) as one line; a hint when the warehouse is empty."""
+    import re
+
+    from clickhouse_connect.driver.exceptions import OperationalError
+
     from streams.errors import warehouse_error_line
 
+    where = _shown(settings.warehouse_url)
     if settings.embedded_warehouse and "EmbeddedServer" in str(exc):  # chDB could not lock its directory
-        return UserError(f"another process holds the embedded warehouse {settings.warehouse_url} (chDB allows one "
+        return UserError(f"another process holds the embedded warehouse {where} (chDB allows one "
                          "process per directory); stop it, or start `newsstream run` so commands go through it")
+    if isinstance(exc, OperationalError) and "Code:" not in str(exc):  # the server did not answer
+        reason = re.search(r"\[Errno -?\d+\] ([^\"')]+)", str(exc))
+        return UserError(f"cannot reach the warehouse {where}: {reason.group(1) if reason else 'no answer'}")
     line = warehouse_error_line(str(exc))
     if "UNKNOWN_TABLE" in line:
         demo = settings.data_path / "demo"
-        line += f" (warehouse {settings.warehouse_url}"
+        line += f" (warehouse {where}"
         if settings.embedded_warehouse and (demo / "clickhouse").is_dir():
             line += f"; the demo's data is in {demo}: NEWSSTREAM_DATA_DIR={demo} newsstream sql ..."
         line += ")"
@@ -79,7 +97,7 @@ def _query(settings, sql: str, params: dict[str, str] | None = None) -> tuple[li
     except RuntimeError as exc:  # the worker's /sql answered 400 with the warehouse's message
         raise _warehouse_error(exc, settings) from exc
     except OSError as exc:
-        raise UserError(f"cannot reach the warehouse {settings.warehouse_url}: {exc}") from exc
+        raise UserError(f"cannot reach the warehouse {_shown(settings.warehouse_url)}: {exc}") from exc
 
 
 def _positive(value: str) -> int:
@@ -104,7 +122,12 @@ def _date(value: str):
 def cmd_run(args) -> int:
     from streams.worker import run_worker
 
-    return run_worker(_settings())
+    settings = _settings()
+    try:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"NEWSSTREAM_DATA_DIR={settings.data_dir}: {exc.strerror or exc}") from exc
+    return run_worker(settings)
 
 
 def cmd_ingest(args) -> int:
@@ -302,7 +325,7 @@ def cmd_report(args) -> int:
     if since is None or until is None:  # default: the weeks that have data, not the last months from today
         first, last = data_range(query)
         if first is None:
-            raise UserError(f"no mentions in the warehouse {settings.warehouse_url} yet; nothing to draw")
+            raise UserError(f"no mentions in the warehouse {_shown(settings.warehouse_url)} yet; nothing to draw")
         since, until = since or first, until or last
     if since > until:
         raise UserError(f"--since {since} is after --until {until}")
@@ -323,8 +346,8 @@ def cmd_migrate(args) -> int:
 
     settings = _settings()
     if settings.embedded_warehouse and (web_url := worker_web_url(settings)):
-        raise UserError(f"the worker at {web_url} holds the embedded warehouse {settings.warehouse_url} and applied "
-                        "the migrations when it started; stop it to run `migrate` by hand")
+        raise UserError(f"the worker at {web_url} holds the embedded warehouse {_shown(settings.warehouse_url)} and "
+                        "applied the migrations when it started; stop it to run `migrate` by hand")
     try:
         applied = Warehouse(settings.warehouse_url).migrate(cluster=args.cluster)
     except ClickHouseError as exc:
@@ -345,8 +368,10 @@ def cmd_config(args) -> int:
     settings = _settings()
     values = settings.model_dump()
     for (var, help_text), name in zip(Settings.env_vars().items(), Settings.model_fields):
-        print(f"{var}={values[name] if values[name] is not None else ''}\n    {help_text}")
-    print(f"# warehouse in use: {settings.warehouse_url}")
+        value = values[name]
+        shown = "" if value is None else _shown(value) if isinstance(value, str) and "://" in value else value
+        print(f"{var}={shown}\n    {help_text}")
+    print(f"# warehouse in use: {_shown(settings.warehouse_url)}")
     return 0
 
 
@@ -494,6 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from aiokafka.errors import KafkaConnectionError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -502,6 +529,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"newsstream: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KafkaConnectionError as exc:  # KAFKA_URL names no broker that answers
+        if args.verbose:
+            raise
+        print(f"newsstream: cannot reach Kafka: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `newsstream actors list | head -1`: the reader left; not an error

@@ -254,3 +254,24 @@ def test_migrate_while_another_process_holds_chdb(tmp_path):
     assert run.stderr.splitlines()[-1] == (
         f"newsstream: another process holds the embedded warehouse chdb://{data / 'clickhouse'} (chDB allows one "
         "process per directory); stop it, or start `newsstream run` so commands go through it")
+
+
+def test_unreachable_services_and_a_bad_data_dir(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("CLICKHOUSE_URL", "http://analyst:secret@127.0.0.1:1/db")
+    code, err = run_cli(["sql", "SELECT 1"], capsys)
+    assert (code, err.splitlines()[-1]) == (
+        2, "newsstream: cannot reach the warehouse http://analyst:***@127.0.0.1:1/db: Connection refused")
+    assert "secret" not in err
+    assert cli.main(["config"]) == 0
+    assert "secret" not in capsys.readouterr().out  # the password never printed
+    monkeypatch.delenv("CLICKHOUSE_URL")
+
+    monkeypatch.setenv("KAFKA_URL", "kafka://127.0.0.1:1")
+    Path("page.html").write_text("<html></html>")
+    code, err = run_cli(["ingest", "page.html", "-q"], capsys)
+    assert code == 1 and err.splitlines()[-1].startswith("newsstream: cannot reach Kafka: ")
+    monkeypatch.delenv("KAFKA_URL")
+
+    Path("a-file").write_text("")
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", "a-file")
+    assert run_cli(["run"], capsys) == (2, "newsstream: NEWSSTREAM_DATA_DIR=a-file: File exists\n")
