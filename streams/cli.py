@@ -49,12 +49,9 @@ def _broker(settings) -> str:
 
 def _shown(url: str) -> str:
     """A URL for a message: without its password."""
-    from urllib.parse import urlsplit
+    from streams.settings import mask_url_password
 
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+    return mask_url_password(url)
 
 
 def _warehouse_error(exc: Exception, settings) -> UserError:
@@ -73,7 +70,7 @@ def _warehouse_error(exc: Exception, settings) -> UserError:
         reason = re.search(r"\[Errno -?\d+\] ([^\"')]+)", str(exc))
         return UserError(f"cannot reach the warehouse {where}: {reason.group(1) if reason else 'no answer'}")
     line = warehouse_error_line(str(exc))
-    if "UNKNOWN_TABLE" in line:
+    if "UNKNOWN_TABLE" in line or "Unknown table" in line:
         demo = settings.data_path / "demo"
         line += f" (warehouse {where}"
         if settings.embedded_warehouse and (demo / "clickhouse").is_dir():
@@ -83,14 +80,28 @@ def _warehouse_error(exc: Exception, settings) -> UserError:
 
 
 def _query(settings, sql: str, params: dict[str, str] | None = None) -> tuple[list[str], list[tuple]]:
-    """run_sql with the warehouse's refusals mapped to UserError at the CLI edge."""
-    from clickhouse_connect.driver.exceptions import Error as ClickHouseError
-
+    """Every row of a query (report): an answer the door cut short is an error, not a partial chart."""
     from streams.query import run_sql
 
+    return _refusals_as_one_line(settings, run_sql, sql, params)
+
+
+def _analyst(settings, sql: str, params: dict[str, str] | None = None):
+    """The analyst's answer (sql, cookbook), possibly cut at the door's limits."""
+    from streams.query import analyst_sql
+
+    return _refusals_as_one_line(settings, analyst_sql, sql, params)
+
+
+def _refusals_as_one_line(settings, ask, sql: str, params: dict[str, str] | None):
+    """The warehouse's refusals mapped to UserError at the CLI edge."""
+    from clickhouse_connect.driver.exceptions import Error as ClickHouseError
+
     try:
-        return run_sql(settings, sql, params)
-    except UserError:  # already one line, worded where it was raised
+        return ask(settings, sql, params)
+    except UserError as exc:  # worded where it was raised; ClickHouse's own text in it tidied to one line
+        if any(mark in str(exc) for mark in ("Code: ", "Expected one of", "\n", "Unknown table")):
+            raise _warehouse_error(exc, settings) from exc
         raise
     except (ClickHouseError, LookupError) as exc:
         raise _warehouse_error(exc, settings) from exc
@@ -212,12 +223,20 @@ def cmd_process(args) -> int:
 def cmd_sql(args) -> int:
     from streams.query import format_table
 
-    columns, rows = _query(_settings(), args.query, _params(args.param) or None)
+    answer = _analyst(_settings(), args.query, _params(args.param) or None)
+    columns, rows = answer.columns, answer.rows
     if args.format == "json":
         print(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1))
     else:
         print(format_table(columns, rows))
+    _say_if_cut(answer)
     return 0
+
+
+def _say_if_cut(answer) -> None:
+    if answer.cut:
+        print(f"newsstream: result cut at {len(answer.rows)} rows (NEWSSTREAM_SQL_MAX_RESULT_ROWS / "
+              "NEWSSTREAM_SQL_MAX_RESULT_BYTES); narrow the query or add LIMIT", file=sys.stderr)
 
 
 def _maintenance(action: str, **params) -> dict:
@@ -308,7 +327,9 @@ def cmd_cookbook(args) -> int:
     if missing:
         raise UserError(f"{args.name} needs --param " + " --param ".join(f"{m}=..." for m in sorted(missing)))
     _check_params(query.sql, params, query.example_params)
-    print(format_table(*_query(_settings(), query.sql, params)))
+    answer = _analyst(_settings(), query.sql, params)
+    print(format_table(answer.columns, answer.rows))
+    _say_if_cut(answer)
     return 0
 
 
@@ -367,11 +388,12 @@ def cmd_config(args) -> int:
 
     settings = _settings()
     values = settings.model_dump()
+    from streams.settings import mask_url_password
+
     for (var, help_text), name in zip(Settings.env_vars().items(), Settings.model_fields):
-        value = values[name]
-        shown = "" if value is None else _shown(value) if isinstance(value, str) and "://" in value else value
-        print(f"{var}={shown}\n    {help_text}")
-    print(f"# warehouse in use: {_shown(settings.warehouse_url)}")
+        value = values[name] if values[name] is not None else ""
+        print(f"{var}={mask_url_password(str(value))}\n    {help_text}")
+    print(f"# warehouse in use: {mask_url_password(settings.warehouse_url)}")
     return 0
 
 

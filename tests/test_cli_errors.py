@@ -77,10 +77,10 @@ def test_sql_errors_on_the_embedded_warehouse_are_one_line(tmp_path):
     env = {"NEWSSTREAM_DATA_DIR": str(tmp_path / "data")}
     bad = run_process(["sql", "SELEC 1"], env, tmp_path)
     assert (bad.returncode, bad.stderr) == (
-        2, "newsstream: SYNTAX_ERROR: Syntax error: failed at position 7 (1) (line 1, col 7): 1\n")
+        2, "newsstream: not a single valid statement: Syntax error: failed at position 7 (1): 1\n")
     unknown = run_process(["sql", "SELECT * FROM nosuch"], env, tmp_path)
     assert unknown.returncode == 2
-    assert unknown.stderr == ("newsstream: UNKNOWN_TABLE: Unknown table expression identifier 'nosuch' "
+    assert unknown.stderr == ("newsstream: Unknown table expression identifier 'nosuch' "
                               f"(warehouse chdb://{tmp_path / 'data' / 'clickhouse'})\n")
 
 
