@@ -111,22 +111,30 @@ class WarehouseSink:
         Returns the items whose rows reached the warehouse (refused ones replaced by their dead letters).
         """
         items = [item for _, item in pairs]
+        rows = batch_rows(items)
         try:
-            await self.write_retrying(batch_rows(items))
-            return items
+            await self.write_retrying(rows)
         except PermanentWriteError as exc:
-            self.metrics.sink_errors.labels("permanent").inc()
-            if len(pairs) > 1:
-                half = len(pairs) // 2
-                return await self.write_splitting(pairs[:half]) + await self.write_splitting(pairs[half:])
-            message, item = pairs[0]
-            if isinstance(item, DeadLetter) and item.stage == "sink" and item.reason == REFUSED:
-                raise exc.__cause__ or exc  # the dead letters table itself refuses: stop, nothing is committed
-            refused = refused_dead_letter(item, message.value, exc.__cause__ or exc)
-            log.error("warehouse refused a %s message (%s[%d]@%d): %s; dead-lettered", type(item).__name__,
-                      message.topic, message.partition, message.offset, refused.error)
-            self.metrics.sink_refused.inc()
-            return await self.write_splitting([(message, refused)])
+            return await self._split(pairs, exc)
+        for table, table_rows in rows.items():
+            self.metrics.sink_rows.labels(table).inc(len(table_rows))
+        return items
+
+    async def _split(self, pairs: list[tuple[Any, StoryArticle | DeadLetter]],
+                     exc: PermanentWriteError) -> list[StoryArticle | DeadLetter]:
+        """Halves written separately; a refused message alone becomes a `sink` dead letter."""
+        self.metrics.sink_errors.labels("permanent").inc()
+        if len(pairs) > 1:
+            half = len(pairs) // 2
+            return await self.write_splitting(pairs[:half]) + await self.write_splitting(pairs[half:])
+        message, item = pairs[0]
+        if isinstance(item, DeadLetter) and item.stage == "sink" and item.reason == REFUSED:
+            raise exc.__cause__ or exc  # the dead letters table itself refuses: stop, nothing is committed
+        refused = refused_dead_letter(item, message.value, exc.__cause__ or exc)
+        log.error("warehouse refused a %s message (%s[%d]@%d): %s; dead-lettered", type(item).__name__,
+                  message.topic, message.partition, message.offset, refused.error)
+        self.metrics.sink_refused.inc()
+        return await self.write_splitting([(message, refused)])
 
     async def write_retrying(self, rows: Rows) -> None:
         """One write; transient failures (connection, overload) retried with capped exponential backoff.

@@ -81,6 +81,8 @@ def test_a_row_the_warehouse_refuses_is_dead_lettered_and_the_rest_lands():
     assert outcomes == {0: "article", 1: "article", 2: "dead_letter", 3: "article", 4: "article"}  # no gap
     assert sink.metrics.sink_refused._value.get() == 1
     assert sink.written == 5
+    assert sink.metrics.sink_rows.labels("articles")._value.get() == 4  # rows written, per table
+    assert sink.metrics.sink_rows.labels("dead_letters")._value.get() == 1
 
 
 def test_transient_errors_are_retried_then_succeed_and_counted():
