@@ -17,8 +17,12 @@ class WorkerMetrics:
                                     "and reason.", ["stage", "reason"], registry=r)
         self.sink_batch_rows = Histogram("newsstream_sink_batch_messages", "Messages per warehouse write.",
                                          buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000), registry=r)
-        self.sink_errors = Counter("newsstream_sink_errors", "Failed warehouse writes (each is retried).",
-                                   registry=r)
+        self.sink_errors = Counter("newsstream_sink_errors", "Failed warehouse writes, by kind: transient "
+                                   "(retried with backoff) or permanent (the batch is split).", ["kind"], registry=r)
+        self.sink_retries = Counter("newsstream_sink_retries", "Warehouse writes retried after a transient error "
+                                    "(at most NEWSSTREAM_SINK_MAX_RETRIES per write).", registry=r)
+        self.sink_refused = Counter("newsstream_sink_refused", "Messages whose rows the warehouse refused; each "
+                                    "became a `sink` dead letter.", registry=r)
         self.sink_rows = Counter("newsstream_sink_rows", "Rows written to the warehouse, by table.", ["table"],
                                  registry=r)
         self.end_to_end = Histogram("newsstream_raw_to_warehouse_seconds", "From the raw message's timestamp to "

@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     sink_flush_seconds: float = Field(
         1.0, gt=0, description="NEWSSTREAM_SINK_FLUSH_SECONDS: longest wait before a partial batch is written."
     )
+    sink_max_retries: int = Field(
+        8, ge=0, description="NEWSSTREAM_SINK_MAX_RETRIES: retries of one warehouse write after a transient error "
+        "(connection, overload); then the sink stops without committing, and a restart re-delivers.",
+    )
+    sink_retry_first_seconds: float = Field(
+        1.0, gt=0, description="NEWSSTREAM_SINK_RETRY_FIRST_SECONDS: wait before the first retry; doubles each time.",
+    )
+    sink_retry_max_seconds: float = Field(
+        30.0, gt=0, description="NEWSSTREAM_SINK_RETRY_MAX_SECONDS: longest wait between two retries.",
+    )
     run_sink: bool = Field(
         True, validation_alias=AliasChoices("NEWSSTREAM_SINK"),
         description="NEWSSTREAM_SINK: this worker writes to the warehouse and runs reconcile. With embedded ClickHouse "
@@ -242,3 +252,20 @@ class Settings(BaseSettings):
             var = alias.choices[0] if isinstance(alias, AliasChoices) else f"NEWSSTREAM_{name.upper()}"
             out[var] = field.description or ""
         return out
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad value is a UserError naming its variable, not a traceback."""
+    from pydantic import ValidationError
+
+    from streams.errors import UserError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        variables = dict(zip(Settings.model_fields, Settings.env_vars()))
+        variable = variables.get(field, field)  # an alias (KAFKA_URL, NEWSSTREAM_SINK) is reported as itself
+        shown = "" if "PASSWORD" in variable else f"={error.get('input')!r}"  # never echo a secret
+        raise UserError(f"{variable}{shown}: {error['msg']}") from None

@@ -124,7 +124,11 @@ def write_rows(warehouse, rows: Rows) -> None:
 
 
 def batch_rows(items: list[StoryArticle | DeadLetter]) -> Rows:
-    """All rows of a batch, grouped per table, for one insert per table."""
+    """All rows of a batch, grouped per table, for one insert per table; `ledger` last.
+
+    Tables are written in this order without a transaction: with the outcome written last, a write that
+    fails part-way never records an outcome, so the message is re-delivered or dead-lettered, never both.
+    """
     now = datetime.now(timezone.utc)
     merged: Rows = defaultdict(list)
     for item in items:
@@ -133,4 +137,4 @@ def batch_rows(items: list[StoryArticle | DeadLetter]) -> Rows:
         rows = story_rows(item, now) if isinstance(item, StoryArticle) else dead_letter_rows(item)
         for table, table_rows in rows.items():
             merged[table].extend(table_rows)
-    return merged
+    return dict(sorted(merged.items(), key=lambda kv: kv[0] == "ledger"))

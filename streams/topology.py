@@ -40,7 +40,7 @@ from streams.steps import clean_limits, dead_letter, entities_step, story_step
 from streams.topics import topic_specs
 from streams.warehouse import Warehouse
 from streams.sink import write_rows
-from streams.warehouse_sink import WarehouseSink, write_with_retry
+from streams.warehouse_sink import WarehouseSink
 
 log = logging.getLogger("newsstream")
 
@@ -80,7 +80,9 @@ class WarehouseGate:
         return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql, parameters))[1]
 
     async def write(self, rows: dict[str, list[dict]]) -> None:
-        await write_with_retry(lambda r: self.run(lambda w: write_rows(w, r)), rows, self.metrics)
+        """One insert per table (replaced articles' old rows deleted first); the sink decides what to retry
+        (WarehouseSink.write_retrying)."""
+        await self.run(lambda w: write_rows(w, rows))
 
 
 class SinkService(mode.Service):
@@ -92,6 +94,12 @@ class SinkService(mode.Service):
 
     async def on_start(self) -> None:
         self._task = asyncio.ensure_future(self.sink.run())
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task) -> None:
+        """A sink that gave up (warehouse down past its retries) crashes the worker: no silent half-worker."""
+        if not task.cancelled() and task.exception() is not None and not self.sink._stopping.is_set():
+            asyncio.ensure_future(self.crash(task.exception()))
 
     async def on_stop(self) -> None:
         self.sink.stop()

@@ -25,6 +25,7 @@ import time
 from datetime import datetime, timezone
 
 from streams.broker import LocalBroker, _die_with_parent, _reachable, bootstrap_servers, kafka_url
+from streams.data_dir import choose_web_port, claim_data_dir
 from streams.logs import logging_config
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -32,6 +33,7 @@ from streams.topics import ensure_topics
 log = logging.getLogger("newsstream.supervisor")
 
 SUPERVISED = "NEWSSTREAM_SUPERVISED"
+HOLDS_DATA_DIR = "NEWSSTREAM_HOLDS_DATA_DIR"  # the supervisor holds the data directory's lock for its worker
 BROKER_STARTED_AT = "NEWSSTREAM_BROKER_STARTED_AT"  # set when the worker's broker started empty: heal from the archive
 BROKER_RESTARTS = "NEWSSTREAM_BROKER_RESTARTS"
 STOP_TIMEOUT = 60.0
@@ -52,9 +54,10 @@ def _kafka_reachable(url: str) -> bool:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, external_url: str | None):
+    def __init__(self, settings: Settings, external_url: str | None, holds_data_dir: bool = False):
         self.settings = settings
         self.external_url = external_url
+        self.holds_data_dir = holds_data_dir
         self.broker: LocalBroker | None = None
         self.child: subprocess.Popen | None = None
         self.restarts = 0
@@ -66,7 +69,9 @@ class Supervisor:
 
     def _start_child(self, broker_started_at: datetime | None) -> None:
         (self.settings.data_path / RESTART_MARKER).unlink(missing_ok=True)
-        env = os.environ | {SUPERVISED: "1", "KAFKA_URL": self.url, BROKER_RESTARTS: str(self.restarts)}
+        env = os.environ | {SUPERVISED: "1", "KAFKA_URL": self.url, BROKER_RESTARTS: str(self.restarts),
+                            HOLDS_DATA_DIR: "1" if self.holds_data_dir else "0",
+                            "NEWSSTREAM_WEB_PORT": str(self.settings.web_port)}  # the port chosen above
         env.pop(BROKER_STARTED_AT, None)
         if broker_started_at is not None:
             env[BROKER_STARTED_AT] = broker_started_at.isoformat()
@@ -250,15 +255,22 @@ class BrokerWatchdog(threading.Thread):
 def run_worker(settings: Settings) -> int:
     """Blocks until the worker stops (SIGTERM / Ctrl-C); stops the broker it started. Returns the exit code."""
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    if not os.environ.get(SUPERVISED):
+    if os.environ.get(SUPERVISED):  # the supervisor claimed the data directory and chose the web port
+        return _run_faust(settings, kafka_url(settings), holds_data_dir=os.environ.get(HOLDS_DATA_DIR) == "1")
+    lock = claim_data_dir(settings)  # before anything is started or written: a second sink worker is refused
+    settings = choose_web_port(settings)
+    try:
         url = kafka_url(settings)
         if url is None or settings.kafka_url:
-            return Supervisor(settings, url).run()
+            return Supervisor(settings, url, holds_data_dir=lock is not None).run()
         # A second worker on the broker another `run` started: that run supervises the broker.
-    return _run_faust(settings, kafka_url(settings))
+        return _run_faust(settings, url, holds_data_dir=lock is not None)
+    finally:
+        if lock:
+            lock.release()
 
 
-def _run_faust(settings: Settings, url: str) -> int:
+def _run_faust(settings: Settings, url: str, holds_data_dir: bool) -> int:
     from faust.worker import Worker
 
     from streams.topology import create_app
@@ -269,8 +281,9 @@ def _run_faust(settings: Settings, url: str) -> int:
                      broker_restarts=int(os.environ.get(BROKER_RESTARTS, "0") or 0))
     BrokerWatchdog(settings, url, app.metrics).start()
     # The address file names the worker that holds the warehouse: `sql`, `reconcile` and workers
-    # started with NEWSSTREAM_SINK=false reach the embedded ClickHouse through it.
-    address = worker_address_file(settings) if settings.run_sink else None
+    # started with NEWSSTREAM_SINK=false reach the embedded ClickHouse through it. Only the holder of the
+    # data directory's lock writes (and removes) it, so a refused or extra worker never hides the first.
+    address = worker_address_file(settings) if holds_data_dir else None
     if address:
         address.write_text(json.dumps({"web_url": f"http://{settings.web_host}:{settings.web_port}",
                                        "pid": os.getpid(), "kafka_url": url}))

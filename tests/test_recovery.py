@@ -21,7 +21,7 @@ from streams.query import query_worker, worker_action
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from streams.warehouse import Warehouse
-from streams.warehouse_sink import WarehouseSink, write_with_retry
+from streams.warehouse_sink import WarehouseSink
 from tests.stack import WorkerProcess
 from tests.synthetic import synthetic_pages, write_jsonl
 
@@ -184,13 +184,12 @@ async def committed(url: str, settings: Settings) -> int | None:
 def test_sink_commits_nothing_while_the_warehouse_is_down_and_loses_nothing_after(tmp_path):
     async def scenario(url: str) -> None:
         settings = Settings(_env_file=None, kafka_url=url, data_dir=tmp_path, sink_flush_seconds=0.2,
-                            group_session_timeout=6)
+                            group_session_timeout=6, sink_retry_first_seconds=0.05, sink_retry_max_seconds=0.2,
+                            sink_max_retries=10_000)
         await ensure_topics(bootstrap_servers(url), settings)
         await produce_stories(url, settings, 30)
         flaky = FlakyWarehouse(settings.warehouse_url)
-
-        async def write(rows):
-            await write_with_retry(flaky.write, rows, sink.metrics, first_wait=0.05, max_wait=0.2)
+        write = flaky.write
 
         sink = WarehouseSink(settings, url, write)
         task = asyncio.create_task(sink.run())
