@@ -42,6 +42,7 @@ from streams.arabic import fingerprint_text
 from streams.stages import Rejected
 from streams.stages.charset import decode_html
 from streams.stages.dates import find_dateline
+from streams.stages.headline import choose_headline, jsonld_objects, page_titles
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ def _metadata(tree: lxml.html.HtmlElement, url: str | None) -> tuple[str, str | 
             meta = extract_meta_json(tree, meta)
         except Exception:  # trafilatura's JSON-LD reader raises on odd documents; the meta tags still count
             pass
-    title = (meta.title or extract_title(tree) or "").strip()
+    title = choose_headline(page_titles(tree, url, jsonld_objects(tree))) or (meta.title or extract_title(tree) or "").strip()
     page_url = meta.url or extract_url(tree, url)
     date = find_date(tree, url=page_url or "", **_DATE_PARAMS)
     return title, page_url, date, _author(meta.author, tree)
