@@ -41,6 +41,7 @@ from schemas.records import Article, RawRef
 from streams.arabic import fingerprint_text
 from streams.stages import Rejected
 from streams.stages.charset import decode_html
+from streams.stages.chrome import drop_chrome_lines, prune_chrome
 from streams.stages.dates import find_dateline
 from streams.stages.headline import choose_headline, jsonld_objects, page_titles
 
@@ -136,6 +137,7 @@ def _body_lines(text: str, title: str) -> tuple[list[str], list[str]]:
     cut = next((i for i, line in enumerate(lines) if _COMMENTS_HEADING.match(line)), None)
     if cut is not None and sum(map(len, lines[:cut])) >= _MIN_TEXT_BEFORE_COMMENTS:
         lines = lines[:cut]
+    lines = drop_chrome_lines(lines, _MIN_TEXT_BEFORE_COMMENTS)
     while lines and lines[-1].strip(" :.-").lower() in _TRAILING_CHROME:
         lines.pop()
     return lines, dates
@@ -334,6 +336,7 @@ def clean_page(
 
     title, page_url, date, author = _metadata(tree, url)
     _unwrap_layout_tables(tree)
+    prune_chrome(tree)
     doc = _extract(tree)
     lines, dates = _body_lines(doc.text, title) if doc is not None and doc.text else ([], [])
     if sum(map(len, lines)) < limits.min_text_chars:
