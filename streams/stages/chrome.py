@@ -16,12 +16,18 @@ import re
 import lxml.html
 
 # Words in aria-label / aria-labelledby / data-e2e / class / id that name a region which is never the article.
-_CHROME_WORDS = re.compile(
-    r"(?:^|[\s_\-:])(?:cookies?|consent|gdpr|cmp|newsletters?|tickers?|breaking-?news-?ticker|most-?read|most-?popular|"
-    r"mostpopular|mostread|recommend(?:ed|ations?)?|related-?(?:posts?|articles?|stories|news|content)|"
-    r"podcast-?promo|promos?|share-?(?:bar|buttons?|tools|links)|social-?share|print-?bar|comment-?policy|"
-    r"read-?(?:also|more|next)|more-?on-?this-?story|advertisement|app-?promo|outbrain|taboola)(?:$|[\s_\-:])", re.I)
-_REGION_ATTRS = ("aria-label", "aria-labelledby", "data-e2e", "data-component", "class", "id")
+# Lists of other stories are links: in class/id names (which also name the article's own wrappers, e.g.
+# "more-on-…-related-articles-text") they count only over link text; ARIA labels and data-e2e are meant.
+_LIST_WORDS = (r"most-?read|most-?popular|mostpopular|mostread|recommend(?:ed|ations?)?|"
+               r"related-?(?:posts?|articles?|stories|news|content)|read-?(?:also|more|next)|more-?on-?this-?story|"
+               r"promos?|podcast-?promo|trending|outbrain|taboola")
+_NOTICE_WORDS = (r"cookies?|consent|gdpr|newsletters?|tickers?|share-?(?:bar|buttons?|tools|links)|social-?share|"
+                 r"print-?bar|comment-?policy|advertisement|app-?promo")
+_CHROME_WORDS = re.compile(rf"(?:^|[\s_\-:])(?:{_LIST_WORDS}|{_NOTICE_WORDS})(?:$|[\s_\-:])", re.I)
+_NOTICE_CLASS = re.compile(rf"(?:^|[\s_\-:])(?:{_NOTICE_WORDS})(?:$|[\s_\-:])", re.I)
+_LABEL_ATTRS = ("aria-label", "aria-labelledby", "data-e2e", "data-component")
+_NAME_ATTRS = ("class", "id")
+_MIN_LINK_SHARE = 0.5
 _MAX_CHROME_BLOCK_CHARS = 3000  # a wrapper holding more text than this may hold the article: never removed
 _SKIP_LINK = re.compile(r"^\s*(?:تخط[ىي]|تجاوز|skip)\b", re.I)
 _SKIP_TO_PAGE = re.compile(r"\b(?:content|main|navigation|nav|menu|search|المحتوى|القائمة)\b", re.I)
@@ -30,6 +36,10 @@ _REGION_ARABIC_LABELS = re.compile(r"المزيد حول هذه القصة|قص�
 
 def _text_len(node: lxml.html.HtmlElement) -> int:
     return len(" ".join(node.text_content().split()))
+
+
+def _link_chars(node: lxml.html.HtmlElement) -> int:
+    return sum(len(" ".join(a.text_content().split())) for a in node.iter("a"))
 
 
 def _remove(node: lxml.html.HtmlElement) -> None:
@@ -60,12 +70,17 @@ def prune_chrome(tree: lxml.html.HtmlElement) -> int:
     for node in tree.xpath("//body//*[self::section or self::aside or self::div or self::ul or self::nav "
                            "or self::form or self::dialog][@aria-label or @aria-labelledby or @data-e2e "
                            "or @data-component or @class or @id]"):
-        labels = " ".join(node.get(a, "") for a in _REGION_ATTRS)
-        if not (_CHROME_WORDS.search(labels) or _REGION_ARABIC_LABELS.search(node.get("aria-label", ""))):
+        labels = " ".join(node.get(a, "") for a in _LABEL_ATTRS)
+        names = " ".join(node.get(a, "") for a in _NAME_ATTRS)
+        labelled = bool(_CHROME_WORDS.search(labels) or _REGION_ARABIC_LABELS.search(node.get("aria-label", "")))
+        if not labelled and not _CHROME_WORDS.search(names):
             continue
-        if node.tag in ("body", "html") or node.xpath("self::*[.//h1]") or node.find(".//article") is not None:
+        if node.xpath("self::*[.//h1]") or node.find(".//article") is not None:
             continue
-        if _text_len(node) <= _MAX_CHROME_BLOCK_CHARS:
+        size = _text_len(node)
+        if size > _MAX_CHROME_BLOCK_CHARS:
+            continue
+        if labelled or _NOTICE_CLASS.search(names) or _link_chars(node) >= _MIN_LINK_SHARE * size:
             doomed.append(node)
     doomed.extend(_captions(tree))
     for node in doomed:

@@ -78,6 +78,7 @@ _DATE_PARAMS = {"extensive_search": False, "original_date": True, "deferred_url_
 _MAX_AUTHOR_CHARS = 60
 _ARTICLE_LINE_CHARS = 120  # mean line length from which a text reads as paragraphs
 _NAVIGATION_SHARE = 0.8
+_LISTED_SHARE = 0.5  # a body mostly made of listed blocks' paragraphs is the listing itself
 _DOMINANT_RATIO = 2.0  # a block twice as long as the next is the page's article, the others are teasers
 _LANGID_CHARS = 400  # a page's language shows in its first paragraphs; the whole text costs milliseconds a page
 # libxml2 keeps at most this many nested elements and drops what lies deeper.
@@ -187,24 +188,40 @@ def count_listed_articles(tree: lxml.html.HtmlElement | str, min_chars: int) -> 
 
     An article page with teaser or comment blocks beside it has one block far longer than the rest: 0.
     """
+    return listed_articles(tree, min_chars)[0]
+
+
+def listed_articles(tree: lxml.html.HtmlElement | str, min_chars: int) -> tuple[int, frozenset[str]]:
+    """(count_listed_articles, the paragraph texts of those blocks), so that an article page whose own body lies
+    outside them (a guide with sections as <article>, teasers beside an article) is told from a listing."""
     if isinstance(tree, str):
         try:
             tree = lxml.html.fromstring(tree)
         except (lxml.etree.ParserError, ValueError):
-            return 0
-    sizes, headed = [], 0
+            return 0, frozenset()
+    sizes, headed, paragraphs = [], 0, set()
     for node in tree.iter("article"):
         if "comment" in f"{node.get('class', '')} {node.get('id', '')}".lower():
             continue
         if any(parent.tag == "article" for parent in node.iterancestors()):
             continue
-        if (size := sum(len(p.text_content()) for p in node.iter("p"))) >= min_chars:
+        texts = [" ".join(p.text_content().split()) for p in node.iter("p")]
+        if (size := sum(map(len, texts))) >= min_chars:
             sizes.append(size)
-            headed += any(node.find(f".//{h}") is not None for h in ("h1", "h2", "h3"))
+            # a listed article's heading links to its own page; an article's section headings do not
+            if node.xpath(".//*[self::h1 or self::h2 or self::h3][.//a[@href]]"):
+                headed += 1
+                paragraphs.update(t for t in texts if t)
     sizes.sort(reverse=True)
     if headed < 2 or sizes[0] >= _DOMINANT_RATIO * sizes[1]:
-        return 0
-    return headed
+        return 0, frozenset()
+    return headed, frozenset(paragraphs)
+
+
+def _mostly_listed(lines: list[str], paragraphs: frozenset[str]) -> bool:
+    """Most of the extracted body comes from the listed blocks' paragraphs."""
+    covered = sum(len(line) for line in lines if " ".join(line.split()) in paragraphs)
+    return covered >= _LISTED_SHARE * sum(map(len, lines))
 
 
 def _time_element(tree: lxml.html.HtmlElement) -> datetime | None:
@@ -251,6 +268,23 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
 # fast pass leaves short get a full recall-mode pass. Built once: ExtractionOptions parses its config when built.
 _FAST = ExtractionOptions(output_format="python", fast=True, comments=False, tables=True)
 _RECALL = ExtractionOptions(output_format="python", recall=True, comments=False, tables=True)
+_FULL = ExtractionOptions(output_format="python", comments=False, tables=True)
+
+
+_PARAGRAPH_XPATH = lxml.etree.XPath(
+    "//body//p[not(ancestor::nav or ancestor::header or ancestor::footer or ancestor::aside or ancestor::form)]")
+_MIN_KEPT_SHARE = 0.3  # the fast pass keeping less than this of the page's paragraph text: try recall
+_RECALL_GAIN = 1.5
+
+
+def _paragraph_chars(tree: lxml.html.HtmlElement) -> int:
+    """Characters of <p> text outside navigation, headers and footers, links aside: the page's prose."""
+    total = 0
+    for p in _PARAGRAPH_XPATH(tree):
+        text = p.text_content()
+        links = sum(len(a.text_content()) for a in p.iter("a"))
+        total += max(0, len(text.strip()) - links)
+    return total
 
 
 def _extract(tree, favor_recall: bool = False):
@@ -330,21 +364,31 @@ def clean_page(
     tree = load_html(html)
     if tree is None:
         raise Rejected("no article text", "the page does not parse as HTML")
-    listed = count_listed_articles(tree, limits.min_text_chars)
-    if listed >= 2:
-        raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
+    listed, listed_paragraphs = listed_articles(tree, limits.min_text_chars)
 
     title, page_url, date, author = _metadata(tree, url)
     _unwrap_layout_tables(tree)
     prune_chrome(tree)
     doc = _extract(tree)
     lines, dates = _body_lines(doc.text, title) if doc is not None and doc.text else ([], [])
-    if sum(map(len, lines)) < limits.min_text_chars:
-        # Balanced mode misses some layouts (<br>-separated text in divs): try recall before giving up.
-        retry = _extract(tree, favor_recall=True)
-        if retry is not None and retry.text:
-            doc = retry
-            lines, dates = _body_lines(retry.text, title)
+    kept = sum(map(len, lines))
+    if kept < limits.min_text_chars or kept < _MIN_KEPT_SHARE * _paragraph_chars(tree):
+        # The fast pass misses some layouts (<br>-separated text in divs: recall finds them) and cuts long
+        # guides with many subheadings after their intro (the full pass, comparing with readability and
+        # jusText, keeps them): try both, keeping a retry that finds clearly more.
+        short = kept < limits.min_text_chars
+        for options in ((_RECALL, _FULL) if short else (_FULL, _RECALL)):
+            retry = trafilatura.bare_extraction(tree, options=options)
+            if retry is None or not retry.text:
+                continue
+            retry_lines, retry_dates = _body_lines(retry.text, title)
+            if (short and doc is None) or sum(map(len, retry_lines)) >= _RECALL_GAIN * max(kept, 1):
+                doc, lines, dates = retry, retry_lines, retry_dates
+                kept = sum(map(len, lines))
+            if kept >= limits.min_text_chars and kept >= _MIN_KEPT_SHARE * _paragraph_chars(tree):
+                break
+    if listed >= 2 and (not lines or _mostly_listed(lines, listed_paragraphs)):
+        raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
     if doc is None or not doc.text:
         if _depth(tree) >= _PARSER_DEPTH:
             raise Rejected("too deep", f"elements nested {_PARSER_DEPTH}+ levels deep: the parser drops what lies deeper")
