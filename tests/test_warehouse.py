@@ -115,3 +115,12 @@ def test_the_author_lands_on_its_article(warehouse):
     insert(warehouse, [item])
     _, rows = warehouse.query("SELECT author FROM articles FINAL WHERE article_id = 'auth1'")
     assert rows == [("أوكسانا شفانديوك",)]
+
+
+def test_the_stated_zone_offset_lands_beside_the_utc_time(warehouse):
+    item = story("tz1", "tz1", datetime(2013, 8, 3, 22, 21, tzinfo=timezone.utc), 9002)
+    item = item.model_copy(update={"article": item.article.model_copy(update={"published_utc_offset": 240})})
+    insert(warehouse, [item])
+    _, rows = warehouse.query("SELECT published_utc_offset, toDate(published_at + toIntervalMinute("
+                              "ifNull(published_utc_offset, 0))) FROM articles FINAL WHERE article_id = 'tz1'")
+    assert [(r[0], str(r[1])) for r in rows] == [(240, "2013-08-04")]

@@ -42,7 +42,7 @@ from streams.arabic import fingerprint_text
 from streams.stages import Rejected
 from streams.stages.charset import decode_html
 from streams.stages.chrome import drop_chrome_lines, prune_chrome
-from streams.stages.dates import find_dateline
+from streams.stages.dates import find_dateline, find_stamp, parse_stamp
 from streams.stages.headline import choose_headline, jsonld_objects, page_titles
 
 
@@ -224,12 +224,18 @@ def _mostly_listed(lines: list[str], paragraphs: frozenset[str]) -> bool:
     return covered >= _LISTED_SHARE * sum(map(len, lines))
 
 
-def _time_element(tree: lxml.html.HtmlElement) -> datetime | None:
-    """The first <time datetime> inside the article (or the page) that reads as a full timestamp."""
+def _time_element(tree: lxml.html.HtmlElement) -> tuple[datetime, int | None] | None:
+    """The first <time datetime> inside the article (or the page) that reads as a full timestamp, with its
+    stated offset in minutes (None when it states none)."""
     for scope in ("//article//time[@datetime]", "//time[@datetime]"):
         for node in tree.xpath(scope):
-            if (found := _parse_iso(node.get("datetime", "").strip())) is not None:
-                return found
+            value = node.get("datetime", "").strip()
+            if (found := _parse_iso(value)) is not None:
+                try:
+                    offset = _offset_minutes(datetime.fromisoformat(value))
+                except ValueError:
+                    offset = None
+                return found, offset
     return None
 
 
@@ -243,24 +249,53 @@ def _visible_text(html: str) -> str:
     return _TAG.sub(" ", _INVISIBLE.sub(" ", html)).replace("&nbsp;", " ")
 
 
+# Publication stamps in meta tags and JSON-LD, read here (with the zones news sites name) before htmldate:
+# never a modification or "updated" stamp.
+_PUBLISHED_META = ("article:published_time", "og:article:published_time", "og:published_time", "datePublished",
+                   "pubdate", "publishdate", "publish-date", "parsely-pub-date", "sailthru.date", "dcterms.created")
+_PUBLISHED_META_XPATH = lxml.etree.XPath(
+    "//meta[@content][@property=$key or @name=$key or @itemprop=$key]/@content")
+
+
+def _stamped_publication(tree: lxml.html.HtmlElement, objects: list[dict]) -> datetime | None:
+    """The page's own publication stamp, when it names its zone (offset or a named zone such as GST)."""
+    values = [o.get("datePublished") for o in objects if isinstance(o.get("datePublished"), str)]
+    for key in _PUBLISHED_META:
+        values.extend(_PUBLISHED_META_XPATH(tree, key=key)[:1])
+    for value in values:
+        found = parse_stamp(value)
+        if found is not None and found.tzinfo is not None and 1990 <= found.year <= 2100:
+            return found
+    return None
+
+
+def _offset_minutes(value: datetime) -> int | None:
+    offset = value.utcoffset()
+    return None if offset is None else int(offset.total_seconds() // 60)
+
+
 def _publication_time(tree, doc_date: str | None, url: str | None, title: str, body: str, html: str,
-                      fetched_at: datetime | None) -> tuple[datetime, str]:
-    """(time, where it came from): see the ranking in the module docstring."""
+                      fetched_at: datetime | None, stamped: datetime | None = None,
+                      ) -> tuple[datetime, str, int | None]:
+    """(UTC time, where it came from, the zone offset the page stated in minutes or None): see the ranking in
+    the module docstring."""
+    if stamped is not None:
+        return stamped.astimezone(timezone.utc), "metadata", _offset_minutes(stamped)
     url_day = extract_url_date(url, _URL_DATE) if url else None
     found = _parse_iso(doc_date)
     # htmldate falls back to the URL path before looking at <time> and text: rank that below them.
     from_url = found is not None and url_day is not None and doc_date.startswith(f"{url_day}T00:00:00")
     if found is not None and not from_url:
-        return found, "metadata"
+        return found, "metadata", None  # htmldate does not say which zone the page used
     if (found := _time_element(tree)) is not None:
-        return found, "metadata"
-    found = (find_dateline(f"{title}\n{body}", not_after=fetched_at)
-             or find_dateline(_visible_text(html[:200_000]), not_after=fetched_at))
+        return found[0], "metadata", found[1]
+    found = (find_stamp(f"{title}\n{body}", not_after=fetched_at)
+             or find_stamp(_visible_text(html[:200_000]), not_after=fetched_at))
     if found is not None:
-        return found, "dateline"
+        return found[0], "dateline", found[1]
     if url_day is not None:
-        return datetime.fromisoformat(url_day).replace(tzinfo=timezone.utc), "url"
-    return fetched_at or datetime.now(timezone.utc), "fetched"
+        return datetime.fromisoformat(url_day).replace(tzinfo=timezone.utc), "url", None
+    return fetched_at or datetime.now(timezone.utc), "fetched", None
 
 
 # Balanced extraction without trafilatura's readability/jusText comparison ("fast"): on the public benchmark
@@ -292,7 +327,8 @@ def _extract(tree, favor_recall: bool = False):
     return trafilatura.bare_extraction(tree, options=_RECALL if favor_recall else _FAST)
 
 
-def _metadata(tree: lxml.html.HtmlElement, url: str | None) -> tuple[str, str | None, str | None, str | None]:
+def _metadata(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict], with_date: bool = True
+              ) -> tuple[str, str | None, str | None, str | None]:
     """(title, canonical URL, date as ISO text, author) from meta tags, JSON-LD, <h1>/<title> and htmldate."""
     meta = examine_meta(tree)
     if not (meta.title and meta.author):  # JSON-LD only fills these two here (htmldate reads its dates)
@@ -300,9 +336,9 @@ def _metadata(tree: lxml.html.HtmlElement, url: str | None) -> tuple[str, str | 
             meta = extract_meta_json(tree, meta)
         except Exception:  # trafilatura's JSON-LD reader raises on odd documents; the meta tags still count
             pass
-    title = choose_headline(page_titles(tree, url, jsonld_objects(tree))) or (meta.title or extract_title(tree) or "").strip()
+    title = choose_headline(page_titles(tree, url, objects)) or (meta.title or extract_title(tree) or "").strip()
     page_url = meta.url or extract_url(tree, url)
-    date = find_date(tree, url=page_url or "", **_DATE_PARAMS)
+    date = find_date(tree, url=page_url or "", **_DATE_PARAMS) if with_date else None
     return title, page_url, date, _author(meta.author, tree)
 
 
@@ -366,7 +402,9 @@ def clean_page(
         raise Rejected("no article text", "the page does not parse as HTML")
     listed, listed_paragraphs = listed_articles(tree, limits.min_text_chars)
 
-    title, page_url, date, author = _metadata(tree, url)
+    objects = jsonld_objects(tree)
+    stamped = _stamped_publication(tree, objects)
+    title, page_url, date, author = _metadata(tree, url, objects, with_date=stamped is None)
     _unwrap_layout_tables(tree)
     prune_chrome(tree)
     doc = _extract(tree)
@@ -404,8 +442,8 @@ def clean_page(
 
     canonical = canonicalize_url(page_url or url)
     fingerprint = hashlib.sha1(fingerprint_text(body).encode()).hexdigest()
-    published_at, published_source = _publication_time(tree, date, canonical or url, title,
-                                                       "\n".join([*dates, body]), html, fetched_at)
+    published_at, published_source, published_offset = _publication_time(
+        tree, date, canonical or url, title, "\n".join([*dates, body]), html, fetched_at, stamped)
     text = f"{title}\n{body}"
     lang, _score = py3langid.classify(text[:_LANGID_CHARS])
     return Article(
@@ -420,6 +458,7 @@ def clean_page(
         author=author,
         published_at=published_at,
         published_source=published_source,
+        published_utc_offset=published_offset,
         fetched_at=fetched_at,
         charset=charset,
         fingerprint=fingerprint,
