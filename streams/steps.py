@@ -32,6 +32,8 @@ def clean_limits(settings: Settings) -> CleanLimits:
 
 def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Article:
     # RawPage{source,url,html|html_b64,fetched_at} -> Article{article_id,title,text,published_at,...}
+    if page.http_status is not None and page.http_status >= 400:
+        raise Rejected("error page", f"HTTP status {page.http_status}")
     article = clean_page(page.body(), url=page.url, source=page.source, fetched_at=page.fetched_at,
                          content_type=page.content_type, raw=raw, limits=limits)
     if len(article.text) > limits.max_text_chars:

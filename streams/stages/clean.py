@@ -342,6 +342,29 @@ def _metadata(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict],
     return title, page_url, date, _author(meta.author, tree)
 
 
+# "Page not found" served with status 200: site chrome and a short apology.
+_ERROR_TITLE = re.compile(
+    r"\b404\b|\b(?:page|article|content)s?\s+(?:was\s+)?(?:not\s+found|cannot\s+be\s+found|does\s*n[o']t\s+exist)|"
+    r"^\W*not\s+found\W*$|\berror\s+40[34]\b|\bpage\s+introuvable\b|\bpage\s+non\s+trouv|"
+    r"الصفحة\s+(?:المطلوبة\s+|التي\s+تبحث\s+عنها\s+)?غير\s+موجود|لم\s+يتم\s+العثور\s+على\s+(?:الصفحة|المحتوى|الرابط)|"
+    r"(?:الصفحة|الرابط)\s+(?:المطلوب[ةه]?\s+)?غير\s+(?:متوفر|متاح|صحيح)|خطأ\s+404|عذرا\S*\s+(?:هذه\s+)?الصفحة", re.I)
+_MAX_ERROR_BODY_CHARS = 1500  # an article about 404 errors is longer than an apology
+
+
+def _error_page(tree: lxml.html.HtmlElement, title: str, lines: list[str]) -> str | None:
+    """Why the page is an error page ("page not found" with status 200), or None."""
+    if sum(map(len, lines)) > _MAX_ERROR_BODY_CHARS:
+        return None
+    node = tree.find(".//title")
+    heads = [title, node.text_content() if node is not None else "",
+             *(h.text_content() for h in tree.xpath("//body//h1")[:3])]
+    for head in heads:
+        head = " ".join(head.split())
+        if head and len(head) <= 150 and _ERROR_TITLE.search(head):
+            return f"the page says {head[:80]!r}"
+    return None
+
+
 def _mostly_links(tree: lxml.html.HtmlElement, lines: list[str]) -> bool:
     """Short lines that are, for the most part, the texts of links: a menu or headline list, not an article."""
     if sum(map(len, lines)) / len(lines) >= _ARTICLE_LINE_CHARS:
@@ -425,6 +448,8 @@ def clean_page(
                 kept = sum(map(len, lines))
             if kept >= limits.min_text_chars and kept >= _MIN_KEPT_SHARE * _paragraph_chars(tree):
                 break
+    if (why := _error_page(tree, title, lines)) is not None:
+        raise Rejected("error page", why)
     if listed >= 2 and (not lines or _mostly_listed(lines, listed_paragraphs)):
         raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
     if doc is None or not doc.text:
