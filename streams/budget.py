@@ -17,6 +17,7 @@ from pebble import ProcessExpired, ProcessPool
 from schemas.records import Article, RawPage, RawRef
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits
+from streams.stages.siteprofile import SiteProfile
 from streams.steps import clean_step
 
 
@@ -42,10 +43,11 @@ class CleanBudget:
                                          context=multiprocessing.get_context("spawn"))
             return self._pool
 
-    def clean(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Article:
+    def clean(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+              profile: SiteProfile | None = None) -> Article:
         if self.seconds <= 0:
-            return clean_step(page, limits, raw)
-        future = self._workers().schedule(clean_step, args=(page, limits, raw), timeout=self.seconds)
+            return clean_step(page, limits, raw, profile)
+        future = self._workers().schedule(clean_step, args=(page, limits, raw, profile), timeout=self.seconds)
         try:
             return future.result()
         except FutureTimeout:

@@ -17,6 +17,7 @@ from streams.arabic import normalize_with_map
 from streams.settings import Settings
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits, clean_page
+from streams.stages.siteprofile import SiteProfile
 from streams.stages.candidates import find_candidates
 from streams.stages.entities import extract_mentions
 from streams.stages.stories import StoryIndex, assign_story, lead_persons, signature
@@ -30,12 +31,13 @@ def clean_limits(settings: Settings) -> CleanLimits:
                        max_text_chars=settings.max_text_chars)
 
 
-def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Article:
+def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+               profile: SiteProfile | None = None) -> Article:
     # RawPage{source,url,html|html_b64,fetched_at} -> Article{article_id,title,text,published_at,...}
     if page.http_status is not None and page.http_status >= 400:
         raise Rejected("error page", f"HTTP status {page.http_status}")
     article = clean_page(page.body(), url=page.url, source=page.source, fetched_at=page.fetched_at,
-                         content_type=page.content_type, raw=raw, limits=limits)
+                         content_type=page.content_type, raw=raw, limits=limits, profile=profile)
     if len(article.text) > limits.max_text_chars:
         raise Rejected("text too long", f"{len(article.text)} characters of text, over the {limits.max_text_chars} limit")
     return article

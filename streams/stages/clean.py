@@ -43,6 +43,7 @@ from streams.stages import Rejected
 from streams.stages.charset import decode_html
 from streams.stages.chrome import drop_chrome_lines, prune_chrome
 from streams.stages.dates import find_dateline, find_stamp, parse_stamp
+from streams.stages.siteprofile import SiteProfile
 from streams.stages.headline import choose_headline, jsonld_objects, page_titles
 
 
@@ -127,10 +128,12 @@ def _is_date_line(line: str) -> bool:
     return len(line) <= _MAX_DATE_LINE_CHARS and find_dateline(line) is not None
 
 
-def _body_lines(text: str, title: str) -> tuple[list[str], list[str]]:
+def _body_lines(text: str, title: str, profile: SiteProfile | None = None) -> tuple[list[str], list[str]]:
     """(body paragraphs, date lines): the title once (it heads `text`, so never in the body), no credits,
-    no line that is only a date or byline, no closing chrome."""
+    no line that is only a date or byline, no closing chrome, none of the site's learned chrome lines."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if profile is not None:
+        lines = profile.drop_chrome(lines)
     lines = [line for line in lines if line != title and not _is_credit(line)]
     dates = [line for line in lines if _is_date_line(line)]
     lines = [line for line in lines if line not in dates]
@@ -327,8 +330,8 @@ def _extract(tree, favor_recall: bool = False):
     return trafilatura.bare_extraction(tree, options=_RECALL if favor_recall else _FAST)
 
 
-def _metadata(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict], with_date: bool = True
-              ) -> tuple[str, str | None, str | None, str | None]:
+def _metadata(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict], with_date: bool = True,
+              affixes: tuple[str, ...] = ()) -> tuple[str, str | None, str | None, str | None]:
     """(title, canonical URL, date as ISO text, author) from meta tags, JSON-LD, <h1>/<title> and htmldate."""
     meta = examine_meta(tree)
     if not (meta.title and meta.author):  # JSON-LD only fills these two here (htmldate reads its dates)
@@ -336,7 +339,7 @@ def _metadata(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict],
             meta = extract_meta_json(tree, meta)
         except Exception:  # trafilatura's JSON-LD reader raises on odd documents; the meta tags still count
             pass
-    title = choose_headline(page_titles(tree, url, objects)) or (meta.title or extract_title(tree) or "").strip()
+    title = choose_headline(page_titles(tree, url, objects, affixes)) or (meta.title or extract_title(tree) or "").strip()
     page_url = meta.url or extract_url(tree, url)
     date = find_date(tree, url=page_url or "", **_DATE_PARAMS) if with_date else None
     return title, page_url, date, _author(meta.author, tree)
@@ -402,8 +405,10 @@ def clean_page(
     content_type: str | None = None,
     raw: RawRef | None = None,
     limits: CleanLimits = CleanLimits(),
+    profile: SiteProfile | None = None,
 ) -> Article:
-    """One page to one Article, or `Rejected` with a reason."""
+    """One page to one Article, or `Rejected` with a reason. `profile`: the page's site's learned chrome lines
+    and title affixes (streams.stages.siteprofile), when the runtime has one."""
     size = len(page if isinstance(page, bytes) else page.encode("utf-8", "surrogatepass"))
     if size == 0 or not (page.strip() if isinstance(page, bytes) else page.strip()):
         raise Rejected("empty", "no bytes")
@@ -427,11 +432,12 @@ def clean_page(
 
     objects = jsonld_objects(tree)
     stamped = _stamped_publication(tree, objects)
-    title, page_url, date, author = _metadata(tree, url, objects, with_date=stamped is None)
+    title, page_url, date, author = _metadata(tree, url, objects, with_date=stamped is None,
+                                            affixes=profile.title_affixes if profile else ())
     _unwrap_layout_tables(tree)
     prune_chrome(tree)
     doc = _extract(tree)
-    lines, dates = _body_lines(doc.text, title) if doc is not None and doc.text else ([], [])
+    lines, dates = _body_lines(doc.text, title, profile) if doc is not None and doc.text else ([], [])
     kept = sum(map(len, lines))
     if kept < limits.min_text_chars or kept < _MIN_KEPT_SHARE * _paragraph_chars(tree):
         # The fast pass misses some layouts (<br>-separated text in divs: recall finds them) and cuts long
@@ -442,7 +448,7 @@ def clean_page(
             retry = trafilatura.bare_extraction(tree, options=options)
             if retry is None or not retry.text:
                 continue
-            retry_lines, retry_dates = _body_lines(retry.text, title)
+            retry_lines, retry_dates = _body_lines(retry.text, title, profile)
             if (short and doc is None) or sum(map(len, retry_lines)) >= _RECALL_GAIN * max(kept, 1):
                 doc, lines, dates = retry, retry_lines, retry_dates
                 kept = sum(map(len, lines))
