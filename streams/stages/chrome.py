@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+import lxml.etree
 import lxml.html
 
 # Words in aria-label / aria-labelledby / data-e2e / class / id that name a region which is never the article.
@@ -36,6 +37,11 @@ _REGION_ARABIC_LABELS = re.compile(r"المزيد حول هذه القصة|قص�
 
 def _text_len(node: lxml.html.HtmlElement) -> int:
     return len(" ".join(node.text_content().split()))
+
+
+_REGION_CANDIDATES = lxml.etree.XPath(
+    "//body//*[self::section or self::aside or self::div or self::ul or self::nav or self::form or self::dialog]"
+    "[@aria-label or @aria-labelledby or @data-e2e or @data-component or @class or @id]")
 
 
 def _link_chars(node: lxml.html.HtmlElement) -> int:
@@ -67,12 +73,13 @@ def prune_chrome(tree: lxml.html.HtmlElement) -> int:
                       or a.get("role") in ("region", "complementary")), None)
         if block is not None and _text_len(block) <= _MAX_CHROME_BLOCK_CHARS:
             doomed.append(block)
-    for node in tree.xpath("//body//*[self::section or self::aside or self::div or self::ul or self::nav "
-                           "or self::form or self::dialog][@aria-label or @aria-labelledby or @data-e2e "
-                           "or @data-component or @class or @id]"):
+    for node in _REGION_CANDIDATES(tree):
+        aria = node.get("aria-label", "")
+        if not (_CHROME_WORDS.search(" ".join(node.attrib.values())) or (aria and _REGION_ARABIC_LABELS.search(aria))):
+            continue  # one search over all attributes: most blocks name nothing of the kind
         labels = " ".join(node.get(a, "") for a in _LABEL_ATTRS)
         names = " ".join(node.get(a, "") for a in _NAME_ATTRS)
-        labelled = bool(_CHROME_WORDS.search(labels) or _REGION_ARABIC_LABELS.search(node.get("aria-label", "")))
+        labelled = bool(_CHROME_WORDS.search(labels) or _REGION_ARABIC_LABELS.search(aria))
         if not labelled and not _CHROME_WORDS.search(names):
             continue
         if node.xpath("self::*[.//h1]") or node.find(".//article") is not None:

@@ -309,20 +309,17 @@ _RECALL = ExtractionOptions(output_format="python", recall=True, comments=False,
 _FULL = ExtractionOptions(output_format="python", comments=False, tables=True)
 
 
-_PARAGRAPH_XPATH = lxml.etree.XPath(
-    "//body//p[not(ancestor::nav or ancestor::header or ancestor::footer or ancestor::aside or ancestor::form)]")
-_MIN_KEPT_SHARE = 0.3  # the fast pass keeping less than this of the page's paragraph text: try recall
+# The page's own text: text nodes outside links, scripts, navigation, headers, footers and forms.
+_VISIBLE_TEXT = lxml.etree.XPath(
+    "//body//text()[not(ancestor::a or ancestor::script or ancestor::style or ancestor::noscript or ancestor::nav"
+    " or ancestor::header or ancestor::footer or ancestor::form or ancestor::select or ancestor::button)]")
+_MIN_KEPT_SHARE = 0.25  # the fast pass keeping less than this of the page's own text: try the other passes
 _RECALL_GAIN = 1.5
 
 
-def _paragraph_chars(tree: lxml.html.HtmlElement) -> int:
-    """Characters of <p> text outside navigation, headers and footers, links aside: the page's prose."""
-    total = 0
-    for p in _PARAGRAPH_XPATH(tree):
-        text = p.text_content()
-        links = sum(len(a.text_content()) for a in p.iter("a"))
-        total += max(0, len(text.strip()) - links)
-    return total
+def _visible_chars(tree: lxml.html.HtmlElement) -> int:
+    """Characters of the page's own visible text (links and navigation aside), whatever elements hold it."""
+    return sum(len(text.strip()) for text in _VISIBLE_TEXT(tree))
 
 
 def _extract(tree, favor_recall: bool = False):
@@ -439,7 +436,8 @@ def clean_page(
     doc = _extract(tree)
     lines, dates = _body_lines(doc.text, title, profile) if doc is not None and doc.text else ([], [])
     kept = sum(map(len, lines))
-    if kept < limits.min_text_chars or kept < _MIN_KEPT_SHARE * _paragraph_chars(tree):
+    page_chars = _visible_chars(tree)
+    if kept < limits.min_text_chars or kept < _MIN_KEPT_SHARE * page_chars:
         # The fast pass misses some layouts (<br>-separated text in divs: recall finds them) and cuts long
         # guides with many subheadings after their intro (the full pass, comparing with readability and
         # jusText, keeps them): try both, keeping a retry that finds clearly more.
@@ -449,10 +447,10 @@ def clean_page(
             if retry is None or not retry.text:
                 continue
             retry_lines, retry_dates = _body_lines(retry.text, title, profile)
-            if (short and doc is None) or sum(map(len, retry_lines)) >= _RECALL_GAIN * max(kept, 1):
+            if (short and options is _RECALL) or sum(map(len, retry_lines)) >= _RECALL_GAIN * max(kept, 1):
                 doc, lines, dates = retry, retry_lines, retry_dates
                 kept = sum(map(len, lines))
-            if kept >= limits.min_text_chars and kept >= _MIN_KEPT_SHARE * _paragraph_chars(tree):
+            if kept >= limits.min_text_chars and kept >= _MIN_KEPT_SHARE * page_chars:
                 break
     if (why := _error_page(tree, title, lines)) is not None:
         raise Rejected("error page", why)
