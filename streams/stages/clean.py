@@ -76,6 +76,7 @@ _AUTHOR_NODES = lxml.etree.XPath(
     "//body//*[@rel='author' or @itemprop='author' or contains(@class, 'author') or contains(@class, 'byline')]")
 _DATE_PARAMS = {"extensive_search": False, "original_date": True, "deferred_url_extractor": True,
                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+_EXTENSIVE_DATE_PARAMS = {**_DATE_PARAMS, "extensive_search": True}
 _MAX_AUTHOR_CHARS = 60
 _ARTICLE_LINE_CHARS = 120  # mean line length from which a text reads as paragraphs
 _NAVIGATION_SHARE = 0.8
@@ -261,15 +262,24 @@ _PUBLISHED_META_XPATH = lxml.etree.XPath(
 
 
 def _stamped_publication(tree: lxml.html.HtmlElement, objects: list[dict]) -> datetime | None:
-    """The page's own publication stamp, when it names its zone (offset or a named zone such as GST)."""
-    values = [o.get("datePublished") for o in objects if isinstance(o.get("datePublished"), str)]
+    """The page's own publication stamp, when it names its zone (offset or a named zone such as GST): meta tags,
+    then the JSON-LD of the article itself (not of an image, an author or a related item)."""
+    values = []
     for key in _PUBLISHED_META:
         values.extend(_PUBLISHED_META_XPATH(tree, key=key)[:1])
+    values.extend(o["datePublished"] for o in objects if isinstance(o.get("datePublished"), str) and _is_article(o))
     for value in values:
         found = parse_stamp(value)
         if found is not None and found.tzinfo is not None and 1990 <= found.year <= 2100:
             return found
     return None
+
+
+def _is_article(item: dict) -> bool:
+    kinds = item.get("@type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return any(isinstance(k, str) and (k.endswith("Article") or k in ("BlogPosting", "Report", "WebPage"))
+               for k in kinds)
 
 
 def _offset_minutes(value: datetime) -> int | None:
@@ -296,6 +306,13 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
              or find_stamp(_visible_text(html[:200_000]), not_after=fetched_at))
     if found is not None:
         return found[0], "dateline", found[1]
+    # htmldate's extensive search (visible dates anywhere on the page, never from scripts) before the URL path
+    # and the crawl time; the tree is no longer needed for anything else
+    lxml.etree.strip_elements(tree, "script", "style", "noscript", with_tail=False)
+    if (found := _parse_iso(find_date(tree, url=url or "", **_EXTENSIVE_DATE_PARAMS))) is not None and (
+            url_day is None or not found.isoformat().startswith(f"{url_day}T00:00:00")) and (
+            fetched_at is None or found <= fetched_at):
+        return found, "dateline", None
     if url_day is not None:
         return datetime.fromisoformat(url_day).replace(tzinfo=timezone.utc), "url", None
     return fetched_at or datetime.now(timezone.utc), "fetched", None

@@ -148,15 +148,15 @@ def jsonld_objects(tree: lxml.html.HtmlElement) -> list[dict]:
             data = json.loads(script.text or "")
         except (ValueError, TypeError):
             continue
-        stack = [data]
-        while stack and len(found) < 50:
-            item = stack.pop()
+        queue = [data]  # document order: the page's own objects before nested ones
+        while queue and len(found) < 50:
+            item = queue.pop(0)
             if isinstance(item, list):
-                stack.extend(item)
+                queue.extend(item)
             elif isinstance(item, dict):
                 found.append(item)
                 if isinstance(item.get("@graph"), list):
-                    stack.extend(item["@graph"])
+                    queue.extend(item["@graph"])
     return found
 
 
