@@ -80,3 +80,13 @@ def test_unknown_zone_and_non_dates():
         assert parse_stamp("2024-03-03 13:52:00 XYZT") is None
         assert parse_stamp("not a date") is None
     assert parse_stamp("٢٠٢٤-٠٣-٠٣T١٣:٥٢:٠٠+٠٤:٠٠") == datetime(2024, 3, 3, 9, 52, tzinfo=timezone.utc)
+
+
+def test_stamps_that_are_not_full_dates_or_have_impossible_offsets_are_refused():
+    for value in ("10:00 GST", "2024", "٢٠٢٤", "-1", "March 2024", "2024-03-03T10:00:00+99:00", None, ""):
+        assert parse_stamp(value) is None, value
+
+
+def test_gmt_plus_means_east_of_greenwich():
+    assert parse_stamp("2024-03-03 10:00 UTC+5").utcoffset() == timedelta(hours=5)
+    assert parse_stamp("Sun, 03 Mar 2024 10:00 GMT+0400").utcoffset() == timedelta(hours=4)

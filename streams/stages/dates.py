@@ -95,19 +95,39 @@ def _stamp(m: re.Match, not_after: datetime | None) -> tuple[datetime, int | Non
     return found, offset
 
 
-def parse_stamp(value: str) -> datetime | None:
+_GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\b")
+_YEAR = re.compile(r"(?<!\d)(?:19|20|21)\d\d(?!\d)")
+# Two far-apart defaults: a stamp that lacks its day, month or year comes out differently under each.
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
+
+
+def parse_stamp(value: str | None) -> datetime | None:
     """A machine-readable time stamp (meta tag, JSON-LD) with any zone news sites name ("… GST"), without
-    dateutil's unknown-zone warning; naive when the stamp names no zone, None when it is not a date."""
+    dateutil's unknown-zone warning; naive when the stamp names no zone; None when it is not a full date
+    (a time alone, a year alone) or its offset is impossible."""
     value = normalize(value.strip()).upper() if value else ""
-    if not value or len(value) > 64 or not any(ch.isdigit() for ch in value):
+    if not value or len(value) > 64 or not _YEAR.search(value):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
     except ValueError:
-        pass
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", dateutil_parser.UnknownTimezoneWarning)
-        try:
-            return dateutil_parser.parse(value, tzinfos=TZINFOS)
-        except (ValueError, OverflowError, dateutil_parser.UnknownTimezoneWarning):
+        parsed = None
+    if parsed is None:
+        # "GMT+4" means four hours east; dateutil reads it POSIX-style (west): write it as an offset
+        value = _GMT_OFFSET.sub(lambda m: f"{m.group(1)}{int(m.group(2)):02d}:{m.group(3) or '00'}", value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", dateutil_parser.UnknownTimezoneWarning)
+            try:
+                first, second = (dateutil_parser.parse(value, tzinfos=TZINFOS, default=d) for d in _DEFAULTS)
+            except (ValueError, OverflowError, TypeError, dateutil_parser.UnknownTimezoneWarning):
+                return None
+        if first != second:
             return None
+        parsed = first
+    try:
+        offset = parsed.utcoffset()
+    except ValueError:
+        return None
+    if offset is not None and abs(offset) > timedelta(hours=14):
+        return None
+    return parsed
