@@ -258,6 +258,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timing rounds; each page's best round counts")
     args = parser.parse_args()
     if args.wcxb:
+        if not (args.wcxb / "dev" / "ground-truth").is_dir():
+            parser.error(f"{args.wcxb}: no dev/ground-truth folder (a WCXB checkout holds dev/ and test/)")
         run_wcxb(load_wcxb(args.wcxb, args.limit), args.verbose)
         return
     if args.benchmark is None:

@@ -15,7 +15,10 @@ PAGES_PER_SITE = 200  # the newest pages of a site teach its current template
 
 def site_of(url: str | None) -> str | None:
     """The `site` key the clean stage gives a URL's articles."""
-    host = (urlsplit(url).hostname or "") if url else ""
+    try:
+        host = (urlsplit(url).hostname or "") if url else ""
+    except ValueError:  # unparsable URL: no site, no profile
+        return None
     return host.removeprefix("www.") or None
 
 

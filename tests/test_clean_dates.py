@@ -46,3 +46,10 @@ def test_a_dateline_with_a_zone_keeps_it_and_one_without_keeps_none():
     assert stated.published_local().date().isoformat() == "2013-08-04"
     plain = clean_page(_page(body_extra="<p>الأحد 14 جويلية 2023</p>"), url=None, source="t")
     assert (plain.published_at, plain.published_utc_offset) == (datetime(2023, 7, 14, tzinfo=timezone.utc), None)
+
+
+def test_impossible_offsets_and_unparsable_urls_do_not_crash_the_stage():
+    page = _page('<meta property="article:published_time" content="2024-03-03T10:00:00+99:00">')
+    article = clean_page(page, url="https://example.com/a", source="t")
+    assert article.published_utc_offset is None
+    assert clean_page(_page(), url="http://[::1", source="t").site is None

@@ -107,7 +107,10 @@ def article_id_for(canonical_url: str | None, fingerprint: str) -> str:
 def _site(url: str | None) -> str | None:
     if not url:
         return None
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # "http://[::1": no site rather than a crash
+        return None
     return host.removeprefix("www.") or None
 
 
@@ -309,7 +312,7 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
     # htmldate's extensive search (visible dates anywhere on the page, never from scripts) before the URL path
     # and the crawl time; the tree is no longer needed for anything else
     lxml.etree.strip_elements(tree, "script", "style", "noscript", with_tail=False)
-    if (found := _parse_iso(find_date(tree, url=url or "", **_EXTENSIVE_DATE_PARAMS))) is not None and (
+    if (found := _parse_iso(_find_date(tree, url or "", _EXTENSIVE_DATE_PARAMS))) is not None and (
             url_day is None or not found.isoformat().startswith(f"{url_day}T00:00:00")) and (
             fetched_at is None or found <= fetched_at):
         return found, "dateline", None
@@ -344,6 +347,14 @@ def _extract(tree, favor_recall: bool = False):
     return trafilatura.bare_extraction(tree, options=_RECALL if favor_recall else _FAST)
 
 
+def _find_date(tree: lxml.html.HtmlElement, url: str, params: dict) -> str | None:
+    """htmldate, which raises on some stamps (an offset of 24 hours or more): no date rather than a crash."""
+    try:
+        return find_date(tree, url=url, **params)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _metadata(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict], with_date: bool = True,
               affixes: tuple[str, ...] = ()) -> tuple[str, str | None, str | None, str | None]:
     """(title, canonical URL, date as ISO text, author) from meta tags, JSON-LD, <h1>/<title> and htmldate."""
@@ -355,7 +366,7 @@ def _metadata(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict],
             pass
     title = choose_headline(page_titles(tree, url, objects, affixes)) or (meta.title or extract_title(tree) or "").strip()
     page_url = meta.url or extract_url(tree, url)
-    date = find_date(tree, url=page_url or "", **_DATE_PARAMS) if with_date else None
+    date = _find_date(tree, page_url or "", _DATE_PARAMS) if with_date else None
     return title, page_url, date, _author(meta.author, tree)
 
 

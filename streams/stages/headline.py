@@ -146,7 +146,7 @@ def jsonld_objects(tree: lxml.html.HtmlElement) -> list[dict]:
     for script in tree.xpath("//script[@type='application/ld+json']"):
         try:
             data = json.loads(script.text or "")
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # broken or absurdly nested JSON: skipped
             continue
         queue = [data]  # document order: the page's own objects before nested ones
         while queue and len(found) < 50:
@@ -170,7 +170,10 @@ def page_titles(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict
         publisher = o.get("publisher")
         if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
             names.append(publisher["name"])
-    host = (urlsplit(url).hostname or "") if url else ""
+    try:
+        host = (urlsplit(url).hostname or "") if url else ""
+    except ValueError:  # an unparsable URL ("http://[::1") names no site
+        host = ""
     # the registrable label: "cnn" in arabic.cnn.com, "bbc" in bbc.co.uk
     labels = [p for p in reversed(host.split(".")[:-1]) if len(p) >= 3 and p not in _NOT_NAMES]
     names.extend(labels[:1])
