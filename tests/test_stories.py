@@ -65,6 +65,19 @@ def test_signature_is_deterministic_and_folds_arabic_variants():
     assert signature(text(WIRE)) == signature(text(WIRE).replace("لافروف", "لافْروف"))  # a diacritic is no change
 
 
+def test_signature_equals_datasketch_minhash_with_the_fixed_seed():
+    # Signatures are stored in the warehouse and compared across workers and releases: the cached
+    # permutations must give exactly what a fresh datasketch MinHash gives.
+    from datasketch import MinHash
+
+    from streams.stages.stories import SCHEME, SEED, shingles
+
+    for width in (NUM_PERM, 64):
+        fresh = MinHash(num_perm=width, seed=SEED, scheme=SCHEME)
+        fresh.update_batch(shingles(text(WIRE)))
+        assert signature(text(WIRE), num_perm=width) == fresh.hashvalues.tolist()
+
+
 def test_republished_copy_with_site_edits_joins_the_story():
     index = StoryIndex()
     assign(index, "rt", text(WIRE))
