@@ -1,6 +1,6 @@
 """Real Arabic news pages (../shared/realpages): the clean stage next to plain trafilatura, on hand-checked truth.
 
-    python benchmarks/realpages.py [--dir ../shared/realpages] [--dictionary schemas/actors.yaml] [-v]
+    python benchmarks/realpages.py [--dir ../shared/realpages] [--dictionary PATH] [-v]
 
 Per page, from manifest.json: the visible headline (exact), the first and last body sentence (kept), chrome
 strings (none in the text), the publication day the page states, and the well-known persons the body names
@@ -65,11 +65,9 @@ def run_plain(html: bytes, entry: dict) -> tuple[str, str, str | None]:
     return doc.title or "", doc.text or "", (doc.date or "")[:10] or None
 
 
-def person_surfaces(body: str, dictionary: ActorDictionary | None) -> set[str]:
+def person_surfaces(body: str, dictionary: ActorDictionary) -> set[str]:
     """The surfaces of the person mentions the entities stage finds in the body: dictionary actors and
     candidate persons (a name after a title the dictionary lacks)."""
-    if dictionary is None:
-        return set()
     known = [m for m in extract_mentions(body, dictionary) if m.type == "person"]
     return {m.surface for m in known} | {m.surface for m in find_candidates(body, known)}
 
@@ -82,13 +80,15 @@ def persons_ok(entry: dict, found: set[str]) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=ROOT.parent / "shared" / "realpages")
-    parser.add_argument("--dictionary", type=Path, default=ROOT / "schemas" / "actors.yaml")
+    parser.add_argument("--dictionary", type=Path, help="actor dictionary (default: the bundled one)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each failed check")
     args = parser.parse_args()
     if not (args.dir / "manifest.json").is_file():
         sys.exit(f"realpages: no manifest.json in {args.dir} (the shared real pages are not on this machine)")
     manifest = json.loads((args.dir / "manifest.json").read_text(encoding="utf-8"))
-    dictionary = ActorDictionary.load(args.dictionary) if args.dictionary.is_file() else None
+    if args.dictionary is not None and not args.dictionary.exists():
+        sys.exit(f"realpages: no actor dictionary at {args.dictionary}")
+    dictionary = ActorDictionary.load(args.dictionary)
     checks = ("title", "first", "last", "no chrome", "date", "persons")
     totals = {name: dict.fromkeys(checks, 0) for name in ("clean stage", "plain trafilatura")}
     leaks = {name: 0 for name in totals}
