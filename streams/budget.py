@@ -22,7 +22,11 @@ from streams.steps import clean_step
 
 
 def _warm_up() -> None:
+    import py3langid
+
     import streams.steps  # noqa: F401  (trafilatura and the models load before the first page's clock starts)
+
+    py3langid.classify("warm up")  # the language model loads on first use: seconds on a busy machine
 
 
 class CleanBudget:
