@@ -39,14 +39,9 @@ def _text_len(node: lxml.html.HtmlElement) -> int:
     return len(" ".join(node.text_content().split()))
 
 
-# Substrings any of the chrome words contains, tested by libxml2 before Python sees a block (most blocks
-# name none of them); ARIA labels are few and may be Arabic: always looked at.
-_HINTS = ("ookie", "onsent", "gdpr", "cmp", "ewsletter", "icker", "ost", "opular", "ecommend", "elated", "romo",
-          "rending", "utbrain", "aboola", "hare", "rint", "omment", "dvert", "ead", "ore", "pp")
 _REGION_CANDIDATES = lxml.etree.XPath(
     "//body//*[self::section or self::aside or self::div or self::ul or self::nav or self::form or self::dialog]"
-    "[@aria-label or @aria-labelledby or @data-e2e or @data-component or "
-    + " or ".join(f"contains(@class, '{h}') or contains(@id, '{h}')" for h in _HINTS) + "]")
+    "[@aria-label or @aria-labelledby or @data-e2e or @data-component or @class or @id]")
 
 
 def _link_chars(node: lxml.html.HtmlElement) -> int:

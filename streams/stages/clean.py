@@ -260,16 +260,18 @@ def _visible_text(html: str) -> str:
 # never a modification or "updated" stamp.
 _PUBLISHED_META = ("article:published_time", "og:article:published_time", "og:published_time", "datePublished",
                    "pubdate", "publishdate", "publish-date", "parsely-pub-date", "sailthru.date", "dcterms.created")
-_PUBLISHED_META_XPATH = lxml.etree.XPath(
-    "//meta[@content][@property=$key or @name=$key or @itemprop=$key]/@content")
+_META_WITH_CONTENT = lxml.etree.XPath("//meta[@content]")
 
 
 def _stamped_publication(tree: lxml.html.HtmlElement, objects: list[dict]) -> datetime | None:
     """The page's own publication stamp, when it names its zone (offset or a named zone such as GST): meta tags,
     then the JSON-LD of the article itself (not of an image, an author or a related item)."""
-    values = []
-    for key in _PUBLISHED_META:
-        values.extend(_PUBLISHED_META_XPATH(tree, key=key)[:1])
+    by_key: dict[str, str] = {}
+    for node in _META_WITH_CONTENT(tree):
+        key = node.get("property") or node.get("name") or node.get("itemprop")
+        if key in _PUBLISHED_META and key not in by_key:
+            by_key[key] = node.get("content")
+    values = [by_key[key] for key in _PUBLISHED_META if key in by_key]
     values.extend(o["datePublished"] for o in objects if isinstance(o.get("datePublished"), str) and _is_article(o))
     for value in values:
         found = parse_stamp(value)
@@ -329,23 +331,17 @@ _RECALL = ExtractionOptions(output_format="python", recall=True, comments=False,
 _FULL = ExtractionOptions(output_format="python", comments=False, tables=True)
 
 
-# The page's own text: the body's, less what links, scripts, navigation, headers, footers and forms hold
-# (outermost ones only, measured by libxml2: a Python pass over every text node cost more than the check saves).
-_NOT_OWN_TEXT = lxml.etree.XPath(
-    "//body//*[self::a or self::script or self::style or self::noscript or self::nav or self::header"
-    " or self::footer or self::form or self::select or self::button][not(ancestor::a or ancestor::nav"
-    " or ancestor::header or ancestor::footer or ancestor::form or ancestor::script or ancestor::noscript)]")
-_TEXT_LENGTH = lxml.etree.XPath("string-length(normalize-space(.))")
+# The page's own text: text nodes outside links, scripts, navigation, headers, footers and forms.
+_VISIBLE_TEXT = lxml.etree.XPath(
+    "//body//text()[not(ancestor::a or ancestor::script or ancestor::style or ancestor::noscript or ancestor::nav"
+    " or ancestor::header or ancestor::footer or ancestor::form or ancestor::select or ancestor::button)]")
 _MIN_KEPT_SHARE = 0.25  # the fast pass keeping less than this of the page's own text: try the other passes
 _RECALL_GAIN = 1.5
 
 
 def _visible_chars(tree: lxml.html.HtmlElement) -> int:
     """Characters of the page's own visible text (links and navigation aside), whatever elements hold it."""
-    body = tree.find("body")
-    if body is None:
-        return 0
-    return max(0, int(_TEXT_LENGTH(body)) - sum(int(_TEXT_LENGTH(node)) for node in _NOT_OWN_TEXT(tree)))
+    return sum(len(text.strip()) for text in _VISIBLE_TEXT(tree))
 
 
 def _extract(tree, favor_recall: bool = False):
