@@ -335,13 +335,18 @@ _FULL = ExtractionOptions(output_format="python", comments=False, tables=True)
 _VISIBLE_TEXT = lxml.etree.XPath(
     "//body//text()[not(ancestor::a or ancestor::script or ancestor::style or ancestor::noscript or ancestor::nav"
     " or ancestor::header or ancestor::footer or ancestor::form or ancestor::select or ancestor::button)]")
+_PARAGRAPHS = lxml.etree.XPath("//body//p")
 _MIN_KEPT_SHARE = 0.25  # the fast pass keeping less than this of the page's own text: try the other passes
 _RECALL_GAIN = 1.5
 
 
 def _visible_chars(tree: lxml.html.HtmlElement) -> int:
-    """Characters of the page's own visible text (links and navigation aside), whatever elements hold it."""
-    return sum(len(text.strip()) for text in _VISIBLE_TEXT(tree))
+    """Characters of the page's own visible text (links and navigation aside), whatever elements hold it, or of
+    its paragraphs (links aside) when more: some templates hold the article inside a header or a form."""
+    own = sum(len(text.strip()) for text in _VISIBLE_TEXT(tree))
+    paragraphs = sum(max(0, len(p.text_content().strip()) - sum(len(a.text_content()) for a in p.iter("a")))
+                     for p in _PARAGRAPHS(tree))
+    return max(own, paragraphs)
 
 
 def _extract(tree, favor_recall: bool = False):
