@@ -3,7 +3,8 @@
 - `schemas.records`: versioned pydantic models of every topic's messages.
 - `schemas/topics/*.schema.json`: JSON Schema per topic, generated from the models (`newsstream schemas`).
 - `schemas/migrations/*.sql`: ClickHouse DDL, numbered, applied in order at start.
-- `schemas/actors.yaml`: the actor dictionary.
+- `schemas/actors.yaml` and `schemas/actors/*.yaml`: the actor dictionary, one format in several reviewable
+  files (docs/actors.md).
 """
 
 from pathlib import Path
@@ -11,4 +12,5 @@ from pathlib import Path
 SCHEMAS_DIR = Path(__file__).resolve().parent
 MIGRATIONS_DIR = SCHEMAS_DIR / "migrations"
 TOPIC_SCHEMAS_DIR = SCHEMAS_DIR / "topics"
-ACTORS_PATH = SCHEMAS_DIR / "actors.yaml"
+ACTORS_PATH = SCHEMAS_DIR / "actors.yaml"  # the first file, and where `actors add` writes by default
+ACTORS_DIR = SCHEMAS_DIR / "actors"  # more dictionary files, by region or source: each {actors: [...]}

@@ -29,9 +29,19 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
 
 
+def edit_target(path: Path | None = None) -> Path:
+    """The file `actors add` appends to: the named file; in a dictionary directory, its actors.yaml (created on
+    first use); by default the bundled schemas/actors.yaml (the other bundled files are curated by region)."""
+    if path is None:
+        return ACTORS_PATH
+    path = Path(path)
+    return path / "actors.yaml" if path.is_dir() else path
+
+
 def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
-    """Append one validated actor to the dictionary file; the new dictionary, or ValueError and the file untouched."""
-    path = Path(path or ACTORS_PATH)
+    """Append one validated actor to the dictionary; the new dictionary, or ValueError and the files untouched.
+    Ids and full aliases are checked against every file of the dictionary, not only the one written."""
+    target = edit_target(path)
     entry = {k: v for k, v in entry.items() if v not in (None, {}, [])}
     actor = validate_entry(entry)
     current = ActorDictionary.load(path)
@@ -46,23 +56,34 @@ def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
         for alias in aliases:
             if (owner := listed.get(" ".join(normalize(alias).split()))) is not None:
                 raise ValueError(f"alias {alias!r} already belongs to {owner!r}; a full alias names one actor")
-    text = path.read_text("utf-8")
+    text = target.read_text("utf-8") if target.exists() else "actors:\n"
     first = re.search(r"^( *)- ", text.split("\nactors:", 1)[-1], re.M)
     indent = first.group(1) if first else ""  # the list's own indentation (its first item's), so the entry joins it
     block = "".join(indent + line if line.strip() else line for line in
                     yaml.safe_dump([entry], allow_unicode=True, sort_keys=False, width=120).splitlines(True))
     new_text = text + ("" if text.endswith("\n") else "\n") + block
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".actors-", suffix=".yaml")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".actors-", suffix=".yaml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(new_text)
+        created = not target.exists()
+        # mkstemp makes the file private; the dictionary keeps its mode (a new file: the usual umask one)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, target.stat().st_mode & 0o777 if not created else 0o666 & ~umask)
+        if created:  # a new file in a dictionary directory: checked as part of it
+            target.write_text("actors: []\n", encoding="utf-8")
         try:
-            loaded = ActorDictionary.load(Path(tmp))
+            loaded = ActorDictionary.load(path, replace={target: Path(tmp)})
         except (ValueError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: the file would not load after appending: {exc}".replace(tmp, str(path)))
+            if created:
+                target.unlink(missing_ok=True)
+            raise ValueError(f"{target}: the file would not load after appending: {exc}".replace(tmp, str(target)))
         if actor.actor_id not in loaded.actors or len(loaded.actors) != len(current.actors) + 1:
-            raise ValueError(f"{path}: appending did not add exactly one actor (is 'actors:' the file's last key?)")
-        os.replace(tmp, path)
+            if created:
+                target.unlink(missing_ok=True)
+            raise ValueError(f"{target}: appending did not add exactly one actor (is 'actors:' the file's last key?)")
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -20,13 +20,13 @@ def _aliases(args, prefix: str = "") -> dict[str, list[str]]:
 
 
 def cmd_add(args) -> int:
-    from streams.catalog import add_actor
+    from streams.catalog import add_actor, edit_target
 
     settings = _settings()
     entry = {"id": args.id, "name": args.name, "type": args.type, "country": args.country, "role": args.role,
              "aliases": _aliases(args), "short": _aliases(args, "short_")}
     dictionary = add_actor(entry, settings.actors_path)
-    print(f"added {args.id} to {dictionary.path}; dictionary version {dictionary.version} "
+    print(f"added {args.id} to {edit_target(settings.actors_path)}; dictionary version {dictionary.version} "
           f"({len(dictionary.actors)} actors). A running worker picks it up; `newsstream reprocess` recounts the past.")
     return 0
 
@@ -54,7 +54,8 @@ def cmd_list(args) -> int:
                 not needle or needle in a.actor_id or needle in a.name.lower()
                 or any(needle in x.lower() for v in (a.aliases | a.short).values() for x in v))]
     print(format_table(["actor_id", "name", "type", "country", "role"], rows))
-    print(f"dictionary {dictionary.path}, version {dictionary.version}")
+    print(f"dictionary {dictionary.path} ({len(dictionary.files)} file(s), {len(dictionary.actors)} actors), "
+          f"version {dictionary.version}")
     return 0
 
 
@@ -68,7 +69,10 @@ def cmd_show(args) -> int:
         return 1
     print(json.dumps({"id": actor.actor_id, "name": actor.name, "type": actor.type, "country": actor.country,
                       "role": actor.role, "aliases": actor.aliases, "short": actor.short,
-                      "promoted_from": actor.promoted_from, "dictionary_version": dictionary.version},
+                      "roles": [{"title": r.title, "country": r.country, "from": r.start, "to": r.end}
+                                for r in actor.roles],
+                      "promoted_from": actor.promoted_from, "source": actor.source,
+                      "dictionary_version": dictionary.version},
                      ensure_ascii=False, indent=1))
     return 0
 

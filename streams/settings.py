@@ -79,7 +79,8 @@ class Settings(BaseSettings):
         "clean stage. 0: never.",
     )
     actors_path: Path | None = Field(
-        None, description="NEWSSTREAM_ACTORS_PATH: actor dictionary YAML. Unset: the bundled schemas/actors.yaml."
+        None, description="NEWSSTREAM_ACTORS_PATH: actor dictionary: one YAML file, or a directory of them (every *.yaml "
+        "under it). Unset: the bundled schemas/actors.yaml and schemas/actors/*.yaml."
     )
     sink_batch_size: int = Field(500, ge=1, description="NEWSSTREAM_SINK_BATCH_SIZE: rows per ClickHouse insert.")
     sink_flush_seconds: float = Field(

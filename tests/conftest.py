@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,8 @@ from streams.actors import ActorDictionary
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "samples" / "corpus"
+# Compiled dictionaries of this run (and of the workers it starts) go to a private temporary cache, not ~/.cache.
+os.environ.setdefault("NEWSSTREAM_CACHE_DIR", tempfile.mkdtemp(prefix="newsstream-test-cache-"))
 BAD = ROOT / "samples" / "bad"
 
 SMALL_DICTIONARY = """
