@@ -10,9 +10,17 @@ from pathlib import Path
 
 
 def _settings():
+    from pydantic import ValidationError
+
+    from streams.errors import UserError
     from streams.settings import Settings
 
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:  # a bad environment variable: one line naming it
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise UserError(f"bad setting {where}: {first.get('msg', exc)}") from None
 
 
 def cmd_run(args) -> int:
@@ -95,14 +103,22 @@ def cmd_process(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    from streams.query import run_sql, format_table
+    from streams.query import analyst_sql, format_table
 
-    columns, rows = run_sql(_settings(), args.query, _params(args.param) or None)
+    answer = analyst_sql(_settings(), args.query, _params(args.param) or None)
+    columns, rows = answer.columns, answer.rows
     if args.format == "json":
         print(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1))
     else:
         print(format_table(columns, rows))
+    _say_if_cut(answer)
     return 0
+
+
+def _say_if_cut(answer) -> None:
+    if answer.cut:
+        print(f"newsstream: result cut at {len(answer.rows)} rows (NEWSSTREAM_SQL_MAX_RESULT_ROWS / "
+              "NEWSSTREAM_SQL_MAX_RESULT_BYTES); narrow the query or add LIMIT", file=sys.stderr)
 
 
 def cmd_reconcile(args) -> int:
@@ -131,7 +147,7 @@ def _params(pairs: list[str]) -> dict[str, str]:
 
 def cmd_cookbook(args) -> int:
     from streams.cookbook import queries
-    from streams.query import format_table, run_sql
+    from streams.query import analyst_sql, format_table
 
     book = queries()
     if not args.name:
@@ -148,7 +164,9 @@ def cmd_cookbook(args) -> int:
     if missing:
         print(f"{args.name} needs --param " + " --param ".join(f"{m}=..." for m in sorted(missing)), file=sys.stderr)
         return 2
-    print(format_table(*run_sql(_settings(), query.sql, params)))
+    answer = analyst_sql(_settings(), query.sql, params)
+    print(format_table(answer.columns, answer.rows))
+    _say_if_cut(answer)
     return 0
 
 
@@ -186,9 +204,12 @@ def cmd_config(args) -> int:
 
     settings = _settings()
     values = settings.model_dump()
+    from streams.settings import mask_url_password
+
     for (var, help_text), name in zip(Settings.env_vars().items(), Settings.model_fields):
-        print(f"{var}={values[name] if values[name] is not None else ''}\n    {help_text}")
-    print(f"# warehouse in use: {settings.warehouse_url}")
+        value = values[name] if values[name] is not None else ""
+        print(f"{var}={mask_url_password(str(value))}\n    {help_text}")
+    print(f"# warehouse in use: {mask_url_password(settings.warehouse_url)}")
     return 0
 
 

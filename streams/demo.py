@@ -18,6 +18,7 @@ from pathlib import Path
 from streams.broker import LocalBroker, free_port
 from streams.ingest import ingest
 from streams.query import format_table, query_worker
+from streams.webauth import server_token
 from streams.report import write_report
 from streams.settings import Settings
 
@@ -69,6 +70,7 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
         env.pop("CLICKHOUSE_URL", None)
         demo_settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=demo_dir, web_port=web_port,
                                  web_host="127.0.0.1", clickhouse_url=None)
+        token = server_token(demo_settings)  # made before the worker starts; the worker reads the same file
         log = open(demo_dir / "worker.log", "wb")
         worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, stdout=log,
                                   stderr=subprocess.STDOUT)
@@ -77,7 +79,7 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
         try:
             report = asyncio.run(ingest(paths, demo_settings, broker.url, progress=True))
             print(f"3/4 ingested {report.sent} pages; {report.dead_lettered} rejected at ingest")
-            web_url = f"http://127.0.0.1:{web_port}"
+            web_url = f"http://newsstream:{token}@127.0.0.1:{web_port}"
             wait_for_outcomes(web_url, report.sent, report.dead_lettered, timeout)
             print("4/4 mentions per actor per week, from ClickHouse:\n")
             print(format_table(*query_worker(web_url, WEEKLY_SQL)))

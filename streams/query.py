@@ -8,7 +8,10 @@ import urllib.parse
 import urllib.request
 
 from streams.broker import _alive
+from streams.errors import UserError
 from streams.settings import Settings
+from streams.sql_door import Answer, Limits, QueryFailed, SqlDoor
+from streams.webauth import client_token
 
 
 def sql_string(value: str) -> str:
@@ -24,30 +27,73 @@ def worker_web_url(settings: Settings) -> str | None:
     return info["web_url"] if _alive(int(info["pid"])) else None
 
 
-def query_worker(web_url: str, query: str, timeout: float = 60.0,
-                 parameters: dict[str, str] | None = None) -> tuple[list[str], list[tuple]]:
-    fields = {"q": query} | {f"param_{k}": v for k, v in (parameters or {}).items()}
-    url = f"{web_url}/sql?{urllib.parse.urlencode(fields)}"
+def _split_credentials(web_url: str, token: str | None) -> tuple[str, str | None]:
+    """A worker URL may carry its token as the password (http://newsstream:TOKEN@host:port), like CLICKHOUSE_URL."""
+    parts = urllib.parse.urlsplit(web_url)
+    if parts.password is None:
+        return web_url, token
+    netloc = parts.hostname if ":" not in (parts.hostname or "") else f"[{parts.hostname}]"
+    netloc += f":{parts.port}" if parts.port else ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), token or urllib.parse.unquote(parts.password)
+
+
+class WorkerError(UserError, RuntimeError):
+    """The worker refused or failed a request (4xx/5xx): its one-line reason."""
+
+
+def _call_worker(request: urllib.request.Request, token: str | None, timeout: float) -> dict:
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = json.loads(response.read())
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        body = json.loads(exc.read() or b"{}")
-        raise RuntimeError(body.get("error") or str(exc)) from None
-    return body["columns"], [tuple(r) for r in body["rows"]]
+        try:
+            body = json.loads(exc.read() or b"{}")
+        except ValueError:
+            body = {}
+        raise WorkerError(f"worker said {exc.code}: {body.get('error') or exc.reason}") from None
+
+
+def ask_worker(web_url: str, query: str, timeout: float = 60.0, parameters: dict[str, str] | None = None,
+               token: str | None = None) -> Answer:
+    """GET /sql on the worker: the door runs there, in the analyst lane."""
+    web_url, token = _split_credentials(web_url, token)
+    fields = {"q": query} | {f"param_{k}": v for k, v in (parameters or {}).items()}
+    body = _call_worker(urllib.request.Request(f"{web_url}/sql?{urllib.parse.urlencode(fields)}"), token, timeout)
+    return Answer(body["columns"], [tuple(r) for r in body["rows"]], bool(body.get("cut")))
+
+
+def query_worker(web_url: str, query: str, timeout: float = 60.0,
+                 parameters: dict[str, str] | None = None, token: str | None = None) -> tuple[list[str], list[tuple]]:
+    return _whole(ask_worker(web_url, query, timeout, parameters, token))
+
+
+def _whole(answer: Answer) -> tuple[list[str], list[tuple]]:
+    """Callers that need every row (the feeder, report, workers without chDB) get an error, never a cut result."""
+    if answer.cut:
+        raise QueryFailed(f"the result has more than {len(answer.rows)} rows (NEWSSTREAM_SQL_MAX_RESULT_ROWS / "
+                          "NEWSSTREAM_SQL_MAX_RESULT_BYTES); narrow the query")
+    return answer.columns, answer.rows
+
+
+def analyst_sql(settings: Settings, query: str, parameters: dict[str, str] | None = None) -> Answer:
+    """Analyst SQL through the door: on the worker that holds an embedded chDB, else on a client opened here."""
+    if settings.embedded_warehouse and (web_url := worker_web_url(settings)):
+        return ask_worker(web_url, query, timeout=settings.sql_max_execution_seconds + 30, parameters=parameters,
+                          token=client_token(settings))
+    from streams.warehouse import Warehouse
+
+    warehouse = Warehouse(settings.analyst_warehouse_url)
+    try:
+        return SqlDoor(warehouse.client, Limits.from_settings(settings)).run(query, parameters)
+    finally:
+        warehouse.close()
 
 
 def run_sql(settings: Settings, query: str, parameters: dict[str, str] | None = None) -> tuple[list[str], list[tuple]]:
     """Embedded warehouse held by a running worker: ask the worker (chDB allows one process per directory)."""
-    if settings.embedded_warehouse and (web_url := worker_web_url(settings)):
-        return query_worker(web_url, query, parameters=parameters)
-    from streams.warehouse import Warehouse
-
-    warehouse = Warehouse(settings.warehouse_url)
-    try:
-        return warehouse.query(query, parameters=parameters, readonly=True)
-    finally:
-        warehouse.close()
+    return _whole(analyst_sql(settings, query, parameters))
 
 
 def format_table(columns: list[str], rows: list[tuple]) -> str:
@@ -62,11 +108,11 @@ def worker_action(settings: Settings, action: str, params: dict[str, str], timeo
     """POST /<action> on the worker holding the embedded warehouse; None when no such worker runs."""
     if not settings.embedded_warehouse or not (web_url := worker_web_url(settings)):
         return None
+    return post_worker(web_url, action, params, timeout, client_token(settings))
+
+
+def post_worker(web_url: str, action: str, params: dict[str, str | None], timeout: float = 600.0,
+                token: str | None = None) -> dict:
+    web_url, token = _split_credentials(web_url, token)
     url = f"{web_url}/{action}?{urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})}"
-    request = urllib.request.Request(url, method="POST", data=b"")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        body = json.loads(exc.read() or b"{}")
-        raise RuntimeError(body.get("error") or str(exc)) from None
+    return _call_worker(urllib.request.Request(url, method="POST", data=b""), token, timeout)

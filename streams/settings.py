@@ -10,9 +10,23 @@ from functools import cached_property
 from pathlib import Path
 
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def mask_url_password(value: str) -> str:
+    """`http://u:secret@h/db` -> `http://u:***@h/db`, for printing settings; other values unchanged."""
+    try:
+        parts = urlsplit(value)
+        if parts.password is None:
+            return value
+    except ValueError:
+        return value
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 class Settings(BaseSettings):
@@ -142,12 +156,53 @@ class Settings(BaseSettings):
         100_000, ge=1, description="NEWSSTREAM_STORY_INDEX_MAX: most articles in the stories index (about 15 KB each); "
         "past it the oldest leave first."
     )
+    analyst_clickhouse_url: str | None = Field(
+        None, validation_alias=AliasChoices("CLICKHOUSE_ANALYST_URL", "NEWSSTREAM_ANALYST_CLICKHOUSE_URL"),
+        description="CLICKHOUSE_ANALYST_URL: ClickHouse server URL of the read-only analyst user, for `sql`, `cookbook`, "
+        "`report` and /sql. Unset: the warehouse URL (the SQL door still applies).",
+    )
+    sql_max_execution_seconds: float = Field(
+        30.0, gt=0, description="NEWSSTREAM_SQL_MAX_EXECUTION_SECONDS: an analyst query running longer is stopped.",
+    )
+    sql_max_memory_bytes: int = Field(
+        1 << 30, ge=1 << 20, description="NEWSSTREAM_SQL_MAX_MEMORY_BYTES: memory one analyst query may use.",
+    )
+    sql_max_result_rows: int = Field(
+        500_000, ge=1, description="NEWSSTREAM_SQL_MAX_RESULT_ROWS: a longer analyst result is cut (and says so).",
+    )
+    sql_max_result_bytes: int = Field(
+        128 << 20, ge=1 << 20, description="NEWSSTREAM_SQL_MAX_RESULT_BYTES: ClickHouse stops reading a result past "
+        "this size (uncompressed); the result is cut.",
+    )
+    sql_concurrency: int = Field(
+        2, ge=1, description="NEWSSTREAM_SQL_CONCURRENCY: analyst queries the worker runs at once (in their own "
+        "threads, never in the sink's); more get HTTP 429.",
+    )
+    web_token: SecretStr | None = Field(
+        None, description="NEWSSTREAM_WEB_TOKEN: bearer token of the worker's API (/sql, /reconcile, /replay, "
+        "/reprocess, /actors-sync). Unset: a random one in NEWSSTREAM_DATA_DIR/worker-token (mode 0600), created at "
+        "first start and read by the CLI.",
+    )
+    web_allowed_hosts: str = Field(
+        "", description="NEWSSTREAM_WEB_ALLOWED_HOSTS: extra Host header values (comma-separated host[:port]) the "
+        "worker's API answers, besides localhost, 127.0.0.1, [::1] and NEWSSTREAM_WEB_HOST (e.g. worker:6066 in compose).",
+    )
     web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
     web_port: int = Field(6066, description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
     log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")
     log_format: Literal["text", "json"] = Field(
         "text", description="NEWSSTREAM_LOG_FORMAT: text, or json for one structured object per line."
     )
+
+    @model_validator(mode="after")
+    def _no_example_passwords(self) -> "Settings":
+        """The deploy templates' `change-me` passwords are refused at start, wherever they were pasted."""
+        secrets = [urlsplit(u).password or "" for u in (self.clickhouse_url, self.analyst_clickhouse_url) if u]
+        secrets += [s.get_secret_value() for s in (self.kafka_sasl_password, self.web_token) if s is not None]
+        if any(s.startswith("change-me") for s in secrets):
+            raise ValueError("a password or token is still the `change-me` example of deploy/env.example; "
+                             "set a real one (e.g. `openssl rand -hex 24`)")
+        return self
 
     @cached_property
     def data_path(self) -> Path:
@@ -156,6 +211,10 @@ class Settings(BaseSettings):
     @cached_property
     def warehouse_url(self) -> str:
         return self.clickhouse_url or f"chdb://{self.data_path / 'clickhouse'}"
+
+    @cached_property
+    def analyst_warehouse_url(self) -> str:
+        return self.analyst_clickhouse_url or self.warehouse_url
 
     @property
     def embedded_warehouse(self) -> bool:

@@ -23,7 +23,9 @@ from streams import codec
 from streams.actors import DictionaryWatcher
 from streams.broker import bootstrap_servers, faust_broker_url, faust_credentials, kafka_options
 from streams.catalog import sync_actors
+from streams import webauth
 from streams.settings import Settings
+from streams.sql_door import AnalystLane, Busy, Limits, QueryFailed, Refused
 from streams.stages import Rejected
 from streams.metrics import WorkerMetrics
 from streams.query import run_sql, worker_web_url
@@ -147,6 +149,8 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
         # The local broker holds a joining group until the rebalance timeout passes: keep both short.
         broker_session_timeout=settings.group_session_timeout,
         broker_rebalance_timeout=settings.group_session_timeout,
+        # One check for every route but /health and /metrics: token, Host, Origin (streams.webauth).
+        web_application_options={"middlewares": [webauth.middleware(settings)]},
     )
     topic = {key: app.topic(spec.name, partitions=spec.partitions, value_serializer=codec.CODEC_NAME)
              for key, spec in specs.items()}
@@ -160,7 +164,11 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     metrics = WorkerMetrics()
     gate = WarehouseGate(settings, metrics)
     app.metrics = metrics
-    app.warehouse_gate = gate  # used by the /sql view and tests
+    app.warehouse_gate = gate  # used by tests
+    # Analyst SQL runs in its own threads and clients: it never queues behind or in front of the sink's inserts.
+    lane = AnalystLane(settings.analyst_warehouse_url, Limits.from_settings(settings), settings.sql_concurrency) \
+        if gate.holds_warehouse else None
+    app.analyst_lane = lane
 
     async def run_stage(stream, stage: str, step: Callable[[Any, RawRef | None], BaseModel], out: str,
                         key: Callable[[BaseModel], str], offload: bool = False,
@@ -345,13 +353,24 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
 
     @app.page("/sql")
     async def sql(web, request):
-        """Read-only SQL on the worker's warehouse: the only door into an embedded chDB that this process holds."""
+        """Analyst SQL through the door (streams.sql_door), in the analyst lane: 403 refused, 400 failed, 429 busy."""
+        if lane is None:
+            return web.json({"error": "this worker does not hold the embedded warehouse (NEWSSTREAM_SINK=false)"},
+                            status=400)
         query = request.query.get("q", "")
         params = {k.removeprefix("param_"): v for k, v in request.query.items() if k.startswith("param_")}
         try:
-            columns, rows = await gate.run(lambda w: w.query(query, parameters=params or None, readonly=True))
-        except Exception as exc:
-            return web.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
-        return web.bytes(orjson.dumps({"columns": columns, "rows": rows}, default=str), content_type="application/json")
+            if not lane.ready:  # once: the gate's first open applies the migrations the analysts' tables need
+                await gate.run(lambda w: None)
+                lane.ready = True
+            answer = await lane.run(query, params or None)
+        except Busy as exc:
+            return web.json({"error": str(exc)}, status=429)
+        except Refused as exc:
+            return web.json({"error": f"refused: {exc}"}, status=403)
+        except QueryFailed as exc:
+            return web.json({"error": str(exc)}, status=400)
+        return web.bytes(orjson.dumps({"columns": answer.columns, "rows": answer.rows, "cut": answer.cut},
+                                      default=str), content_type="application/json")
 
     return app

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from streams.broker import free_port
+from streams.settings import Settings
+from streams.webauth import server_token
 
 
 class WorkerProcess:
@@ -16,7 +18,10 @@ class WorkerProcess:
 
     def __init__(self, data: Path, kafka_url: str, name: str = "worker", **env: str):
         self.port = free_port()
-        self.web = f"http://127.0.0.1:{self.port}"
+        # The worker's API token (streams.webauth): made here so the URL can carry it, as the CLI would read it.
+        self.token = server_token(Settings(_env_file=None, data_dir=data))
+        self.web = f"http://newsstream:{self.token}@127.0.0.1:{self.port}"
+        self.plain_web = f"http://127.0.0.1:{self.port}"
         self.log_path = data / f"{name}.log"
         self.env = os.environ | {"KAFKA_URL": kafka_url, "NEWSSTREAM_DATA_DIR": str(data),
                                  "NEWSSTREAM_WEB_PORT": str(self.port), "NEWSSTREAM_SINK_FLUSH_SECONDS": "0.5",

@@ -22,7 +22,8 @@ from streams.demo import wait_for_outcomes
 from streams.ingest import ingest
 from streams.inputs import iter_documents
 from streams.process import process_documents
-from streams.query import query_worker
+from streams.query import post_worker, query_worker
+from streams.webauth import server_token
 from streams.settings import Settings
 from streams.stages.clean import CleanLimits
 from tests.conftest import BAD, CORPUS
@@ -70,7 +71,7 @@ def stack(tmp_path_factory, broken):
             report = asyncio.run(ingest([CORPUS, BAD, broken], settings, broker.url, progress=False))
             asyncio.run(send_poison(broker.url, settings))
             report.sent += len(POISON)
-            web = f"http://127.0.0.1:{port}"
+            web = f"http://newsstream:{server_token(settings)}@127.0.0.1:{port}"
             try:
                 wait_for_outcomes(web, report.sent, report.dead_lettered, timeout=240)
             except TimeoutError:
@@ -168,7 +169,7 @@ def test_bad_pages_are_dead_letters_with_reasons(stack, offline):
 
 def test_sql_endpoint_is_read_only(stack):
     web, _ = stack
-    with pytest.raises(RuntimeError, match="(?i)readonly"):
+    with pytest.raises(RuntimeError, match="this DROP statement"):
         query_worker(web, "DROP TABLE articles")
 
 
@@ -189,13 +190,7 @@ def test_broken_inputs_end_with_reasons_and_never_crash_a_stage(stack, broken):
 
 
 def post(web, action, **params):
-    import json
-    import urllib.parse
-    import urllib.request
-
-    request = urllib.request.Request(f"{web}/{action}?{urllib.parse.urlencode(params)}", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())
+    return post_worker(web, action, params, timeout=120)
 
 
 def test_reprocess_and_the_actors_table_through_the_worker(stack):

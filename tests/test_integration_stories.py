@@ -25,6 +25,7 @@ from streams.demo import wait_for_outcomes
 from streams.ingest import ingest
 from streams.query import query_worker
 from streams.settings import Settings
+from streams.webauth import server_token
 from tests.test_stories import OTHER, THIRD, WIRE
 
 pytestmark = pytest.mark.integration
@@ -99,7 +100,7 @@ def test_copies_across_partitions_and_a_worker_death_join_the_right_story(tmp_pa
         settings = Settings(kafka_url=broker.url, data_dir=data, web_port=ports["A"])
         workers = {"A": start_worker(data, broker.url, ports["A"], True, "A"),
                    "B": start_worker(data, broker.url, ports["B"], False, "B")}
-        web = f"http://127.0.0.1:{ports['A']}"
+        web = f"http://newsstream:{server_token(settings)}@127.0.0.1:{ports['A']}"
         try:
             sent = asyncio.run(ingest([write_jsonl(tmp_path / "one.jsonl", ROUND_ONE)], settings, broker.url,
                                       progress=False)).sent

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date
 
 from streams.report import render_report
+from streams.sql_door import Limits, SqlDoor
 from streams.warehouse import Warehouse
 from tests.analytics import filled_warehouse
 
 
 def test_report_draws_the_top_actors_of_the_corpus(tmp_path):
     warehouse = filled_warehouse(tmp_path / "chdb")
-    page = render_report(lambda sql, params: warehouse.query(sql, parameters=params), since=date(2016, 9, 1),
+    door = SqlDoor(warehouse.client, Limits())  # the report's queries pass the analysts' door
+    page = render_report(lambda sql, params: door.run(sql, params)[:2], since=date(2016, 9, 1),
                          until=date(2017, 12, 31), metric="stories", top=3)
     warehouse.close()
     assert page.startswith("<!doctype html>") and "<svg" in page

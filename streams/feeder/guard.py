@@ -1,4 +1,4 @@
-"""SSRF guard: only http(s), and never a private, loopback or link-local address unless allowed.
+"""SSRF guard: only http(s), and never an address that is not globally routable unless allowed.
 
 The check sits in the connector's resolver, so it applies after DNS resolution to every connection,
 redirect hops included, and a name that resolves differently at connect time is checked again.
@@ -29,15 +29,34 @@ def check_url(url: str, allow_private: bool) -> None:
     except ValueError:
         return  # a name: checked by GuardedResolver after resolution
     if not allow_private and not is_public(host):
-        raise BlockedAddress(f"{host} is not a public address")
+        raise BlockedAddress(f"{host} is not a globally routable address")
+
+
+# Not globally routable, whatever `is_global` says in a given Python version: shared address space (carrier NAT,
+# cloud metadata such as 100.100.100.200), IETF protocol assignments, benchmarking, documentation, multicast,
+# reserved, and their IPv6 counterparts.
+NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "100::/64", "2001::/23", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+))
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
 def is_public(address: str) -> bool:
+    """Globally routable: `is_global`, none of NOT_GLOBAL, and the IPv4 address an IPv6 one carries (mapped,
+    6to4, Teredo, NAT64) public too."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-                or ip.is_unspecified)
+    if ip.version == 6:
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and any(ip in net for net in NAT64):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None and not is_public(str(embedded)):
+            return False
+        if ip.ipv4_mapped:
+            return True
+    return ip.is_global and not ip.is_multicast and not any(ip in net for net in NOT_GLOBAL if net.version == ip.version)
 
 
 class GuardedResolver(AbstractResolver):
@@ -50,7 +69,7 @@ class GuardedResolver(AbstractResolver):
         if not self.allow_private:
             blocked = [a["host"] for a in answers if not is_public(a["host"])]
             if blocked:
-                raise BlockedAddress(f"{host} resolves to a non-public address ({blocked[0]})")
+                raise BlockedAddress(f"{host} resolves to an address that is not globally routable ({blocked[0]})")
         return answers
 
     async def close(self) -> None:
