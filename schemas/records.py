@@ -107,6 +107,23 @@ class Mention(BaseModel):
     end: int
 
 
+class Entity(BaseModel):
+    """A name in the text: a dictionary actor (actor_id set) or a name the recognizer or a title found."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: ActorType
+    surface: str
+    start: int
+    end: int
+    key: str = Field(description="Normalized name grouping spelling variants (clitics stripped, غ/ج folded); "
+                                 "a surname alone takes the key of the full name it follows.")
+    actor_id: str | None = Field(None, description="The dictionary actor this name is, when it is one.")
+
+
+ENTITIES_DOC = "Every name in the text (persons, organizations, places, other), linked or not; offsets index `text`."
+MODEL_VERSION_DOC = "Version of the named-entity recognizer that produced `entities`."
+
+
 class ArticleEntities(Record):
     """Topic `entities`: an article with its actor mentions."""
 
@@ -116,6 +133,8 @@ class ArticleEntities(Record):
     candidates: list[Mention] = Field(
         default_factory=list, description="Persons after a title the dictionary lacks; actor_id 'candidate:<name>'.")
     minhash: list[int] = Field(default_factory=list, description=MINHASH_DOC)
+    entities: list[Entity] = Field(default_factory=list, description=ENTITIES_DOC)
+    model_version: str | None = Field(None, description=MODEL_VERSION_DOC)
 
 
 class StoryAssignment(BaseModel):
@@ -133,6 +152,8 @@ class StoryArticle(Record):
     minhash: list[int] = Field(default_factory=list, description=MINHASH_DOC)
     story: StoryAssignment
     candidates: list[Mention] = Field(default_factory=list, description="Candidate persons, as in `entities`.")
+    entities: list[Entity] = Field(default_factory=list, description=ENTITIES_DOC)
+    model_version: str | None = Field(None, description=MODEL_VERSION_DOC)
 
 
 class DeadLetter(Record):

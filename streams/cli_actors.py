@@ -33,8 +33,14 @@ def cmd_add(args) -> int:
 
 def cmd_promote(args) -> int:
     from streams.catalog import add_actor, promotion_entry
+    from streams.stages.candidates import CANDIDATE_PREFIX
 
     settings = _settings()
+    # An entity key (a name from the `entities` table) promotes like the candidate of that name.
+    if not args.candidate.startswith(CANDIDATE_PREFIX):
+        if not args.candidate.strip():
+            raise ValueError("give a candidate id (candidate:<name>) or a name key from the entities table")
+        args.candidate = CANDIDATE_PREFIX + " ".join(args.candidate.split())
     entry = promotion_entry(args.candidate, actor_id=args.id, name=args.name, type_=args.type, country=args.country,
                             role=args.role, extra_aliases=_aliases(args))
     dictionary = add_actor(entry, settings.actors_path)
@@ -123,8 +129,8 @@ def register(sub) -> None:
     _alias_options(p)
     p.set_defaults(func=_guard(cmd_add))
 
-    p = commands.add_parser("promote", help="turn a candidate (candidate:<name>) into a dictionary entry")
-    p.add_argument("candidate", help="candidate id, as in the `candidates` view")
+    p = commands.add_parser("promote", help="turn a candidate (candidate:<name>) or an entity key into a dictionary entry")
+    p.add_argument("candidate", help="candidate id, as in the `candidates` view, or a name key from `entities`")
     p.add_argument("--name", help="canonical English name (required for an Arabic candidate)")
     p.add_argument("--id", help="slug (default: from --name)")
     p.add_argument("--type", default="person", choices=ACTOR_TYPES)

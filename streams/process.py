@@ -2,7 +2,8 @@
 
 Output contract (stable; evaluation and backfills rely on it):
 {"source","status":"ok"|"rejected","reason","article_id","url","title","text","lang",
- "published_at","mentions":[{"actor_id","name","type","surface","start","end"}],"story_id","duplicate_of"}
+ "published_at","mentions":[{"actor_id","name","type","surface","start","end"}],
+ "entities":[{"type","surface","start","end","key","actor_id"}],"story_id","duplicate_of"}
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def ok_line(source: str, result: StoryArticle) -> dict[str, Any]:
         "lang": article.lang,
         "published_at": article.published_at.isoformat(),
         "mentions": [m.model_dump() for m in result.mentions],
+        "entities": [e.model_dump() for e in result.entities],
         "story_id": result.story.story_id,
         "duplicate_of": result.story.duplicate_of,
     }
@@ -51,7 +53,7 @@ def ok_line(source: str, result: StoryArticle) -> dict[str, Any]:
 def rejected_line(source: str, reason: str, url: str | None = None) -> dict[str, Any]:
     return {"source": source, "status": "rejected", "reason": reason, "article_id": None, "url": url,
             "title": None, "text": None, "lang": None, "published_at": None, "mentions": [],
-            "story_id": None, "duplicate_of": None}
+            "entities": [], "story_id": None, "duplicate_of": None}
 
 
 def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,

@@ -1,9 +1,9 @@
-"""History follows the dictionary: re-run extraction over the cleaned text already in ClickHouse.
+"""History follows the dictionary and the recognizer: re-run extraction over the cleaned text already in ClickHouse.
 
-For the articles published in [since, until): their mentions and candidate mentions are deleted (lightweight
+For the articles published in [since, until): their mentions, candidate mentions and entities are deleted (lightweight
 DELETE, so a removed alias's old mentions go too), the new ones inserted, the article rows re-written with the
 new count and dictionary version, and every aggregate fed by `mentions` (weekly, daily, co-mentions) rebuilt for
-the days and weeks touched: those tables hold uniqExact states, which can merge but never subtract, so their
+the days and weeks touched (and the unlinked-names aggregate fed by `entities`): those tables hold uniqExact states, which can merge but never subtract, so their
 rows are deleted and re-aggregated from `mentions` with each materialized view's own SELECT (read from
 system.tables, not re-declared here).
 """
@@ -38,6 +38,8 @@ class ReprocessReport:
     mentions_before: int = 0
     mentions_after: int = 0
     candidates_after: int = 0
+    entities_after: int = 0
+    model_version: str = ""
     weeks_rebuilt: list[str] = field(default_factory=list)
     aggregates_rebuilt: list[str] = field(default_factory=list)
 
@@ -88,12 +90,14 @@ def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until,
                                          parameters={"ids": ids})
         report.mentions_before += before
         now = datetime.now(timezone.utc)
-        fresh: dict[str, list[dict]] = {"articles": [], "mentions": [], "candidate_mentions": []}
+        fresh: dict[str, list[dict]] = {"articles": [], "mentions": [], "candidate_mentions": [], "entities": []}
         for row in stored:
             old = _article(row)
             found: ArticleEntities = entities_step(old.article, dictionary, max_mentions)
             item = old.model_copy(update={"mentions": found.mentions, "candidates": found.candidates,
+                                          "entities": found.entities, "model_version": found.model_version,
                                           "dictionary_version": dictionary.version})
+            report.model_version = found.model_version or ""
             new_rows = story_rows(item, now)
             article_row = new_rows["articles"][0]
             # What the sink wrote about where the article came from stays as it was.
@@ -102,8 +106,9 @@ def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until,
             fresh["articles"].append(article_row)
             fresh["mentions"] += new_rows["mentions"]
             fresh["candidate_mentions"] += new_rows["candidate_mentions"]
+            fresh["entities"] += new_rows["entities"]
             days.add(row["published_at"].date())
-        for table in ("mentions", "candidate_mentions"):
+        for table in ("mentions", "candidate_mentions", "entities"):
             warehouse.client.command(f"DELETE FROM {table} WHERE has({{ids:Array(String)}}, article_id)",
                                      parameters={"ids": ids})
         for table, table_rows in fresh.items():
@@ -111,20 +116,23 @@ def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until,
         report.articles += len(stored)
         report.mentions_after += len(fresh["mentions"])
         report.candidates_after += len(fresh["candidate_mentions"])
+        report.entities_after += len(fresh["entities"])
     if days:
-        report.aggregates_rebuilt = rebuild_aggregates(warehouse, days)
+        report.aggregates_rebuilt = rebuild_aggregates(warehouse, days) + rebuild_aggregates(warehouse, days,
+                                                                                               "entities")
         report.weeks_rebuilt = sorted({(d - timedelta(days=d.weekday())).isoformat() for d in days})
     return report
 
 
-def rebuild_aggregates(warehouse: Warehouse, days: set[date]) -> list[str]:
-    """For every materialized view fed by `mentions` (weekly, daily, co-mentions...): delete its target's rows for
-    the buckets these days fall in and re-aggregate them from `mentions` with the view's own SELECT. A target's
+def rebuild_aggregates(warehouse: Warehouse, days: set[date], source: str = "mentions") -> list[str]:
+    """For every materialized view fed by `source` (mentions: weekly, daily, co-mentions...; entities: unlinked
+    names per week): delete its target's rows for the buckets these days fall in and re-aggregate them from
+    `source` with the view's own SELECT. A target's
     bucket is its one Date column (a day or a week start); buckets that hold none of these articles are rebuilt
     to what they were, so deleting a few too many is harmless. Returns the target tables rebuilt."""
     buckets = sorted(days | {d - timedelta(days=d.weekday()) for d in days})
     _, [(views,)] = warehouse.query("SELECT dependencies_table FROM system.tables WHERE database = currentDatabase() "
-                                    "AND name = 'mentions'")
+                                    "AND name = {s:String}", parameters={"s": source})
     rebuilt = []
     for view in sorted(views):
         _, [(select, create)] = warehouse.query(

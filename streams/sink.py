@@ -1,4 +1,4 @@
-"""Warehouse rows from final records: articles, mentions, stories, dead letters.
+"""Warehouse rows from final records: articles, mentions, entities, stories, dead letters.
 
 Row keys must equal the DDL's columns (Warehouse.insert_rows checks), so schemas/ stays the source of truth.
 """
@@ -36,6 +36,7 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
             "processed_at": processed_at,
         })
     rows["candidate_mentions"].extend(candidate_rows(item, processed_at))
+    rows["entities"].extend(entity_rows(item, processed_at))
     if raw:
         rows["ledger"].append(_ledger(raw, a.source, a.url, "article", a.article_id, None, processed_at))
     rows["stories"].append({
@@ -57,6 +58,17 @@ def candidate_rows(item: StoryArticle, processed_at: datetime) -> list[dict[str,
         "char_end": m.end, "context": a.text[max(0, m.start - CONTEXT_CHARS):m.end + CONTEXT_CHARS].replace("\n", " "),
         "dictionary_version": item.dictionary_version, "processed_at": processed_at,
     } for m in item.candidates]
+
+
+def entity_rows(item: StoryArticle, processed_at: datetime) -> list[dict[str, Any]]:
+    """Every name in the article, linked or not, with the recognizer's and the dictionary's versions."""
+    a = item.article
+    return [{
+        "key": e.key, "type": e.type, "surface": e.surface, "actor_id": e.actor_id, "article_id": a.article_id,
+        "story_id": item.story.story_id, "site": a.site or "", "published_at": a.published_at,
+        "char_start": e.start, "char_end": e.end, "model_version": item.model_version or "",
+        "dictionary_version": item.dictionary_version, "processed_at": processed_at,
+    } for e in item.entities]
 
 
 def _ledger(raw, source, url, outcome, article_id, reason, processed_at) -> dict[str, Any]:

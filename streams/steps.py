@@ -19,7 +19,9 @@ from streams.stages import Rejected
 from streams.stages.clean import CleanLimits, clean_page
 from streams.stages.siteprofile import SiteProfile
 from streams.stages.candidates import find_candidates
-from streams.stages.entities import extract_mentions
+from streams.ner.model import Recognizer
+from streams.ner.model import shipped as shipped_recognizer
+from streams.stages.entities import extract_entities, extract_mentions
 from streams.stages.stories import StoryIndex, assign_story, lead_persons, signature
 
 PAYLOAD_KEEP_CHARS = 2000
@@ -43,14 +45,19 @@ def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
     return article
 
 
-def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: int = MAX_MENTIONS) -> ArticleEntities:
-    # Article -> ArticleEntities{article, mentions[{actor_id,name,type,surface,start,end}], dictionary_version, minhash}
+def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: int = MAX_MENTIONS,
+                  recognizer: Recognizer | None = None) -> ArticleEntities:
+    # Article -> ArticleEntities{article, mentions[{actor_id,name,type,surface,start,end}], dictionary_version, minhash,
+    #                            entities[{type,surface,start,end,key,actor_id}], model_version}
     # Past `max_mentions` the rest are dropped: a page naming one actor thousands of times is a list, not news.
+    recognizer = recognizer or shipped_recognizer()
     normalized = normalize_with_map(article.text)
     mentions = extract_mentions(article.text, dictionary, normalized)
     candidates = find_candidates(article.text, mentions, normalized)  # every mention: no candidate overlaps one
+    entities = extract_entities(article.text, mentions, candidates, dictionary, recognizer, normalized)
     return ArticleEntities(article=article, mentions=mentions[:max_mentions], dictionary_version=dictionary.version,
-                           candidates=candidates[:max_mentions], minhash=signature(article.text))
+                           candidates=candidates[:max_mentions], minhash=signature(article.text),
+                           entities=entities[:max_mentions], model_version=recognizer.version)
 
 
 def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
@@ -58,7 +65,7 @@ def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
     return StoryArticle(article=item.article, mentions=item.mentions, dictionary_version=item.dictionary_version,
                         minhash=item.minhash,
                         story=assign_story(item.article, item.minhash, index, lead_persons(item.mentions)),
-                        candidates=item.candidates)
+                        candidates=item.candidates, entities=item.entities, model_version=item.model_version)
 
 
 def dead_letter(stage: str, exc: BaseException, *, source: str | None = None, url: str | None = None,

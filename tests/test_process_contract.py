@@ -14,8 +14,9 @@ import pytest
 from tests.conftest import BAD, CORPUS, ROOT
 
 KEYS = ["source", "status", "reason", "article_id", "url", "title", "text", "lang", "published_at", "mentions",
-        "story_id", "duplicate_of"]
+        "entities", "story_id", "duplicate_of"]
 MENTION_KEYS = ["actor_id", "name", "type", "surface", "start", "end"]
+ENTITY_KEYS = ["type", "surface", "start", "end", "key", "actor_id"]
 ARTICLE = (CORPUS / sorted(p.name for p in CORPUS.iterdir())[0]).read_text(encoding="utf-8", errors="replace")
 
 
@@ -56,12 +57,19 @@ def test_exact_shape_of_every_line(lines):
             assert list(m) == MENTION_KEYS
             assert m["type"] in ("person", "organization", "location", "other")
             assert line["text"][m["start"]:m["end"]] == m["surface"]
+        for e in line["entities"]:
+            assert list(e) == ENTITY_KEYS
+            assert e["type"] in ("person", "organization", "location", "other") and e["key"]
+            assert line["text"][e["start"]:e["end"]] == e["surface"]
+        # every mention is an entity linked to its actor
+        assert {(m["start"], m["actor_id"]) for m in line["mentions"]} <= {(e["start"], e["actor_id"]) for e in line["entities"]}
         if line["status"] == "ok":
             assert line["reason"] is None and line["article_id"] and line["story_id"]
             assert line["text"].split("\n", 1)[0] == line["title"]
             assert datetime.fromisoformat(line["published_at"]).tzinfo is not None
         else:
             assert line["reason"] and line["article_id"] is None and line["text"] is None and line["mentions"] == []
+            assert line["entities"] == []
 
 
 def test_one_line_per_document_in_input_order(lines, bad_inputs):

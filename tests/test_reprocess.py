@@ -55,6 +55,7 @@ def article(article_id: str, published: datetime) -> Article:
 def stored(dictionary: ActorDictionary, article_id: str, published: datetime) -> StoryArticle:
     found = entities_step(article(article_id, published), dictionary)
     return StoryArticle(article=found.article, mentions=found.mentions, candidates=found.candidates,
+                        entities=found.entities, model_version=found.model_version,
                         dictionary_version=found.dictionary_version,
                         story=StoryAssignment(story_id=article_id, duplicate_of=None))
 
@@ -107,7 +108,8 @@ def test_reprocess_replaces_mentions_rebuilds_the_weeks_and_leaves_other_article
     assert ("sergey-lavrov", "2016-11-21", 1, 1) in rows  # the surname alone no longer counts
     assert ("jean-marc-ayrault", "2016-11-28", 2, 1) in rows  # the new actor is counted in past weeks
     assert ("sergey-lavrov", "2017-01-09", 4, 1) in rows  # outside the range: as it was
-    assert report.aggregates_rebuilt == ["actor_day_agg", "actor_week_agg", "co_mentions_week_agg"]
+    assert report.aggregates_rebuilt == ["actor_day_agg", "actor_week_agg", "co_mentions_week_agg",
+                                         "unlinked_name_week_agg"]
     daily = ("SELECT actor_id, toString(day), mentions, articles FROM mentions_per_actor_day ORDER BY 1, 2",
              "SELECT actor_id, toString(toDate(published_at)) AS d, uniqExact(article_id, char_start), "
              "uniqExact(article_id) FROM mentions FINAL GROUP BY actor_id, d ORDER BY 1, 2")
@@ -127,6 +129,18 @@ def test_reprocess_replaces_mentions_rebuilds_the_weeks_and_leaves_other_article
     # Ayrault is an actor now: his candidate mentions are gone from the reprocessed articles.
     _, rows = warehouse.query("SELECT article_id FROM candidate_mentions FINAL GROUP BY article_id")
     assert rows == [("a3",)]
+    # Recognition ran again too: Ayrault's names are linked in the reprocessed articles, not in the other one,
+    # and the unlinked-names aggregate agrees with the entities it summarizes.
+    _, linked = warehouse.query("SELECT article_id, countIf(actor_id = 'jean-marc-ayrault'), "
+                                "countIf(actor_id IS NULL AND key LIKE '%ايرولت%'), any(model_version) "
+                                "FROM entities FINAL WHERE surface LIKE '%أيرولت%' GROUP BY article_id ORDER BY 1")
+    assert [(r[0], r[1] > 0, r[2] > 0) for r in linked] == [("a1", True, False), ("a2", True, False),
+                                                          ("a3", False, True)]
+    assert report.entities_after > 0 and report.model_version == linked[0][3]
+    unlinked = ("SELECT key, type, toString(week), mentions, articles FROM unlinked_names_per_week ORDER BY 1, 2, 3",
+                "SELECT key, type, toString(toStartOfWeek(published_at, 1)) AS w, uniqExact(article_id, char_start), "
+                "uniqExact(article_id) FROM entities FINAL WHERE actor_id IS NULL GROUP BY key, type, w ORDER BY 1, 2, 3")
+    assert warehouse.query(unlinked[0])[1] == warehouse.query(unlinked[1])[1]
     again = reprocess(warehouse, new, "2016-11-01", "2016-12-31")  # idempotent
     assert (again.mentions_before, again.mentions_after) == (8, 8)
     assert weekly(warehouse) == recount(warehouse)

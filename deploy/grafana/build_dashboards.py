@@ -113,9 +113,22 @@ def actors_this_week() -> dict:
         "GROUP BY actor_id) AS b ON b.actor_id = c.actor_b "
         "WHERE c.week >= toStartOfWeek($__fromTime, 1) AND c.week <= $__toTime "
         "GROUP BY actor_a, actor_b ORDER BY stories DESC, articles DESC LIMIT 50", sort_by="stories")
+    new_names = table(
+        "New names the dictionary lacks", "Persons, organizations and places no dictionary actor claims, in the "
+        "latest week of the range that has any, with the change from the week before (one row per name key: "
+        "spelling variants and clitic forms together). Promote one with `newsstream actors promote KEY`.",
+        "WITH (SELECT max(week) FROM newsstream.unlinked_names_per_week WHERE " + IN_RANGE_WEEKS + ") AS this_week "
+        "SELECT key AS name, type, sumIf(articles, week = this_week) AS articles_latest, "
+        "sumIf(articles, week = this_week - 7) AS articles_week_before, "
+        "articles_latest - articles_week_before AS change, sumIf(sites, week = this_week) AS sites, "
+        "sumIf(mentions, week = this_week) AS mentions_latest FROM newsstream.unlinked_names_per_week "
+        "WHERE week IN (this_week, this_week - 7) AND concat('candidate:', key) NOT IN "
+        "(SELECT assumeNotNull(promoted_from) FROM newsstream.actors WHERE promoted_from IS NOT NULL) "
+        "GROUP BY key, type HAVING articles_latest > 0 ORDER BY change DESC, articles_latest DESC LIMIT 50",
+        sort_by="articles_latest")
     return dashboard("newsstream-actors-this-week", "Actors this week",
-                     "Who leads the latest week, who rose, and who appears together.",
-                     [[(risers, 12), (pairs, 12)]])
+                     "Who leads the latest week, who rose, who appears together, and new names the dictionary lacks.",
+                     [[(risers, 12), (pairs, 12)], [(new_names, 10)]])
 
 
 def stories_and_sites() -> dict:

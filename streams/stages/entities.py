@@ -1,16 +1,23 @@
-"""Entities stage: article text -> actor mentions with offsets into that text.
+"""Entities stage: article text -> actor mentions and named entities with offsets into that text.
 
-One Aho-Corasick pass over the normalized text; a hit counts when it stands as a word,
-optionally behind Arabic clitics (و ف ب ل ك ال لل).
+Mentions: one Aho-Corasick pass over the normalized text; a hit counts when it stands as a word,
+optionally behind Arabic clitics (و ف ب ل ك ال لل). Entities: those mentions plus the names the statistical
+recognizer (streams/ner) and the title patterns find, linked to actors or keyed (docs/entities.md).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from schemas.records import Mention
+import ahocorasick
+
+from schemas.records import Entity, Mention
 from streams.actors import ActorDictionary, AliasEntry
-from streams.arabic import is_mark, is_word_char, normalize_with_map
+from streams.arabic import is_mark, is_word_char, normalize, normalize_with_map
+from streams.ner.linking import actor_key, bare_form, link_alias, name_key, strip_name_clitic
+from streams.ner.model import Recognizer
+from streams.stages.candidates import _not_names
 
 # Proclitic strings allowed between a word start and a name: conjunction, then preposition.
 _CLITICS = {c + p for c in ("", "و", "ف") for p in ("", "ب", "ل", "ك")}
@@ -26,6 +33,8 @@ def _word_start(text: str, i: int) -> int:
 def extract_mentions(text: str, dictionary: ActorDictionary,
                      normalized: tuple[str, Sequence[int]] | None = None) -> list[Mention]:
     """`normalized`: normalize_with_map(text) when the caller already has it (discovery reuses it)."""
+    if dictionary.automaton.kind != ahocorasick.AHOCORASICK:
+        return []  # an empty dictionary has no automaton to run
     norm, index = normalized or normalize_with_map(text)
     hits: list[tuple[int, int, int, AliasEntry]] = []  # (start in norm incl. article, alias start, end, entry)
     for end_pos, entry in dictionary.automaton.iter(norm):
@@ -72,3 +81,97 @@ def extract_mentions(text: str, dictionary: ActorDictionary,
                     surface=text[o_start:o_end], start=o_start, end=o_end)
         )
     return mentions
+
+
+# Named entities: the dictionary's mentions, the recognizer's names and the title-pattern candidates, linked.
+
+# Last words of names that are ordinary words elsewhere (عبد الله، صلاح الدين، عبد الله الثاني): never taken
+# alone as the name again.
+_NOT_SURNAMES = frozenset({"الله", "الدين", "الرحمن", "الثاني", "الاول", "الثالث", "الرابع", "الكبير", "الصغير"})
+_RECOGNIZER_TYPES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "other"}
+
+
+def _original_span(text: str, index: Sequence[int], start: int, end: int) -> tuple[int, int]:
+    o_start, o_end = index[start], index[end - 1] + 1
+    while o_end < len(text) and is_mark(text[o_end]):
+        o_end += 1
+    return o_start, o_end
+
+
+def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequence[Mention],
+                     dictionary: ActorDictionary, recognizer: Recognizer,
+                     normalized: tuple[str, Sequence[int]] | None = None) -> list[Entity]:
+    """Every name in the text, in order. Dictionary mentions come first and keep their actor (precision);
+    the recognizer adds the names they miss, linked to an actor when their bare form is an alias; a person's
+    surname alone later in the text takes the full name's key and actor, and its later uses the recognizer
+    did not tag are added; title-pattern candidates fill what is still uncovered."""
+    norm, index = normalized or normalize_with_map(text)
+    known = recognizer.gazetteer.words["PER"]
+    not_names = _not_names()
+    common = recognizer.gazetteer.words.get("NN", ())  # words almost never inside a name
+    named = {m.actor_id for m in mentions}
+    found: list[tuple[int, int, Entity]] = []
+    occupied = bytearray(len(text) + 1)  # 1 where a name already stands: an overlap test is one C-level find
+
+    def free(s: int, e: int) -> bool:
+        return occupied.find(1, s, e) < 0
+
+    def take(s: int, e: int) -> None:
+        occupied[s:e] = b"\x01" * (e - s)
+
+    for m in mentions:
+        take(m.start, m.end)
+
+    items: list[tuple[int, int, object]] = [(m.start, m.end, m) for m in mentions]
+    for span in recognizer.recognize(text, (norm, index)):
+        o_start, o_end = _original_span(text, index, span.start, span.end)
+        if free(o_start, o_end):
+            items.append((o_start, o_end, span))
+    items.sort(key=lambda x: x[0])
+
+    # surname or last words of a full name (bare) -> (key, actor_id, end of the full name in the original text)
+    surnames: dict[str, tuple[str, str | None, int]] = {}
+    for o_start, o_end, item in items:
+        if isinstance(item, Mention):
+            actor = dictionary.actors[item.actor_id]
+            key, actor_id, kind = actor_key(actor), actor.actor_id, actor.type
+            words = normalize(item.surface).split() if kind == "person" else ()
+        else:
+            words = list(item.words)
+            kind = _RECOGNIZER_TYPES[item.kind]
+            bare = bare_form(words, known)
+            actor_id = link_alias(bare, dictionary, named)
+            if actor_id is not None:
+                key, kind = actor_key(dictionary.actors[actor_id]), dictionary.actors[actor_id].type
+            elif kind == "person" and bare in surnames:
+                key, actor_id, _ = surnames[bare]
+            else:
+                key = name_key(words, known, normalized=True)
+        if kind == "person":  # its surname, or last words (احمدي نجاد), may follow alone; a one-word name again
+            for n in range(len(words)):  # the whole name too: a later repeat the recognizer missed
+                tail = bare_form(words[n:], known)
+                if (len(tail) >= 3 and tail not in not_names and tail not in surnames and tail not in common
+                        and tail not in _NOT_SURNAMES):
+                    surnames[tail] = (key, actor_id, o_end)
+        found.append((o_start, o_end, Entity(type=kind, surface=text[o_start:o_end], start=o_start, end=o_end,
+                                             key=key, actor_id=actor_id)))
+        take(o_start, o_end)
+
+    if surnames:  # later uses of a surname the recognizer did not tag (document consistency)
+        alternatives = "|".join(map(re.escape, sorted(surnames, key=len, reverse=True)))  # longest first
+        pattern = re.compile(r"(?<!\w)(?:[وف]?[بلك]?)(" + alternatives + r")(?!\w)")
+        for m in pattern.finditer(norm):
+            key, actor_id, after = surnames[m.group(1)]
+            o_start, o_end = _original_span(text, index, *m.span(1))
+            if o_start >= after and free(o_start, o_end):
+                found.append((o_start, o_end, Entity(type="person", surface=text[o_start:o_end], start=o_start,
+                                                     end=o_end, key=key, actor_id=actor_id)))
+                take(o_start, o_end)
+
+    for c in candidates:  # names after a title: one more source of evidence
+        if free(c.start, c.end):
+            found.append((c.start, c.end, Entity(type="person", surface=c.surface, start=c.start, end=c.end,
+                                                 key=name_key(normalize(c.surface).split(), known))))
+            take(c.start, c.end)
+    found.sort(key=lambda x: x[0])
+    return [e for _, _, e in found]

@@ -1,0 +1,266 @@
+"""The Arabic named-entity recognizer: the shipped model, its exact fast Viterbi, linking and keys, the entities
+stage's output, and unlinked names in the warehouse and the new-names query."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from schemas.records import Article
+from streams.actors import ActorDictionary
+from streams.arabic import normalize_with_map
+from streams.cookbook import queries
+from streams.evaluation import chrome_actors, labeled_articles
+from streams.ner import train as ner_train
+from streams.ner.data import anercorp, data_dir
+from streams.ner.evaluate import recognizer_scores
+from streams.ner.features import Gazetteer
+from streams.ner.linking import name_key
+from streams.ner.model import MODEL_PATH, Recognizer, shipped
+from streams.sink import batch_rows
+from streams.stages.candidates import find_candidates
+from streams.stages.clean import CleanLimits, clean_page
+from streams.stages.entities import extract_entities, extract_mentions
+from streams.stages.stories import StoryIndex
+from streams.steps import entities_step, story_step
+from streams.warehouse import Warehouse
+from tests.conftest import ROOT
+
+LABELED = ROOT / "samples" / "labeled"
+
+# Two actors and no short forms: a surname alone is linked by the entities stage, not by the matcher.
+NO_SHORT_FORMS = """
+version: "ner-test"
+actors:
+  - id: sergey-lavrov
+    name: Sergey Lavrov
+    type: person
+    country: RU
+    aliases: {ar: ["سيرغي لافروف"], en: ["Sergey Lavrov"]}
+  - id: syria
+    name: Syria
+    type: location
+    aliases: {ar: ["سوريا"]}
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> ActorDictionary:
+    path = tmp_path_factory.mktemp("ner-actors") / "actors.yaml"
+    path.write_text(NO_SHORT_FORMS, encoding="utf-8")
+    return ActorDictionary.load(path)
+
+
+def entities(text: str, dictionary: ActorDictionary):
+    normalized = normalize_with_map(text)
+    mentions = extract_mentions(text, dictionary, normalized)
+    candidates = find_candidates(text, mentions, normalized)
+    return extract_entities(text, mentions, candidates, dictionary, shipped(), normalized)
+
+
+def test_the_shipped_model_loads_from_the_package_without_the_training_data():
+    model = Recognizer.load(MODEL_PATH)
+    assert model.version.startswith("arner-crf-")
+    assert MODEL_PATH.stat().st_size < 50_000_000
+    assert (MODEL_PATH.parent / "NOTICE.md").read_text(encoding="utf-8").count("CC BY-SA") >= 1
+    assert model.tag("قال الرئيس الروسي فلاديمير بوتين".split())[-2:] == ["B-PER", "I-PER"]
+
+
+@pytest.mark.parametrize("text, name", [
+    ("وقال الرئيس الإيراني السابق محمود أحمدي نجاد في كلمة ألقاها في طهران إن بلاده لن تتراجع.",
+     "محمود أحمدي نجاد"),
+    ("وأعلن رئيس الوزراء الكندي ستيفن هاربر أن حكومته سترسل مساعدات إنسانية.", "ستيفن هاربر"),
+    ("التقى الأمين العام لجامعة الدول العربية عمرو موسى وزير الخارجية المصري في القاهرة.", "عمرو موسى"),
+    ("وقال المتحدث باسم الخارجية الفلسطينية نبيل أبو ردينة إن المفاوضات متوقفة.", "نبيل أبو ردينة"),
+])
+def test_the_recognizer_finds_persons_the_dictionary_lacks(text, name, tiny):
+    found = entities(text, tiny)
+    assert extract_mentions(text, tiny) == []
+    persons = [e for e in found if e.type == "person" and e.actor_id is None]
+    assert name in [e.surface for e in persons], found
+    for e in found:
+        assert text[e.start:e.end] == e.surface
+
+
+def test_a_surname_alone_and_its_clitic_forms_link_to_the_full_name_they_follow(tiny):
+    text = ("التقى وزير الخارجية الروسي سيرغي لافروف في موسكو نظيره السوري.\n"
+            "وقال لافروف إن الحل في سوريا سياسي، ونقلت الوكالة عن لافروف قوله إن المحادثات مستمرة.")
+    found = entities(text, tiny)
+    lavrov = [e for e in found if e.actor_id == "sergey-lavrov"]
+    assert [e.surface for e in lavrov] == ["سيرغي لافروف", "لافروف", "لافروف"]
+    assert len({e.key for e in lavrov}) == 1
+    assert any(e.actor_id == "syria" for e in found)
+
+
+def test_an_unlinked_surname_takes_the_key_of_the_full_name(tiny):
+    text = ("وقال الرئيس الإيراني السابق محمود أحمدي نجاد إن بلاده لن تتراجع عن برنامجها.\n"
+            "وأضاف أحمدي نجاد أن العقوبات لن تنفع، وقال لنجاد مستشاروه إن الوقت حان.")
+    found = [e for e in entities(text, tiny) if e.type == "person"]
+    full = next(e for e in found if e.surface == "محمود أحمدي نجاد")
+    later = [e for e in found if e.start > full.end]
+    assert later and all(e.key == full.key and e.actor_id is None for e in later)
+    assert "أحمدي نجاد" in [e.surface for e in later]
+
+
+def test_spelling_variants_and_clitic_forms_share_one_key(tiny):
+    assert name_key(["سيرغي", "ريابكوف"]) == name_key(["سيرجي", "ريابكوف"]) == name_key(["وسيرغي", "ريابكوف"])
+    assert name_key(["للأمم", "المتحدة"]) == name_key(["الامم", "المتحده"])
+    assert name_key(["وليد"], known={"وليد"}) == "وليد"  # a name that starts like a clitic keeps its letter
+    one = entities("وقال وزير الدفاع الروسي سيرغي شويغو إن القوات ستنسحب.", tiny)
+    two = entities("وقال وزير الدفاع الروسي سيرجي شويجو إن القوات ستنسحب.", tiny)
+    keys = [{e.key for e in found if e.type == "person"} for found in (one, two)]
+    assert keys[0] and keys[0] == keys[1]
+
+
+def test_chrome_yields_no_entities_on_the_labeled_pages(dictionary):
+    """Corpus pages: no chrome actor (menus, related headlines) appears linked or as an unlinked name; labeled
+    templates: every entity's surface stands in the labeled title or body, never only in chrome."""
+    chrome = chrome_actors()
+    chrome_keys = {name_key(normalize_with_map(alias)[0].split()) for actor in chrome
+                   for alias in dictionary.actors[actor].aliases.get("ar", [])}
+    for name, text, labeled in labeled_articles():
+        for e in entities(text, dictionary):
+            assert e.actor_id not in chrome - set(labeled), (name, e)
+            assert e.actor_id is not None or e.key not in chrome_keys, (name, e)
+    pages = sorted(LABELED.glob("*.html"))
+    assert len(pages) >= 20
+    for page in pages:
+        label = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
+        article = clean_page(page.read_bytes(), url=label["url"], source=page.name,
+                             fetched_at=datetime(2026, 1, 1, tzinfo=timezone.utc), limits=CleanLimits())
+        truth = "\n".join([label["title"], *label["body"]])
+        found = entities(article.text, dictionary)
+        assert found, page.name
+        for e in found:
+            assert e.surface in truth, (page.name, e)
+
+
+def test_batched_viterbi_with_exact_pruning_equals_plain_viterbi():
+    rng = np.random.default_rng(3)
+    labels = ["B-PER", "I-PER", "B-LOC", "I-LOC", "O"]
+    vocabulary = [f"w{i}" for i in range(30)]
+    attributes = [f"w={w}" for w in vocabulary] + [f"{o}:w={w}" for o in (-2, -1, 1, 2) for w in vocabulary]
+    weights = rng.normal(0, 1.5, (len(attributes), len(labels))).astype(np.float32)
+    weights[:, 4] += 2.0  # mostly O, as in news text, so the certain-O split is exercised
+    transitions = rng.normal(0, 1, (len(labels), len(labels))).astype(np.float32)
+    model = Recognizer(attributes, weights, transitions, labels, Gazetteer(), "test", prune_margin=None)
+    for _ in range(50):
+        words = list(rng.choice(vocabulary, size=int(rng.integers(1, 40))))
+        e = model.emissions(words)
+        score, back = e[0].copy(), []
+        for t in range(1, len(words)):
+            cand = score[:, None] + transitions
+            back.append(cand.argmax(axis=0))
+            score = cand.max(axis=0) + e[t]
+        path = [int(score.argmax())]
+        for b in reversed(back):
+            path.append(int(b[path[-1]]))
+        assert model.tag(words) == [labels[i] for i in reversed(path)]
+
+
+def test_entities_step_carries_entities_and_versions(tiny):
+    text = "وقال الرئيس الإيراني السابق محمود أحمدي نجاد إن سيرغي لافروف زار طهران."
+    article = Article(article_id="a1", source="t", url=None, canonical_url=None, site="example.org", title="t",
+                      text=text, lang="ar", published_at=datetime(2016, 11, 22, tzinfo=timezone.utc),
+                      published_source="metadata", fetched_at=None, charset="utf-8", fingerprint="f")
+    item = entities_step(article, tiny)
+    assert item.model_version == shipped().version and item.dictionary_version == tiny.version
+    assert [m.actor_id for m in item.mentions] == ["sergey-lavrov"]  # mentions keep their meaning
+    assert {"sergey-lavrov", None} <= {e.actor_id for e in item.entities}
+
+
+def test_unlinked_names_reach_the_warehouse_and_the_new_names_query(tiny, tmp_path):
+    text = ("وقال الرئيس الإيراني السابق محمود أحمدي نجاد إن بلاده لن تتراجع.\n"
+            "وأضاف أحمدي نجاد أن سيرغي لافروف وعد بدعم موقف طهران.")
+    index, items = StoryIndex(), []
+    for n, site in enumerate(("one.example", "two.example")):
+        article = Article(article_id=f"a{n}", source="t", url=None, canonical_url=None, site=site, title="t",
+                          text=text + "\n" + "كلمة " * n, lang="ar",
+                          published_at=datetime(2016, 11, 22 + n, tzinfo=timezone.utc), published_source="metadata",
+                          fetched_at=None, charset="utf-8", fingerprint=f"f{n}")
+        items.append(story_step(entities_step(article, tiny), index))
+    warehouse = Warehouse(f"chdb://{tmp_path / 'ch'}")
+    try:
+        warehouse.migrate()
+        for _ in range(2):  # a replay adds nothing
+            for table, rows in batch_rows(items).items():
+                warehouse.insert_rows(table, rows)
+        key = next(e.key for e in items[0].entities if e.surface == "محمود أحمدي نجاد")
+        _, rows = warehouse.query("SELECT count(), countIf(actor_id IS NULL), any(model_version) FROM entities FINAL "
+                                  "WHERE key = {k:String}", parameters={"k": key})
+        assert rows == [(4, 4, shipped().version)]
+        query = queries()["new_names_this_week"]
+        columns, rows = warehouse.query(query.sql, parameters={"week": "2016-11-21"})
+        row = dict(zip(columns, next(r for r in rows if r[0] == key)))
+        assert row["type"] == "person" and row["articles_this_week"] == 2 and row["mentions_this_week"] == 4
+        assert row["sites_this_week"] == 2
+        assert "sergey-lavrov" not in [r[0] for r in rows]  # linked names are not new
+        columns, rows = warehouse.query(queries()["name_in_context"].sql, parameters={"key": key})
+        assert len(rows) == 4 and all("نجاد" in dict(zip(columns, r))["context"] for r in rows)
+    finally:
+        warehouse.close()
+
+
+def test_training_without_data_is_one_clear_line(tmp_path, capsys):
+    assert ner_train.main(["--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newsstream: no annotated data") and err.count("\n") == 1
+
+
+needs_data = pytest.mark.skipif(data_dir() is None, reason="the annotated data (../shared/ner) is not here")
+
+
+@needs_data
+def test_the_shipped_model_scores_on_the_development_part():
+    _, dev = anercorp(data_dir())
+    scores = recognizer_scores(shipped(), dev)
+    assert scores["PER"].f1 >= 0.6 and scores["LOC"].f1 >= 0.75, {k: round(s.f1, 3) for k, s in scores.items()}
+
+
+def test_promote_works_from_an_entity_key_and_the_name_then_links(tiny, tmp_path, monkeypatch, capsys):
+    from streams.cli import main
+
+    path = tmp_path / "actors.yaml"
+    path.write_text(NO_SHORT_FORMS, encoding="utf-8")
+    monkeypatch.setenv("NEWSSTREAM_ACTORS_PATH", str(path))
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path / "data"))
+    text = "وقال الرئيس الإيراني السابق محمود أحمدي نجاد إن بلاده لن تتراجع.\nوأضاف أحمدي نجاد أن العقوبات لن تنفع."
+    key = next(e.key for e in entities(text, tiny) if e.surface == "محمود أحمدي نجاد")
+    assert main(["actors", "promote", key, "--name", "Mahmoud Ahmadinejad", "--country", "IR"]) == 0
+    assert "promoted" in capsys.readouterr().out
+    promoted = ActorDictionary.load(path)
+    actor = promoted.actors["mahmoud-ahmadinejad"]
+    assert actor.promoted_from == f"candidate:{key}" and actor.aliases == {"ar": [key]}
+    found = entities(text, promoted)
+    assert {e.actor_id for e in found if "نجاد" in e.surface} == {"mahmoud-ahmadinejad"}
+    assert main(["actors", "promote", "  ", "--name", "Nobody"]) == 2  # an empty key is refused in one line
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_an_ordinary_last_word_of_a_name_is_not_taken_as_the_name_again(tiny):
+    """Document consistency adds later uses of a surname, but not of a last word that is an ordinary word."""
+    from streams.ner.model import Span
+
+    class OneName:  # a recognizer that tags only the first name of the text, to test the stage's own rules
+        gazetteer = shipped().gazetteer
+
+        def __init__(self, name: str):
+            self.name = name
+
+        def recognize(self, text, normalized):
+            norm = normalized[0]
+            start = norm.index(self.name)
+            return [Span("PER", start, start + len(self.name), tuple(self.name.split()))]
+
+    text = ("استقبل الملك عبد الله الثاني وفدا في عمان.\nوقال الوفد إن العمل سيبدأ في الربع الثاني إن شاء الله.\n"
+            "وأضاف عبد الله الثاني أن الزيارة مهمة.")
+    normalized = normalize_with_map(text)
+    found = extract_entities(text, [], [], tiny, OneName("عبد الله الثاني"), normalized)
+    assert [e.surface for e in found] == ["عبد الله الثاني", "عبد الله الثاني"]
+    text = "قال الوزير حيدر العبادي إن القوات تقدمت.\nوأكد العبادي ولحيدر العبادي أن المعركة مستمرة."
+    found = extract_entities(text, [], [], tiny, OneName("حيدر العبادي"), normalize_with_map(text))
+    assert [e.surface for e in found] == ["حيدر العبادي", "العبادي", "حيدر العبادي"]
+    assert len({e.key for e in found}) == 1
