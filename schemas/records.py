@@ -7,7 +7,7 @@ message that does not fit is dead-lettered with the validation error as its reas
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -91,10 +91,18 @@ class Article(Record):
         description="Where published_at came from: page metadata or <time>, a dateline in the text, the URL path; "
         "'fetched' means no date was found on the page."
     )
+    published_utc_offset: int | None = Field(
+        None, ge=-16 * 60, le=16 * 60,
+        description="Minutes east of UTC of the zone the page stated its time in (e.g. 240 for +04:00), so the "
+        "local day is what the page said; None when the page named no zone.")
     fetched_at: datetime | None
     charset: str
     fingerprint: str = Field(description="Hash of the normalized body, for exact-duplicate detection.")
     raw: RawRef | None = None
+
+    def published_local(self) -> datetime:
+        """The publication time in the page's own zone (UTC when it named none)."""
+        return self.published_at.astimezone(timezone(timedelta(minutes=self.published_utc_offset or 0)))
 
 
 MINHASH_DOC = ("MinHash signature of the text's word shingles (computed in the parallel entities stage, "

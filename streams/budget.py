@@ -21,6 +21,7 @@ from pebble import ProcessExpired, ProcessPool
 from schemas.records import Article, RawPage, RawRef
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits
+from streams.stages.siteprofile import SiteProfile
 from streams.steps import clean_step
 
 
@@ -61,17 +62,19 @@ class CleanBudget:
                                          context=multiprocessing.get_context(_start_method()))
             return self._pool
 
-    def clean(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Article:
-        return self.start(page, limits, raw)()
+    def clean(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+              profile: SiteProfile | None = None) -> Article:
+        return self.start(page, limits, raw, profile)()
 
-    def start(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Callable[[], Article]:
+    def start(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+              profile: SiteProfile | None = None) -> Callable[[], Article]:
         """Queue the page and return a function that waits for its Article (or raises `Rejected`).
 
         The offline path queues the next page before it runs the later steps of this one, so cleaning (in the
         child) and entities/stories (here) overlap. The budget still counts from when the child starts the page."""
         if self.seconds <= 0:
-            return lambda: clean_step(page, limits, raw)
-        future = self._workers().schedule(clean_step, args=(page, limits, raw), timeout=self.seconds)
+            return lambda: clean_step(page, limits, raw, profile)
+        future = self._workers().schedule(clean_step, args=(page, limits, raw, profile), timeout=self.seconds)
         return lambda: self._result(future)
 
     def _result(self, future: Future) -> Article:

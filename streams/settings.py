@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         10.0, ge=0, description="NEWSSTREAM_CLEAN_TIMEOUT_SECONDS: longest time cleaning one page may take; a page over "
         "it is rejected as 'timeout' (cleaning runs in a child process, replaced after a timeout). 0: no budget.",
     )
+    site_profile_seconds: float = Field(
+        600.0, ge=0, description="NEWSSTREAM_SITE_PROFILE_SECONDS: how often the worker holding the warehouse learns "
+        "per-site chrome lines and title affixes from stored articles (table site_profiles) and hands them to the "
+        "clean stage. 0: never.",
+    )
     actors_path: Path | None = Field(
         None, description="NEWSSTREAM_ACTORS_PATH: actor dictionary: one YAML file, or a directory of them (every *.yaml "
         "under it). Unset: the bundled schemas/actors.yaml and schemas/actors/*.yaml."

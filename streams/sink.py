@@ -24,7 +24,7 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
         "article_id": a.article_id, "story_id": item.story.story_id, "duplicate_of": item.story.duplicate_of,
         "url": a.url, "canonical_url": a.canonical_url, "site": site, "title": a.title, "text": a.text,
         "lang": a.lang or "", "author": a.author, "published_at": a.published_at, "published_source": a.published_source,
-        "fetched_at": a.fetched_at, "charset": a.charset, "fingerprint": a.fingerprint, "source": a.source,
+        "published_utc_offset": a.published_utc_offset, "fetched_at": a.fetched_at, "charset": a.charset, "fingerprint": a.fingerprint, "source": a.source,
         "mention_count": len(item.mentions), "dictionary_version": item.dictionary_version,
         "raw_topic": raw.topic if raw else "", "raw_partition": raw.partition if raw else -1,
         "raw_offset": raw.offset if raw else -1, "page_id": page_id(raw), "processed_at": processed_at,

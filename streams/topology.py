@@ -36,6 +36,8 @@ from streams.reprocess import reprocess
 from streams.budget import CleanBudget
 from streams.stages.stories import StoryIndex
 from streams.story_index import fill_from_rows, fill_from_stories, index_query, unsunk_stories
+from streams.site_profiles import learn_site_profiles, load_site_profiles, site_of
+from streams.stages.siteprofile import SiteProfile
 from streams.steps import clean_limits, dead_letter, entities_step, story_step
 from streams.topics import topic_specs
 from streams.warehouse import Warehouse
@@ -227,10 +229,24 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
             await topic[out].send(key=key(result).encode(), value=result.model_dump(mode="json"))
             metrics.stage_outcomes.labels(stage, "passed").inc()
 
+    # Per-site profiles (streams.site_profiles): learned and stored by the worker holding the warehouse,
+    # handed to the clean stage by the page's site; other workers clean without them.
+    site_profiles: dict[str, SiteProfile] = {}
+
+    def _clean_with_profile(page: RawPage, ref: RawRef | None) -> Article:
+        profile = site_profiles.get(site_of(page.final_url or page.url) or "")
+        return budget.clean(page, limits, raw=ref, profile=profile)
+
+    if settings.run_sink and settings.site_profile_seconds > 0:
+        @app.timer(settings.site_profile_seconds)
+        async def site_profile_timer() -> None:
+            await gate.run(learn_site_profiles)
+            site_profiles.update(await gate.run(load_site_profiles))
+
     # raw-html: RawPage -> cleaned: Article (trafilatura is CPU-bound: off the event loop)
     @app.agent(topic["raw-html"], name="clean")
     async def clean(stream):
-        await run_stage(stream, "clean", lambda v, ref: budget.clean(RawPage.model_validate(v), limits, raw=ref),
+        await run_stage(stream, "clean", lambda v, ref: _clean_with_profile(RawPage.model_validate(v), ref),
                         "cleaned", key=lambda a: a.article_id, offload=True)
 
     # cleaned: Article -> entities: ArticleEntities

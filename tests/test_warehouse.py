@@ -186,3 +186,31 @@ def test_a_replaced_article_keeps_only_its_new_mentions_and_counts(warehouse):
     weekly = warehouse.query("SELECT mentions, articles FROM mentions_per_actor_week WHERE actor_id = 'sergey-lavrov' "
                              "AND week = '2019-03-04'")[1]
     assert weekly == [(1, 1)]
+
+
+def test_the_stated_zone_offset_lands_beside_the_utc_time(warehouse):
+    item = story("tz1", "tz1", datetime(2013, 8, 3, 22, 21, tzinfo=timezone.utc), 9002)
+    item = item.model_copy(update={"article": item.article.model_copy(update={"published_utc_offset": 240})})
+    insert(warehouse, [item])
+    _, rows = warehouse.query("SELECT published_utc_offset, toDate(published_at + toIntervalMinute("
+                              "ifNull(published_utc_offset, 0))) FROM articles FINAL WHERE article_id = 'tz1'")
+    assert [(r[0], str(r[1])) for r in rows] == [(240, "2013-08-04")]
+
+
+def test_site_profiles_are_learned_from_stored_articles_stored_and_loaded(warehouse):
+    from streams.site_profiles import learn_site_profiles, load_site_profiles
+
+    promo = "تابعونا على قناة تيليجرام لمعرفة آخر الأخبار العاجلة"
+    items = []
+    for i in range(6):
+        item = story(f"sp{i}", f"sp{i}", datetime(2024, 3, i + 1, tzinfo=timezone.utc), 9100 + i)
+        title = f"خبر رقم {i} عن المحادثات | بوابة الوطن"
+        items.append(item.model_copy(update={"article": item.article.model_copy(update={
+            "site": "alwatan.example", "title": title,
+            "text": f"{title}\nقال مصدر إن الاجتماع رقم {i} انتهى دون اتفاق.\n{promo}"})}))
+    insert(warehouse, items[:4])
+    assert [p.site for p in learn_site_profiles(warehouse)] == []  # 4 pages: too few to learn from
+    insert(warehouse, items[4:])
+    [learned] = [p for p in learn_site_profiles(warehouse) if p.site == "alwatan.example"]
+    profile = load_site_profiles(warehouse)["alwatan.example"]
+    assert profile == learned and profile.is_chrome(promo) and profile.title_affixes == (" | بوابة الوطن",)
