@@ -84,13 +84,24 @@ def reprocess_from_archive(since: str, until: str, dry_run: bool = False) -> int
 
 
 def register(sub) -> None:
-    archive = sub.add_parser("archive", help="the raw archive (WARC segments of every page that entered): "
-                             "list, verify, prune")
+    from streams.cli import _command
+
+    archive = _command(sub, "archive", "the raw archive (WARC segments of every page that entered): list, verify, "
+                       "prune", """
+  newsstream archive list
+  newsstream archive verify
+  newsstream archive prune --older-than-days 90 --dry-run
+""")
     commands = archive.add_subparsers(dest="archive_command", required=True)
-    commands.add_parser("list", help="segments with their page counts and time range").set_defaults(func=cmd_list)
-    commands.add_parser("verify", help="read every record, check WARC digests and the index; exit 1 on a problem"
-                        ).set_defaults(func=cmd_verify)
-    p = commands.add_parser("prune", help="delete segments older than NEWSSTREAM_ARCHIVE_RETENTION_DAYS")
+    _command(commands, "list", "segments with their page counts and time range", """
+  newsstream archive list
+""", cmd_list)
+    _command(commands, "verify", "read every record, check WARC digests and the index; exit 1 on a problem", """
+  newsstream archive verify
+""", cmd_verify)
+    p = _command(commands, "prune", "delete segments older than NEWSSTREAM_ARCHIVE_RETENTION_DAYS", """
+  newsstream archive prune --dry-run
+  newsstream archive prune --older-than-days 90
+""", cmd_prune)
     p.add_argument("--older-than-days", type=float, default=None, help="instead of the retention setting")
     p.add_argument("--dry-run", action="store_true", help="only list them")
-    p.set_defaults(func=cmd_prune)
