@@ -130,6 +130,28 @@ def _date(value: str):
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def _when(value: str) -> str:
+    """A time for `replay --since`: checked here, passed on as typed (the warehouse parses it)."""
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time (ISO 8601, e.g. 2024-05-01T00:00:00): {value!r}") from None
+    return value
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"not a number of seconds >= 0: {value!r}")
+    return number
+
+
 def cmd_run(args) -> int:
     from streams.worker import run_worker
 
@@ -488,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
   newsstream reconcile --grace 600
 """, cmd_reconcile)
     p.add_argument("--dry-run", action="store_true", help="only count and list them")
-    p.add_argument("--grace", type=float, default=None,
+    p.add_argument("--grace", type=_seconds, default=None,
                    help="seconds a message may be in flight (default NEWSSTREAM_RECONCILE_GRACE_SECONDS)")
 
     p = _command(sub, "replay", "re-send the raw pages of dead letters, after a fix", """
@@ -497,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
 """, cmd_replay)
     p.add_argument("--stage", help="only dead letters of this stage (clean, entities, stories, sink)")
     p.add_argument("--reason", help="only dead letters with this reason")
-    p.add_argument("--since", help="only dead letters written since this time (ISO 8601)")
+    p.add_argument("--since", type=_when, help="only dead letters written since this time (ISO 8601)")
     p.add_argument("--dry-run", action="store_true", help="only count them")
 
     p = _command(sub, "report", "write a self-contained HTML chart of mentions (or articles, stories) per actor "

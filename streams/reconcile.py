@@ -221,6 +221,10 @@ async def replay(settings: Settings, kafka_url: str, query: Query, *, stage: str
         letters.append("reason = {reason:String}")
         params["reason"] = reason
     if since:
+        try:
+            datetime.fromisoformat(since)
+        except ValueError:
+            raise ValueError(f"since: not a time (ISO 8601, e.g. 2024-05-01T00:00:00): {since!r}") from None
         where.append("processed_at >= parseDateTime64BestEffort({since:String}, 3, 'UTC')")
         letters.append("at >= parseDateTime64BestEffort({since:String}, 3, 'UTC')")
         params["since"] = since

@@ -303,3 +303,32 @@ def test_a_zombie_broker_is_not_taken_for_a_running_one(tmp_path):
         assert running_local_broker(Settings(data_dir=tmp_path)) is None
     finally:
         child.wait()
+
+
+def test_replay_since_and_reconcile_grace_are_checked_before_anything_runs(data_dir, capsys):
+    """A bad --since reached the worker's /replay and came back as `worker said 500: Internal Server Error`."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["replay", "--since", "notatime", "--dry-run"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "newsstream replay: argument --since: not a time (ISO 8601, e.g. 2024-05-01T00:00:00): 'notatime' "
+        "(see `newsstream replay --help`)\n")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["reconcile", "--grace", "-1", "--dry-run"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == ("newsstream reconcile: argument --grace: not a number of seconds >= 0: '-1' "
+                                       "(see `newsstream reconcile --help`)\n")
+
+
+def test_replay_refuses_a_since_that_is_not_a_time_before_querying():
+    """The worker's /replay calls replay() directly: a bad `since` is a ValueError (HTTP 400), not a warehouse error."""
+    import asyncio
+
+    from streams.reconcile import replay
+    from streams.settings import Settings
+
+    async def query(sql, parameters=None):
+        raise AssertionError("queried the warehouse with a bad since")
+
+    with pytest.raises(ValueError, match="since: not a time"):
+        asyncio.run(replay(Settings(), "kafka://127.0.0.1:1", query, since="notatime", dry_run=True))
