@@ -356,7 +356,7 @@ def cmd_cookbook(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from streams.report import data_range, write_report
+    from streams.report import data_range, never_mentioned, write_report
 
     out = _writable(args.out)
     settings = _settings()
@@ -372,6 +372,9 @@ def cmd_report(args) -> int:
         since, until = since or first, until or last
     if since > until:
         raise UserError(f"--since {since} is after --until {until}")
+    if unknown := never_mentioned(query, args.actor or []):
+        raise UserError(f"--actor {unknown[0]}: no mentions of this actor id in the warehouse; "
+                        "`newsstream actors list --search ...` finds ids")
     try:
         path = write_report(out, query, since=since, until=until, metric=args.metric, top=args.top,
                             actors=args.actor)

@@ -134,6 +134,16 @@ def write_report(path: Path, query: Query, **options) -> Path:
 
 
 RANGE_SQL = "SELECT min(week), max(week), count() FROM mentions_per_actor_week"
+MENTIONED_SQL = "SELECT DISTINCT actor_id FROM mentions_per_actor_week"
+
+
+def never_mentioned(query: Query, actors: list[str]) -> list[str]:
+    """The asked-for actor ids the warehouse has no mention of, at any time: typos, not empty lines to draw."""
+    if not actors:
+        return []
+    _, rows = query(MENTIONED_SQL, {})
+    known = {r[0] for r in rows}
+    return [a for a in actors if a not in known]
 
 
 def data_range(query: Query) -> tuple[date | None, date | None]:

@@ -67,3 +67,22 @@ def test_report_on_an_empty_warehouse_says_so(tmp_path, monkeypatch, capsys):
     assert cli.main(["report", "--out", str(tmp_path / "r.html")]) == 2
     assert capsys.readouterr().err == ("newsstream: no mentions in the warehouse http://ch.invalid:8123/db yet; "
                                        "nothing to draw\n")
+
+
+def test_report_refuses_an_actor_the_warehouse_never_mentioned(tmp_path, monkeypatch, capsys):
+    """A mistyped --actor drew an empty chart and exited 0; it is a user mistake: one line, exit 2, no file."""
+    from streams import cli
+
+    warehouse = filled_warehouse(tmp_path / "chdb")
+    monkeypatch.setattr(cli, "_query", lambda settings, sql, params=None: warehouse.query(sql, parameters=params))
+    try:
+        refused = cli.main(["report", "--actor", "sergey-lavrov", "--actor", "lavrov", "--out",
+                            str(tmp_path / "bad.html")])
+        err = capsys.readouterr().err
+        drawn = cli.main(["report", "--actor", "sergey-lavrov", "--out", str(tmp_path / "good.html")])
+    finally:
+        warehouse.close()
+    assert (refused, err) == (2, "newsstream: --actor lavrov: no mentions of this actor id in the warehouse; "
+                                 "`newsstream actors list --search ...` finds ids\n")
+    assert not (tmp_path / "bad.html").exists()
+    assert drawn == 0 and "Sergey Lavrov" in (tmp_path / "good.html").read_text()
