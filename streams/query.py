@@ -96,8 +96,13 @@ def run_sql(settings: Settings, query: str, parameters: dict[str, str] | None = 
     return _whole(analyst_sql(settings, query, parameters))
 
 
+def _cell(value) -> str:
+    """One line per row: a newline inside a value (article text in context columns) is shown as ⏎."""
+    return "" if value is None else " ⏎ ".join(str(value).splitlines())
+
+
 def format_table(columns: list[str], rows: list[tuple]) -> str:
-    cells = [[str(c) for c in columns]] + [["" if v is None else str(v) for v in row] for row in rows]
+    cells = [[str(c) for c in columns]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     lines = [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))

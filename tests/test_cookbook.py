@@ -49,3 +49,17 @@ def test_lavrov_leads_the_corpus_week(warehouse):
     query = COOKBOOK["risers_this_week"]
     _, rows = warehouse.query(query.sql, parameters=query.example_params)
     assert rows[0][0] == "sergey-lavrov"
+
+
+def test_a_table_row_is_one_line_even_when_a_cell_holds_newlines():
+    """actor_in_context / name_in_context return text spans across paragraphs; a raw newline split the row."""
+    from streams.query import format_table
+
+    table = format_table(["surface", "context"], [("الأسد", "first paragraph\nsecond\r\nthird"), ("x", None)])
+    assert table.splitlines() == [
+        "surface | context                         ",
+        "--------+---------------------------------",
+        "الأسد   | first paragraph ⏎ second ⏎ third",
+        "x       |                                 ",
+        "(2 rows)",
+    ]
