@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -209,11 +209,25 @@ class Settings(BaseSettings):
         "worker's API answers, besides localhost, 127.0.0.1, [::1] and NEWSSTREAM_WEB_HOST (e.g. worker:6066 in compose).",
     )
     web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
-    web_port: int = Field(6066, description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
+    web_port: int = Field(6066, ge=0, le=65535, description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
     log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")
     log_format: Literal["text", "json"] = Field(
         "text", description="NEWSSTREAM_LOG_FORMAT: text, or json for one structured object per line."
     )
+
+    @field_validator("clickhouse_url", "analyst_clickhouse_url")
+    @classmethod
+    def _a_warehouse_url(cls, url: str | None) -> str | None:
+        """http(s) or chdb with an absolute folder: another scheme was taken for HTTP by the driver."""
+        if not url:
+            return url
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https", "chdb"):
+            raise ValueError(f"scheme {parts.scheme!r} is not a warehouse URL: http(s)://user:pass@host:8123/db "
+                             "for a server, chdb:///abs/dir for embedded")
+        if parts.scheme == "chdb" and (parts.netloc or not parts.path.startswith("/")):
+            raise ValueError(f"{url}: an embedded warehouse needs an absolute folder, chdb:///abs/dir")
+        return url
 
     @model_validator(mode="after")
     def _no_example_passwords(self) -> "Settings":
@@ -272,5 +286,6 @@ def load_settings() -> Settings:
         field = str(error["loc"][0]) if error["loc"] else ""
         variables = dict(zip(Settings.model_fields, Settings.env_vars()))
         variable = variables.get(field, field)  # an alias (KAFKA_URL, NEWSSTREAM_SINK) is reported as itself
-        shown = "" if "PASSWORD" in variable else f"={error.get('input')!r}"  # never echo a secret
+        # never echo a secret: a password, or a URL that may hold one
+        shown = "" if "PASSWORD" in variable or variable.endswith("_URL") else f"={error.get('input')!r}"
         raise UserError(f"{variable}{shown}: {error['msg']}") from None

@@ -332,3 +332,27 @@ def test_replay_refuses_a_since_that_is_not_a_time_before_querying():
 
     with pytest.raises(ValueError, match="since: not a time"):
         asyncio.run(replay(Settings(), "kafka://127.0.0.1:1", query, since="notatime", dry_run=True))
+
+
+def test_a_warehouse_url_or_port_that_cannot_work_is_a_bad_setting(data_dir, monkeypatch, capsys):
+    """`mysql://x` was taken for HTTP (a driver warning, then 'cannot reach'); `chdb://rel/dir` gave UNKNOWN_DATABASE;
+    port 99999 was shown by `config` as if it could be served."""
+    monkeypatch.setenv("CLICKHOUSE_URL", "mysql://user:secret@x/db")
+    code, err = run_cli(["config"], capsys)
+    assert (code, err) == (2, "newsstream: CLICKHOUSE_URL: Value error, scheme 'mysql' is not a warehouse URL: "
+                              "http(s)://user:pass@host:8123/db for a server, chdb:///abs/dir for embedded\n")
+    assert "secret" not in err
+    monkeypatch.setenv("CLICKHOUSE_URL", "chdb://relative/dir")
+    assert run_cli(["config"], capsys) == (
+        2, "newsstream: CLICKHOUSE_URL: Value error, chdb://relative/dir: an embedded warehouse needs an absolute "
+           "folder, chdb:///abs/dir\n")
+    monkeypatch.delenv("CLICKHOUSE_URL")
+    monkeypatch.setenv("CLICKHOUSE_ANALYST_URL", "ftp://x")
+    assert run_cli(["config"], capsys)[0] == 2
+    monkeypatch.delenv("CLICKHOUSE_ANALYST_URL")
+    monkeypatch.setenv("NEWSSTREAM_WEB_PORT", "99999")
+    assert run_cli(["config"], capsys) == (
+        2, "newsstream: NEWSSTREAM_WEB_PORT='99999': Input should be less than or equal to 65535\n")
+    monkeypatch.setenv("CLICKHOUSE_URL", f"chdb://{data_dir}/clickhouse")
+    monkeypatch.setenv("NEWSSTREAM_WEB_PORT", "6066")
+    assert run_cli(["config"], capsys)[0] == 0
