@@ -572,6 +572,15 @@ def main(argv: list[str] | None = None) -> int:
     from aiokafka.errors import KafkaConnectionError
 
     args = build_parser().parse_args(argv)
+    if not args.verbose and args.command not in ("run", "feed"):  # services: their logs keep every record
+        import logging
+
+        # the libraries' own records of a failed connection ("Unable connect to ...") reached stderr through
+        # logging's last-resort handler beside our one line
+        for library in ("aiokafka", "clickhouse_connect"):
+            logger = logging.getLogger(library)
+            if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+                logger.addHandler(logging.NullHandler())
     try:
         return args.func(args)
     except UserError as exc:  # one readable line, no traceback

@@ -356,3 +356,18 @@ def test_a_warehouse_url_or_port_that_cannot_work_is_a_bad_setting(data_dir, mon
     monkeypatch.setenv("CLICKHOUSE_URL", f"chdb://{data_dir}/clickhouse")
     monkeypatch.setenv("NEWSSTREAM_WEB_PORT", "6066")
     assert run_cli(["config"], capsys)[0] == 0
+
+
+def test_an_unreachable_kafka_or_warehouse_is_one_line_on_stderr(tmp_path):
+    """aiokafka's and clickhouse-connect's own log records ('Unable connect to ...', 'Unexpected Http Driver
+    Exception') reached stderr through logging's last-resort handler, above the CLI's one line."""
+    (tmp_path / "page.html").write_text("<html></html>")
+    env = {"NEWSSTREAM_DATA_DIR": str(tmp_path / "data"), "KAFKA_URL": "kafka://127.0.0.1:1"}
+    kafka = run_process(["ingest", "page.html", "-q"], env, tmp_path)
+    assert kafka.returncode == 1
+    assert kafka.stderr.splitlines() == [kafka.stderr.strip()] and kafka.stderr.startswith(
+        "newsstream: cannot reach Kafka: "), kafka.stderr
+    env = {"NEWSSTREAM_DATA_DIR": str(tmp_path / "data"), "CLICKHOUSE_URL": "http://analyst:secret@127.0.0.1:1/db"}
+    warehouse = run_process(["sql", "SELECT 1"], env, tmp_path)
+    assert (warehouse.returncode, warehouse.stderr) == (
+        2, "newsstream: cannot reach the warehouse http://analyst:***@127.0.0.1:1/db: Connection refused\n")
