@@ -345,6 +345,10 @@ def cmd_cookbook(args) -> int:
         raise UserError(f"no cookbook query {args.name!r}; `newsstream cookbook` lists them")
     query = book[args.name]
     params = _params(args.param)
+    if unknown := sorted(params.keys() - set(query.params)):
+        raise UserError(f"{args.name} has no parameter {unknown[0]!r} "
+                        f"(it takes: {', '.join(query.params)})" if query.params else
+                        f"{args.name} has no parameter {unknown[0]!r} (it takes none)")
     missing = set(query.params) - params.keys()
     if missing:
         raise UserError(f"{args.name} needs --param " + " --param ".join(f"{m}=..." for m in sorted(missing)))

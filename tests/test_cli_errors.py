@@ -138,6 +138,11 @@ def test_a_cookbook_date_parameter_is_checked(data_dir, capsys):
     assert (code, err) == (2, "newsstream: --param takes NAME=VALUE, got 'week'\n")
     code, err = run_cli(["cookbook", "nosuch"], capsys)
     assert (code, err) == (2, "newsstream: no cookbook query 'nosuch'; `newsstream cookbook` lists them\n")
+    # a mistyped optional name was ignored silently: the query ran as if it had not been given
+    code, err = run_cli(["cookbook", "risers_this_week", "--param", "week=2016-11-21", "--param", "wek=1"], capsys)
+    assert (code, err) == (2, "newsstream: risers_this_week has no parameter 'wek' (it takes: week)\n")
+    code, err = run_cli(["cookbook", "co_mentions", "--param", "week=2016-11-21"], capsys)
+    assert (code, err) == (2, "newsstream: co_mentions has no parameter 'week' (it takes none)\n")
 
 
 def test_feed_config_mistakes(data_dir, capsys):
