@@ -440,11 +440,19 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
+    def parse_args(self, args=None, namespace=None):
+        """Unknown options are reported by the (sub)command they were given to, whose --help lists its options."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            getattr(parsed, "command_parser", self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
 
 def _command(sub, name: str, help_text: str, examples: str, func=None, **kwargs) -> argparse.ArgumentParser:
     """A subcommand with its help and examples (shown by `newsstream NAME --help`)."""
     p = sub.add_parser(name, help=help_text, description=help_text, epilog="examples:\n" + examples.strip("\n"),
                        formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    p.set_defaults(command_parser=p)  # the deepest command given wins: its own --help is the one to point at
     if func:
         p.set_defaults(func=func)
     return p

@@ -376,3 +376,15 @@ def test_an_unreachable_kafka_or_warehouse_is_one_line_on_stderr(tmp_path):
     warehouse = run_process(["sql", "SELECT 1"], env, tmp_path)
     assert (warehouse.returncode, warehouse.stderr) == (
         2, "newsstream: cannot reach the warehouse http://analyst:***@127.0.0.1:1/db: Connection refused\n")
+
+
+def test_an_unknown_option_points_at_its_own_command_help(data_dir, capsys):
+    """`archive verify --dry-run` pointed at `newsstream --help`, the one help page without that command's options."""
+    for argv, prog in ((["archive", "verify", "--dry-run"], "newsstream archive verify"),
+                       (["sql", "SELECT 1", "--limit", "3"], "newsstream sql"),
+                       (["actors", "show", "x", "--all"], "newsstream actors show")):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 2
+        extra = " ".join(argv[argv.index(next(a for a in argv if a.startswith("--"))):])
+        assert capsys.readouterr().err == f"{prog}: unrecognized arguments: {extra} (see `{prog} --help`)\n"
