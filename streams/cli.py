@@ -543,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
   newsstream report --since 2024-01-01 --until 2024-03-31 --metric stories --out q1.html
   newsstream report --actor sergey-lavrov --actor john-kerry
 """, cmd_report)
-    p.add_argument("--out", default="newsstream-report.html", help="HTML file to write")
+    p.add_argument("--out", default="newsstream-report.html", help="HTML file to write (default: %(default)s)")
     p.add_argument("--since", type=_date, help="first day (YYYY-MM-DD); default: the first week with data")
     p.add_argument("--until", type=_date, help="last day (YYYY-MM-DD); default: the last week with data")
     p.add_argument("--metric", choices=["mentions", "articles", "stories"], default="mentions",
