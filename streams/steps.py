@@ -52,7 +52,7 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
     candidates = find_candidates(article.text, mentions, normalized)  # every mention: no candidate overlaps one
     entities = extract_entities(article.text, mentions, candidates, dictionary, recognizer, normalized)
     return ArticleEntities(article=article, mentions=mentions[:max_mentions], dictionary_version=dictionary.version,
-                           candidates=candidates[:max_mentions], minhash=signature(article.text),
+                           candidates=candidates[:max_mentions], minhash=signature(article.text, normalized=normalized[0]),
                            entities=entities[:max_mentions], model_version=recognizer.version)
 
 
