@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from hashlib import sha1
+from operator import methodcaller
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -64,6 +65,9 @@ def shingles(text: str, size: int = SHINGLE_WORDS, normalized: str | None = None
 _PERMUTATIONS = {NUM_PERM: MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations}
 
 
+_DIGEST = methodcaller("digest")
+
+
 def _fmix32(hv: np.ndarray) -> np.ndarray:
     """MurmurHash3's 32-bit finalizer, as datasketch's affine32 scheme applies it before the permutations."""
     hv = hv ^ (hv >> np.uint32(16))
@@ -90,7 +94,7 @@ def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_
     else:
         grams = [" ".join(words[i:i + size]) for i in range(len(words) - size + 1)]
     # A repeated shingle changes no minimum: no set needed. sha1_hash32 = the digest's first 4 bytes, little-endian.
-    digests = b"".join([sha1(g.encode()).digest()[:4] for g in grams])
+    digests = b"".join([d[:4] for d in map(_DIGEST, map(sha1, map(str.encode, grams)))])
     hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32))
     return (hv[:, None] * a + b).min(axis=0).tolist()
 
