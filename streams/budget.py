@@ -3,25 +3,45 @@
 A thread cannot be stopped, and trafilatura spends 25-30 s on some 4 MB pages (80,000 link blocks, a
 90,000-row table, inline tag soup: measured), so a budget that must hold needs a process. pebble runs
 the pool, kills an overrunning worker and starts a fresh one. One worker is enough: the clean agent
-handles one event at a time. The child is spawned, not forked, since the parent runs threads and an event loop.
+handles one event at a time. In a worker the child is spawned, not forked, since the parent runs threads and an
+event loop; the offline `process` (one thread, no loop) forks it, so the child starts with the steps already
+imported instead of importing them again (~0.8 s of CPU at every start, measured in benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import threading
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Callable
+from concurrent.futures import Future, TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
 
 from schemas.records import Article, RawPage, RawRef
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits
+from streams.stages.siteprofile import SiteProfile
 from streams.steps import clean_step
 
 
 def _warm_up() -> None:
-    import streams.steps  # noqa: F401  (trafilatura and the models load before the first page's clock starts)
+    """Load what loads lazily before the first page's clock starts, in every fresh child (after a timeout too)."""
+    import py3langid
+
+    import streams.steps  # noqa: F401  (trafilatura, htmldate, datasketch)
+
+    py3langid.classify("warm up")  # the language model loads on first use: 1.4 s wall, 0.6 s CPU (measured)
+
+
+def _start_method() -> str:
+    """fork only where it is safe: a single-threaded process with no event loop running (the offline path)."""
+    try:
+        asyncio.get_running_loop()
+        return "spawn"
+    except RuntimeError:
+        pass
+    return "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 class CleanBudget:
@@ -39,13 +59,25 @@ class CleanBudget:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPool(max_workers=1, initializer=_warm_up,
-                                         context=multiprocessing.get_context("spawn"))
+                                         context=multiprocessing.get_context(_start_method()))
             return self._pool
 
-    def clean(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Article:
+    def clean(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+              profile: SiteProfile | None = None) -> Article:
+        return self.start(page, limits, raw, profile)()
+
+    def start(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+              profile: SiteProfile | None = None) -> Callable[[], Article]:
+        """Queue the page and return a function that waits for its Article (or raises `Rejected`).
+
+        The offline path queues the next page before it runs the later steps of this one, so cleaning (in the
+        child) and entities/stories (here) overlap. The budget still counts from when the child starts the page."""
         if self.seconds <= 0:
-            return clean_step(page, limits, raw)
-        future = self._workers().schedule(clean_step, args=(page, limits, raw), timeout=self.seconds)
+            return lambda: clean_step(page, limits, raw, profile)
+        future = self._workers().schedule(clean_step, args=(page, limits, raw, profile), timeout=self.seconds)
+        return lambda: self._result(future)
+
+    def _result(self, future: Future) -> Article:
         try:
             return future.result()
         except FutureTimeout:

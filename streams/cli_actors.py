@@ -10,9 +10,9 @@ from streams.actors import ACTOR_TYPES, LANGUAGES
 
 
 def _settings():
-    from streams.settings import Settings
+    from streams.settings import load_settings
 
-    return Settings()
+    return load_settings()
 
 
 def _aliases(args, prefix: str = "") -> dict[str, list[str]]:
@@ -71,8 +71,9 @@ def cmd_show(args) -> int:
     dictionary = ActorDictionary.load(_settings().actors_path)
     actor = dictionary.actors.get(args.id)
     if actor is None:
-        print(f"no actor {args.id!r} in {dictionary.path}", file=sys.stderr)
-        return 1
+        from streams.errors import UserError
+
+        raise UserError(f"no actor {args.id!r} in {dictionary.path}; `newsstream actors list --search ...` finds ids")
     print(json.dumps({"id": actor.actor_id, "name": actor.name, "type": actor.type, "country": actor.country,
                       "role": actor.role, "aliases": actor.aliases, "short": actor.short,
                       "roles": [{"title": r.title, "country": r.country, "from": r.start, "to": r.end}
@@ -93,18 +94,26 @@ def cmd_sync(args) -> int:
 def cmd_reprocess(args) -> int:
     from streams.reprocess import run_reprocess
 
+    if args.from_archive:
+        from streams.cli_archive import reprocess_from_archive
+
+        return reprocess_from_archive(args.since, args.until, dry_run=args.dry_run)
+
     print(json.dumps(run_reprocess(_settings(), args.since, args.until), indent=1, ensure_ascii=False))
     return 0
 
 
 def _guard(func):
     """A refused edit or an unreachable warehouse is one clear line, not a traceback."""
+    from streams.errors import UserError
+
     def run(args) -> int:
         try:
             return func(args)
+        except BrokenPipeError:  # `actors list | head -1`: the CLI's dispatcher ends quietly
+            raise
         except (ValueError, RuntimeError, LookupError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            raise UserError(" ".join(str(exc).split())) from exc
     return run
 
 
@@ -117,10 +126,18 @@ def _alias_options(p: argparse.ArgumentParser, short: bool = True) -> None:
 
 
 def register(sub) -> None:
-    actors = sub.add_parser("actors", help="the actor dictionary: add, list, show, promote a candidate, sync to SQL")
+    from streams.cli import _command
+
+    actors = _command(sub, "actors", "the actor dictionary: add, list, show, promote a candidate, sync to SQL", """
+  newsstream actors list --search lavrov
+  newsstream actors add --id jean-marc-ayrault --name "Jean-Marc Ayrault" --type person --country FR --ar "جان مارك أيرولت"
+""")
     commands = actors.add_subparsers(dest="actors_command", required=True)
 
-    p = commands.add_parser("add", help="append a validated actor to the dictionary file (NEWSSTREAM_ACTORS_PATH)")
+    p = _command(commands, "add", "append a validated actor to the dictionary file (NEWSSTREAM_ACTORS_PATH)", """
+  newsstream actors add --id jean-marc-ayrault --name "Jean-Marc Ayrault" --type person --country FR \\
+      --role "French foreign minister" --ar "جان مارك أيرولت" --short-ar "أيرولت"
+""")
     p.add_argument("--id", required=True, help="stable slug, e.g. jean-marc-ayrault")
     p.add_argument("--name", required=True, help="canonical English name")
     p.add_argument("--type", required=True, choices=ACTOR_TYPES)
@@ -129,7 +146,11 @@ def register(sub) -> None:
     _alias_options(p)
     p.set_defaults(func=_guard(cmd_add))
 
-    p = commands.add_parser("promote", help="turn a candidate (candidate:<name>) or an entity key into a dictionary entry")
+    p = _command(commands, "promote", "turn a candidate (candidate:<name>) or an entity key into a dictionary entry",
+                 """
+  newsstream sql "SELECT candidate_id, articles FROM candidates ORDER BY articles DESC LIMIT 10"
+  newsstream actors promote "candidate:ahmed aboul gheit" --name "Ahmed Aboul Gheit" --country EG
+""")
     p.add_argument("candidate", help="candidate id, as in the `candidates` view, or a name key from `entities`")
     p.add_argument("--name", help="canonical English name (required for an Arabic candidate)")
     p.add_argument("--id", help="slug (default: from --name)")
@@ -139,18 +160,32 @@ def register(sub) -> None:
     _alias_options(p, short=False)
     p.set_defaults(func=_guard(cmd_promote))
 
-    p = commands.add_parser("list", help="actors in the dictionary")
+    p = _command(commands, "list", "actors in the dictionary", """
+  newsstream actors list --type person
+  newsstream actors list --search lavrov
+""")
     p.add_argument("--type", choices=ACTOR_TYPES)
     p.add_argument("--search", help="part of an id, name or alias")
     p.set_defaults(func=_guard(cmd_list))
 
-    p = commands.add_parser("show", help="one actor with its aliases")
+    p = _command(commands, "show", "one actor with its aliases", """
+  newsstream actors show sergey-lavrov
+""")
     p.add_argument("id")
     p.set_defaults(func=_guard(cmd_show))
 
-    commands.add_parser("sync", help="write the dictionary to the warehouse's `actors` table").set_defaults(func=_guard(cmd_sync))
+    _command(commands, "sync", "write the dictionary to the warehouse's `actors` table", """
+  newsstream actors sync
+""").set_defaults(func=_guard(cmd_sync))
 
-    p = sub.add_parser("reprocess", help="re-run actor extraction over stored articles published in [since, until)")
+    p = _command(sub, "reprocess", "re-run actor extraction over stored articles published in [since, until); "
+                 "with --from-archive, the whole pipeline over archived pages that entered in [since, until)", """
+  newsstream reprocess --since 2024-01-01 --until 2024-02-01
+  newsstream reprocess --from-archive --since 2024-01-01 --until 2024-02-01 --dry-run
+""")
     p.add_argument("--since", required=True, help="YYYY-MM-DD or ISO 8601 (inclusive)")
     p.add_argument("--until", required=True, help="YYYY-MM-DD or ISO 8601 (exclusive)")
+    p.add_argument("--from-archive", action="store_true",
+                   help="re-send the raw pages from the archive (cleaning included), e.g. after a trafilatura upgrade")
+    p.add_argument("--dry-run", action="store_true", help="with --from-archive: only count the pages")
     p.set_defaults(func=_guard(cmd_reprocess))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from samples import BAD_DIR, CORPUS_DIR
 from streams.broker import LocalBroker, free_port
 from streams.ingest import ingest
 from streams.query import format_table, query_worker
@@ -22,7 +24,6 @@ from streams.webauth import server_token
 from streams.report import write_report
 from streams.settings import Settings
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 WEEKLY_SQL = """
 SELECT week, actor_name, actor_type, mentions, articles, stories
@@ -57,8 +58,14 @@ def wait_for_outcomes(web_url: str, raw_sent: int, ingest_dead: int, timeout: fl
                        f"and {seen[1]}/{ingest_dead} ingest dead letters")
 
 
+def newsstream_command() -> str:
+    """How to run this same installation's CLI from any shell: the venv's script path, not a bare name."""
+    script = Path(sys.executable).parent / "newsstream"
+    return shlex.quote(str(script)) if script.exists() else f"{shlex.quote(sys.executable)} -m streams.cli"
+
+
 def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float = 300.0) -> int:
-    paths = paths or [SAMPLES / "corpus", SAMPLES / "bad"]
+    paths = paths or [CORPUS_DIR, BAD_DIR]
     demo_dir = settings.data_path / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
     demo_dir.mkdir(parents=True)
@@ -92,9 +99,10 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
                                   lambda sql, params: query_worker(web_url, sql, parameters=params),
                                   since=date(2000, 1, 1), until=date.today(), metric="mentions")
             print(f"\nA chart of the same figures: {report}")
+            command = f"NEWSSTREAM_DATA_DIR={shlex.quote(str(demo_dir))} {newsstream_command()}"
             print(f"The warehouse stays in {demo_dir / 'clickhouse'}; query it with\n"
-                  f"  NEWSSTREAM_DATA_DIR={demo_dir} newsstream sql \"SELECT * FROM mentions_per_actor_week\"\n"
-                  f"  NEWSSTREAM_DATA_DIR={demo_dir} newsstream cookbook   (the analyst queries)")
+                  f"  {command} sql \"SELECT * FROM mentions_per_actor_week\"\n"
+                  f"  {command} cookbook   (the analyst queries)")
         finally:
             worker.send_signal(signal.SIGTERM)
             try:

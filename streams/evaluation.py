@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from samples import CORPUS_DIR, LABELED_DIR
 from streams.actors import ActorDictionary
 from streams.inputs import iter_documents
 from streams.process import raw_page
@@ -18,9 +19,7 @@ from streams.stages.clean import CleanLimits
 from streams.stages.entities import extract_mentions
 from streams.steps import clean_step
 
-ROOT = Path(__file__).resolve().parents[1]
-LABELED_PATH = ROOT / "samples" / "labeled" / "mentions.json"
-CORPUS_DIR = ROOT / "samples" / "corpus"
+LABELED_PATH = LABELED_DIR / "mentions.json"
 
 
 @dataclass

@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
+from streams.archive import ArchiveWriter
 from streams.broker import bootstrap_servers, kafka_options
 from streams.inputs import RawDocument, iter_documents
 from streams.process import raw_page
 from streams.settings import Settings
 from streams.stages import Rejected
-from streams.stages.clean import canonicalize_url
+from streams.identity import canonicalize_url
 from streams.steps import dead_letter
 from streams.topics import ensure_topics, topic_specs
 
@@ -51,7 +53,8 @@ def raw_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
 async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str, *, progress: bool = True,
                  on_sent: Callable[[RawDocument], None] | None = None,
                  skip: Callable[[RawDocument], bool] | None = None) -> IngestReport:
-    """`on_sent(doc)` runs once the broker acknowledged the page (doc without its body); `skip(doc)` leaves one out."""
+    """`on_sent(doc)` runs once the broker acknowledged the page (doc without its body); `skip(doc)` leaves one out.
+    Each page is written to the raw archive before it is produced: pages the broker loses are re-sent from there."""
     bootstrap = bootstrap_servers(kafka_url)
     await ensure_topics(bootstrap, settings)
     specs = topic_specs(settings)
@@ -59,6 +62,7 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
     await producer.start()
     report = IngestReport()
     pending = []
+    archive = ArchiveWriter(settings.archive_path, settings.archive_segment_bytes)
     try:
         for doc in tqdm(iter_documents(paths, max_bytes=settings.max_page_bytes), unit="doc", desc="ingest",
                         disable=not progress):
@@ -79,7 +83,10 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
                 report.dead_lettered += 1
                 report.reasons[problem.reason] = report.reasons.get(problem.reason, 0) + 1
                 continue
-            value = orjson.dumps(raw_page(doc).model_dump(mode="json", exclude_none=True))
+            entered = datetime.now(timezone.utc)
+            page = raw_page(doc, entered_at=entered)
+            archive.append(page, entered)
+            value = orjson.dumps(page.model_dump(mode="json", exclude_none=True))
             sent = await producer.send(specs["raw-html"].name, value, key=_key(doc))
             pending.append((sent, replace(doc, body=None) if on_sent is not None else None))  # bodies not kept
             report.sent += 1
@@ -88,5 +95,6 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
             if doc is not None:
                 on_sent(doc)
     finally:
+        archive.close()
         await producer.stop()
     return report

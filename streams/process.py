@@ -9,12 +9,14 @@ Output contract (stable; evaluation and backfills rely on it):
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
-from schemas.records import RawPage, StoryArticle
+from schemas.records import Article, RawPage, StoryArticle
 from streams.actors import ActorDictionary
 from streams.budget import CleanBudget
+from streams.identity import page_id_for
 from streams.inputs import RawDocument
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits
@@ -22,13 +24,17 @@ from streams.stages.stories import StoryIndex
 from streams.steps import MAX_MENTIONS, clean_step, dead_letter, entities_step, story_step
 
 
-def raw_page(doc: RawDocument) -> RawPage:
-    """The raw-topic record for an input document (bytes travel base64 so the cleaner sees the original charset)."""
+def raw_page(doc: RawDocument, entered_at: datetime | None = None) -> RawPage:
+    """The raw-topic record for an input document (bytes travel base64 so the cleaner sees the original charset).
+    Its page id and fetch time are fixed here, once: `entered_at` is the fetch time of a document that has none."""
+    page_id = page_id_for(doc.url, doc.source, doc.body)
+    fetched_at = doc.fetched_at or entered_at
     if isinstance(doc.body, bytes):
-        return RawPage(source=doc.source, url=doc.url, html_b64=base64.b64encode(doc.body).decode("ascii"),
-                       content_type=doc.content_type, fetched_at=doc.fetched_at)
-    return RawPage(source=doc.source, url=doc.url, html=doc.body, content_type=doc.content_type,
-                   fetched_at=doc.fetched_at)
+        return RawPage(source=doc.source, url=doc.url, page_id=page_id,
+                       html_b64=base64.b64encode(doc.body).decode("ascii"), content_type=doc.content_type,
+                       fetched_at=fetched_at)
+    return RawPage(source=doc.source, url=doc.url, page_id=page_id, html=doc.body, content_type=doc.content_type,
+                   fetched_at=fetched_at)
 
 
 def ok_line(source: str, result: StoryArticle) -> dict[str, Any]:
@@ -61,19 +67,43 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
                       budget: CleanBudget | None = None) -> Iterator[dict[str, Any]]:
     """One output line per document, in input order; nothing raises out of here.
 
-    With a `budget`, cleaning runs under its time limit, as in the stream."""
+    With a `budget`, cleaning runs under its time limit, as in the stream, one page ahead: the child cleans the
+    next page while this process finds the entities and the story of the current one (same lines, same order:
+    cleaning is pure, and the story index is still fed in input order)."""
     index = index if index is not None else StoryIndex()
-    clean = budget.clean if budget is not None else clean_step
-    for doc in docs:
-        if doc.error:
-            yield rejected_line(doc.source, "bad input", doc.url)
-            continue
+    start = budget.start if budget is not None else (lambda page, limits: lambda: clean_step(page, limits))
+
+    def queued(doc: RawDocument) -> tuple[RawDocument, Callable[[], Article] | None]:
+        if doc.error or doc.body is None:
+            return doc, None
         try:
-            if doc.body is None:
-                raise Rejected("empty", "no body")
-            article = clean(raw_page(doc), limits)
-            result = story_step(entities_step(article, dictionary, max_mentions), index)
-        except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
-            yield rejected_line(doc.source, dead_letter("process", exc).reason, doc.url)
-            continue
-        yield ok_line(doc.source, result)
+            return doc, start(raw_page(doc), limits)
+        except Exception as exc:  # the record or the pool failed for this document: its line says so
+            return doc, _raise(exc)
+
+    ahead: tuple[RawDocument, Callable[[], Article] | None] | None = None
+    for doc in docs:
+        current, ahead = ahead, queued(doc)
+        if current is not None:
+            yield _line(*current, dictionary, max_mentions, index)
+    if ahead is not None:
+        yield _line(*ahead, dictionary, max_mentions, index)
+
+
+def _raise(exc: Exception) -> Callable[[], Article]:
+    def fail() -> Article:
+        raise exc
+    return fail
+
+
+def _line(doc: RawDocument, cleaned: Callable[[], Article] | None, dictionary: ActorDictionary, max_mentions: int,
+          index: StoryIndex) -> dict[str, Any]:
+    if doc.error:
+        return rejected_line(doc.source, "bad input", doc.url)
+    try:
+        if cleaned is None:
+            raise Rejected("empty", "no body")
+        result = story_step(entities_step(cleaned(), dictionary, max_mentions), index)
+    except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
+        return rejected_line(doc.source, dead_letter("process", exc).reason, doc.url)
+    return ok_line(doc.source, result)

@@ -1,48 +1,51 @@
-"""Nothing lost: raw offsets with no outcome in the ledger are re-sent; dead letters are replayed after a fix.
+"""Nothing lost: archived pages with no outcome in the ledger are re-sent; dead letters are replayed after a fix.
 
-Faust's commits cannot carry the no-loss promise (it has skipped messages across offset gaps when
-workers join or die), so the ledger is the truth: every raw offset must end as an article or a dead
-letter. A re-sent page carries `origin`, so its outcome is recorded under the original offset.
+Every page is written to the raw archive (streams/archive.py) with its page id before it is produced, and
+the ledger records one outcome per page id. So the question "what has no outcome?" is asked of the archive,
+not of broker offsets: a local broker that restarted (offsets from 0 again) or lost its messages cannot hide
+a missing page, and the page is re-sent from the archive even when the raw topic no longer holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
 
 from schemas.records import RawRef
+from streams import archive
 from streams.broker import bootstrap_servers, kafka_options
-from streams.ingest import raw_producer
+from streams.identity import canonicalize_url
+from streams.ingest import raw_key, raw_producer
 from streams.metrics import WorkerMetrics
-from streams.query import sql_string
 from streams.settings import Settings
 from streams.stages import Rejected
 from streams.steps import dead_letter
-from streams.topics import topic_specs
+from streams.topics import ensure_topics, topic_specs
 
-Query = Callable[[str], Awaitable[list[tuple]]]
+Query = Callable[..., Awaitable[list[tuple]]]
+"""`await query(sql, parameters)`: SQL with server-side bound parameters ({name:Type})."""
 SAMPLE = 50
+CHUNK = 1000
 
 
 @dataclass
 class ReconcileReport:
-    bounds: dict[int, tuple[int, int]] = field(default_factory=dict)
+    archived: int = 0
     missing: int = 0
     in_flight: int = 0
     resent: int = 0
     dead_lettered: int = 0
-    covered_resends: int = 0
-    sample: list[tuple[int, int]] = field(default_factory=list)
+    sample: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.missing} raw offsets without outcome: {self.resent} re-sent, {self.dead_lettered} "
-                f"dead-lettered, {self.in_flight} still in flight; {self.covered_resends} earlier re-sends landed")
+        return (f"{self.missing} archived pages without outcome: {self.resent} re-sent, {self.dead_lettered} "
+                f"dead-lettered (unreadable in the archive); {self.in_flight} younger ones still in flight")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,38 +62,89 @@ class ReplayReport:
         return asdict(self)
 
 
-async def _bounds(consumer: AIOKafkaConsumer, topic: str) -> dict[int, tuple[int, int]]:
-    """First and next offset per partition. The local broker's ListOffsets can report too low an end,
-    so the end is also probed by fetching past it (the fetch response carries the true high watermark)."""
-    partitions = sorted(consumer.partitions_for_topic(topic) or [])
-    if not partitions:
-        await consumer._client.force_metadata_update()
-        partitions = sorted(consumer.partitions_for_topic(topic) or [])
-    tps = [TopicPartition(topic, p) for p in partitions]
-    begin = await consumer.beginning_offsets(tps)
-    end = dict(await consumer.end_offsets(tps))
-    consumer.assign(tps)
-    for tp in tps:
-        consumer.seek(tp, end[tp])
-    for _ in range(20):
-        got = await consumer.getmany(*tps, timeout_ms=1000)
-        for tp in tps:
-            end[tp] = max(end[tp], consumer.highwater(tp) or 0, *(r.offset + 1 for r in got.get(tp, [])))
-        if not got:
-            break
-        for tp in tps:
-            consumer.seek(tp, end[tp])
-    return {tp.partition: (begin[tp], end[tp]) for tp in tps}
+async def landed(query: Query, page_ids: list[str]) -> set[str]:
+    """The page ids that have an outcome (article or dead letter) in the ledger."""
+    found: set[str] = set()
+    for i in range(0, len(page_ids), CHUNK):
+        rows = await query("SELECT DISTINCT page_id FROM ledger WHERE page_id IN {ids:Array(String)}",
+                           {"ids": page_ids[i:i + CHUNK]})
+        found.update(r[0] for r in rows)
+    return found
 
 
-async def _offsets_without_outcome(query: Query, topic: str, partition: int, begin: int, end: int,
-                                   limit: int) -> list[int]:
-    """Computed in the warehouse: the ledger may hold millions of offsets, the gaps are few."""
-    rows = await query(
-        f"SELECT number FROM numbers({begin}, {end - begin}) WHERE number NOT IN ("
-        f"SELECT raw_offset FROM ledger WHERE raw_topic = {sql_string(topic)} AND raw_partition = {partition} "
-        f"AND raw_offset >= {begin} AND raw_offset < {end}) ORDER BY number LIMIT {limit}")
-    return [int(r[0]) for r in rows]
+def _key(page) -> bytes:
+    return raw_key((canonicalize_url(page.url) if page.url else None) or page.source)
+
+
+async def resend_archived(settings: Settings, kafka_url: str, wanted: list[archive.Entry], report,
+                          replace: bool = False) -> None:
+    """Send archived pages to the raw topic again (topics recreated if the broker lost them); a page the archive
+    cannot give back becomes a dead letter under its page id, so it still ends with one outcome. `replace`: each
+    page's new version replaces its stored article (`reprocess --from-archive`)."""
+    bootstrap = bootstrap_servers(kafka_url)
+    await ensure_topics(bootstrap, settings)
+    specs = topic_specs(settings)
+    raw_topic = specs["raw-html"].name
+    producer = raw_producer(settings, bootstrap)
+    await producer.start()
+    try:
+        pending = []
+        for entry in wanted:
+            ref = RawRef(topic=raw_topic, partition=-1, offset=-1, page_id=entry.page_id)
+            try:
+                page = archive.read_page(settings.archive_path, entry)
+            except Exception as exc:
+                letter = dead_letter("archive", Rejected("archive damaged", f"{type(exc).__name__}: {exc}"),
+                                     source=entry.source, url=entry.url, raw=ref)
+                pending.append(await producer.send(specs["dead-letters"].name,
+                                                   orjson.dumps(letter.model_dump(mode="json"))))
+                report.dead_lettered += 1
+                continue
+            if replace:
+                page = page.model_copy(update={"replace": True})
+            value = orjson.dumps(page.model_dump(mode="json", exclude_none=True))
+            try:
+                pending.append(await producer.send(raw_topic, value, key=_key(page)))
+            except MessageSizeTooLargeError as exc:  # refused every time: its outcome is this dead letter
+                letter = dead_letter("archive", Rejected("oversized", f"the broker refused a {len(value)}-byte "
+                                                                      f"message: {exc}"),
+                                     source=entry.source, url=entry.url, raw=ref)
+                pending.append(await producer.send(specs["dead-letters"].name,
+                                                   orjson.dumps(letter.model_dump(mode="json"))))
+                report.dead_lettered += 1
+                continue
+            report.resent += 1
+        for future in pending:
+            await future
+    finally:
+        await producer.stop()
+
+
+async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics: WorkerMetrics | None = None,
+                    grace_seconds: float | None = None, dry_run: bool = False, entered_before: datetime | None = None,
+                    limit: int = 10_000) -> ReconcileReport:
+    """Re-send archived pages older than the grace period (or entered before `entered_before`: a broker restart)
+    that have no outcome in the ledger, oldest first, at most `limit` per run."""
+    grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace)
+    if entered_before is not None:
+        cutoff = max(cutoff, entered_before)
+    report = ReconcileReport()
+    pages = archive.first_by_page(archive.entries(settings.archive_path))
+    report.archived = len(pages)
+    old = [e for e in pages.values() if e.entered_at <= cutoff]
+    report.in_flight = len(pages) - len(old)
+    done = await landed(query, [e.page_id for e in old])
+    wanted = sorted((e for e in old if e.page_id not in done), key=lambda e: e.entered_at)
+    report.missing = len(wanted)
+    report.sample = [{"page_id": e.page_id, "url": e.url, "source": e.source, "entered_at": e.entered_at.isoformat()}
+                     for e in wanted[:SAMPLE]]
+    if wanted and not dry_run:
+        await resend_archived(settings, kafka_url, wanted[:limit], report)
+    if metrics is not None:
+        metrics.reconciled.inc(report.resent + report.dead_lettered)
+        metrics.unaccounted.set(report.missing)
+    return report
 
 
 async def _read(consumer: AIOKafkaConsumer, tp: TopicPartition, offsets: list[int]):
@@ -108,7 +162,7 @@ async def _read(consumer: AIOKafkaConsumer, tp: TopicPartition, offsets: list[in
             got = await consumer.getmany(tp, timeout_ms=5000)
             records = got.get(tp, [])
             if not records:
-                break  # deleted by retention, or beyond what the broker reports: leave it to the next run
+                break  # deleted by retention, or beyond what the broker reports
             for record in records:
                 position = record.offset + 1
                 if record.offset in wanted:
@@ -118,25 +172,10 @@ async def _read(consumer: AIOKafkaConsumer, tp: TopicPartition, offsets: list[in
         i = run_end + 1
 
 
-def _ref(record) -> RawRef:
-    stamp = datetime.fromtimestamp(record.timestamp / 1000, timezone.utc) if record.timestamp else None
-    return RawRef(topic=record.topic, partition=record.partition, offset=record.offset, timestamp=stamp)
-
-
-async def _has_outcome(query: Query, refs: list[RawRef]) -> set[tuple[str, int, int]]:
-    if not refs:
-        return set()
-    keys = ",".join(f"({sql_string(r.topic)},{r.partition},{r.offset})" for r in refs)
-    rows = await query(f"SELECT raw_topic, raw_partition, raw_offset FROM ledger "
-                       f"WHERE (raw_topic, raw_partition, raw_offset) IN ({keys})")
-    return {(t, int(p), int(o)) for t, p, o in rows}
-
-
-async def _resend(settings: Settings, kafka_url: str, query: Query, wanted: dict[int, list[int]],
-                  grace_seconds: float | None, report) -> None:
-    """Read the raw records at `wanted` offsets and send each again with its origin; undecodable ones are dead-lettered."""
-    specs = topic_specs(settings)
-    raw_topic = specs["raw-html"].name
+async def _resend_from_topic(settings: Settings, kafka_url: str, wanted: dict[int, list[int]]) -> int:
+    """Dead letters of pages that were never archived (written before the archive existed): read back from the
+    raw topic by offset, while the broker still holds them, and sent again with their origin."""
+    raw_topic = settings.topic("raw-html")
     bootstrap = bootstrap_servers(kafka_url)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 max_partition_fetch_bytes=4 * settings.max_page_bytes,
@@ -144,114 +183,73 @@ async def _resend(settings: Settings, kafka_url: str, query: Query, wanted: dict
     producer = raw_producer(settings, bootstrap)
     await consumer.start()
     await producer.start()
+    sent = 0
     try:
-        now_ms = time.time() * 1000
         pending = []
         for partition, offsets in wanted.items():
             tp = TopicPartition(raw_topic, partition)
             consumer.assign([tp])
-            origins: list[tuple[dict, bytes | None, RawRef]] = []
             async for record in _read(consumer, tp, offsets):
-                if grace_seconds is not None and record.timestamp and now_ms - record.timestamp < grace_seconds * 1000:
-                    report.in_flight += 1
-                    continue
-                ref = _ref(record)
                 try:
                     value = orjson.loads(record.value or b"")
-                except orjson.JSONDecodeError as exc:
-                    value = exc
-                if not isinstance(value, dict):
-                    error = f"not a JSON object: {value}" if isinstance(value, Exception) else "not a JSON object"
-                    letter = dead_letter("clean", Rejected("bad message", error), raw=ref, payload=record.value or b"")
-                    pending.append(await producer.send(specs["dead-letters"].name,
-                                                       orjson.dumps(letter.model_dump(mode="json"))))
-                    report.dead_lettered += 1
+                except orjson.JSONDecodeError:
                     continue
-                if isinstance(value.get("origin"), dict):
-                    try:
-                        origins.append((value, record.key, RawRef.model_validate(value["origin"])))
-                        continue
-                    except Exception:
-                        pass  # a malformed origin: re-send under this record's own offset
-                value["origin"] = ref.model_dump(mode="json")
+                if not isinstance(value, dict):
+                    continue
+                if not isinstance(value.get("origin"), dict):
+                    stamp = datetime.fromtimestamp(record.timestamp / 1000, timezone.utc) if record.timestamp else None
+                    value["origin"] = RawRef(topic=record.topic, partition=record.partition, offset=record.offset,
+                                             timestamp=stamp).model_dump(mode="json")
                 pending.append(await producer.send(raw_topic, orjson.dumps(value), key=record.key))
-                report.resent += 1
-            # A re-send's own offset has no ledger row by design: it is covered when its origin landed.
-            landed = await _has_outcome(query, [o for _, _, o in origins])
-            for value, key, origin in origins:
-                if (origin.topic, origin.partition, origin.offset) in landed:
-                    report.covered_resends += 1
-                else:
-                    pending.append(await producer.send(raw_topic, orjson.dumps(value), key=key))
-                    report.resent += 1
+                sent += 1
         for future in pending:
             await future
     finally:
         await producer.stop()
         await consumer.stop()
-
-
-async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics: WorkerMetrics | None = None,
-                    grace_seconds: float | None = None, dry_run: bool = False,
-                    limit_per_partition: int = 10_000) -> ReconcileReport:
-    """Find raw offsets (older than the grace period) with no ledger outcome and re-send them through the pipeline."""
-    grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
-    raw_topic = settings.topic("raw-html")
-    report = ReconcileReport()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(kafka_url), enable_auto_commit=False,
-                                **kafka_options(settings))
-    await consumer.start()
-    try:
-        report.bounds = await _bounds(consumer, raw_topic)
-    finally:
-        await consumer.stop()
-    wanted = {}
-    for partition, (begin, end) in report.bounds.items():
-        if end > begin:
-            offsets = await _offsets_without_outcome(query, raw_topic, partition, begin, end, limit_per_partition)
-            if offsets:
-                wanted[partition] = offsets
-                report.missing += len(offsets)
-                report.sample.extend((partition, o) for o in offsets[: SAMPLE - len(report.sample)])
-    if wanted and not dry_run:
-        await _resend(settings, kafka_url, query, wanted, grace, report)
-        report.missing -= report.covered_resends
-    if metrics is not None:
-        metrics.reconciled.inc(report.resent + report.dead_lettered)
-        metrics.unaccounted.set(report.missing - report.in_flight)
-    return report
+    return sent
 
 
 async def replay(settings: Settings, kafka_url: str, query: Query, *, stage: str | None = None,
                  reason: str | None = None, since: str | None = None, dry_run: bool = False) -> ReplayReport:
-    """Re-send the raw pages of dead letters whose offset still ends as a dead letter (after a fix in the code)."""
-    raw_topic = settings.topic("raw-html")
-    where = [f"raw_topic = {sql_string(raw_topic)}"]
-    if stage:
-        where.append(f"stage = {sql_string(stage)}")
+    """Re-send the pages whose outcome is still a dead letter (after a fix in the code), from the archive."""
+    params: dict = {"topic": settings.topic("raw-html")}
+    where = ["outcome = 'dead_letter'"]
+    letters = []
     if reason:
-        where.append(f"reason = {sql_string(reason)}")
+        where.append("reason = {reason:String}")
+        letters.append("reason = {reason:String}")
+        params["reason"] = reason
     if since:
-        where.append(f"at >= parseDateTime64BestEffort({sql_string(since)}, 3, 'UTC')")
-    letters = " AND ".join(where)
-    rows = await query(
-        f"SELECT raw_partition, raw_offset, reason FROM dead_letters FINAL WHERE {letters} "
-        f"AND (raw_partition, raw_offset) IN (SELECT raw_partition, raw_offset FROM ledger FINAL "
-        f"WHERE raw_topic = {sql_string(raw_topic)} AND outcome = 'dead_letter') ORDER BY raw_partition, raw_offset")
+        where.append("processed_at >= parseDateTime64BestEffort({since:String}, 3, 'UTC')")
+        letters.append("at >= parseDateTime64BestEffort({since:String}, 3, 'UTC')")
+        params["since"] = since
+    if stage:
+        where.append("page_id IN (SELECT page_id FROM dead_letters WHERE stage = {stage:String})")
+        letters.append("stage = {stage:String}")
+        params["stage"] = stage
+    rows = await query("SELECT page_id, raw_topic, raw_partition, raw_offset, reason FROM ledger FINAL WHERE "
+                       + " AND ".join(where) + " ORDER BY page_id", params)
     report = ReplayReport(selected=len(rows))
-    for _, _, why in rows:
+    for *_, why in rows:
         report.reasons[why] = report.reasons.get(why, 0) + 1
-    unreplayable = [w for w in where if not w.startswith("raw_topic")]
-    no_raw = await query("SELECT count() FROM dead_letters FINAL WHERE raw_offset < 0"
-                         + (" AND " + " AND ".join(unreplayable) if unreplayable else ""))
+    no_raw = await query("SELECT count() FROM dead_letters FINAL WHERE raw_offset < 0 AND page_id = ''"
+                         + "".join(f" AND {w}" for w in letters), params)
     report.not_replayable = int(no_raw[0][0])
-    wanted: dict[int, list[int]] = {}
-    for partition, offset, _ in rows:
-        wanted.setdefault(int(partition), []).append(int(offset))
-    if wanted and not dry_run:
+    pages = archive.first_by_page(archive.entries(settings.archive_path))
+    from_archive = [pages[page_id] for page_id, *_ in rows if page_id in pages]
+    from_topic: dict[int, list[int]] = {}
+    for page_id, topic, partition, offset, _ in rows:
+        if page_id not in pages and topic == params["topic"] and int(offset) >= 0:
+            from_topic.setdefault(int(partition), []).append(int(offset))
+    if dry_run:
+        return report
+    if from_archive:
         resend = ReconcileReport()
-        await _resend(settings, kafka_url, query, wanted, None, resend)
-        report.resent = resend.resent
+        await resend_archived(settings, kafka_url, from_archive, resend)
+        report.resent += resend.resent
+    if from_topic:
+        report.resent += await _resend_from_topic(settings, kafka_url, {p: sorted(o) for p, o in from_topic.items()})
     return report
 
 
@@ -287,7 +285,8 @@ def run_maintenance(settings: Settings, action: str, **params) -> dict:
     from streams.query import worker_action
     from streams.warehouse import Warehouse
 
-    wire = {k: ("1" if v is True else str(v)) for k, v in params.items() if v not in (None, False)}
+    # `is not`: 0 (e.g. --grace 0) is a value, not an absent option.
+    wire = {k: ("1" if v is True else str(v)) for k, v in params.items() if v is not None and v is not False}
     via_worker = worker_action(settings, action, wire)
     if via_worker is not None:
         return via_worker
@@ -296,8 +295,8 @@ def run_maintenance(settings: Settings, action: str, **params) -> dict:
         raise RuntimeError("no broker: set KAFKA_URL or start one with `newsstream run`")
     warehouse = Warehouse(settings.warehouse_url)
 
-    async def query(sql: str) -> list[tuple]:
-        return warehouse.query(sql)[1]
+    async def query(sql: str, parameters: dict | None = None) -> list[tuple]:
+        return warehouse.query(sql, parameters=parameters)[1]
 
     try:
         if action == "reconcile":

@@ -83,7 +83,7 @@ def chart_svg(rows: list[tuple], actors: list[str], names: dict[str, str], metri
     return svg[svg.index("<svg"):]
 
 
-def render_report(query: Query, *, since: date, until: date, metric: str = "stories", top: int = 8,
+def render_report(query: Query, *, since: date, until: date, metric: str = "mentions", top: int = 8,
                   actors: list[str] | None = None) -> str:
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}")
@@ -106,8 +106,9 @@ def render_report(query: Query, *, since: date, until: date, metric: str = "stor
         body.append(f"<tr><th>{week.isoformat()}</th>{''.join(cells)}</tr>")
     chart = chart_svg(rows, chosen, names, metric) if rows and chosen else "<p>No mentions in this range.</p>"
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    heading = f"{metric.capitalize()} per actor per week"  # the title says what the chart counts
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Mentions per actor per week</title>
+<html lang="en"><head><meta charset="utf-8"><title>{heading}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
 table {{ border-collapse: collapse; font-size: 0.9rem; }}
@@ -115,7 +116,7 @@ th, td {{ border: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: right; }}
 thead th {{ background: #f4f4f4; }}
 .summary {{ color: #555; }}
 </style></head><body>
-<h1>Mentions per actor per week</h1>
+<h1>{heading}</h1>
 <p class="summary">{since.isoformat()} to {until.isoformat()} · {articles} articles in {stories} stories ·
 {dead} dead letters in the warehouse · chart: {metric} per ISO week (Monday) · generated {generated}</p>
 {chart}
@@ -130,3 +131,21 @@ thead th {{ background: #f4f4f4; }}
 def write_report(path: Path, query: Query, **options) -> Path:
     path.write_text(render_report(query, **options), encoding="utf-8")
     return path
+
+
+RANGE_SQL = "SELECT min(week), max(week), count() FROM mentions_per_actor_week"
+
+
+def data_range(query: Query) -> tuple[date | None, date | None]:
+    """First and last week (Mondays) with mentions; (None, None) when there are none."""
+    _, rows = query(RANGE_SQL, {})
+    first, last, count = rows[0]
+    if not count:
+        return None, None
+
+    def as_date(value) -> date:
+        return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
+
+    from datetime import timedelta
+
+    return as_date(first), as_date(last) + timedelta(days=6)

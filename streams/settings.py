@@ -65,6 +65,17 @@ class Settings(BaseSettings):
         Path(".newsstream"),
         description="NEWSSTREAM_DATA_DIR: local state (embedded ClickHouse, broker/worker address files).",
     )
+    archive_dir: Path | None = Field(
+        None, description="NEWSSTREAM_ARCHIVE_DIR: the raw archive (WARC segments of every page that entered). "
+        "Unset: NEWSSTREAM_DATA_DIR/archive. Share it between the writers (ingest, feed, backfill) and the sink worker.",
+    )
+    archive_retention_days: float = Field(
+        90.0, ge=0, description="NEWSSTREAM_ARCHIVE_RETENTION_DAYS: `archive prune` (and the sink worker, daily) deletes "
+        "segments whose newest page is older than this. 0: keep forever.",
+    )
+    archive_segment_bytes: int = Field(
+        64_000_000, ge=1, description="NEWSSTREAM_ARCHIVE_SEGMENT_BYTES: a writer starts a new segment past this size.",
+    )
     topic_prefix: str = Field("newsstream", description="NEWSSTREAM_TOPIC_PREFIX: prefix of every topic name.")
     partitions: int = Field(4, ge=1, description="NEWSSTREAM_PARTITIONS: partitions of the parallel topics.")
     app_id: str = Field("newsstream", description="NEWSSTREAM_APP_ID: Faust app id (consumer group).")
@@ -87,6 +98,11 @@ class Settings(BaseSettings):
         10.0, ge=0, description="NEWSSTREAM_CLEAN_TIMEOUT_SECONDS: longest time cleaning one page may take; a page over "
         "it is rejected as 'timeout' (cleaning runs in a child process, replaced after a timeout). 0: no budget.",
     )
+    site_profile_seconds: float = Field(
+        600.0, ge=0, description="NEWSSTREAM_SITE_PROFILE_SECONDS: how often the worker holding the warehouse learns "
+        "per-site chrome lines and title affixes from stored articles (table site_profiles) and hands them to the "
+        "clean stage. 0: never.",
+    )
     actors_path: Path | None = Field(
         None, description="NEWSSTREAM_ACTORS_PATH: actor dictionary: one YAML file, or a directory of them (every *.yaml "
         "under it). Unset: the bundled schemas/actors.yaml and schemas/actors/*.yaml."
@@ -94,6 +110,16 @@ class Settings(BaseSettings):
     sink_batch_size: int = Field(500, ge=1, description="NEWSSTREAM_SINK_BATCH_SIZE: rows per ClickHouse insert.")
     sink_flush_seconds: float = Field(
         1.0, gt=0, description="NEWSSTREAM_SINK_FLUSH_SECONDS: longest wait before a partial batch is written."
+    )
+    sink_max_retries: int = Field(
+        8, ge=0, description="NEWSSTREAM_SINK_MAX_RETRIES: retries of one warehouse write after a transient error "
+        "(connection, overload); then the sink stops without committing, and a restart re-delivers.",
+    )
+    sink_retry_first_seconds: float = Field(
+        1.0, gt=0, description="NEWSSTREAM_SINK_RETRY_FIRST_SECONDS: wait before the first retry; doubles each time.",
+    )
+    sink_retry_max_seconds: float = Field(
+        30.0, gt=0, description="NEWSSTREAM_SINK_RETRY_MAX_SECONDS: longest wait between two retries.",
     )
     run_sink: bool = Field(
         True, validation_alias=AliasChoices("NEWSSTREAM_SINK"),
@@ -208,6 +234,10 @@ class Settings(BaseSettings):
         return self.clickhouse_url or f"chdb://{self.data_path / 'clickhouse'}"
 
     @cached_property
+    def archive_path(self) -> Path:
+        return (self.archive_dir or self.data_dir / "archive").expanduser().resolve()
+
+    @cached_property
     def analyst_warehouse_url(self) -> str:
         return self.analyst_clickhouse_url or self.warehouse_url
 
@@ -227,3 +257,20 @@ class Settings(BaseSettings):
             var = alias.choices[0] if isinstance(alias, AliasChoices) else f"NEWSSTREAM_{name.upper()}"
             out[var] = field.description or ""
         return out
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad value is a UserError naming its variable, not a traceback."""
+    from pydantic import ValidationError
+
+    from streams.errors import UserError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        variables = dict(zip(Settings.model_fields, Settings.env_vars()))
+        variable = variables.get(field, field)  # an alias (KAFKA_URL, NEWSSTREAM_SINK) is reported as itself
+        shown = "" if "PASSWORD" in variable else f"={error.get('input')!r}"  # never echo a secret
+        raise UserError(f"{variable}{shown}: {error['msg']}") from None

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from schemas.records import DeadLetter, StoryArticle
+from streams.identity import offset_page_id
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -23,10 +24,11 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
         "article_id": a.article_id, "story_id": item.story.story_id, "duplicate_of": item.story.duplicate_of,
         "url": a.url, "canonical_url": a.canonical_url, "site": site, "title": a.title, "text": a.text,
         "lang": a.lang or "", "author": a.author, "published_at": a.published_at, "published_source": a.published_source,
-        "fetched_at": a.fetched_at, "charset": a.charset, "fingerprint": a.fingerprint, "source": a.source,
+        "published_utc_offset": a.published_utc_offset, "fetched_at": a.fetched_at, "charset": a.charset, "fingerprint": a.fingerprint, "source": a.source,
         "mention_count": len(item.mentions), "dictionary_version": item.dictionary_version,
         "raw_topic": raw.topic if raw else "", "raw_partition": raw.partition if raw else -1,
-        "raw_offset": raw.offset if raw else -1, "processed_at": processed_at, "minhash": item.minhash,
+        "raw_offset": raw.offset if raw else -1, "page_id": page_id(raw), "processed_at": processed_at,
+        "minhash": item.minhash,
     })
     for m in item.mentions:
         rows["mentions"].append({
@@ -71,8 +73,15 @@ def entity_rows(item: StoryArticle, processed_at: datetime) -> list[dict[str, An
     } for e in item.entities]
 
 
+def page_id(raw) -> str:
+    """The ledger key: the page's id; a raw message from before page ids is known by its offset."""
+    if raw is None:
+        return ""
+    return raw.page_id or offset_page_id(raw.topic, raw.partition, raw.offset)
+
+
 def _ledger(raw, source, url, outcome, article_id, reason, processed_at) -> dict[str, Any]:
-    return {"raw_topic": raw.topic, "raw_partition": raw.partition, "raw_offset": raw.offset, "source": source or "",
+    return {"page_id": page_id(raw), "raw_topic": raw.topic, "raw_partition": raw.partition, "raw_offset": raw.offset, "source": source or "",
             "url": url, "outcome": outcome, "article_id": article_id, "reason": reason, "processed_at": processed_at,
             "raw_at": raw.timestamp}
 
@@ -83,16 +92,49 @@ def dead_letter_rows(item: DeadLetter) -> Rows:
     return rows | {"dead_letters": [{
         "at": item.at, "stage": item.stage, "reason": item.reason, "error": item.error, "source": item.source or "",
         "url": item.url, "raw_topic": raw.topic if raw else "", "raw_partition": raw.partition if raw else -1,
-        "raw_offset": raw.offset if raw else -1, "payload": item.payload,
+        "raw_offset": raw.offset if raw else -1, "page_id": page_id(raw), "payload": item.payload,
     }]}
 
 
+REPLACED = "replaced articles"
+"""Rows key (not a table) listing the articles whose new version replaces the stored one (`reprocess --from-archive`)."""
+
+
+def write_rows(warehouse, rows: Rows) -> None:
+    """Insert a batch; for replaced articles, first delete their old mentions and candidate mentions (their offsets
+    index the old text), and afterwards rebuild the aggregates fed by `mentions` for the days touched (their
+    uniqExact states cannot subtract). Re-running it after a failure gives the same result."""
+    from streams.reprocess import rebuild_aggregates
+
+    rows = dict(rows)
+    replaced = [r["article_id"] for r in rows.pop(REPLACED, [])]
+    days = set()
+    if replaced:
+        _, old = warehouse.query("SELECT DISTINCT toDate(published_at) FROM mentions WHERE has({ids:Array(String)}, "
+                                 "article_id)", parameters={"ids": replaced})
+        days = {d for (d,) in old} | {r["published_at"].date() for r in rows.get("articles", [])
+                                      if r["article_id"] in set(replaced)}
+        for table in ("mentions", "candidate_mentions", "entities"):
+            warehouse.client.command(f"DELETE FROM {table} WHERE has({{ids:Array(String)}}, article_id)",
+                                     parameters={"ids": replaced})
+    for table, table_rows in rows.items():
+        warehouse.insert_rows(table, table_rows)
+    if days:
+        rebuild_aggregates(warehouse, days)
+
+
 def batch_rows(items: list[StoryArticle | DeadLetter]) -> Rows:
-    """All rows of a batch, grouped per table, for one insert per table."""
+    """All rows of a batch, grouped per table, for one insert per table; `ledger` last.
+
+    Tables are written in this order without a transaction: with the outcome written last, a write that
+    fails part-way never records an outcome, so the message is re-delivered or dead-lettered, never both.
+    """
     now = datetime.now(timezone.utc)
     merged: Rows = defaultdict(list)
     for item in items:
+        if isinstance(item, StoryArticle) and item.article.raw is not None and item.article.raw.replace:
+            merged[REPLACED].append({"article_id": item.article.article_id})
         rows = story_rows(item, now) if isinstance(item, StoryArticle) else dead_letter_rows(item)
         for table, table_rows in rows.items():
             merged[table].extend(table_rows)
-    return merged
+    return dict(sorted(merged.items(), key=lambda kv: kv[0] == "ledger"))

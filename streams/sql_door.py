@@ -53,6 +53,9 @@ REFUSED_KINDS = {
     "Set": "SET is refused: the door sets the session's limits",
 }
 OUTPUT_FORMAT = "TabSeparatedRaw"  # the format the EXPLAIN AST dump is fetched in (it shows as the last node)
+# chDB's `default` database overlays the file system (`SELECT * FROM default.`/etc/passwd``); readonly=1 refuses
+# only a file the engine has not opened yet, so the door refuses the database by name (`IN default.x` included).
+REFUSED_DATABASES = ("default",)
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,12 @@ class SqlDoor:
         if not text.strip():
             raise Refused("empty query")
         try:
-            return self.client.query("SELECT formatQuery({text:String})", parameters={"text": text}).result_rows[0][0]
+            rows = self.client.query("SELECT formatQuery({text:String})", parameters={"text": text}).result_rows
         except Exception as exc:
             raise Refused(f"not a single valid statement: {_clickhouse_message(exc)}") from None
+        if len(rows) != 1:  # rows an earlier query left on the connection (see _discard_leftovers): never run them
+            raise Refused("the connection returned rows of an earlier query; nothing was run, try again")
+        return rows[0][0]
 
     def check(self, text: str, parameters: dict[str, str] | None = None) -> str:
         """The canonical statement when it passes the door; else Refused with a one-line reason."""
@@ -168,16 +174,43 @@ class SqlDoor:
             del settings["readonly"]
         return settings
 
+    def _discard_leftovers(self) -> None:
+        """chDB keeps the blocks a failed query had already produced (the first part of a UNION ALL stopped by its
+        time limit) and returns them ahead of the next query's rows on that connection, so one analyst could plant
+        rows in another's answer, or the statement the door runs next. One throwaway query takes them."""
+        try:
+            self.client.raw_query("SELECT 1", fmt=OUTPUT_FORMAT)
+        except Exception:
+            pass
+
     def run(self, text: str, parameters: dict[str, str] | None = None) -> Answer:
         statement = self.check(text, parameters)
         try:
             result = self.client.query(statement, parameters=parameters or None, settings=self._settings())
         except Exception as exc:
+            self._discard_leftovers()
             raise QueryFailed(_clickhouse_message(exc)) from None
-        rows = [tuple(r) for r in result.result_rows]
-        # With result_overflow_mode=break ClickHouse stops after the block that crossed a limit.
-        cut = len(rows) > self.limits.max_result_rows
-        return Answer(list(result.column_names), rows[: self.limits.max_result_rows], cut)
+        # With result_overflow_mode=break ClickHouse stops only after the block that crossed a limit, and one block
+        # can hold a whole short result (1000 rows of 1 MB), so the door counts rows and bytes itself.
+        rows, size, cut = [], 0, False
+        for row in result.result_rows:
+            size += sum(_value_bytes(v) for v in row)
+            if len(rows) == self.limits.max_result_rows or size > self.limits.max_result_bytes:
+                cut = True
+                break
+            rows.append(tuple(row))
+        return Answer(list(result.column_names), rows, cut)
+
+
+def _value_bytes(value) -> int:
+    """About what a value weighs in a result: its length for text and bytes, 8 for a number, date or the like."""
+    if isinstance(value, (str, bytes, bytearray)):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return 8 + sum(_value_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return 8 + sum(_value_bytes(k) + _value_bytes(v) for k, v in value.items())
+    return 8
 
 
 class QueryFailed(UserError):
@@ -221,6 +254,10 @@ def check_tree(dump: str, function_refusal, first_word: str = "") -> None:
             raise Refused("SETTINGS clauses are refused: the door sets the limits")
         if kind not in NODE_KINDS:
             raise Refused(f"{kind} (a parse-tree node) is not on the read-only allow-list")
+        if kind in ("Identifier", "TableIdentifier") and len(words) > 1 and \
+                any(words[1] == db or words[1].startswith(db + ".") for db in REFUSED_DATABASES):
+            raise Refused(f"the database {words[1].split('.', 1)[0]} is refused (in chDB it reads the server's files): "
+                          "query the warehouse's own tables")
         del stack[depth:]
         parent = stack[-1] if stack else ""
         if kind == "Literal" and parent in READ_STATEMENTS:  # a statement's own literal is its OUTFILE name

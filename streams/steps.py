@@ -17,6 +17,7 @@ from streams.arabic import normalize_with_map
 from streams.settings import Settings
 from streams.stages import Rejected
 from streams.stages.clean import CleanLimits, clean_page
+from streams.stages.siteprofile import SiteProfile
 from streams.stages.candidates import find_candidates
 from streams.ner.model import Recognizer
 from streams.ner.model import shipped as shipped_recognizer
@@ -32,10 +33,16 @@ def clean_limits(settings: Settings) -> CleanLimits:
                        max_text_chars=settings.max_text_chars)
 
 
-def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None) -> Article:
+def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+               profile: SiteProfile | None = None) -> Article:
     # RawPage{source,url,html|html_b64,fetched_at} -> Article{article_id,title,text,published_at,...}
-    article = clean_page(page.body(), url=page.url, source=page.source, fetched_at=page.fetched_at,
-                         content_type=page.content_type, raw=raw, limits=limits)
+    if page.http_status is not None and page.http_status >= 400:
+        raise Rejected("error page", f"HTTP status {page.http_status}")
+    # An undated page falls back to its fetch time, recorded once when it entered (else the time its raw message
+    # entered the topic, which a re-send keeps): never the processing time, which would change on re-delivery.
+    fetched_at = page.fetched_at or (raw.timestamp if raw is not None else None)
+    article = clean_page(page.body(), url=page.url, source=page.source, fetched_at=fetched_at,
+                         content_type=page.content_type, raw=raw, limits=limits, profile=profile)
     if len(article.text) > limits.max_text_chars:
         raise Rejected("text too long", f"{len(article.text)} characters of text, over the {limits.max_text_chars} limit")
     return article

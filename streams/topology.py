@@ -22,7 +22,9 @@ from schemas.records import Article, ArticleEntities, RawPage, RawRef
 from streams import codec
 from streams.actors import DictionaryWatcher
 from streams.broker import bootstrap_servers, faust_broker_url, faust_credentials, kafka_options
+from streams.archive import prune as prune_archive
 from streams.catalog import sync_actors
+from streams.identity import page_id_for
 from streams import webauth
 from streams.settings import Settings
 from streams.sql_door import AnalystLane, Busy, Limits, QueryFailed, Refused
@@ -34,10 +36,13 @@ from streams.reprocess import reprocess
 from streams.budget import CleanBudget
 from streams.stages.stories import StoryIndex
 from streams.story_index import fill_from_rows, fill_from_stories, index_query, unsunk_stories
+from streams.site_profiles import learn_site_profiles, load_site_profiles, site_of
+from streams.stages.siteprofile import SiteProfile
 from streams.steps import clean_limits, dead_letter, entities_step, story_step
 from streams.topics import topic_specs
 from streams.warehouse import Warehouse
-from streams.warehouse_sink import WarehouseSink, write_with_retry
+from streams.sink import write_rows
+from streams.warehouse_sink import WarehouseSink
 
 log = logging.getLogger("newsstream")
 
@@ -69,16 +74,17 @@ class WarehouseGate:
             raise RuntimeError("this worker does not hold the embedded warehouse (NEWSSTREAM_SINK=false)")
         return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(self._open()))
 
-    async def query(self, sql: str) -> list[tuple]:
+    async def query(self, sql: str, parameters: dict | None = None) -> list[tuple]:
         if self.holds_warehouse:
-            return (await self.run(lambda w: w.query(sql)))[1]
+            return (await self.run(lambda w: w.query(sql, parameters=parameters)))[1]
         if worker_web_url(self.settings) is None:  # opening chDB here would lock the holder out of its directory
             raise RuntimeError("no running worker holds the embedded warehouse (NEWSSTREAM_SINK=true)")
-        return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql))[1]
+        return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql, parameters))[1]
 
     async def write(self, rows: dict[str, list[dict]]) -> None:
-        await write_with_retry(lambda r: self.run(lambda w: [w.insert_rows(t, x) for t, x in r.items()]), rows,
-                               self.metrics)
+        """One insert per table (replaced articles' old rows deleted first); the sink decides what to retry
+        (WarehouseSink.write_retrying)."""
+        await self.run(lambda w: write_rows(w, rows))
 
 
 class SinkService(mode.Service):
@@ -90,6 +96,12 @@ class SinkService(mode.Service):
 
     async def on_start(self) -> None:
         self._task = asyncio.ensure_future(self.sink.run())
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task) -> None:
+        """A sink that gave up (warehouse down past its retries) crashes the worker: no silent half-worker."""
+        if not task.cancelled() and task.exception() is not None and not self.sink._stopping.is_set():
+            asyncio.ensure_future(self.crash(task.exception()))
 
     async def on_stop(self) -> None:
         self.sink.stop()
@@ -108,21 +120,40 @@ def _raw_ref(value: Any) -> RawRef | None:
         return None
 
 
+def _page_id(value: Any) -> str | None:
+    """The page's id as it entered; a raw message produced without one gets the same hash here."""
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("page_id"), str) and value["page_id"]:
+        return value["page_id"]
+    try:
+        page = RawPage.model_validate(value)
+    except Exception:
+        return None  # the clean stage dead-letters it; the ledger then knows it by its offset
+    return page_id_for(page.url, page.source, page.body())
+
+
 def _entry_ref(event) -> RawRef:
-    """The ledger key of a raw message: its own offset, or the one it re-sends (reconcile, replay)."""
+    """The ledger key of a raw message: its page id, with its own offset (or the one it re-sends) as provenance."""
     message = event.message
+    page_id = _page_id(event.value)
     origin = event.value.get("origin") if isinstance(event.value, dict) else None
+    replace = isinstance(event.value, dict) and event.value.get("replace") is True
     if origin:
         try:
-            return RawRef.model_validate(origin)
+            return RawRef.model_validate(origin).model_copy(update={"page_id": page_id, "replace": replace})
         except Exception:
             pass
     # Faust gives the Kafka timestamp in seconds (aiokafka's records carry milliseconds).
     stamp = datetime.fromtimestamp(message.timestamp, timezone.utc) if message.timestamp else None
-    return RawRef(topic=message.topic, partition=message.partition, offset=message.offset, timestamp=stamp)
+    return RawRef(topic=message.topic, partition=message.partition, offset=message.offset, timestamp=stamp,
+                  page_id=page_id, replace=replace)
 
 
-def create_app(settings: Settings, kafka_url: str) -> faust.App:
+def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetime | None = None,
+               broker_restarts: int = 0) -> faust.App:
+    """`broker_started_at`: the broker started empty then (the local one, after `run` or a restart): archived pages
+    that entered before it and have no outcome were lost with the old broker and are re-sent at start."""
     codec.register()
     specs = topic_specs(settings)
     app = faust.App(
@@ -160,6 +191,8 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
     index_ready = asyncio.Event()
     index_tasks: list[asyncio.Task] = []
     metrics = WorkerMetrics()
+    metrics.broker_restarts.set(broker_restarts)
+    metrics.broker_up.set(1)
     gate = WarehouseGate(settings, metrics)
     app.metrics = metrics
     app.warehouse_gate = gate  # used by tests
@@ -196,10 +229,24 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
             await topic[out].send(key=key(result).encode(), value=result.model_dump(mode="json"))
             metrics.stage_outcomes.labels(stage, "passed").inc()
 
+    # Per-site profiles (streams.site_profiles): learned and stored by the worker holding the warehouse,
+    # handed to the clean stage by the page's site; other workers clean without them.
+    site_profiles: dict[str, SiteProfile] = {}
+
+    def _clean_with_profile(page: RawPage, ref: RawRef | None) -> Article:
+        profile = site_profiles.get(site_of(page.final_url or page.url) or "")
+        return budget.clean(page, limits, raw=ref, profile=profile)
+
+    if settings.run_sink and settings.site_profile_seconds > 0:
+        @app.timer(settings.site_profile_seconds)
+        async def site_profile_timer() -> None:
+            await gate.run(learn_site_profiles)
+            site_profiles.update(await gate.run(load_site_profiles))
+
     # raw-html: RawPage -> cleaned: Article (trafilatura is CPU-bound: off the event loop)
     @app.agent(topic["raw-html"], name="clean")
     async def clean(stream):
-        await run_stage(stream, "clean", lambda v, ref: budget.clean(RawPage.model_validate(v), limits, raw=ref),
+        await run_stage(stream, "clean", lambda v, ref: _clean_with_profile(RawPage.model_validate(v), ref),
                         "cleaned", key=lambda a: a.article_id, offload=True)
 
     # cleaned: Article -> entities: ArticleEntities
@@ -222,13 +269,47 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
         if settings.reconcile_seconds > 0:
             @app.timer(settings.reconcile_seconds)
             async def reconcile_timer() -> None:
-                report = await reconcile(settings, kafka_url, gate.query, metrics=metrics)
+                try:
+                    report = await reconcile(settings, kafka_url, gate.query, metrics=metrics)
+                except Exception as exc:  # a timer that raises crashes the whole app: log, try at the next tick
+                    log.error("reconcile failed (%s: %s); trying again in %.0fs", type(exc).__name__, exc,
+                              settings.reconcile_seconds)
+                    return
                 if report.resent or report.dead_lettered:
                     log.warning("reconcile: %s", report.summary())
+                pruned = await asyncio.get_running_loop().run_in_executor(
+                    None, prune_archive, settings.archive_path, settings.archive_retention_days)
+                if pruned:
+                    log.info("archive: %d segments past NEWSSTREAM_ARCHIVE_RETENTION_DAYS deleted", len(pruned))
+
+        if broker_started_at is not None:
+            @app.task
+            async def heal_from_archive() -> None:
+                """Pages that entered before this broker started and have no outcome were in the broker that died."""
+                wait = 1.0
+                while True:
+                    try:
+                        report = await reconcile(settings, kafka_url, gate.query, metrics=metrics,
+                                                 entered_before=broker_started_at)
+                        break
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("re-sending archived pages after the broker start failed; retrying in %.0fs", wait)
+                        await asyncio.sleep(wait)
+                        wait = min(wait * 2, 30.0)
+                metrics.healed.inc(report.resent + report.dead_lettered)
+                log.warning("broker started empty at %s: %d archived pages without outcome re-sent from the archive",
+                            broker_started_at.isoformat(), report.resent + report.dead_lettered)
 
         @app.timer(settings.lag_seconds)
         async def lag_timer() -> None:
-            await gate.write({"consumer_lag": await record_lag(settings, kafka_url, metrics)})
+            try:
+                rows = await record_lag(settings, kafka_url, metrics)
+            except Exception as exc:  # Kafka unreachable: reported by the watchdog; a raising timer would crash the app
+                log.warning("consumer lag not measured (%s: %s)", type(exc).__name__, exc)
+                return
+            await gate.write({"consumer_lag": rows})
 
     async def rebuild_story_index() -> None:
         """Warehouse rows, then stories the sink has not committed: the local broker cannot be trusted to restore tables."""
@@ -290,10 +371,11 @@ def create_app(settings: Settings, kafka_url: str) -> faust.App:
                 return self.json((await action(dict(request.query))).as_dict())
         return MaintenanceView
 
-    # POST /reconcile[?dry_run=1&grace_seconds=S]: re-send raw offsets that have no outcome.
+    # POST /reconcile[?dry_run=1&grace_seconds=S&entered_before=ISO]: re-send archived pages that have no outcome.
     app.page("/reconcile")(maintenance(lambda q: reconcile(
         settings, kafka_url, gate.query, metrics=metrics, dry_run=q.get("dry_run") in ("1", "true"),
-        grace_seconds=float(q.get("grace_seconds", settings.reconcile_grace_seconds)))))
+        grace_seconds=float(q.get("grace_seconds", settings.reconcile_grace_seconds)),
+        entered_before=datetime.fromisoformat(q["entered_before"]) if q.get("entered_before") else None)))
     # POST /replay[?stage=&reason=&since=&dry_run=1]: re-send dead letters from their raw messages.
     app.page("/replay")(maintenance(lambda q: replay(
         settings, kafka_url, gate.query, stage=q.get("stage"), reason=q.get("reason"), since=q.get("since"),

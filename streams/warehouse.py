@@ -23,6 +23,7 @@ def split_statements(sql: str) -> list[str]:
 
 
 _DDL_NAME = re.compile(r"^((?:CREATE (?:TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS|ALTER TABLE) [\w.]+)", re.I)
+_RENAME = re.compile(r"^RENAME TABLE (\w+) TO (\w+)$", re.I)
 _ENGINE = re.compile(r"ENGINE = (Replacing|Aggregating|)MergeTree(?:\(([^)]*)\))?")
 
 
@@ -33,6 +34,8 @@ def on_cluster(statement: str, cluster: str) -> str:
     Distributed tables over these, keyed by cityHash64(article_id) so a replay lands on the same shard.
     """
     statement = _DDL_NAME.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
+    if statement.upper().startswith("RENAME TABLE"):  # RENAME names its cluster at the end
+        statement = f"{statement} ON CLUSTER '{cluster}'"
 
     def replicated(m: re.Match) -> str:
         args = ["'/clickhouse/tables/{shard}/{database}/{table}'", "'{replica}'"] + ([m.group(2)] if m.group(2) else [])
@@ -77,12 +80,25 @@ class Warehouse:
             if version in done:
                 continue
             for statement in split_statements(sql):
+                if self._rename_done(statement):
+                    continue
                 self.client.command(ddl(statement))
             self.client.insert("schema_migrations", [[version, name, datetime.now(timezone.utc)]],
                                column_names=["version", "name", "applied_at"])
             applied.append(name)
         self._columns.clear()
         return applied
+
+    def _rename_done(self, statement: str) -> bool:
+        """A RENAME cannot be written idempotently in SQL: it is skipped once its source is gone or its target
+        exists (a migration interrupted after it and run again)."""
+        m = _RENAME.match(statement)
+        if not m:
+            return False
+        rows = self.client.query("SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN "
+                                 "({a:String}, {b:String})", parameters={"a": m.group(1), "b": m.group(2)}).result_rows
+        names = {r[0] for r in rows}
+        return m.group(1) not in names or m.group(2) in names
 
     def columns(self, table: str) -> list[str]:
         """Column names as the DDL declares them: rows are checked against these, never a hand-kept list."""

@@ -90,21 +90,77 @@ class WarehouseSink:
         return batch
 
     async def flush(self, batch: list[Any]) -> None:
+        """Write a batch; rows the warehouse refuses become `sink` dead letters and the rest still land."""
         items = [decode(self.topics[m.topic], m.value) for m in batch]
-        rows = batch_rows(items)
-        await self.write(rows)
+        written = await self.write_splitting(list(zip(batch, items)))
         now = datetime.now(timezone.utc)
         m = self.metrics
         m.sink_batch_rows.observe(len(batch))
-        for table, table_rows in rows.items():
-            m.sink_rows.labels(table).inc(len(table_rows))
-        for item in items:
+        for item in written:
             if isinstance(item, DeadLetter):
                 m.dead_letters.labels(item.stage, item.reason).inc()
             raw = item.raw if isinstance(item, DeadLetter) else item.article.raw
             if raw is not None and raw.timestamp is not None:
                 m.end_to_end.observe(max(0.0, (now - raw.timestamp).total_seconds()))
         self.written += len(batch)
+
+    async def write_splitting(self, pairs: list[tuple[Any, StoryArticle | DeadLetter]]) -> list[StoryArticle | DeadLetter]:
+        """Insert the items' rows; on a permanent error, halve the batch until each refused item is alone, then
+        dead-letter it (stage `sink`, the warehouse's error) so one bad row never stalls the stream.
+
+        Returns the items whose rows reached the warehouse (refused ones replaced by their dead letters).
+        """
+        items = [item for _, item in pairs]
+        rows = batch_rows(items)
+        try:
+            await self.write_retrying(rows)
+        except PermanentWriteError as exc:
+            return await self._split(pairs, exc)
+        for table, table_rows in rows.items():
+            self.metrics.sink_rows.labels(table).inc(len(table_rows))
+        return items
+
+    async def _split(self, pairs: list[tuple[Any, StoryArticle | DeadLetter]],
+                     exc: PermanentWriteError) -> list[StoryArticle | DeadLetter]:
+        """Halves written separately; a refused message alone becomes a `sink` dead letter."""
+        self.metrics.sink_errors.labels("permanent").inc()
+        if len(pairs) > 1:
+            half = len(pairs) // 2
+            return await self.write_splitting(pairs[:half]) + await self.write_splitting(pairs[half:])
+        message, item = pairs[0]
+        if isinstance(item, DeadLetter) and item.stage == "sink" and item.reason == REFUSED:
+            raise exc.__cause__ or exc  # the dead letters table itself refuses: stop, nothing is committed
+        refused = refused_dead_letter(item, message.value, exc.__cause__ or exc)
+        log.error("warehouse refused a %s message (%s[%d]@%d): %s; dead-lettered", type(item).__name__,
+                  message.topic, message.partition, message.offset, refused.error)
+        self.metrics.sink_refused.inc()
+        return await self.write_splitting([(message, refused)])
+
+    async def write_retrying(self, rows: Rows) -> None:
+        """One write; transient failures (connection, overload) retried with capped exponential backoff.
+
+        Raises PermanentWriteError for anything else, and the last transient error once
+        NEWSSTREAM_SINK_MAX_RETRIES retries are spent (the sink stops; nothing uncommitted is lost).
+        """
+        s = self.settings
+        wait = s.sink_retry_first_seconds
+        for attempt in range(s.sink_max_retries + 1):
+            try:
+                return await self.write(rows)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise PermanentWriteError(str(exc)) from exc
+                self.metrics.sink_errors.labels("transient").inc()
+                if attempt == s.sink_max_retries:
+                    log.error("warehouse write failed %d times; giving up (%s)", attempt + 1, exc)
+                    raise
+                self.metrics.sink_retries.inc()
+                log.warning("warehouse write failed (%s); retry %d/%d in %.1fs", exc, attempt + 1,
+                            s.sink_max_retries, wait)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, s.sink_retry_max_seconds)
 
     async def commit(self) -> None:
         try:
@@ -130,17 +186,43 @@ class WarehouseSink:
         self._stopping.set()
 
 
-async def write_with_retry(write_once: Callable[[Rows], Awaitable[None]], rows: Rows, metrics: WorkerMetrics,
-                           first_wait: float = 1.0, max_wait: float = 30.0) -> None:
-    """Insert until it succeeds: the batch is held (and the stream with it) while the warehouse is down."""
-    wait = first_wait
-    while True:
-        try:
-            return await write_once(rows)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            metrics.sink_errors.inc()
-            log.exception("warehouse write failed; retrying in %.1fs", wait)
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, max_wait)
+REFUSED = "refused by warehouse"
+
+# ClickHouse error codes that mean "try again later", not "this row is wrong".
+TRANSIENT_CODES = frozenset({
+    159,  # TIMEOUT_EXCEEDED
+    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+    203,  # NO_FREE_CONNECTION
+    209,  # SOCKET_TIMEOUT
+    210,  # NETWORK_ERROR
+    241,  # MEMORY_LIMIT_EXCEEDED
+    242,  # TABLE_IS_READ_ONLY
+    252,  # TOO_MANY_PARTS
+    279,  # ALL_CONNECTION_TRIES_FAILED
+    319,  # UNKNOWN_STATUS_OF_INSERT
+    425,  # SYSTEM_ERROR
+    999,  # KEEPER_EXCEPTION
+})
+
+
+class PermanentWriteError(Exception):
+    """The warehouse refused the rows themselves (DDL mismatch, bad value): retrying cannot help."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection trouble and server overload are retried; everything else is the rows' fault."""
+    from clickhouse_connect.driver.exceptions import Error as ClickHouseError
+    from clickhouse_connect.driver.exceptions import OperationalError
+
+    if isinstance(exc, (OSError, asyncio.TimeoutError, OperationalError)):
+        return True
+    return isinstance(exc, ClickHouseError) and getattr(exc, "code", None) in TRANSIENT_CODES
+
+
+def refused_dead_letter(item: StoryArticle | DeadLetter, value: bytes | None, exc: BaseException) -> DeadLetter:
+    """A `sink` dead letter for a message whose rows the warehouse refused; the message itself as payload."""
+    raw = item.raw if isinstance(item, DeadLetter) else item.article.raw
+    source = item.source if isinstance(item, DeadLetter) else item.article.source
+    url = item.url if isinstance(item, DeadLetter) else item.article.url
+    letter = dead_letter("sink", exc, source=source, url=url, raw=raw, payload=value or b"")
+    return letter.model_copy(update={"reason": REFUSED})

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -84,12 +84,15 @@ def allowed_hosts(settings: Settings) -> frozenset[str]:
     return frozenset(n.lower() for n in names)
 
 
+# A Host header (or an Origin's authority) is a name or [IPv6] and an optional numeric port, nothing else:
+# urlsplit would read `evil.example@localhost` as localhost and ignore a path, a fragment or a bad port.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::[0-9]{1,5})?")
+
+
 def _hostname(host_header: str) -> str:
-    """`name:port`, `[v6]:port` or a bare name -> the name, lower-case ('' when unparsable)."""
-    try:
-        return (urlsplit(f"//{host_header}").hostname or "").lower()
-    except ValueError:
-        return ""
+    """`name:port`, `[v6]:port` or a bare name -> the name, lower-case ('' when it is anything else)."""
+    match = _HOST.fullmatch(host_header.strip())
+    return match.group(1).strip("[]").lower() if match else ""
 
 
 def refusal(method: str, path: str, headers, token: str, hosts: frozenset[str]) -> tuple[int, str] | None:
@@ -101,8 +104,8 @@ def refusal(method: str, path: str, headers, token: str, hosts: frozenset[str]) 
         return 403, f"Host {host[:100]!r} is not one this worker answers (NEWSSTREAM_WEB_ALLOWED_HOSTS)"
     origin = headers.get("Origin")
     if origin is not None:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or _hostname(parts.netloc) not in hosts:
+        scheme, _, authority = origin.partition("://")  # an Origin is scheme://host[:port], no path, no user
+        if scheme.lower() not in ("http", "https") or _hostname(authority) not in hosts:
             return 403, "cross-origin requests are refused"
     given = headers.get("Authorization") or ""
     scheme, _, credential = given.partition(" ")

@@ -16,7 +16,8 @@ from streams.webauth import server_token
 class WorkerProcess:
     """`newsstream run` in a subprocess with its own web port and log file."""
 
-    def __init__(self, data: Path, kafka_url: str, name: str = "worker", **env: str):
+    def __init__(self, data: Path, kafka_url: str | None, name: str = "worker", **env: str):
+        """`kafka_url` None: the worker starts (and supervises) the local broker itself."""
         self.port = free_port()
         # The worker's API token (streams.webauth): made here so the URL can carry it, as the CLI would read it.
         self.token = server_token(Settings(_env_file=None, data_dir=data))
@@ -27,6 +28,8 @@ class WorkerProcess:
                                  "NEWSSTREAM_WEB_PORT": str(self.port), "NEWSSTREAM_SINK_FLUSH_SECONDS": "0.5",
                                  "NEWSSTREAM_GROUP_SESSION_TIMEOUT": "6"} | env
         self.env.pop("CLICKHOUSE_URL", None)
+        if kafka_url is None:
+            self.env.pop("KAFKA_URL")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "WorkerProcess":

@@ -34,3 +34,14 @@ def test_reasons_cross_the_process_boundary_intact():
 
 def test_no_budget_cleans_in_the_calling_thread():
     assert CleanBudget(0).clean(GOOD, CleanLimits()).title
+
+
+def test_a_fresh_child_loads_the_language_model_before_its_first_page_is_timed():
+    # Loading it took 1.4 s on a loaded machine: inside a page's budget it turned normal pages into timeouts.
+    import subprocess
+    import sys
+
+    check = ("import py3langid.langid as langid, streams.steps; before = langid.IDENTIFIER is None; "
+             "from streams.budget import _warm_up; _warm_up(); print(before, langid.IDENTIFIER is not None)")
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "True"], out.stderr

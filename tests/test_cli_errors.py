@@ -1,9 +1,47 @@
-"""The CLI dispatcher turns a UserError into one line on stderr and a non-zero exit."""
+"""A CLI a person can use: each mistake is one line on stderr and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
 from streams import cli
-from streams.errors import UserError
+from streams.errors import UserError, warehouse_error_line
+
+SYNTAX_ERROR = ("Code: 62. DB::Exception: Syntax error: failed at position 7 (1) (line 1, col 7): 1\n"
+                " SETTINGS readonly = '1'\n FORMAT Native. Expected one of: token sequence, Dot, token, OR, AND, "
+                "SETTINGS, end of query. (SYNTAX_ERROR)")
+
+
+UNSET = ("KAFKA_URL", "NEWSSTREAM_KAFKA_URL", "CLICKHOUSE_URL", "NEWSSTREAM_CLICKHOUSE_URL")
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    for var in UNSET:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "data"
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str]:
+    code = cli.main(argv)
+    return code, capsys.readouterr().err
+
+
+def run_process(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI in its own process: chDB allows one data directory per process."""
+    base = {k: v for k, v in os.environ.items() if k not in UNSET}
+    return subprocess.run([sys.executable, "-m", "streams.cli", *argv], env=base | env, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_user_error_is_one_line_and_non_zero(monkeypatch, capsys):
@@ -15,3 +53,225 @@ def test_user_error_is_one_line_and_non_zero(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert err == "newsstream: no such file: nosuch.yaml\n"
+
+
+def test_verbose_shows_the_traceback(monkeypatch):
+    def boom(args):
+        raise UserError("no such file: nosuch.yaml")
+
+    monkeypatch.setattr(cli, "cmd_config", boom)
+    with pytest.raises(UserError):
+        cli.main(["--verbose", "config"])
+
+
+def test_warehouse_errors_become_one_readable_line():
+    assert warehouse_error_line(SYNTAX_ERROR) == ("SYNTAX_ERROR: Syntax error: failed at position 7 (1) "
+                                                  "(line 1, col 7): 1")
+    assert warehouse_error_line(
+        "Code: 60. DB::Exception: Unknown table expression identifier 'nosuch'. In scope SELECT d FROM nosuch "
+        "SETTINGS readonly = '1'. (UNKNOWN_TABLE) (version 24.3.1.1 (official build))"
+    ) == "UNKNOWN_TABLE: Unknown table expression identifier 'nosuch'"
+
+
+def test_sql_errors_on_the_embedded_warehouse_are_one_line(tmp_path):
+    env = {"NEWSSTREAM_DATA_DIR": str(tmp_path / "data")}
+    bad = run_process(["sql", "SELEC 1"], env, tmp_path)
+    assert (bad.returncode, bad.stderr) == (
+        2, "newsstream: not a single valid statement: Syntax error: failed at position 7 (1): 1\n")
+    unknown = run_process(["sql", "SELECT * FROM nosuch"], env, tmp_path)
+    assert unknown.returncode == 2
+    assert unknown.stderr == ("newsstream: Unknown table expression identifier 'nosuch' "
+                              f"(warehouse chdb://{tmp_path / 'data' / 'clickhouse'})\n")
+
+
+class _WorkerSQL(BaseHTTPRequestHandler):
+    """The worker's /sql door answering as it does for bad SQL: 400 with the warehouse's message."""
+
+    def do_GET(self):  # noqa: N802
+        body = json.dumps({"error": SYNTAX_ERROR}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_sql_errors_through_the_worker_are_one_line(data_dir, monkeypatch, capsys):
+    server = HTTPServer(("127.0.0.1", 0), _WorkerSQL)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        data_dir.mkdir(parents=True)
+        (data_dir / "worker.json").write_text(json.dumps(
+            {"web_url": f"http://127.0.0.1:{server.server_port}", "pid": os.getpid(), "kafka_url": "kafka://x:1"}))
+        code, err = run_cli(["sql", "SELEC 1"], capsys)
+    finally:
+        server.shutdown()
+    assert (code, err) == (2, "newsstream: SYNTAX_ERROR: Syntax error: failed at position 7 (1) (line 1, col 7): 1\n")
+
+
+def test_unknown_table_points_at_the_demo_data(data_dir, monkeypatch, capsys):
+    from streams.settings import Settings
+
+    (data_dir / "demo" / "clickhouse").mkdir(parents=True)
+    error = cli._warehouse_error(RuntimeError("Code: 60. DB::Exception: Unknown table expression identifier "
+                                              "'mentions_per_actor_week'. (UNKNOWN_TABLE)"), Settings())
+    assert str(error) == (
+        f"UNKNOWN_TABLE: Unknown table expression identifier 'mentions_per_actor_week' (warehouse "
+        f"chdb://{data_dir / 'clickhouse'}; the demo's data is in {data_dir / 'demo'}: "
+        f"NEWSSTREAM_DATA_DIR={data_dir / 'demo'} newsstream sql ...)")
+
+
+def test_a_bad_date_is_a_usage_error(data_dir, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["report", "--since", "notadate"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == ("newsstream report: argument --since: not a date (YYYY-MM-DD): 'notadate' "
+                                       "(see `newsstream report --help`)\n")
+
+
+def test_a_cookbook_date_parameter_is_checked(data_dir, capsys):
+    code, err = run_cli(["cookbook", "risers_this_week", "--param", "week=notadate"], capsys)
+    assert (code, err) == (2, "newsstream: --param week=notadate: not a date (YYYY-MM-DD), e.g. week=2016-11-21\n")
+    code, err = run_cli(["cookbook", "risers_this_week", "--param", "week"], capsys)
+    assert (code, err) == (2, "newsstream: --param takes NAME=VALUE, got 'week'\n")
+    code, err = run_cli(["cookbook", "nosuch"], capsys)
+    assert (code, err) == (2, "newsstream: no cookbook query 'nosuch'; `newsstream cookbook` lists them\n")
+
+
+def test_feed_config_mistakes(data_dir, capsys):
+    code, err = run_cli(["feed", "--config", "nosuch.yaml"], capsys)
+    assert (code, err) == (2, "newsstream: --config nosuch.yaml: No such file or directory\n")
+    Path("bad.yaml").write_text("sources:\n  - {name: a, kind: rss, url: 'https://x.test/feed'}\n")
+    code, err = run_cli(["feed", "--config", "bad.yaml"], capsys)
+    assert (code, err) == (2, "newsstream: --config bad.yaml: sources.0.kind: Input should be 'feed', 'sitemap' "
+                              "or 'urls'\n")
+    Path("broken.yaml").write_text("sources: [\n")
+    code, err = run_cli(["feed", "--config", "broken.yaml"], capsys)
+    assert code == 2 and err.startswith("newsstream: --config broken.yaml: not YAML: ") and err.count("\n") == 1
+
+
+def test_no_broker(data_dir, capsys):
+    message = "newsstream: no broker: set KAFKA_URL or start one with `newsstream run`\n"
+    assert run_cli(["reconcile"], capsys) == (2, message)
+    assert run_cli(["replay", "--dry-run"], capsys) == (2, message)
+    Path("page.html").write_text("<html></html>")
+    assert run_cli(["ingest", "page.html"], capsys) == (2, message)
+
+
+def test_missing_input_paths_are_usage_errors_not_dead_letters(data_dir, capsys):
+    for command in (["ingest", "nosuch_dir"], ["backfill", "nosuch_dir"], ["process", "nosuch_dir", "--out", "-"]):
+        assert run_cli(command, capsys) == (2, "newsstream: no such file or folder: nosuch_dir\n")
+    assert not data_dir.exists()  # nothing written, no dead letter
+
+
+def test_output_into_a_missing_folder(data_dir, capsys):
+    Path("page.html").write_text("<html></html>")
+    assert run_cli(["report", "--out", "/nonexistent/dir/x"], capsys) == (
+        2, "newsstream: --out /nonexistent/dir/x: no such folder /nonexistent/dir\n")
+    assert run_cli(["process", "page.html", "--out", "/nonexistent/dir/x"], capsys) == (
+        2, "newsstream: --out /nonexistent/dir/x: no such folder /nonexistent/dir\n")
+
+
+def test_a_bad_setting_names_its_variable(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("NEWSSTREAM_PARTITIONS", "abc")
+    assert run_cli(["config"], capsys) == (
+        2, "newsstream: NEWSSTREAM_PARTITIONS='abc': Input should be a valid integer, unable to parse string as an "
+           "integer\n")
+    monkeypatch.delenv("NEWSSTREAM_PARTITIONS")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "")
+    monkeypatch.setenv("NEWSSTREAM_SINK", "maybe")
+    assert run_cli(["config"], capsys) == (
+        2, "newsstream: NEWSSTREAM_SINK='maybe': Input should be a valid boolean, unable to interpret input\n")
+
+
+def test_migrate_while_a_worker_holds_the_warehouse(data_dir, capsys):
+    data_dir.mkdir(parents=True)
+    (data_dir / "worker.json").write_text(json.dumps(
+        {"web_url": "http://127.0.0.1:6066", "pid": os.getpid(), "kafka_url": "kafka://x:1"}))
+    assert run_cli(["migrate"], capsys) == (
+        2, f"newsstream: the worker at http://127.0.0.1:6066 holds the embedded warehouse chdb://"
+           f"{data_dir / 'clickhouse'} and applied the migrations when it started; stop it to run `migrate` by hand\n")
+    assert not (data_dir / "clickhouse").exists()  # chDB was not opened next to the worker
+
+
+def test_a_broken_pipe_is_quiet(tmp_path):
+    reader = subprocess.Popen([sys.executable, "-m", "streams.cli", "actors", "list"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, cwd=tmp_path)
+    reader.stdout.readline()
+    reader.stdout.close()  # `| head -1`
+    _, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0
+    assert err == b""
+
+
+def test_every_command_has_help_and_examples():
+    import argparse
+
+    def commands(parser, prefix=""):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {a.dest: a.help for a in action._choices_actions}
+                for name, sub in action.choices.items():
+                    yield f"{prefix}{name}", helps.get(name), sub
+                    yield from commands(sub, f"{prefix}{name} ")
+
+    found = list(commands(cli.build_parser()))
+    assert len(found) >= 20
+    for name, help_text, sub in found:
+        assert help_text, name
+        assert sub.epilog and sub.epilog.startswith("examples:\n  newsstream "), name
+
+
+def test_more_usage_mistakes(data_dir, capsys):
+    assert run_cli(["demo", "nosuch"], capsys) == (2, "newsstream: no such file or folder: nosuch\n")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["report", "--top", "0"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == ("newsstream report: argument --top: not a positive whole number: '0' "
+                                       "(see `newsstream report --help`)\n")
+    Path("page.html").write_text("<html></html>")
+    assert run_cli(["process", "page.html", "--out", "/proc/x"], capsys) == (
+        2, "newsstream: --out /proc/x: No such file or directory\n")
+    assert run_cli(["process", "page.html", "--out", "."], capsys) == (
+        2, "newsstream: --out . is a folder; give a file name\n")
+
+
+def test_migrate_while_another_process_holds_chdb(tmp_path):
+    data = tmp_path / "data"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom streams.warehouse import Warehouse\n"
+                               f"w = Warehouse('chdb://{data / 'clickhouse'}')\nprint('held', flush=True)\n"
+                               "time.sleep(120)"], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        run = run_process(["migrate"], {"NEWSSTREAM_DATA_DIR": str(data)}, tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.returncode == 2
+    # chDB itself prints its lock error first; ours is the last line
+    assert run.stderr.splitlines()[-1] == (
+        f"newsstream: another process holds the embedded warehouse chdb://{data / 'clickhouse'} (chDB allows one "
+        "process per directory); stop it, or start `newsstream run` so commands go through it")
+
+
+def test_unreachable_services_and_a_bad_data_dir(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("CLICKHOUSE_URL", "http://analyst:secret@127.0.0.1:1/db")
+    code, err = run_cli(["sql", "SELECT 1"], capsys)
+    assert (code, err.splitlines()[-1]) == (
+        2, "newsstream: cannot reach the warehouse http://analyst:***@127.0.0.1:1/db: Connection refused")
+    assert "secret" not in err
+    assert cli.main(["config"]) == 0
+    assert "secret" not in capsys.readouterr().out  # the password never printed
+    monkeypatch.delenv("CLICKHOUSE_URL")
+
+    monkeypatch.setenv("KAFKA_URL", "kafka://127.0.0.1:1")
+    Path("page.html").write_text("<html></html>")
+    code, err = run_cli(["ingest", "page.html", "-q"], capsys)
+    assert code == 1 and err.splitlines()[-1].startswith("newsstream: cannot reach Kafka: ")
+    monkeypatch.delenv("KAFKA_URL")
+
+    Path("a-file").write_text("")
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", "a-file")
+    assert run_cli(["run"], capsys) == (2, "newsstream: NEWSSTREAM_DATA_DIR=a-file: File exists\n")

@@ -189,6 +189,9 @@ def test_read_only_users_are_contained_in_clickhouse_itself():
             value = float(profile.find(setting).text)
             assert 0 < value <= ceiling, f"{name}.{setting}"
             assert float(profile.find(f"constraints/{setting}/max").text) == value, f"{name} may not raise {setting}"
+            # 0 means "no limit" and passes a max-only constraint (ClickHouse compares 0 <= max): a floor closes that.
+            floor = profile.find(f"constraints/{setting}/min")
+            assert floor is not None and float(floor.text) >= 1, f"{name} may lift {setting} with {setting}=0"
     analyst = root.find("profiles/analyst")
     assert float(analyst.find("max_execution_time").text) == defaults.sql_max_execution_seconds
 

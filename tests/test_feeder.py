@@ -262,3 +262,39 @@ async def test_from_a_local_feed_to_rows_in_the_warehouse(site, tmp_path):
             raise
         finally:
             worker.stop()
+
+
+async def test_fetched_pages_are_archived_with_their_page_id_before_they_are_sent(site, tmp_path):
+    from streams import archive
+
+    sent = Sent()
+    writer = archive.ArchiveWriter(tmp_path / "archive")
+    order = []
+    sent_before = sent.__call__
+
+    async def send(topic, key, value):
+        order.append(("sent", orjson.loads(value).get("page_id")))
+        await sent_before(topic, key, value)
+
+    def archive_page(page):
+        order.append(("archived", page.page_id))
+        return writer.append(page)
+
+    urls = [f"{site.base}/news/{n}" for n in (1, 2)]
+    await feeder([Source(name="list", kind="urls", urls=urls)], tmp_path, send, archive=archive_page).run(once=True)
+    writer.close()
+    ids = [v["page_id"] for _, _, v in sent]
+    assert len(set(ids)) == 2 and all(ids)
+    assert order.index(("archived", ids[0])) < order.index(("sent", ids[0]))
+    pages = archive.first_by_page(archive.entries(tmp_path / "archive"))
+    assert set(pages) == set(ids)
+    assert archive.read_page(tmp_path / "archive", pages[ids[0]]).model_dump(mode="json", exclude_none=True) == \
+        next(v for _, _, v in sent if v["page_id"] == ids[0])
+
+
+async def test_identity_parameters_are_distinct_pages_for_the_seen_store(site, tmp_path):
+    sent = Sent()
+    urls = [f"{site.base}/news/details.aspx?NewsID={n}" for n in (555, 556, 557)]
+    urls.append(f"{site.base}/news/details.aspx?NewsID=555&utm_source=fb&fbclid=x")  # the first one again
+    await feeder([Source(name="list", kind="urls", urls=urls)], tmp_path, sent).run(once=True)
+    assert sorted(sent.urls()) == sorted(urls[:3])

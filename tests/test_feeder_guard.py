@@ -120,3 +120,39 @@ async def test_feed_links_to_non_public_addresses_are_blocked_and_counted(site, 
     counts = feeder.metrics.snapshot()["feed"]
     assert counts.get("blocked") == 3, counts
     assert counts.get("fetched") == 1 and sent.count("raw-html") == 1
+
+
+@pytest.mark.parametrize("address", ["::127.0.0.1", "::100.100.100.200", "::ffff:0:100.100.100.200", "::8.8.8.8",
+                                     "3fff::1", "5f00::1"])
+def test_deprecated_and_translated_ipv6_forms_are_refused(address):
+    """IPv4-compatible (::/96) and IPv4-translated (::ffff:0:0:0/96) forms carry an IPv4 address a translator
+    may reach; no public site is addressed that way. 3fff::/20 is documentation, 5f00::/16 SRv6."""
+    assert not guard.is_public(address)
+
+
+@pytest.mark.parametrize("host", ["１２７.０.０.１", "127。0。0。1", "127.1", "2130706433", "0177.0.0.1", "127.0.0.1.",
+                                  "0x7f000001", "[::127.0.0.1]", "[::ffff:0:127.0.0.1]"])
+async def test_address_spellings_are_read_as_the_connector_reads_them(host):
+    """yarl turns full-width digits and ideographic dots into an IP literal that aiohttp connects to without the
+    resolver (sec-review: `http://１２７.０.０.１:port/` fetched the loopback server); legacy numeric forms are
+    refused as blocked, not left to fail as connection errors."""
+    hits: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        hits.append(request.path)
+        return web.Response(text="metadata")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    port = tcp._server.sockets[0].getsockname()[1]
+    try:
+        async with Fetcher(POLICY) as fetcher:
+            got = await fetcher.get(f"http://{host}:{port}/latest/meta-data/")
+    finally:
+        await runner.cleanup()
+    assert hits == [], "the loopback server was reached"
+    assert got.error and got.error.startswith("blocked"), got.error

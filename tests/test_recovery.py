@@ -4,6 +4,7 @@ and the sink commits nothing the warehouse did not take."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import orjson
@@ -11,14 +12,16 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.records import RawPage
+from streams.archive import ArchiveWriter
 from streams.broker import LocalBroker, bootstrap_servers
+from streams.identity import page_id_for
 from streams.demo import wait_for_outcomes
 from streams.ingest import ingest
 from streams.query import query_worker, worker_action
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from streams.warehouse import Warehouse
-from streams.warehouse_sink import WarehouseSink, write_with_retry
+from streams.warehouse_sink import WarehouseSink
 from tests.stack import WorkerProcess
 from tests.synthetic import synthetic_pages, write_jsonl
 
@@ -26,7 +29,8 @@ pytestmark = pytest.mark.integration
 
 
 async def produce_skipped(url: str, settings: Settings, pages: list[dict]) -> int:
-    """Send pages, then commit the Faust group's offsets past them, as Faust does when it commits across a gap."""
+    """Archive and send pages (as ingest does), then commit the Faust group's offsets past them, as Faust does
+    when it commits across a gap."""
     topic = settings.topic("raw-html")
     await ensure_topics(bootstrap_servers(url), settings)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(url))
@@ -34,7 +38,11 @@ async def produce_skipped(url: str, settings: Settings, pages: list[dict]) -> in
     ends: dict[int, int] = {}
     try:
         for i, page in enumerate(pages):
-            value = RawPage(source=f"skipped-{i}", url=page["url"], html=page["html"]).model_dump(mode="json")
+            record = RawPage(source=f"skipped-{i}", url=page["url"], html=page["html"],
+                             page_id=page_id_for(page["url"], f"skipped-{i}", page["html"]))
+            with ArchiveWriter(settings.archive_path) as archive:
+                archive.append(record)
+            value = record.model_dump(mode="json")
             meta = await producer.send_and_wait(topic, orjson.dumps(value), key=str(i).encode())
             ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
     finally:
@@ -58,7 +66,7 @@ def test_reconcile_resends_pages_the_stream_skipped(tmp_path):
     pages = write_jsonl(tmp_path / "pages.jsonl", synthetic_pages(24))
     with LocalBroker(tmp_path) as broker:
         settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=tmp_path)
-        skipped = asyncio.run(produce_skipped(broker.url, settings, synthetic_pages(24)))
+        skipped = asyncio.run(produce_skipped(broker.url, settings, synthetic_pages(48)[24:]))
         worker = WorkerProcess(tmp_path, broker.url, NEWSSTREAM_RECONCILE_SECONDS="0").start()
         try:
             second = asyncio.run(ingest([pages], settings, broker.url, progress=False))
@@ -73,9 +81,9 @@ def test_reconcile_resends_pages_the_stream_skipped(tmp_path):
             wait_for_outcomes(worker.web, skipped + second.sent, 0, timeout=180)
             again = worker_action(Settings(_env_file=None, data_dir=tmp_path), "reconcile", {"grace_seconds": "0"})
             assert again["missing"] == 0 and again["resent"] == 0
-            assert again["covered_resends"] == skipped, "re-sends are recognised by their origin"
-            rows = query_worker(worker.web, "SELECT raw_partition, raw_offset, outcome FROM ledger FINAL")[1]
-            assert len(rows) == skipped + second.sent
+            assert again["archived"] == skipped + second.sent
+            rows = query_worker(worker.web, "SELECT page_id, outcome FROM ledger FINAL")[1]
+            assert len(rows) == len({r[0] for r in rows}) == skipped + second.sent
         except Exception:
             print(worker.log_tail())
             raise
@@ -176,13 +184,12 @@ async def committed(url: str, settings: Settings) -> int | None:
 def test_sink_commits_nothing_while_the_warehouse_is_down_and_loses_nothing_after(tmp_path):
     async def scenario(url: str) -> None:
         settings = Settings(_env_file=None, kafka_url=url, data_dir=tmp_path, sink_flush_seconds=0.2,
-                            group_session_timeout=6)
+                            group_session_timeout=6, sink_retry_first_seconds=0.05, sink_retry_max_seconds=0.2,
+                            sink_max_retries=10_000)
         await ensure_topics(bootstrap_servers(url), settings)
         await produce_stories(url, settings, 30)
         flaky = FlakyWarehouse(settings.warehouse_url)
-
-        async def write(rows):
-            await write_with_retry(flaky.write, rows, sink.metrics, first_wait=0.05, max_wait=0.2)
+        write = flaky.write
 
         sink = WarehouseSink(settings, url, write)
         task = asyncio.create_task(sink.run())
@@ -209,3 +216,48 @@ def test_sink_commits_nothing_while_the_warehouse_is_down_and_loses_nothing_afte
 
     with LocalBroker(tmp_path) as broker:
         asyncio.run(scenario(broker.url))
+
+
+def test_cli_reconcile_grace_zero_is_zero_not_the_default(tmp_path):
+    """`newsstream reconcile --grace 0` through the worker: 0 is a value (it used to be dropped as falsy and the
+    120 s default applied, so a page archived a moment ago counted as in flight)."""
+    import os
+    import subprocess
+    import sys
+
+    with LocalBroker(tmp_path) as broker:
+        settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=tmp_path)
+        page = RawPage(source="lost.html", url="https://example.org/lost?id=1", html="<html>x</html>",
+                       page_id=page_id_for("https://example.org/lost?id=1", "lost.html", "<html>x</html>"))
+        with ArchiveWriter(settings.archive_path) as archive:
+            archive.append(page)  # archived, then lost before it reached the broker
+        worker = WorkerProcess(tmp_path, broker.url, NEWSSTREAM_RECONCILE_SECONDS="0").start()
+        env = os.environ | {"NEWSSTREAM_DATA_DIR": str(tmp_path)}
+        env.pop("KAFKA_URL", None)
+
+        def cli(*args) -> dict:
+            done = subprocess.run([sys.executable, "-m", "streams.cli", "reconcile", "--dry-run", *args], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            return json.loads(done.stdout)
+
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if worker_action(Settings(_env_file=None, data_dir=tmp_path), "reconcile", {"dry_run": "1"}):
+                        break
+                except OSError:
+                    pass  # the address file is written before the web server listens
+                assert time.monotonic() < deadline, worker.log_tail()
+                time.sleep(0.5)
+            default = cli()
+            assert default["in_flight"] == 1 and default["missing"] == 0
+            zero = cli("--grace", "0")
+            assert zero["missing"] == 1 and zero["in_flight"] == 0
+            assert zero["sample"][0]["page_id"] == page.page_id
+        except Exception:
+            print(worker.log_tail())
+            raise
+        finally:
+            worker.stop()

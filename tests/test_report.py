@@ -30,3 +30,40 @@ def test_report_says_so_when_the_range_is_empty(tmp_path):
                          until=date(2020, 2, 1))
     warehouse.close()
     assert "No mentions in this range." in page
+
+
+def test_report_defaults_to_the_weeks_with_data_and_to_mentions(tmp_path, monkeypatch, capsys):
+    from streams import cli
+    from streams.report import data_range
+
+    warehouse = filled_warehouse(tmp_path / "chdb")
+    query = lambda sql, params: warehouse.query(sql, parameters=params)  # noqa: E731
+    monkeypatch.setattr(cli, "_query", lambda settings, sql, params=None: query(sql, params))
+    try:
+        first, last = data_range(query)
+        code = cli.main(["report", "--out", str(tmp_path / "report.html")])
+    finally:
+        warehouse.close()
+    assert code == 0
+    assert (first.weekday(), last.weekday()) == (0, 6)  # Monday of the first week, Sunday of the last
+    assert first <= date(2016, 11, 21) <= last
+    page = (tmp_path / "report.html").read_text()
+    assert f"{first.isoformat()} to {last.isoformat()}" in page
+    assert "No mentions in this range." not in page
+    assert "<h1>Mentions per actor per week</h1>" in page  # the default metric is what the title says
+
+
+def test_report_title_names_its_metric(tmp_path):
+    page = render_report(lambda sql, params: ([], [] if "mentions_per_actor_week" in sql else [(0, 0, 0)]), since=date(2020, 1, 1), until=date(2020, 2, 1),
+                         metric="stories")
+    assert "<h1>Stories per actor per week</h1>" in page
+
+
+def test_report_on_an_empty_warehouse_says_so(tmp_path, monkeypatch, capsys):
+    from streams import cli
+
+    monkeypatch.setenv("NEWSSTREAM_CLICKHOUSE_URL", "http://ch.invalid:8123/db")
+    monkeypatch.setattr(cli, "_query", lambda settings, sql, params=None: ([], [(date(1970, 1, 1), date(1970, 1, 1), 0)]))
+    assert cli.main(["report", "--out", str(tmp_path / "r.html")]) == 2
+    assert capsys.readouterr().err == ("newsstream: no mentions in the warehouse http://ch.invalid:8123/db yet; "
+                                       "nothing to draw\n")

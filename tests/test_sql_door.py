@@ -152,3 +152,46 @@ def test_the_limits_are_settings(monkeypatch):
     monkeypatch.setenv("NEWSSTREAM_SQL_MAX_MEMORY_BYTES", str(512 << 20))
     limits = Limits.from_settings(Settings(_env_file=None))
     assert limits.max_execution_seconds == 7 and limits.max_memory_bytes == 512 << 20
+
+
+def test_rows_a_stopped_query_left_behind_never_reach_the_next_query(door):
+    """chDB keeps the blocks a failed query had already produced and hands them out ahead of the next query's rows
+    on the same connection: an analyst could plant rows in another's answer, or the statement the door runs next
+    (sec-review: `SELECT count() FROM articles` answered 'you were hijacked' through the worker's /sql)."""
+    planted = "SELECT 'hijacked' AS answer"
+    with pytest.raises(QueryFailed, match="TIMEOUT_EXCEEDED|Timeout exceeded"):
+        door.run(f"SELECT '{planted.replace(chr(39), chr(39) * 2)}' AS x "
+                 "UNION ALL SELECT toString(count()) FROM numbers(1e12)")
+    assert door.run("SELECT count() AS n FROM numbers(3)") == ((["n"], [(3,)], False))
+    with pytest.raises(QueryFailed):
+        door.run("SELECT 'left' AS x UNION ALL SELECT toString(count()) FROM numbers(1e12)")
+    assert door.run("SELECT 'mine' AS x").rows == [("mine",)]
+
+
+def test_files_of_the_chdb_default_database_stay_shut(door, warehouse, tmp_path):
+    """chDB's `default` database overlays the file system (`default.`/path``); readonly=1 only refuses a file the
+    engine has not opened before, so the door refuses that database by name whatever the engine has cached."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("s3cr3t\n")
+    name = f"default.`{secret}`"
+    warehouse.client.query(f"SELECT * FROM {name}")  # another part of the process opened it (no readonly there)
+    for attack in (f"SELECT * FROM {name}", f"SELECT * FROM (SELECT * FROM {name})",
+                   f"SELECT 1 WHERE 's3cr3t' IN {name}", f"SELECT * FROM numbers(1) JOIN {name} AS f ON 1",
+                   f"DESCRIBE TABLE {name}", f"SHOW CREATE TABLE {name}", "SHOW TABLES FROM default",
+                   ):
+        with pytest.raises(Refused, match="the database default is refused"):
+            door.run(attack)
+    assert door.run("SELECT count() FROM system.one").rows == [(1,)]
+
+
+def test_a_result_over_the_byte_limit_is_cut_and_says_so(warehouse):
+    """max_result_bytes with result_overflow_mode=break stops only after the block that crossed it, and one block
+    can hold all of a short result (sec-review: 1000 rows of 1 MB came back whole, 1 GB through /sql, cut=False);
+    the door counts the bytes it hands back and cuts there."""
+    door = SqlDoor(warehouse.client, Limits(max_execution_seconds=10, max_memory_bytes=256 << 20,
+                                            max_result_rows=1000, max_result_bytes=1 << 20))
+    answer = door.run("SELECT repeat('x', 100000) AS s FROM numbers(100)")
+    assert answer.cut and 0 < len(answer.rows) <= 10, len(answer.rows)
+    assert sum(len(r[0]) for r in answer.rows) <= 1 << 20
+    whole = door.run("SELECT repeat('x', 1000) AS s FROM numbers(100)")
+    assert not whole.cut and len(whole.rows) == 100

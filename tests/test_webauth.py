@@ -84,3 +84,13 @@ def test_compose_names_its_host(tmp_path):
     hosts = allowed_hosts(settings(tmp_path, web_host="0.0.0.0", web_allowed_hosts="worker:6066, Worker-2"))
     assert {"worker", "worker-2", "127.0.0.1", "::1"} <= hosts and "0.0.0.0" not in hosts
     assert refusal("GET", "/sql", headers(host="[::1]:6066"), TOKEN, hosts) is None
+
+
+@pytest.mark.parametrize("host", ["evil.example@localhost", "evil.example@127.0.0.1:6066", "localhost/evil.example",
+                                  "localhost#evil", "localhost?x", "localhost:abc", "localhost:6066:1", "[::1]x",
+                                  "localhost\\evil.example"])
+def test_a_host_header_is_a_name_and_a_port_and_nothing_else(tmp_path, host):
+    """urlsplit read `evil.example@localhost` as localhost (userinfo dropped) and ignored paths, fragments and a
+    port that is not a number (sec-review: each got 200 through the worker); a Host header has none of those."""
+    assert check(tmp_path, host=host)[0] == 403
+    assert check(tmp_path, origin=f"http://{host}")[0] == 403

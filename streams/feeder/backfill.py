@@ -9,7 +9,7 @@ from streams.feeder.store import SeenStore
 from streams.ingest import IngestReport, ingest
 from streams.inputs import RawDocument
 from streams.settings import Settings
-from streams.stages.clean import canonicalize_url
+from streams.identity import canonicalize_url
 
 
 async def backfill(paths: list[str | Path], settings: Settings, kafka_url: str, progress: bool = True,

@@ -23,7 +23,7 @@ from streams.feeder.fetch import Fetched, Fetcher, FetchPolicy
 from streams.feeder.store import SeenStore
 from streams.ingest import raw_key
 from streams.stages import Rejected
-from streams.stages.clean import canonicalize_url
+from streams.identity import canonicalize_url, page_id_for
 from streams.steps import dead_letter
 
 log = logging.getLogger("newsstream.feeder")
@@ -33,7 +33,8 @@ MAX_CHILD_SITEMAPS = 20
 def raw_record(source: Source, fetched: Fetched) -> RawPage:
     import base64
 
-    return RawPage(source=source.name, url=fetched.url, html_b64=base64.b64encode(fetched.body).decode("ascii"),
+    return RawPage(source=source.name, url=fetched.url, page_id=page_id_for(fetched.url, source.name, fetched.body),
+                   html_b64=base64.b64encode(fetched.body).decode("ascii"),
                    content_type=fetched.headers.get("content-type"), fetched_at=datetime.now(timezone.utc),
                    final_url=fetched.final_url if fetched.final_url != fetched.url else None,
                    http_status=fetched.status, lang_hint=source.lang,
@@ -65,9 +66,10 @@ class FeederMetrics:
 class Feeder:
     def __init__(self, sources: list[Source], store: SeenStore, send, policy: FetchPolicy,
                  metrics: FeederMetrics | None = None, resend_after_seconds: float = 3600.0, outcome_query=None,
-                 max_attempts: int = 5):
+                 max_attempts: int = 5, archive=None):
         """`send(topic_key, key, value)` produces to a topic; `outcome_query(urls)` returns the URLs with an outcome;
-        a page that fails (5xx, timeouts) in `max_attempts` polls is given up."""
+        a page that fails (5xx, timeouts) in `max_attempts` polls is given up; `archive(page)` keeps each fetched
+        page in the raw archive before it is sent."""
         self.sources = sources
         self.store = store
         self.send = send
@@ -76,6 +78,7 @@ class Feeder:
         self.resend_after_seconds = resend_after_seconds
         self.outcome_query = outcome_query
         self.max_attempts = max_attempts
+        self.archive = archive
         self.stopping = asyncio.Event()
 
     async def reconcile(self) -> int:
@@ -153,6 +156,8 @@ class Feeder:
         if got.ok:
             record = raw_record(source, got)
             value = orjson.dumps(record.model_dump(mode="json", exclude_none=True))
+            if self.archive is not None:
+                self.archive(record)
             try:
                 await self.send("raw-html", raw_key(canonical), value)
             except MessageSizeTooLargeError as exc:  # a broker limit below ours: said once, not retried each poll
@@ -238,7 +243,8 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
     """The feeder with a real producer, the seen store in the data directory, metrics and SIGTERM handling."""
     from streams.broker import bootstrap_servers
     from streams.ingest import raw_producer
-    from streams.query import run_sql, sql_string, worker_web_url
+    from streams.archive import ArchiveWriter
+    from streams.query import run_sql, worker_web_url
     from streams.topics import ensure_topics, topic_specs
 
     bootstrap = bootstrap_servers(kafka_url)
@@ -260,21 +266,25 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
             raise RuntimeError("no running worker holds the embedded warehouse")
         rows = []
         for i in range(0, len(urls), 200):
-            sql = ("SELECT DISTINCT url FROM ledger WHERE url IN ("
-                   + ",".join(sql_string(u) for u in urls[i:i + 200]) + ")")
-            _, part = await asyncio.get_running_loop().run_in_executor(None, run_sql, settings, sql)
+            # One String parameter (it travels through the worker's /sql as text): URLs hold no newline.
+            chunk = "\n".join(u for u in urls[i:i + 200] if "\n" not in u)
+            _, part = await asyncio.get_running_loop().run_in_executor(
+                None, run_sql, settings, "SELECT DISTINCT url FROM ledger WHERE url IN splitByChar('\\n', {urls:String})",
+                {"urls": chunk})
             rows.extend(part)
         return {r[0] for r in rows}
 
     policy = policy_from(settings)
+    archive = ArchiveWriter(settings.archive_path, settings.archive_segment_bytes)
     feeder = Feeder(sources, store, send, policy, metrics, settings.feeder_resend_after_seconds, outcome_query,
-                    max_attempts=settings.feeder_max_attempts)
+                    max_attempts=settings.feeder_max_attempts, archive=archive.append)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, feeder.stopping.set)
     try:
         await feeder.run(once=once)
     finally:
+        archive.close()
         await producer.stop()
         store.close()
     return metrics.snapshot()

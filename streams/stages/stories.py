@@ -17,6 +17,8 @@ sit at 0.10-0.32, and 41 of 49 reach 0.15.
 
 from __future__ import annotations
 
+import dataclasses
+
 import heapq
 import re
 import itertools
@@ -262,6 +264,12 @@ def assign_story(article: Article, values: Sequence[int], index: StoryIndex,
     """`persons`: the article's lead persons (`lead_persons` of its mentions), for the second signal."""
     known = index.entries.get(article.article_id)
     if known is not None:
+        if known.fingerprint != article.fingerprint and article.raw is not None and article.raw.replace:
+            # `reprocess --from-archive` after a cleaning change: the new version replaces the stored one (the sink
+            # deletes the old mentions and rebuilds the aggregates they were counted in).
+            index.entries[article.article_id] = dataclasses.replace(known, fingerprint=article.fingerprint)
+            index.by_fingerprint.setdefault(article.fingerprint, article.article_id)
+            return known.assignment
         if known.fingerprint != article.fingerprint:
             # Replacing the text would leave the first version's mentions counted too (their rows have other
             # offsets), so the first version stays the article and a changed one is dropped with its reason.

@@ -1,0 +1,633 @@
+"""Where the time goes: per stage and per hop, offline and streaming, plus whole-process ratios.
+
+    python benchmarks/profile_pipeline.py [--parts offline,hops,process,stream] [--copies 5] [--stream-pages 400]
+
+  offline  cProfile of process_documents (no time budget, one thread) over the sample corpus x copies:
+           read, raw_page, clean (trafilatura vs metadata, htmldate, langid, fingerprint, dates, ...),
+           entities (normalize, matching, candidates, signature), story, output line + encoding.
+  hops     the cost of each Kafka hop on the same records, measured in-process: decode (orjson), validate
+           (pydantic), stage (the step), encode (model_dump + orjson), compress (zstd, as the producer does),
+           and the sink (rows + a chDB insert into a temporary warehouse).
+  process  whole processes, start-up included: `newsstream process` vs a plain `trafilatura.extract` loop in
+           one process on the same files, on samples/corpus x copies and on samples/labeled; and
+           process_documents with the time-budget child process vs in the calling thread.
+  stream   one `newsstream run` worker with the embedded broker (Tansu) and chDB: time to ready, then the same
+           pages as `process` (synthetic distinct copies of the corpus) sent at once; pages/s against
+           `newsstream process` on the same JSONL; the worker's main thread profiled with cProfile on
+           thread CPU time (the clean child process and the warehouse thread are not in it).
+
+Figures depend on the machine and its load: compare the ratios printed by one run, not numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CORPUS = ROOT / "samples" / "corpus"
+LABELED = ROOT / "samples" / "labeled"
+
+
+# ---------------------------------------------------------------- cProfile helpers
+
+def _cumulative(stats: pstats.Stats) -> dict[tuple[str, str], float]:
+    """(module file tail, function name) -> cumulative seconds, summed over same-named entries."""
+    out: dict[tuple[str, str], float] = defaultdict(float)
+    for (filename, _line, name), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
+        out[(filename.replace("\\", "/"), name)] += ct
+    return out
+
+
+def _find(cum: dict[tuple[str, str], float], path_part: str, name: str) -> float:
+    return sum(v for (f, n), v in cum.items() if n == name and path_part in f)
+
+
+def _row(label: str, seconds: float, total: float, n: int | None = None) -> str:
+    per = f"{seconds / n * 1000:8.2f} ms/doc" if n else ""
+    return f"  {label:<46} {seconds:8.3f} s {100 * seconds / total:6.1f} %  {per}"
+
+
+# ---------------------------------------------------------------- offline breakdown
+
+class _Timers:
+    """Inclusive CPU time of named functions, by replacing them in the modules that call them.
+
+    Cheaper than cProfile, which inflates Python loops ~10x (py3langid's per-character loop most of all); CPU
+    time rather than wall time because on a loaded machine the wall time of a step is mostly waiting for a core."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._undo: list[tuple[object, str, object]] = []
+
+    def wrap(self, label: str, module, name: str) -> None:
+        original = getattr(module, name)
+        seconds = self.seconds
+
+        def timed(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                seconds[label] += time.process_time() - start
+
+        setattr(module, name, timed)
+        self._undo.append((module, name, original))
+
+    def restore(self) -> None:
+        for module, name, original in reversed(self._undo):
+            setattr(module, name, original)
+        self._undo.clear()
+
+
+def offline(copies: int) -> None:
+    import orjson
+    import py3langid
+
+    import streams.process as process
+    import streams.stages.clean as clean
+    import streams.stages.stories as stories
+    import streams.steps as steps
+    from streams.actors import ActorDictionary
+    from streams.inputs import iter_documents
+    from streams.stages.clean import CleanLimits
+
+    limits = CleanLimits()
+    dictionary = ActorDictionary.load()
+    paths = [str(CORPUS)] * copies
+    list(process.process_documents(iter_documents([str(CORPUS)], max_bytes=limits.max_page_bytes), limits=limits,
+                                   dictionary=dictionary))  # warm-up: language model, lazy imports
+
+    def run(docs) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        for line in process.process_documents(docs, limits=limits, dictionary=dictionary):
+            timers.seconds["output encoding (orjson.dumps)"] += _time(orjson.dumps, line)
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    def _time(fn, *args) -> float:
+        start = time.process_time()
+        fn(*args)
+        return time.process_time() - start
+
+    start = time.process_time()
+    docs = list(iter_documents(paths, max_bytes=limits.max_page_bytes))
+    read = time.process_time() - start
+    timers = _Timers()
+    plain_wall, plain_cpu = run(docs)
+    timers.seconds.clear()
+    layout = [
+        ("raw_page (record + base64)", process, "raw_page"),
+        ("clean_step", process, "clean_step"),
+        ("  decode_html (charset)", clean, "decode_html"),
+        ("  load_html (lxml parse)", clean, "load_html"),
+        ("  count_listed_articles", clean, "count_listed_articles"),
+        ("  _metadata (meta tags, JSON-LD, title, author, htmldate)", clean, "_metadata"),
+        ("    of which htmldate find_date", clean, "find_date"),
+        ("  _unwrap_layout_tables", clean, "_unwrap_layout_tables"),
+        ("  trafilatura bare_extraction (_extract, incl. recall retries)", clean, "_extract"),
+        ("  _body_lines", clean, "_body_lines"),
+        ("  _mostly_links", clean, "_mostly_links"),
+        ("  fingerprint_text (normalization #1)", clean, "fingerprint_text"),
+        ("  _publication_time (<time>, datelines)", clean, "_publication_time"),
+        ("  py3langid.classify (prefix)", py3langid, "classify"),
+        ("  Article(...) (pydantic)", clean, "Article"),
+        ("entities_step", process, "entities_step"),
+        ("  normalize_with_map", steps, "normalize_with_map"),
+        ("  extract_mentions (matching)", steps, "extract_mentions"),
+        ("  find_candidates (discovery)", steps, "find_candidates"),
+        ("  signature (MinHash)", steps, "signature"),
+        ("    of which shingles (normalization #2)", stories, "shingles"),
+        ("  ArticleEntities(...) (pydantic)", steps, "ArticleEntities"),
+        ("story_step", process, "story_step"),
+        ("  assign_story", steps, "assign_story"),
+        ("output line (ok_line: model_dump of mentions)", process, "ok_line"),
+    ]
+    for label, module, name in layout:
+        timers.wrap(label, module, name)
+    try:
+        _wall, total = run(docs)
+    finally:
+        timers.restore()
+    n = len(docs)
+    print(f"\n== offline path: process_documents over samples/corpus x{copies} ({n} docs), no time budget, warm")
+    print(f"   unwrapped: {n / plain_wall:.1f} docs/s wall ({plain_wall:.3f} s), {n / plain_cpu:.1f} docs/s of CPU "
+          f"({plain_cpu:.3f} s CPU); with the timers {total:.3f} s CPU = 100 % below (inclusive CPU time of each "
+          "function; indented rows are parts of the row above)")
+    print(_row("read (iter_documents, separate pass)", read, total, n))
+    for label, *_ in layout + [("output encoding (orjson.dumps)",)]:
+        print(_row(label, timers.seconds[label], total, n))
+    accounted = sum(timers.seconds[k] for k in ("raw_page (record + base64)", "clean_step", "entities_step",
+                                                "story_step", "output line (ok_line: model_dump of mentions)",
+                                                "output encoding (orjson.dumps)"))
+    print(_row("process_documents loop itself (rest)", total - accounted, total, n))
+    clean_parts = sum(timers.seconds[label] for label, *_ in layout
+                      if label.startswith("  ") and not label.startswith("    ")
+                      and layout.index(next(x for x in layout if x[0] == label)) < 15)
+    print(_row("  clean_step outside the parts listed", timers.seconds["clean_step"] - clean_parts, total, n))
+
+
+# ---------------------------------------------------------------- per-hop costs
+
+def hops(copies: int) -> None:
+    import orjson
+    from aiokafka.codec import zstd_encode
+
+    from schemas.records import Article, ArticleEntities, RawPage, StoryArticle
+    from streams.actors import ActorDictionary
+    from streams.inputs import iter_documents
+    from streams.process import raw_page
+    from streams.sink import batch_rows
+    from streams.stages import Rejected
+    from streams.stages.clean import CleanLimits
+    from streams.stages.stories import StoryIndex
+    from streams.steps import clean_step, entities_step, story_step
+    from streams.warehouse import Warehouse
+
+    limits = CleanLimits()
+    dictionary = ActorDictionary.load()
+    docs = [d for d in iter_documents([str(CORPUS)] * copies, max_bytes=limits.max_page_bytes) if d.body]
+    raw = [orjson.dumps(raw_page(d).model_dump(mode="json", exclude_none=True)) for d in docs]
+    clean_step(RawPage.model_validate(orjson.loads(raw[0])), limits)  # warm-up
+    index = StoryIndex()
+    timing: dict[tuple[str, str], float] = defaultdict(float)
+    sizes: dict[str, int] = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
+
+    def hop(stage: str, messages: list[bytes], model, step) -> list[bytes]:
+        out = []
+        for message in messages:
+            t0 = time.process_time()
+            value = orjson.loads(message)
+            t1 = time.process_time()
+            record = model.model_validate(value)
+            t2 = time.process_time()
+            try:
+                result = step(record)
+            except Rejected:
+                timing[(stage, "stage")] += time.process_time() - t2
+                continue
+            t3 = time.process_time()
+            dumped = result.model_dump(mode="json")
+            t4 = time.process_time()
+            encoded = orjson.dumps(dumped)
+            t5 = time.process_time()
+            zstd_encode(encoded)
+            t6 = time.process_time()
+            for part, seconds in (("decode", t1 - t0), ("validate", t2 - t1), ("stage", t3 - t2),
+                                  ("model_dump", t4 - t3), ("orjson.dumps", t5 - t4), ("zstd", t6 - t5)):
+                timing[(stage, part)] += seconds
+            sizes[stage] += len(message)
+            counts[stage] += 1
+            out.append(encoded)
+        return out
+
+    cleaned = hop("clean", raw, RawPage, lambda p: clean_step(p, limits))
+    entities = hop("entities", cleaned, Article, lambda a: entities_step(a, dictionary))
+    stories = hop("stories", entities, ArticleEntities, lambda e: story_step(e, index))
+
+    with tempfile.TemporaryDirectory(prefix="profile-sink-") as tmp:
+        warehouse = Warehouse(f"chdb://{tmp}/ch")
+        warehouse.migrate()
+        t0 = time.process_time()
+        items = [StoryArticle.model_validate(orjson.loads(m)) for m in stories]
+        t1 = time.process_time()
+        rows = batch_rows(items)
+        t2 = time.process_time()
+        for table, table_rows in rows.items():
+            warehouse.insert_rows(table, table_rows)
+        t3 = time.process_time()
+        warehouse.close()
+    timing[("sink", "decode+validate")] = t1 - t0
+    timing[("sink", "batch_rows")] = t2 - t1
+    timing[("sink", "chDB insert (one batch)")] = t3 - t2
+    counts["sink"] = len(items)
+    sizes["sink"] = sum(map(len, stories))
+
+    total = sum(timing.values())
+    print(f"\n== per hop, in-process, samples/corpus x{copies} ({len(raw)} pages): CPU seconds, share of all hops, ms/msg")
+    for stage in ("clean", "entities", "stories", "sink"):
+        n = max(1, counts[stage])
+        print(f"  {stage} ({counts[stage]} messages in, mean {sizes[stage] / n / 1024:.1f} KiB)")
+        for (s, part), seconds in timing.items():
+            if s == stage:
+                print(f"    {part:<26} {seconds:8.3f} s {100 * seconds / total:6.1f} %  {seconds / n * 1000:8.3f} ms")
+    overhead = sum(v for (s, p), v in timing.items() if p not in ("stage",) and s != "sink")
+    print(f"  all hop overhead outside the steps (decode+validate+dump+encode+zstd): {overhead:.3f} s = "
+          f"{100 * overhead / total:.1f} % of all hops")
+
+
+# ---------------------------------------------------------------- whole processes
+
+PLAIN_LOOP = """
+import sys, time, pathlib
+import trafilatura
+for path in sys.argv[1:]:
+    p = pathlib.Path(path)
+    files = sorted(f for f in p.rglob('*') if f.is_file() and not f.name.startswith('.')) if p.is_dir() else [p]
+    for f in files:
+        trafilatura.extract(f.read_bytes())
+"""
+
+
+def _timed(cmd: list[str], env: dict | None = None, cwd: str | None = None) -> float:
+    """Wall seconds of a whole process; its CPU seconds (with its waited-for children) go to LAST_CPU."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env, cwd=cwd)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU[0] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall
+
+
+LAST_CPU = [0.0]
+
+
+def _newsstream(data: Path) -> list[str]:
+    return [sys.executable, "-m", "streams.cli"]
+
+
+def _env(data: Path, **extra: str) -> dict:
+    env = os.environ | {"NEWSSTREAM_DATA_DIR": str(data)} | extra
+    env.pop("KAFKA_URL", None)
+    return env
+
+
+def _html_copies(source: Path, target: Path, copies: int) -> int:
+    target.mkdir(parents=True)
+    n = 0
+    for i in range(copies):
+        for f in sorted(source.glob("*.html")):
+            shutil.copy(f, target / f"{i:02d}-{f.name}")
+            n += 1
+    return n
+
+
+def whole_processes(copies: int, baseline: str | None = None) -> None:
+    from streams.actors import ActorDictionary
+    from streams.budget import CleanBudget
+    from streams.inputs import iter_documents
+    from streams.process import process_documents
+    from streams.stages.clean import CleanLimits
+
+    print("\n== whole processes, start-up included (newsstream process vs plain trafilatura.extract loop)")
+    with tempfile.TemporaryDirectory(prefix="profile-process-") as tmp:
+        tmp_path = Path(tmp)
+        sets = {f"samples/corpus x{copies}": (tmp_path / "corpus", _html_copies(CORPUS, tmp_path / "corpus", copies)),
+                "samples/labeled": (tmp_path / "labeled", _html_copies(LABELED, tmp_path / "labeled", 1))}
+        for name, (folder, n) in sets.items():
+            plain = _timed([sys.executable, "-c", PLAIN_LOOP, str(folder)])
+            plain_cpu = LAST_CPU[0]
+            process = _timed(_newsstream(tmp_path) + ["process", "--out", "-", str(folder)], env=_env(tmp_path / "data"))
+            process_cpu = LAST_CPU[0]
+            unbudgeted = _timed(_newsstream(tmp_path) + ["process", "--out", "-", str(folder)],
+                                env=_env(tmp_path / "data", NEWSSTREAM_CLEAN_TIMEOUT_SECONDS="0"))
+            unbudgeted_cpu = LAST_CPU[0]
+            if baseline:
+                base = _timed(_newsstream(tmp_path) + ["process", "--out", "-", str(folder)], env=_env(tmp_path / "data"),
+                              cwd=baseline)
+                base_cpu = LAST_CPU[0]
+                print(f"  {name}: baseline tree {baseline}: process {base:.2f} s / {base_cpu:.2f} s CPU "
+                      f"= {plain / base:.2f}x plain (CPU {plain_cpu / base_cpu:.2f}x); this tree is {base / process:.2f}x "
+                      f"faster in wall time, {base_cpu / process_cpu:.2f}x in CPU")
+            print(f"  {name}: {n} pages; plain loop {plain:.2f} s wall / {plain_cpu:.2f} s CPU "
+                  f"({n / plain:.1f} pages/s); process {process:.2f} s / {process_cpu:.2f} s CPU "
+                  f"({n / process:.1f} pages/s) = {plain / process:.2f}x plain (CPU {plain_cpu / process_cpu:.2f}x); "
+                  f"process with no time budget {unbudgeted:.2f} s / {unbudgeted_cpu:.2f} s CPU = "
+                  f"{plain / unbudgeted:.2f}x plain (CPU {plain_cpu / unbudgeted_cpu:.2f}x)")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import trafilatura"], check=True)
+        traf = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import streams.steps, streams.cli, streams.actors as a; a.ActorDictionary.load()"],
+                       check=True, cwd=ROOT)
+        ours = time.perf_counter() - start
+        print(f"  start-up: python {bare:.2f} s; import trafilatura {traf:.2f} s; import the steps + load the "
+              f"dictionary {ours:.2f} s")
+
+    limits = CleanLimits()
+    dictionary = ActorDictionary.load()
+    docs = list(iter_documents([str(CORPUS)] * copies, max_bytes=limits.max_page_bytes))
+    list(process_documents(docs[:5], limits=limits, dictionary=dictionary))
+
+    class Serial:
+        """The budget as before the overlap: each page cleaned to the end before the next is queued."""
+
+        def __init__(self, budget: CleanBudget):
+            self.budget = budget
+
+        def start(self, page, limits):
+            try:
+                article = self.budget.clean(page, limits)
+            except Exception as exc:
+                def fail(exc=exc):  # bound now: `exc` is unset once the except block ends
+                    raise exc
+                return fail
+            return lambda: article
+
+    runs: dict[str, list[float]] = defaultdict(list)
+    outputs = {}
+    with CleanBudget(30) as budget:
+        list(process_documents(docs[:1], limits=limits, dictionary=dictionary, budget=budget))  # pool warm
+        for _ in range(2):  # alternated, twice: the machine's load changes by the second
+            for name, runner in (("in the calling thread", None), ("budget, serial (before)", Serial(budget)),
+                                 ("budget, one page ahead (now)", budget)):
+                start = time.perf_counter()
+                outputs[name] = list(process_documents(docs, limits=limits, dictionary=dictionary, budget=runner))
+                runs[name].append(time.perf_counter() - start)
+    reference = outputs["in the calling thread"]
+    same = all(v == reference for v in outputs.values())
+    for name, lines in outputs.items():
+        for mine, theirs in zip(lines, reference):
+            if mine != theirs:
+                print(f"  DIFFERENT: {name}: {mine['source']}: "
+                      f"{ {k: (str(mine[k])[:60], str(theirs[k])[:60]) for k in mine if mine[k] != theirs[k]} }")
+                break
+    print(f"  process_documents, {len(docs)} docs, warm, best of 2 alternated runs (same output: {same}):")
+    for name, seconds in runs.items():
+        print(f"    {name:<30} {min(seconds):6.2f} s  {len(docs) / min(seconds):6.1f} docs/s  "
+              f"(runs: {', '.join(f'{x:.2f}' for x in seconds)})")
+
+
+# ---------------------------------------------------------------- one streaming worker
+
+WORKER_PROFILED = """
+import cProfile, runpy, sys, time
+profile = cProfile.Profile(time.thread_time)
+sys.argv = ["newsstream", "run"]
+profile.enable()
+try:
+    runpy.run_module("streams.cli", run_name="__main__")
+except SystemExit:
+    pass
+finally:
+    profile.disable()
+    profile.dump_stats(%r)
+"""
+
+
+def _wait_ready(web: str, timeout: float = 120) -> tuple[float, float]:
+    """(seconds until /health answers, seconds until the story index is ready), from now."""
+    import json
+    import urllib.request
+
+    start = time.monotonic()
+    web_up = None
+    while time.monotonic() - start < timeout:
+        try:
+            with urllib.request.urlopen(f"{web}/health", timeout=2) as response:
+                web_up = web_up or time.monotonic() - start
+                if json.loads(response.read()).get("story_index_ready"):
+                    return web_up, time.monotonic() - start
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("worker not ready")
+
+
+def _tree_cpu(root: int, descendants_only: bool = False) -> float:
+    """CPU seconds (user + system) used so far by a live process (all its threads) and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += cpu.get(pid, 0.0) if not (descendants_only and pid == root) else 0.0
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
+    import asyncio
+
+    from streams.broker import LocalBroker
+    from streams.ingest import ingest
+    from streams.query import query_worker
+    from streams.settings import Settings
+    from tests.stack import WorkerProcess
+    from tests.synthetic import synthetic_pages, write_jsonl
+
+    print(f"\n== one streaming worker (embedded broker + chDB) vs `newsstream process`, {pages} distinct pages")
+    with tempfile.TemporaryDirectory(prefix="profile-stream-") as tmp:
+        data = Path(tmp)
+        jsonl = write_jsonl(data / "pages.jsonl", synthetic_pages(pages))
+        t_process = _timed(_newsstream(data) + ["process", "--out", "-", str(jsonl)], env=_env(data / "offline"))
+        cpu_process = LAST_CPU[0]
+
+        # time to ready: `newsstream run` with its own broker, from exec to the /health story index ready
+        ready_dir = data / "ready"
+        ready_dir.mkdir()
+        worker = WorkerProcess(ready_dir, "", name="ready")
+        worker.env.pop("KAFKA_URL")
+        wall_start = time.time()
+        worker.start()
+        try:
+            web_up, ready = _wait_ready(worker.plain_web)
+        finally:
+            worker.stop()
+        log = worker.log_path.read_text(errors="replace")
+        print(f"  `newsstream run` (own broker, fresh data dir): /health answers after {web_up:.1f} s, ready to consume "
+              f"(story index rebuilt) after {ready:.1f} s")
+        import re
+        from datetime import datetime as _dt
+        for line in log.splitlines():
+            stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)\]", line)
+            if stamp and re.search(r"(?i)assigned|story index|migrations|rebalanc|starting|ready", line):
+                at = _dt.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - wall_start
+                print(f"    +{at:5.1f} s  {line[stamp.end():].strip()[:130]}")
+
+        with LocalBroker(data / "stack") as broker:
+            settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=data / "stack")
+            worker = WorkerProcess(data / "stack", broker.url, name="worker", NEWSSTREAM_RECONCILE_SECONDS="0")
+            profile_out = data / "worker.prof"
+            if profiled:
+                worker.process = None
+                log = open(worker.log_path, "ab")
+                worker.process = subprocess.Popen([sys.executable, "-c", WORKER_PROFILED % str(profile_out)],
+                                                  env=worker.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+                log.close()
+            else:
+                worker.start()
+            try:
+                _wait_ready(worker.plain_web)
+                time.sleep(2)
+                cpu0 = (_tree_cpu(worker.process.pid, descendants_only=True), _tree_cpu(worker.process.pid),
+                        _tree_cpu(broker.process.pid))
+                t0 = time.monotonic()
+                report = asyncio.run(ingest([jsonl], settings, broker.url, progress=False))
+                t_ingest = time.monotonic() - t0
+                landed = 0
+                while time.monotonic() - t0 < 1800:
+                    landed = query_worker(worker.web, "SELECT count() FROM ledger FINAL")[1][0][0]
+                    if landed >= report.sent:
+                        break
+                    time.sleep(0.25)
+                t_stream = time.monotonic() - t0
+                cpu1 = (_tree_cpu(worker.process.pid, descendants_only=True), _tree_cpu(worker.process.pid),
+                        _tree_cpu(broker.process.pid))
+                cpu_child = cpu1[0] - cpu0[0]
+                cpu_worker = cpu1[1] - cpu0[1] - cpu_child
+                cpu_broker = cpu1[2] - cpu0[2]
+                cpu_stream = cpu_child + cpu_worker + cpu_broker
+                p50, p95 = query_worker(worker.web, "SELECT quantiles(0.5, 0.95)(dateDiff('millisecond', raw_at, "
+                                                    "processed_at)) FROM ledger FINAL")[1][0][0]
+            finally:
+                worker.stop()
+        print(f"  process: {t_process:.1f} s ({pages / t_process:.1f} pages/s, start-up included); CPU {cpu_process:.1f} s "
+              f"= {cpu_process / pages * 1000:.1f} ms/page (start-up included)")
+        print(f"  stream CPU (worker + its clean child + broker, from ingest to the last outcome; start-up excluded): "
+              f"{cpu_stream:.1f} s = {cpu_stream / pages * 1000:.1f} ms/page: worker process (all threads: event loop, "
+              f"executor, chDB) {cpu_worker / pages * 1000:.1f}, clean child {cpu_child / pages * 1000:.1f}, "
+              f"broker {cpu_broker / pages * 1000:.1f} ms/page")
+        print(f"  stream:  {t_stream:.1f} s ({landed / t_stream:.1f} pages/s, ingest {t_ingest:.1f} s, sent at once, "
+              f"{landed}/{report.sent} outcomes) = {t_process / t_stream:.2f}x process; raw->warehouse p50 "
+              f"{p50 / 1000:.1f} s, p95 {p95 / 1000:.1f} s (queueing: all sent at once)"
+              + (" [worker under cProfile: slower than unprofiled]" if profiled else ""))
+        if profiled and profile_out.exists():
+            if keep_profile:
+                shutil.copy(profile_out, keep_profile)
+            _worker_breakdown(pstats.Stats(str(profile_out)), landed)
+
+
+def _worker_breakdown(stats: pstats.Stats, n: int) -> None:
+    cum = _cumulative(stats)
+    total = sum(tt for (_cc, _nc, tt, _ct, _c) in stats.stats.values())
+    parts = [
+        ("start-up: imports", _find(cum, "importlib._bootstrap", "_find_and_load")),
+        ("start-up: dictionary load", _find(cum, "streams/actors", "load")),
+        ("story index rebuild (fill_from_rows/stories)", _find(cum, "streams/story_index", "fill_from_rows")
+         + _find(cum, "streams/story_index", "fill_from_stories")),
+        ("decode (codec orjson.loads)", _find(cum, "streams/codec", "_loads")),
+        ("validate (model_validate, all agents)", _find(cum, "pydantic/main", "model_validate")),
+        ("entities_step", _find(cum, "streams/steps", "entities_step")),
+        ("story_step", _find(cum, "streams/steps", "story_step")),
+        ("encode: model_dump(mode=json)", _find(cum, "pydantic/main", "model_dump")),
+        ("encode: codec orjson.dumps", _find(cum, "streams/codec", "_dumps")),
+        ("produce: faust Topic.send (incl. encode)", _find(cum, "faust/topics", "send")),
+        ("produce: aiokafka send_and_wait/_send_produce_req", _find(cum, "aiokafka/producer/sender", "_send_produce_req")
+         + _find(cum, "aiokafka/producer/producer", "send")),
+        ("clean hop in the loop (run_in_executor wait not counted)", _find(cum, "streams/budget", "clean")),
+        ("sink: decode (warehouse_sink.decode)", _find(cum, "streams/warehouse_sink", "decode")),
+        ("sink: batch_rows", _find(cum, "streams/sink", "batch_rows")),
+        ("sink: fetch (aiokafka getmany)", _find(cum, "aiokafka/consumer/consumer", "getmany")),
+        ("consumer fetch + Faust conductor/stream", _find(cum, "faust/transport/consumer", "getmany")),
+        ("event loop select (idle, thread CPU)", _find(cum, "selectors", "select")),
+    ]
+    print(f"  worker main thread, cProfile on thread CPU time: {total:.2f} s CPU for {n} pages "
+          f"({total / max(1, n) * 1000:.1f} ms/page); cumulative per part (parts overlap):")
+    for label, seconds in parts:
+        print(_row(label, seconds, total, n))
+    by_package: dict[str, float] = defaultdict(float)
+    for (f, _l, name), (_cc, _nc, tt, _ct, _c) in stats.stats.items():
+        f = f.replace("\\", "/")
+        if "site-packages/" in f:
+            package = f.split("site-packages/", 1)[1].split("/", 1)[0]
+        elif "/streams/" in f or "/schemas/" in f:
+            package = "newsstream (streams/, schemas/)"
+        elif f.startswith("<frozen") or f == "~" and name.startswith("<built-in method marshal"):
+            package = "imports (frozen importlib, marshal)"
+        elif f == "~":
+            package = "C builtins (len, isinstance, re, hashlib, ...)"
+        else:
+            package = "stdlib: " + Path(f).parent.name + "/" + Path(f).stem
+        by_package[package] += tt
+    print("  main-thread self time by package (start-up included: yaml and imports are start-up):")
+    for package, tt in sorted(by_package.items(), key=lambda kv: -kv[1])[:16]:
+        print(f"    {tt:7.3f} s {100 * tt / total:5.1f} %  {package}")
+    top = sorted(((tt, f"{Path(f).parent.name}/{Path(f).name}:{name}") for (f, _l, name), (_cc, _nc, tt, _ct, _c)
+                  in stats.stats.items()), reverse=True)[:15]
+    print("  top self time in the main thread:")
+    for tt, name in top:
+        print(f"    {tt:7.3f} s {100 * tt / total:5.1f} %  {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="offline,hops,process,stream")
+    parser.add_argument("--copies", type=int, default=5, help="times the sample corpus is repeated")
+    parser.add_argument("--stream-pages", type=int, default=400)
+    parser.add_argument("--no-worker-profile", action="store_true", help="time the worker without cProfile")
+    parser.add_argument("--keep-profile", help="copy the worker's cProfile stats to this file")
+    parser.add_argument("--baseline", help="another source tree (e.g. an export of main) whose `process` is timed "
+                                           "in the same run, for a before/after")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    os.chdir(ROOT)
+    if "offline" in parts:
+        offline(args.copies)
+    if "hops" in parts:
+        hops(args.copies)
+    if "process" in parts:
+        whole_processes(args.copies, args.baseline)
+    if "stream" in parts:
+        stream(args.stream_pages, profiled=not args.no_worker_profile, keep_profile=args.keep_profile)
+
+
+if __name__ == "__main__":
+    main()

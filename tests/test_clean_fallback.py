@@ -1,0 +1,44 @@
+"""A fast pass that keeps a small share of the page's paragraph text (a guide cut after its intro) triggers the
+full pass; a fast pass that keeps the article does not."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from streams.stages import clean
+from streams.stages.clean import clean_page
+
+INTRO = "This guide explains how to choose a used car without paying for problems you could have spotted first."
+SECTIONS = [f"Step {i}: check the service history, the tyres and the brakes before you agree on any price at all."
+            for i in range(12)]
+HTML = ("<html><head><title>How to buy a used car</title></head><body><article><h1>How to buy a used car</h1>"
+        f"<p>{INTRO}</p><p>{INTRO}</p>" + "".join(f"<h2>Part {i}</h2><p>{s}</p>" for i, s in enumerate(SECTIONS))
+        + "</article></body></html>")
+
+
+def _fast_keeps_intro_only(monkeypatch):
+    real, calls = clean.trafilatura.bare_extraction, []
+
+    def fake(tree, options):
+        calls.append(options)
+        if options is clean._FAST:
+            return SimpleNamespace(text=f"{INTRO}\n{INTRO}")
+        return real(tree, options=options)
+
+    monkeypatch.setattr(clean.trafilatura, "bare_extraction", fake)
+    return calls
+
+
+def test_a_page_cut_after_its_intro_gets_the_full_pass(monkeypatch):
+    calls = _fast_keeps_intro_only(monkeypatch)
+    article = clean_page(HTML, url="https://example.com/guide", source="t")
+    assert all(s in article.text for s in SECTIONS)
+    assert calls[0] is clean._FAST and clean._FULL in calls
+
+
+def test_a_fast_pass_that_keeps_the_article_is_not_repeated(monkeypatch):
+    real, calls = clean.trafilatura.bare_extraction, []
+    monkeypatch.setattr(clean.trafilatura, "bare_extraction",
+                        lambda tree, options: calls.append(options) or real(tree, options=options))
+    article = clean_page(HTML, url="https://example.com/guide", source="t")
+    assert all(s in article.text for s in SECTIONS) and calls == [clean._FAST]

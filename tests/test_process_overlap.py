@@ -1,0 +1,64 @@
+"""The offline path cleans one page ahead in the budget's child process: the lines must be exactly those of
+cleaning each page in the calling thread, in input order, whatever the mix of good, bad and timed-out pages."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from streams.budget import CleanBudget, _start_method
+from streams.inputs import RawDocument, iter_documents
+from streams.process import process_documents
+from streams.stages.clean import CleanLimits
+from tests.conftest import BAD, CORPUS, ROOT
+
+LABELED = ROOT / "samples" / "labeled"
+SLOW = "<html><body>" + "".join(f'<div><a href="/{i}">كلمة {i}</a></div>' for i in range(20_000)) + "</body></html>"
+
+
+def _docs() -> list[RawDocument]:
+    # The corpus twice: the second copies are duplicates, so the story index must see the pages in input order.
+    docs = list(iter_documents([CORPUS, BAD, LABELED, CORPUS], max_bytes=CleanLimits().max_page_bytes))
+    docs.append(RawDocument("missing", None, None, None, error="no such file or folder"))
+    docs.append(RawDocument("empty-body", None, None, None))
+    return docs
+
+
+def test_lines_with_the_budget_equal_lines_cleaned_in_the_calling_thread(dictionary):
+    docs = _docs()
+    in_thread = list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+    with CleanBudget(60.0) as budget:
+        overlapped = list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary, budget=budget))
+    assert len(in_thread) == len(docs)
+    assert [line["status"] for line in in_thread].count("ok") > 20
+    assert any(line["duplicate_of"] for line in in_thread)
+    assert overlapped == in_thread
+
+
+def test_a_timeout_in_the_queue_ahead_rejects_only_its_own_page(dictionary):
+    good = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()
+    docs = [RawDocument("good-1", None, good, None), RawDocument("slow", None, SLOW, None),
+            RawDocument("good-2", "https://example.org/other", good, None)]
+    with CleanBudget(1.0) as budget:
+        lines = list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary, budget=budget))
+    assert [(line["source"], line["status"], line["reason"]) for line in lines] == [
+        ("good-1", "ok", None), ("slow", "rejected", "timeout"), ("good-2", "ok", None)]
+
+
+def test_the_child_is_forked_only_from_a_single_threaded_process_without_an_event_loop():
+    import asyncio
+
+    assert _start_method() == ("fork" if threading.active_count() == 1 else "spawn")
+
+    async def in_loop() -> str:
+        return _start_method()
+    assert asyncio.run(in_loop()) == "spawn"
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert _start_method() == "spawn"
+    finally:
+        stop.set()
+        thread.join()

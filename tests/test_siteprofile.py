@@ -1,0 +1,46 @@
+"""Per-site learning: chrome lines and title affixes recurring on a site's pages, applied by the clean stage."""
+
+from __future__ import annotations
+
+from streams.stages.clean import clean_page
+from streams.stages.siteprofile import SiteProfile, learn_profile
+from tests.test_chrome import PARAS
+
+PROMO = "تابعونا على قناة تيليجرام لمعرفة آخر الأخبار العاجلة"
+STORIES = [f"قال مصدر مطلع إن الاجتماع رقم {i} انتهى دون اتفاق بين الأطراف المشاركة في المحادثات." for i in range(12)]
+
+
+def _articles(n: int, suffix: str = " | بوابة الوطن"):
+    return [(f"خبر رقم {i} عن المحادثات{suffix}", f"خبر رقم {i} عن المحادثات{suffix}\n{STORIES[i]}\n{PROMO}")
+            for i in range(n)]
+
+
+def test_a_line_on_most_of_a_sites_pages_is_learned_as_chrome_and_its_title_affix_too():
+    profile = learn_profile("alwatan.example", _articles(6))
+    assert profile.is_chrome(PROMO) and not any(profile.is_chrome(s) for s in STORIES)
+    assert profile.title_affixes == (" | بوابة الوطن",)
+    assert profile.pages == 6
+
+
+def test_too_few_pages_learn_nothing():
+    profile = learn_profile("new.example", _articles(3))
+    assert profile.chrome_lines == frozenset() and profile.title_affixes == ()
+
+
+def test_a_line_on_a_minority_of_pages_is_not_chrome():
+    articles = _articles(10)
+    articles = [(t, x.replace(f"\n{PROMO}", "")) if i >= 3 else (t, x) for i, (t, x) in enumerate(articles)]
+    assert not learn_profile("s.example", articles).is_chrome(PROMO)
+
+
+def test_the_clean_stage_applies_a_profile():
+    html = (f"<html><head><title>لافروف: الحوار مستمر ‹ بوابة الوطن</title></head><body><article>"
+            + "".join(f"<p>{p}</p>" for p in PARAS[:2]) + f"<p>{PROMO}</p>"
+            + "".join(f"<p>{p}</p>" for p in PARAS[2:]) + "</article></body></html>")
+    plain = clean_page(html, url="https://alwatan.example/a", source="t")
+    assert PROMO in plain.text and plain.title.endswith("بوابة الوطن")
+    profile = SiteProfile(site="alwatan.example", chrome_lines=learn_profile(
+        "alwatan.example", _articles(6)).chrome_lines, title_affixes=(" ‹ بوابة الوطن",), pages=6)
+    learned = clean_page(html, url="https://alwatan.example/a", source="t", profile=profile)
+    assert PROMO not in learned.text and learned.title == "لافروف: الحوار مستمر"
+    assert learned.text.split("\n")[1:] == PARAS
