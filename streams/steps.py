@@ -67,6 +67,16 @@ def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
                         candidates=item.candidates, entities=item.entities, model_version=item.model_version)
 
 
+def origin(value: object) -> tuple[str | None, str | None]:
+    """(source, url) of a stage's input record, for its dead letter: later stages nest the page's article."""
+    if not isinstance(value, dict):
+        return None, None
+    if isinstance(value.get("article"), dict):
+        value = value["article"]
+    source, url = value.get("source"), value.get("url")
+    return (source if isinstance(source, str) else None), (url if isinstance(url, str) else None)
+
+
 def dead_letter(stage: str, exc: BaseException, *, source: str | None = None, url: str | None = None,
                 raw: RawRef | None = None, payload: object = None) -> DeadLetter:
     """Why a document stopped: `Rejected` keeps its reason; a schema error or a crash gets a generic one."""

@@ -27,3 +27,14 @@ def test_mentions_are_capped_per_article(small_dictionary):
     assert len(everything) > 2
     capped = entities_step(article, small_dictionary, max_mentions=2).mentions
     assert capped == everything[:2]
+
+
+def test_a_dead_letter_of_a_later_stage_keeps_the_pages_url_and_source():
+    """A page dropped in `stories` (e.g. `changed copy`) must be found by `what_happened_to_url`: its record nests
+    the article, so the origin is read from there."""
+    from streams.steps import origin
+    article = {"url": "https://x.example/a?NewsID=5", "source": "batch.jsonl:6", "text": "..."}
+    assert origin({"article": article, "mentions": []}) == ("batch.jsonl:6", "https://x.example/a?NewsID=5")
+    assert origin(article) == ("batch.jsonl:6", "https://x.example/a?NewsID=5")
+    assert origin({"source": "f.html", "url": None}) == ("f.html", None)
+    assert origin(b"not a dict") == (None, None)
