@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -220,6 +221,17 @@ def cmd_schemas(args) -> int:
     return 0
 
 
+def _grace_seconds(text: str) -> float:
+    """A finite number >= 0: a negative grace would re-send every page still in flight; nan/inf break the cutoff."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsstream", description=__doc__.split(":", 1)[-1].strip())
     sub = parser.add_subparsers(dest="command", required=True)
@@ -262,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reconcile", help="re-send raw messages that have no outcome (article or dead letter) yet")
     p.add_argument("--dry-run", action="store_true", help="only count and list them")
-    p.add_argument("--grace", type=float, default=None,
+    p.add_argument("--grace", type=_grace_seconds, default=None,
                    help="seconds a message may be in flight (default NEWSSTREAM_RECONCILE_GRACE_SECONDS)")
     p.set_defaults(func=cmd_reconcile)
 
