@@ -61,9 +61,14 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
 
 def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
     # ArticleEntities -> StoryArticle{..., minhash, story{story_id, duplicate_of}}
-    return StoryArticle(article=item.article, mentions=item.mentions, dictionary_version=item.dictionary_version,
+    article, known = item.article, index.entries.get(item.article.article_id)
+    if known is not None and known.fingerprint == article.fingerprint and known.published_at != article.published_at:
+        # The same text delivered again with another fetch time (an undated page fetched later): published_at is in
+        # the mentions' sort key, so the stored date stays or every mention would be counted a second time.
+        article = article.model_copy(update={"published_at": known.published_at})
+    return StoryArticle(article=article, mentions=item.mentions, dictionary_version=item.dictionary_version,
                         minhash=item.minhash,
-                        story=assign_story(item.article, item.minhash, index, lead_persons(item.mentions)),
+                        story=assign_story(article, item.minhash, index, lead_persons(item.mentions)),
                         candidates=item.candidates, entities=item.entities, model_version=item.model_version)
 
 
