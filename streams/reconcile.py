@@ -20,6 +20,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from schemas.records import RawRef
 from streams import archive
 from streams.broker import bootstrap_servers, kafka_options
+from streams.errors import UserError
 from streams.identity import canonicalize_url
 from streams.ingest import raw_key, raw_producer
 from streams.metrics import WorkerMetrics
@@ -292,7 +293,7 @@ def run_maintenance(settings: Settings, action: str, **params) -> dict:
         return via_worker
     url = kafka_url(settings)
     if url is None:
-        raise RuntimeError("no broker: set KAFKA_URL or start one with `newsstream run`")
+        raise UserError("no broker: set KAFKA_URL or start one with `newsstream run`")
     warehouse = Warehouse(settings.warehouse_url)
 
     async def query(sql: str, parameters: dict | None = None) -> list[tuple]:
