@@ -367,7 +367,10 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
             async def post(self, request):
                 if not settings.run_sink:
                     return self.json({"error": "this worker does not hold the warehouse"}, status=400)
-                return self.json((await action(dict(request.query))).as_dict())
+                try:
+                    return self.json((await action(dict(request.query))).as_dict())
+                except ValueError as exc:  # a bad parameter (grace_seconds=-1, a bad date): the caller's mistake
+                    return self.json({"error": str(exc)}, status=400)
         return MaintenanceView
 
     # POST /reconcile[?dry_run=1&grace_seconds=S&entered_before=ISO]: re-send archived pages that have no outcome.

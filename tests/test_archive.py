@@ -8,6 +8,8 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from schemas.records import RawPage
 from streams import archive
 from streams.identity import page_id_for
@@ -131,3 +133,18 @@ def test_archive_commands_name_a_bad_setting_in_one_line(tmp_path):
                               capture_output=True, text=True)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "NEWSSTREAM_ARCHIVE_RETENTION_DAYS" in done.stderr
+
+
+@pytest.mark.parametrize("grace", [-1.0, float("nan"), float("inf")])
+def test_reconcile_refuses_a_grace_that_is_not_finite_and_non_negative(grace, tmp_path):
+    """The one check behind the CLI and the worker's POST /reconcile (which answers 400 with it)."""
+    import asyncio
+
+    from streams.reconcile import reconcile
+    from streams.settings import Settings
+
+    async def no_query(*args, **kwargs):
+        raise AssertionError("nothing may be read before the grace is checked")
+
+    with pytest.raises(ValueError, match="grace_seconds must be a finite number"):
+        asyncio.run(reconcile(Settings(data_dir=tmp_path), "kafka://127.0.0.1:1", no_query, grace_seconds=grace))
