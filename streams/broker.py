@@ -65,11 +65,16 @@ def faust_broker_url(kafka_url: str) -> str:
 
 
 def _alive(pid: int) -> bool:
+    """Running: a zombie (dead, not yet reaped, e.g. orphaned under an init that does not reap) counts as dead."""
     try:
         os.kill(pid, 0)
     except OSError:
         return False
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal check is all there is
+    return state != "Z"
 
 
 def _reachable(host: str, port: int, timeout: float = 0.5) -> bool:

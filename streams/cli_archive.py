@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 
 
 def _settings():
-    from streams.settings import Settings
+    from streams.cli import _settings  # a bad environment variable is one line there, not a traceback
 
-    return Settings()
+    return _settings()
 
 
 def cmd_list(args) -> int:
@@ -43,7 +44,7 @@ def cmd_prune(args) -> int:
 
     settings = _settings()
     days = settings.archive_retention_days if args.older_than_days is None else args.older_than_days
-    if args.older_than_days is not None and days <= 0:
+    if args.older_than_days is not None and not (math.isfinite(days) and days > 0):
         raise UserError(f"--older-than-days must be positive, not {days:g}")
     if days <= 0:
         raise UserError("retention is 0 (keep forever): set NEWSSTREAM_ARCHIVE_RETENTION_DAYS or --older-than-days")
@@ -84,13 +85,24 @@ def reprocess_from_archive(since: str, until: str, dry_run: bool = False) -> int
 
 
 def register(sub) -> None:
-    archive = sub.add_parser("archive", help="the raw archive (WARC segments of every page that entered): "
-                             "list, verify, prune")
+    from streams.cli import _command
+
+    archive = _command(sub, "archive", "the raw archive (WARC segments of every page that entered): list, verify, "
+                       "prune", """
+  newsstream archive list
+  newsstream archive verify
+  newsstream archive prune --older-than-days 90 --dry-run
+""")
     commands = archive.add_subparsers(dest="archive_command", required=True)
-    commands.add_parser("list", help="segments with their page counts and time range").set_defaults(func=cmd_list)
-    commands.add_parser("verify", help="read every record, check WARC digests and the index; exit 1 on a problem"
-                        ).set_defaults(func=cmd_verify)
-    p = commands.add_parser("prune", help="delete segments older than NEWSSTREAM_ARCHIVE_RETENTION_DAYS")
+    _command(commands, "list", "segments with their page counts and time range", """
+  newsstream archive list
+""", cmd_list)
+    _command(commands, "verify", "read every record, check WARC digests and the index; exit 1 on a problem", """
+  newsstream archive verify
+""", cmd_verify)
+    p = _command(commands, "prune", "delete segments older than NEWSSTREAM_ARCHIVE_RETENTION_DAYS", """
+  newsstream archive prune --dry-run
+  newsstream archive prune --older-than-days 90
+""", cmd_prune)
     p.add_argument("--older-than-days", type=float, default=None, help="instead of the retention setting")
     p.add_argument("--dry-run", action="store_true", help="only list them")
-    p.set_defaults(func=cmd_prune)

@@ -275,3 +275,49 @@ def test_unreachable_services_and_a_bad_data_dir(data_dir, monkeypatch, capsys):
     Path("a-file").write_text("")
     monkeypatch.setenv("NEWSSTREAM_DATA_DIR", "a-file")
     assert run_cli(["run"], capsys) == (2, "newsstream: NEWSSTREAM_DATA_DIR=a-file: File exists\n")
+
+
+def test_a_zombie_broker_is_not_taken_for_a_running_one(tmp_path):
+    """An orphaned broker killed with its `run` can stay a zombie (an init that does not reap): its pid still
+    answers signal 0, but the next `run` must start a broker of its own, not connect to the dead one's port."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from streams.broker import running_local_broker
+    from streams.settings import Settings
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # exits at once; not reaped until wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{child.pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
+    try:
+        (tmp_path / "broker.json").write_text(json.dumps({"pid": child.pid, "url": "kafka://127.0.0.1:1"}))
+        assert running_local_broker(Settings(data_dir=tmp_path)) is None
+    finally:
+        child.wait()
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "-inf", "1e999"])
+def test_reconcile_refuses_a_grace_that_is_not_a_finite_non_negative_number(value, capsys, tmp_path, monkeypatch):
+    """A negative grace would count every page still in flight as lost; nan/inf crashed in timedelta."""
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["reconcile", "--grace", value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--grace" in err and "Traceback" not in err
+
+
+def test_reconcile_without_a_broker_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("KAFKA_URL", raising=False)
+    assert cli.main(["reconcile", "--grace", "0"]) == 2
+    assert capsys.readouterr().err == "newsstream: no broker: set KAFKA_URL or start one with `newsstream run`\n"
