@@ -10,6 +10,9 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
 
 _DROP = set(range(0x064B, 0x0660)) | {0x0670, 0x0640} | set(range(0x06D6, 0x06EE)) | {0x200C, 0x200D, 0x200E, 0x200F}
 
@@ -56,9 +59,43 @@ def _replace(match: re.Match, _get=_REPLACE.__getitem__) -> str:
     return _get(match.group())
 
 
-def _fast(text: str) -> str | None:
-    """Fold and drop, then lower; None when lowering would change the length (e.g. 'İ')."""
-    folded = _CHANGED.sub(_replace, text)
+_DROPPED_CODE = 0xFFFFFFFF
+_ARRAY_FROM = 256  # characters; shorter texts take the regex (numpy's fixed cost per call is larger)
+
+
+@lru_cache(maxsize=1)
+def _fold_table() -> np.ndarray:
+    """_REPLACE as an array over the Basic Multilingual Plane: code point -> folded code point or _DROPPED_CODE."""
+    table = np.arange(0x10000, dtype=np.uint32)
+    for ch, to in _REPLACE.items():
+        table[ord(ch)] = ord(to) if to else _DROPPED_CODE
+    return table
+
+
+def code_points(text: str) -> np.ndarray:
+    """The text's code points as an array (lone surrogates too: they pass through normalization unchanged)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _fold_array(text: str) -> tuple[str, np.ndarray]:
+    """_CHANGED.sub(_replace, text) by one array gather (every _REPLACE key is in the BMP, every value one
+    character or none), and the positions of the dropped characters."""
+    codes = code_points(text)
+    mapped = _fold_table()[np.minimum(codes, 0xFFFF)]
+    mapped = np.where(codes > 0xFFFF, codes, mapped)
+    kept = mapped != _DROPPED_CODE
+    return mapped[kept].tobytes().decode("utf-32-le", "surrogatepass"), np.flatnonzero(~kept)
+
+
+def _fast(text: str, drops: list | None = None) -> str | None:
+    """Fold and drop, then lower; None when lowering would change the length (e.g. 'İ'). `drops`: a list to
+    receive the positions of the dropped characters (long texts only; else left empty)."""
+    if len(text) >= _ARRAY_FROM:
+        folded, dropped = _fold_array(text)
+        if drops is not None:
+            drops.extend(dropped.tolist())
+    else:
+        folded = _CHANGED.sub(_replace, text)
     if _OTHER_MARKS.search(folded):
         return None
     lowered = folded.lower()
@@ -74,8 +111,10 @@ class OffsetMap(Sequence[int]):
 
     __slots__ = ("_shifts", "_len")
 
-    def __init__(self, text: str):
-        drops = [m.start() for m in _DROPPED.finditer(text)]
+    def __init__(self, text: str, drops: list[int] | None = None):
+        """`drops`: the positions of the dropped characters, when the caller found them already."""
+        if drops is None:
+            drops = [m.start() for m in _DROPPED.finditer(text)]
         # The i-th dropped character sits before normalized position drops[i] - i.
         self._shifts = [d - i for i, d in enumerate(drops)]
         self._len = len(text) - len(drops)
@@ -95,9 +134,10 @@ class OffsetMap(Sequence[int]):
 
 def normalize_with_map(text: str) -> tuple[str, Sequence[int]]:
     """Normalized text and, for each of its characters, the index of the original character."""
-    fast = _fast(text)
+    drops: list[int] = []
+    fast = _fast(text, drops)
     if fast is not None:
-        return fast, OffsetMap(text)
+        return fast, OffsetMap(text, drops if len(text) >= _ARRAY_FROM else None)
     out: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
@@ -128,3 +168,17 @@ def is_mark(ch: str) -> bool:
 
 def is_word_char(ch: str) -> bool:
     return ch.isalnum() or ord(ch) in _DROP
+
+
+@lru_cache(maxsize=1)
+def _word_table() -> np.ndarray:
+    return np.array([is_word_char(chr(c)) for c in range(0x10000)], dtype=np.uint8)
+
+
+def word_chars(text: str) -> bytes:
+    """is_word_char of every character as one byte (1/0), in one array gather: a matcher tests a hit's
+    boundaries by index instead of calling is_word_char per hit (most dictionary hits fall inside words)."""
+    codes = code_points(text)
+    if codes.size and int(codes.max()) > 0xFFFF:  # outside the Basic Multilingual Plane: rare, per character
+        return bytes(is_word_char(ch) for ch in text)
+    return _word_table()[codes].tobytes()

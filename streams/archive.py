@@ -250,7 +250,9 @@ def verify(root: Path) -> VerifyReport:
                     if record.rec_type == "resource" and record_id.startswith("<urn:newsstream:page:"):
                         found[offset] = record_id[len("<urn:newsstream:page:"):-1]
         except Exception as exc:
-            report.problems.append(f"{segment}: unreadable after {len(found)} pages: {type(exc).__name__}: {exc}")
+            # warcio quotes the raw bytes it choked on: keep the report printable and short
+            detail = "".join(c if c.isprintable() else "?" for c in str(exc))[:120]
+            report.problems.append(f"{segment}: unreadable after {len(found)} pages: {type(exc).__name__}: {detail}")
         listed = list(index_entries(root, segment))
         for entry in listed:
             if found.get(entry.offset) != entry.page_id:

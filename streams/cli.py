@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -140,16 +141,6 @@ def _when(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"not a time (ISO 8601, e.g. 2024-05-01T00:00:00): {value!r}") from None
     return value
-
-
-def _seconds(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"not a number of seconds >= 0: {value!r}")
-    return number
 
 
 def cmd_run(args) -> int:
@@ -458,6 +449,17 @@ def _command(sub, name: str, help_text: str, examples: str, func=None, **kwargs)
     return p
 
 
+def _grace_seconds(text: str) -> float:
+    """A finite number >= 0: a negative grace would re-send every page still in flight; nan/inf break the cutoff."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="newsstream", description="Monitor news: ingest pages into the streaming pipeline, run its "
                      "workers, and query what it found in the warehouse.",
@@ -525,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
   newsstream reconcile --grace 600
 """, cmd_reconcile)
     p.add_argument("--dry-run", action="store_true", help="only count and list them")
-    p.add_argument("--grace", type=_seconds, default=None,
+    p.add_argument("--grace", type=_grace_seconds, default=None,
                    help="seconds a message may be in flight (default NEWSSTREAM_RECONCILE_GRACE_SECONDS)")
 
     p = _command(sub, "replay", "re-send the raw pages of dead letters, after a fix", """

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 
 
 def _settings():
-    from streams.settings import Settings
+    from streams.cli import _settings  # a bad environment variable is one line there, not a traceback
 
-    return Settings()
+    return _settings()
 
 
 def cmd_list(args) -> int:
@@ -43,7 +44,7 @@ def cmd_prune(args) -> int:
 
     settings = _settings()
     days = settings.archive_retention_days if args.older_than_days is None else args.older_than_days
-    if args.older_than_days is not None and days <= 0:
+    if args.older_than_days is not None and not (math.isfinite(days) and days > 0):
         raise UserError(f"--older-than-days must be positive, not {days:g}")
     if days <= 0:
         raise UserError("retention is 0 (keep forever): set NEWSSTREAM_ARCHIVE_RETENTION_DAYS or --older-than-days")

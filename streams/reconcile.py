@@ -9,6 +9,7 @@ a missing page, and the page is re-sent from the archive even when the raw topic
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from schemas.records import RawRef
 from streams import archive
 from streams.broker import bootstrap_servers, kafka_options
+from streams.errors import UserError
 from streams.identity import canonicalize_url
 from streams.ingest import raw_key, raw_producer
 from streams.metrics import WorkerMetrics
@@ -126,6 +128,8 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
     """Re-send archived pages older than the grace period (or entered before `entered_before`: a broker restart)
     that have no outcome in the ledger, oldest first, at most `limit` per run."""
     grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
+    if not math.isfinite(grace) or grace < 0:  # a negative grace re-sends every page in flight; nan/inf break the cutoff
+        raise ValueError(f"grace_seconds must be a finite number of seconds >= 0, not {grace!r}")
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace)
     if entered_before is not None:
         cutoff = max(cutoff, entered_before)
@@ -296,7 +300,7 @@ def run_maintenance(settings: Settings, action: str, **params) -> dict:
         return via_worker
     url = kafka_url(settings)
     if url is None:
-        raise RuntimeError("no broker: set KAFKA_URL or start one with `newsstream run`")
+        raise UserError("no broker: set KAFKA_URL or start one with `newsstream run`")
     warehouse = Warehouse(settings.warehouse_url)
 
     async def query(sql: str, parameters: dict | None = None) -> list[tuple]:

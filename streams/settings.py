@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         "Unset: NEWSSTREAM_DATA_DIR/archive. Share it between the writers (ingest, feed, backfill) and the sink worker.",
     )
     archive_retention_days: float = Field(
-        90.0, ge=0, description="NEWSSTREAM_ARCHIVE_RETENTION_DAYS: `archive prune` (and the sink worker, daily) deletes "
+        90.0, ge=0, allow_inf_nan=False, description="NEWSSTREAM_ARCHIVE_RETENTION_DAYS: `archive prune` (and the sink worker, daily) deletes "
         "segments whose newest page is older than this. 0: keep forever.",
     )
     archive_segment_bytes: int = Field(

@@ -59,16 +59,31 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
     candidates = find_candidates(article.text, mentions, normalized)  # every mention: no candidate overlaps one
     entities = extract_entities(article.text, mentions, candidates, dictionary, recognizer, normalized)
     return ArticleEntities(article=article, mentions=mentions[:max_mentions], dictionary_version=dictionary.version,
-                           candidates=candidates[:max_mentions], minhash=signature(article.text),
+                           candidates=candidates[:max_mentions], minhash=signature(article.text, normalized=normalized[0]),
                            entities=entities[:max_mentions], model_version=recognizer.version)
 
 
 def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
     # ArticleEntities -> StoryArticle{..., minhash, story{story_id, duplicate_of}}
-    return StoryArticle(article=item.article, mentions=item.mentions, dictionary_version=item.dictionary_version,
+    article, known = item.article, index.entries.get(item.article.article_id)
+    if known is not None and known.fingerprint == article.fingerprint and known.published_at != article.published_at:
+        # The same text delivered again with another fetch time (an undated page fetched later): published_at is in
+        # the mentions' sort key, so the stored date stays or every mention would be counted a second time.
+        article = article.model_copy(update={"published_at": known.published_at})
+    return StoryArticle(article=article, mentions=item.mentions, dictionary_version=item.dictionary_version,
                         minhash=item.minhash,
-                        story=assign_story(item.article, item.minhash, index, lead_persons(item.mentions)),
+                        story=assign_story(article, item.minhash, index, lead_persons(item.mentions)),
                         candidates=item.candidates, entities=item.entities, model_version=item.model_version)
+
+
+def origin(value: object) -> tuple[str | None, str | None]:
+    """(source, url) of a stage's input record, for its dead letter: later stages nest the page's article."""
+    if not isinstance(value, dict):
+        return None, None
+    if isinstance(value.get("article"), dict):
+        value = value["article"]
+    source, url = value.get("source"), value.get("url")
+    return (source if isinstance(source, str) else None), (url if isinstance(url, str) else None)
 
 
 def dead_letter(stage: str, exc: BaseException, *, source: str | None = None, url: str | None = None,

@@ -38,7 +38,7 @@ from streams.stages.stories import StoryIndex
 from streams.story_index import fill_from_rows, fill_from_stories, index_query, unsunk_stories
 from streams.site_profiles import learn_site_profiles, load_site_profiles, site_of
 from streams.stages.siteprofile import SiteProfile
-from streams.steps import clean_limits, dead_letter, entities_step, story_step
+from streams.steps import clean_limits, dead_letter, entities_step, origin, story_step
 from streams.topics import topic_specs
 from streams.warehouse import Warehouse
 from streams.sink import write_rows
@@ -219,8 +219,7 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
                     raise Rejected("bad message", f"not JSON: {value['error']}")
                 result = await loop.run_in_executor(None, step, value, ref) if offload else step(value, ref)
             except Exception as exc:
-                source = value.get("source") if isinstance(value, dict) else None
-                url = value.get("url") if isinstance(value, dict) else None
+                source, url = origin(value)
                 letter = dead_letter(stage, exc, source=source, url=url, raw=ref,
                                      payload=value if stage == "clean" else None)
                 await topic["dead-letters"].send(value=letter.model_dump(mode="json"))
@@ -370,7 +369,7 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
                     return self.json({"error": "this worker does not hold the warehouse"}, status=400)
                 try:
                     return self.json((await action(dict(request.query))).as_dict())
-                except ValueError as exc:  # a bad parameter (since, grace_seconds): the caller's mistake
+                except ValueError as exc:  # a bad parameter (grace_seconds=-1, a bad date): the caller's mistake
                     return self.json({"error": str(exc)}, status=400)
         return MaintenanceView
 

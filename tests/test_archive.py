@@ -8,6 +8,8 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from schemas.records import RawPage
 from streams import archive
 from streams.identity import page_id_for
@@ -100,3 +102,49 @@ def test_archive_cli_list_verify_prune(tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     counted = cli("reprocess", "--from-archive", "--since", "2000-01-01", "--until", "2100-01-01", "--dry-run")
     assert counted.returncode == 0 and '"pages": 1' in counted.stdout
+
+
+def test_prune_refuses_nan_and_inf_in_one_line(tmp_path):
+    env = os.environ | {"NEWSSTREAM_DATA_DIR": str(tmp_path)}
+    for value in ("nan", "inf"):
+        done = subprocess.run([sys.executable, "-m", "streams.cli", "archive", "prune", "--older-than-days", value,
+                               "--dry-run"], env=env, capture_output=True, text=True)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_verify_reports_a_segment_of_garbage_in_printable_text(tmp_path):
+    """A damaged gzip member: warcio quotes the raw bytes it read; the report must not write them to a terminal."""
+    with archive.ArchiveWriter(tmp_path) as writer:
+        entries = [writer.append(page(i)) for i in range(3)]
+    segment = tmp_path / f"{entries[0].segment}.warc.gz"
+    data = bytearray(segment.read_bytes())
+    data[entries[1].offset + 60:entries[1].offset + 76] = b"X" * 16
+    segment.write_bytes(bytes(data))
+    report = archive.verify(tmp_path)
+    assert not report.ok
+    for problem in report.problems:
+        assert problem.isprintable() and len(problem) < 400, problem
+
+
+def test_archive_commands_name_a_bad_setting_in_one_line(tmp_path):
+    for value in ("-3", "inf"):
+        env = os.environ | {"NEWSSTREAM_DATA_DIR": str(tmp_path), "NEWSSTREAM_ARCHIVE_RETENTION_DAYS": value}
+        done = subprocess.run([sys.executable, "-m", "streams.cli", "archive", "prune", "--dry-run"], env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "NEWSSTREAM_ARCHIVE_RETENTION_DAYS" in done.stderr
+
+
+@pytest.mark.parametrize("grace", [-1.0, float("nan"), float("inf")])
+def test_reconcile_refuses_a_grace_that_is_not_finite_and_non_negative(grace, tmp_path):
+    """The one check behind the CLI and the worker's POST /reconcile (which answers 400 with it)."""
+    import asyncio
+
+    from streams.reconcile import reconcile
+    from streams.settings import Settings
+
+    async def no_query(*args, **kwargs):
+        raise AssertionError("nothing may be read before the grace is checked")
+
+    with pytest.raises(ValueError, match="grace_seconds must be a finite number"):
+        asyncio.run(reconcile(Settings(data_dir=tmp_path), "kafka://127.0.0.1:1", no_query, grace_seconds=grace))

@@ -321,8 +321,8 @@ def test_replay_since_and_reconcile_grace_are_checked_before_anything_runs(data_
     with pytest.raises(SystemExit) as exit_:
         cli.main(["reconcile", "--grace", "-1", "--dry-run"])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err == ("newsstream reconcile: argument --grace: not a number of seconds >= 0: '-1' "
-                                       "(see `newsstream reconcile --help`)\n")
+    assert capsys.readouterr().err == ("newsstream reconcile: argument --grace: must be a finite number of seconds "
+                                       ">= 0, not '-1' (see `newsstream reconcile --help`)\n")
 
 
 def test_replay_refuses_a_since_that_is_not_a_time_before_querying():
@@ -388,3 +388,21 @@ def test_an_unknown_option_points_at_its_own_command_help(data_dir, capsys):
         assert exit_.value.code == 2
         extra = " ".join(argv[argv.index(next(a for a in argv if a.startswith("--"))):])
         assert capsys.readouterr().err == f"{prog}: unrecognized arguments: {extra} (see `{prog} --help`)\n"
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "-inf", "1e999"])
+def test_reconcile_refuses_a_grace_that_is_not_a_finite_non_negative_number(value, capsys, tmp_path, monkeypatch):
+    """A negative grace would count every page still in flight as lost; nan/inf crashed in timedelta."""
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["reconcile", "--grace", value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--grace" in err and "Traceback" not in err
+
+
+def test_reconcile_without_a_broker_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("KAFKA_URL", raising=False)
+    assert cli.main(["reconcile", "--grace", "0"]) == 2
+    assert capsys.readouterr().err == "newsstream: no broker: set KAFKA_URL or start one with `newsstream run`\n"

@@ -185,10 +185,27 @@ def _arabic_candidates(norm: str) -> list[tuple[int, int]]:
     return spans
 
 
+_LATIN_RUN = re.compile(r"[A-Za-z]+")
+
+
+def _english_titles(text: str) -> list[re.Match]:
+    """_EN_TITLES.finditer(text), tried only where a run of Latin letters starts (a title's \\b can be nowhere
+    else): the engine spent ~0.05 ms an Arabic article trying the alternation at every position."""
+    out: list[re.Match] = []
+    end = 0
+    for run in _LATIN_RUN.finditer(text):
+        if run.start() >= end:
+            m = _EN_TITLES.match(text, run.start())
+            if m:
+                out.append(m)
+                end = m.end()
+    return out
+
+
 def _english_candidates(text: str) -> list[tuple[int, int]]:
     """Spans (in the original text, where case tells names apart) of names after an English title."""
     spans = []
-    for title in _EN_TITLES.finditer(text):
+    for title in _english_titles(text):
         m = _EN_NAME.match(text, title.end())
         if not m:
             continue
@@ -213,7 +230,18 @@ def candidate_id(name: str) -> str:
 def _surname_spans(norm: str, surname: str, after: int) -> list[tuple[int, int]]:
     """Later standalone uses of a candidate's surname (أيرولت after جان مارك أيرولت), clitics allowed."""
     pattern = re.compile(r"(?<!\w)(?:[وف]?[بلك]?)(" + re.escape(surname) + r")(?!\w)")
-    return [m.span(1) for m in pattern.finditer(norm, after)]
+    spans: list[tuple[int, int]] = []
+    end = after
+    at = norm.find(surname, after)
+    while at >= 0:  # pattern.finditer(norm, after), tried only up to two clitic letters before the surname
+        for start in range(max(end, at - 2), at + 1):
+            m = pattern.match(norm, start)
+            if m:
+                spans.append(m.span(1))
+                end = m.end()
+                break
+        at = norm.find(surname, max(at + 1, end))
+    return spans
 
 
 def find_candidates(text: str, known: Sequence[Mention],

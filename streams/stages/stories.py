@@ -20,17 +20,20 @@ from __future__ import annotations
 import dataclasses
 
 import heapq
+import re
 import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from hashlib import sha1
+from operator import methodcaller
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from schemas.records import Article, Mention, StoryAssignment
-from streams.arabic import fingerprint_text
+from streams.arabic import normalize
 from streams.stages import Rejected
 
 # Chosen from the labeled pairs (benchmarks/dedup.py prints the sweep these come from).
@@ -45,9 +48,17 @@ SEED = 1  # fixed: signatures made by any worker, any day, must compare
 SCHEME = "affine32"  # datasketch's default; hash values fit in UInt32
 
 
-def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
+def _words(text: str, normalized: str | None = None) -> list[str]:
+    """fingerprint_text's words; `normalized`: normalize(text) when the caller already has it."""
+    return _WORD.findall(normalize(text) if normalized is None else normalized)
+
+
+_WORD = re.compile(r"\w+")  # the words fingerprint_text keeps: the runs between its [^\w]+ separators
+
+
+def shingles(text: str, size: int = SHINGLE_WORDS, normalized: str | None = None) -> set[bytes]:
     """Word n-grams of the normalized text (Arabic letter variants, diacritics and punctuation folded)."""
-    words = fingerprint_text(text).split()
+    words = _words(text, normalized)
     if len(words) <= size:
         return {" ".join(words).encode()}
     return {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
@@ -56,14 +67,38 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
 _PERMUTATIONS = {NUM_PERM: MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations}
 
 
-def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_WORDS) -> list[int]:
-    # datasketch draws the permutations from SEED on every MinHash (~1 ms, a sixth of the whole signature):
-    # drawn once per width here, the values are the same.
+_DIGEST = methodcaller("digest")
+
+
+def _fmix32(hv: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, as datasketch's affine32 scheme applies it before the permutations."""
+    hv = hv ^ (hv >> np.uint32(16))
+    hv = hv * np.uint32(0x85EBCA6B)
+    hv = hv ^ (hv >> np.uint32(13))
+    hv = hv * np.uint32(0xC2B2AE35)
+    return hv ^ (hv >> np.uint32(16))
+
+
+def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_WORDS,
+              normalized: str | None = None) -> list[int]:
+    """datasketch's MinHash (affine32, sha1_hash32 of each shingle) of the shingles, computed here in a few
+    array operations: datasketch's per-shingle Python calls and per-MinHash set-up were most of the step's
+    signature cost. Equal to datasketch's values (tests/test_stories_speed.py); `normalized`: normalize(text)."""
     if num_perm not in _PERMUTATIONS:
         _PERMUTATIONS[num_perm] = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
-    minhash = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME, permutations=_PERMUTATIONS[num_perm])
-    minhash.update_batch(shingles(text, shingle_words))
-    return minhash.hashvalues.tolist()
+    a, b = _PERMUTATIONS[num_perm]
+    words = _words(text, normalized)
+    size = shingle_words
+    if len(words) <= size:
+        grams = [" ".join(words)]
+    elif size == 3:
+        grams = [f"{x} {y} {z}" for x, y, z in zip(words, words[1:], words[2:])]
+    else:
+        grams = [" ".join(words[i:i + size]) for i in range(len(words) - size + 1)]
+    # A repeated shingle changes no minimum: no set needed. sha1_hash32 = the digest's first 4 bytes, little-endian.
+    digests = b"".join([d[:4] for d in map(_DIGEST, map(sha1, map(str.encode, grams)))])
+    hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32))
+    return (hv[:, None] * a + b).min(axis=0).tolist()
 
 
 def lead_persons(mentions: Sequence[Mention], n: int = LEAD_PERSONS) -> tuple[str, ...]:

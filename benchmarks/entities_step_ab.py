@@ -1,0 +1,72 @@
+"""The entities step of this tree against another source tree's (e.g. main's), alternately in child processes:
+articles per second of CPU time (best of several rounds) over the sample corpus, and the ratio of each pair.
+
+    git archive main | tar -x -C /tmp/base   # a tree to compare with
+    python benchmarks/entities_step_ab.py --base /tmp/base [--pairs 3]
+
+On a loaded shared machine wall-clock figures of two separate runs are not comparable; alternating the two
+trees and taking CPU time (time.process_time) is what makes the ratio mean something.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Run in a child with the tree to measure first on sys.path; prints microseconds of CPU per article.
+CHILD = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from streams.actors import ActorDictionary
+from streams.inputs import iter_documents
+from streams.process import raw_page
+from streams.stages import Rejected
+from streams.stages.clean import CleanLimits
+from streams.steps import clean_step, entities_step
+limits = CleanLimits()
+dictionary = ActorDictionary.load()  # the tree's own dictionary
+articles = []
+for doc in iter_documents([sys.argv[2]], max_bytes=limits.max_page_bytes):
+    try:
+        articles.append(clean_step(raw_page(doc), limits))
+    except Rejected:
+        pass
+for a in articles:
+    entities_step(a, dictionary)  # warm-up: model load, per-word score blocks
+best = float("inf")
+for _ in range(7):
+    start = time.process_time()
+    for _ in range(20):
+        for a in articles:
+            entities_step(a, dictionary)
+    best = min(best, (time.process_time() - start) / (20 * len(articles)))
+print(best * 1e6)
+"""
+
+
+def cpu_us_per_article(tree: Path, corpus: Path) -> float:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(corpus)], check=True, capture_output=True,
+                         text=True, cwd=tree)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=Path, required=True, help="the other source tree (a checkout or archive)")
+    parser.add_argument("--pairs", type=int, default=3)
+    args = parser.parse_args()
+    if not (args.base / "streams" / "steps.py").is_file():
+        sys.exit(f"entities_step_ab: {args.base} is not a source tree (no streams/steps.py)")
+    corpus = ROOT / "samples" / "corpus"
+    for n in range(args.pairs):
+        base, this = cpu_us_per_article(args.base, corpus), cpu_us_per_article(ROOT, corpus)
+        print(f"pair {n + 1}: base {1e6 / base:6.0f} articles/s CPU ({base:5.0f} us)   "
+              f"this tree {1e6 / this:6.0f} articles/s CPU ({this:5.0f} us)   ratio {base / this:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
