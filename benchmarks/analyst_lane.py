@@ -5,7 +5,7 @@
 Three phases, each inserting a batch of `--rows` rows every 50 ms the way the sink does (one client, one thread):
   idle      no analyst query;
   own lane  `SELECT count() FROM numbers(1e12)` stopped by max_execution_time, on a second client in another
-            thread (streams.sql_door.AnalystLane);
+            thread (streams.warehouse.sql_door.AnalystLane);
   shared    the same query queued on the sink's own single-thread executor first (the old WarehouseGate /sql),
             so the next insert waits for it.
 Prints p50 / p95 / max insert latency and the number of inserts per phase.
@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.sql_door import AnalystLane, Limits, QueryFailed  # noqa: E402
-from streams.warehouse import Warehouse  # noqa: E402
+from streams.warehouse.sql_door import AnalystLane, Limits, QueryFailed  # noqa: E402
+from streams.warehouse.client import Warehouse  # noqa: E402
 
 RUNAWAY = "SELECT count() FROM numbers(1e12)"
 
@@ -82,7 +82,7 @@ def main() -> None:
         print(summary("own lane", own) + f"  (query ran {time.monotonic() - start:.1f} s)")
         lane.close()
 
-        from streams.sql_door import SqlDoor
+        from streams.warehouse.sql_door import SqlDoor
 
         door = SqlDoor(warehouse.client, limits)
         start = time.monotonic()

@@ -34,8 +34,8 @@ import trafilatura
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.stages import Rejected  # noqa: E402
-from streams.stages.clean import CleanLimits, clean_page  # noqa: E402
+from streams.pipeline.stages import Rejected  # noqa: E402
+from streams.pipeline.stages.clean import CleanLimits, clean_page  # noqa: E402
 
 # --- the benchmark's metric (evaluate.py), unchanged in substance ---------------------------------
 

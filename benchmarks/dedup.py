@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dedup_pairs import DEFAULT_SEEDS, Pair, build_pairs, seed_articles  # noqa: E402
 from schemas.records import Article  # noqa: E402
-from streams.arabic import fingerprint_text  # noqa: E402
-from streams.stages import stories  # noqa: E402
-from streams.actors import ActorDictionary  # noqa: E402
-from streams.stages.entities import extract_mentions  # noqa: E402
-from streams.stages.stories import StoryIndex, assign_story, lead_persons, shingles, signature  # noqa: E402
+from streams.pipeline.arabic import fingerprint_text  # noqa: E402
+from streams.pipeline.stages import stories  # noqa: E402
+from streams.pipeline.dictionary import ActorDictionary  # noqa: E402
+from streams.pipeline.stages.entities import extract_mentions  # noqa: E402
+from streams.pipeline.stages.stories import StoryIndex, assign_story, lead_persons, shingles, signature  # noqa: E402
 
 DAY = datetime(2016, 11, 24, tzinfo=timezone.utc)
 

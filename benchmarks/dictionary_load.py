@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/dictionary_load.py [--repeat 5] [PATH]
 
 A worker loads the dictionary at start and at every edit (DictionaryWatcher); thousands of entries take seconds
-to parse and compile, so the compiled form is cached by content (streams.actors.default_cache_dir()).
+to parse and compile, so the compiled form is cached by content (streams.pipeline.dictionary.default_cache_dir()).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.actors import ActorDictionary  # noqa: E402
+from streams.pipeline.dictionary import ActorDictionary  # noqa: E402
 
 
 def timed(repeat: int, **kwargs) -> tuple[float, ActorDictionary]:

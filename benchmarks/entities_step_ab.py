@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from streams.actors import ActorDictionary
-from streams.inputs import iter_documents
-from streams.process import raw_page
-from streams.stages import Rejected
-from streams.stages.clean import CleanLimits
-from streams.steps import clean_step, entities_step
+from streams.pipeline.dictionary import ActorDictionary
+from streams.inputs.paths import iter_documents
+from streams.pipeline.offline import raw_page
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.steps import clean_step, entities_step
 limits = CleanLimits()
 dictionary = ActorDictionary.load()  # the tree's own dictionary
 articles = []
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
     if not (args.base / "streams" / "steps.py").is_file():
-        sys.exit(f"entities_step_ab: {args.base} is not a source tree (no streams/steps.py)")
+        sys.exit(f"entities_step_ab: {args.base} is not a source tree (no streams/pipeline/steps.py)")
     corpus = ROOT / "samples" / "corpus"
     for n in range(args.pairs):
         base, this = cpu_us_per_article(args.base, corpus), cpu_us_per_article(ROOT, corpus)

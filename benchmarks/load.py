@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.broker import LocalBroker  # noqa: E402
-from streams.ingest import ingest  # noqa: E402
-from streams.query import query_worker, worker_action  # noqa: E402
+from streams.runtime.broker import LocalBroker  # noqa: E402
+from streams.inputs.ingest import ingest  # noqa: E402
+from streams.warehouse.query import query_worker, worker_action  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from tests.stack import WorkerProcess  # noqa: E402
 from tests.synthetic import synthetic_pages, write_jsonl  # noqa: E402

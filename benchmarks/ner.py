@@ -1,9 +1,9 @@
 """Entity-level (CoNLL) precision/recall/F1 per type of the shipped Arabic recognizer on the development part
-carved from ANERcorp's training data (its last 15 %; see streams/ner/data.py), three ways: the recognizer alone,
+carved from ANERcorp's training data (its last 15 %; see streams/pipeline/ner/data.py), three ways: the recognizer alone,
 sentence by sentence; the entities stage with an empty dictionary (recognizer + document consistency + title
 patterns, windows of 10 sentences as articles); and the stage with the shipped actor dictionary.
 
-    python benchmarks/ner.py [--data ../shared/ner] [--model streams/ner/model/arner.npz]
+    python benchmarks/ner.py [--data ../shared/ner] [--model streams/pipeline/ner/model/arner.npz]
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.actors import ActorDictionary  # noqa: E402
-from streams.ner.data import anercorp, data_dir  # noqa: E402
-from streams.ner.evaluate import recognizer_scores, stage_scores  # noqa: E402
-from streams.ner.model import MODEL_PATH, Recognizer  # noqa: E402
-from streams.ner.train import report  # noqa: E402
+from streams.pipeline.dictionary import ActorDictionary  # noqa: E402
+from streams.pipeline.ner.data import anercorp, data_dir  # noqa: E402
+from streams.pipeline.ner.evaluate import recognizer_scores, stage_scores  # noqa: E402
+from streams.pipeline.ner.model import MODEL_PATH, Recognizer  # noqa: E402
+from streams.pipeline.ner.train import report  # noqa: E402
 
 
 def main() -> int:

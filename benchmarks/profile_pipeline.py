@@ -95,13 +95,13 @@ def offline(copies: int) -> None:
     import orjson
     import py3langid
 
-    import streams.process as process
-    import streams.stages.clean as clean
-    import streams.stages.stories as stories
-    import streams.steps as steps
-    from streams.actors import ActorDictionary
-    from streams.inputs import iter_documents
-    from streams.stages.clean import CleanLimits
+    import streams.pipeline.offline as process
+    import streams.pipeline.stages.clean as clean
+    import streams.pipeline.stages.stories as stories
+    import streams.pipeline.steps as steps
+    from streams.pipeline.dictionary import ActorDictionary
+    from streams.inputs.paths import iter_documents
+    from streams.pipeline.stages.clean import CleanLimits
 
     limits = CleanLimits()
     dictionary = ActorDictionary.load()
@@ -184,15 +184,15 @@ def hops(copies: int) -> None:
     from aiokafka.codec import zstd_encode
 
     from schemas.records import Article, ArticleEntities, RawPage, StoryArticle
-    from streams.actors import ActorDictionary
-    from streams.inputs import iter_documents
-    from streams.process import raw_page
-    from streams.sink import batch_rows
-    from streams.stages import Rejected
-    from streams.stages.clean import CleanLimits
-    from streams.stages.stories import StoryIndex
-    from streams.steps import clean_step, entities_step, story_step
-    from streams.warehouse import Warehouse
+    from streams.pipeline.dictionary import ActorDictionary
+    from streams.inputs.paths import iter_documents
+    from streams.pipeline.offline import raw_page
+    from streams.warehouse.rows import batch_rows
+    from streams.pipeline.stages import Rejected
+    from streams.pipeline.stages.clean import CleanLimits
+    from streams.pipeline.stages.stories import StoryIndex
+    from streams.pipeline.steps import clean_step, entities_step, story_step
+    from streams.warehouse.client import Warehouse
 
     limits = CleanLimits()
     dictionary = ActorDictionary.load()
@@ -317,11 +317,11 @@ def _html_copies(source: Path, target: Path, copies: int) -> int:
 
 
 def whole_processes(copies: int, baseline: str | None = None) -> None:
-    from streams.actors import ActorDictionary
-    from streams.budget import CleanBudget
-    from streams.inputs import iter_documents
-    from streams.process import process_documents
-    from streams.stages.clean import CleanLimits
+    from streams.pipeline.dictionary import ActorDictionary
+    from streams.pipeline.budget import CleanBudget
+    from streams.inputs.paths import iter_documents
+    from streams.pipeline.offline import process_documents
+    from streams.pipeline.stages.clean import CleanLimits
 
     print("\n== whole processes, start-up included (newsstream process vs plain trafilatura.extract loop)")
     with tempfile.TemporaryDirectory(prefix="profile-process-") as tmp:
@@ -355,7 +355,7 @@ def whole_processes(copies: int, baseline: str | None = None) -> None:
         subprocess.run([sys.executable, "-c", "import trafilatura"], check=True)
         traf = time.perf_counter() - start
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import streams.steps, streams.cli, streams.actors as a; a.ActorDictionary.load()"],
+        subprocess.run([sys.executable, "-c", "import streams.pipeline.steps, streams.cli, streams.pipeline.dictionary as a; a.ActorDictionary.load()"],
                        check=True, cwd=ROOT)
         ours = time.perf_counter() - start
         print(f"  start-up: python {bare:.2f} s; import trafilatura {traf:.2f} s; import the steps + load the "
@@ -466,9 +466,9 @@ def _tree_cpu(root: int, descendants_only: bool = False) -> float:
 def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
     import asyncio
 
-    from streams.broker import LocalBroker
-    from streams.ingest import ingest
-    from streams.query import query_worker
+    from streams.runtime.broker import LocalBroker
+    from streams.inputs.ingest import ingest
+    from streams.warehouse.query import query_worker
     from streams.settings import Settings
     from tests.stack import WorkerProcess
     from tests.synthetic import synthetic_pages, write_jsonl
@@ -560,21 +560,21 @@ def _worker_breakdown(stats: pstats.Stats, n: int) -> None:
     total = sum(tt for (_cc, _nc, tt, _ct, _c) in stats.stats.values())
     parts = [
         ("start-up: imports", _find(cum, "importlib._bootstrap", "_find_and_load")),
-        ("start-up: dictionary load", _find(cum, "streams/actors", "load")),
-        ("story index rebuild (fill_from_rows/stories)", _find(cum, "streams/story_index", "fill_from_rows")
-         + _find(cum, "streams/story_index", "fill_from_stories")),
-        ("decode (codec orjson.loads)", _find(cum, "streams/codec", "_loads")),
+        ("start-up: dictionary load", _find(cum, "streams/pipeline/dictionary", "load")),
+        ("story index rebuild (fill_from_rows/stories)", _find(cum, "streams/runtime/story_index_loader", "fill_from_rows")
+         + _find(cum, "streams/runtime/story_index_loader", "fill_from_stories")),
+        ("decode (codec orjson.loads)", _find(cum, "streams/pipeline/codec", "_loads")),
         ("validate (model_validate, all agents)", _find(cum, "pydantic/main", "model_validate")),
-        ("entities_step", _find(cum, "streams/steps", "entities_step")),
-        ("story_step", _find(cum, "streams/steps", "story_step")),
+        ("entities_step", _find(cum, "streams/pipeline/steps", "entities_step")),
+        ("story_step", _find(cum, "streams/pipeline/steps", "story_step")),
         ("encode: model_dump(mode=json)", _find(cum, "pydantic/main", "model_dump")),
-        ("encode: codec orjson.dumps", _find(cum, "streams/codec", "_dumps")),
+        ("encode: codec orjson.dumps", _find(cum, "streams/pipeline/codec", "_dumps")),
         ("produce: faust Topic.send (incl. encode)", _find(cum, "faust/topics", "send")),
         ("produce: aiokafka send_and_wait/_send_produce_req", _find(cum, "aiokafka/producer/sender", "_send_produce_req")
          + _find(cum, "aiokafka/producer/producer", "send")),
-        ("clean hop in the loop (run_in_executor wait not counted)", _find(cum, "streams/budget", "clean")),
-        ("sink: decode (warehouse_sink.decode)", _find(cum, "streams/warehouse_sink", "decode")),
-        ("sink: batch_rows", _find(cum, "streams/sink", "batch_rows")),
+        ("clean hop in the loop (run_in_executor wait not counted)", _find(cum, "streams/pipeline/budget", "clean")),
+        ("sink: decode (warehouse_sink.decode)", _find(cum, "streams/warehouse/sink", "decode")),
+        ("sink: batch_rows", _find(cum, "streams/warehouse/rows", "batch_rows")),
         ("sink: fetch (aiokafka getmany)", _find(cum, "aiokafka/consumer/consumer", "getmany")),
         ("consumer fetch + Faust conductor/stream", _find(cum, "faust/transport/consumer", "getmany")),
         ("event loop select (idle, thread CPU)", _find(cum, "selectors", "select")),

@@ -21,11 +21,11 @@ import trafilatura
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.actors import ActorDictionary  # noqa: E402
-from streams.stages import Rejected  # noqa: E402
-from streams.stages.candidates import find_candidates  # noqa: E402
-from streams.stages.clean import CleanLimits, clean_page  # noqa: E402
-from streams.stages.entities import extract_mentions  # noqa: E402
+from streams.pipeline.dictionary import ActorDictionary  # noqa: E402
+from streams.pipeline.stages import Rejected  # noqa: E402
+from streams.pipeline.stages.candidates import find_candidates  # noqa: E402
+from streams.pipeline.stages.clean import CleanLimits, clean_page  # noqa: E402
+from streams.pipeline.stages.entities import extract_mentions  # noqa: E402
 
 
 def _squash(text: str) -> str:

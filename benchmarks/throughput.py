@@ -20,16 +20,16 @@ sys.path.insert(0, str(ROOT))
 
 import trafilatura  # noqa: E402
 
-from streams.actors import ActorDictionary  # noqa: E402
-from streams.evaluation import evaluate  # noqa: E402
-from streams.inputs import iter_documents  # noqa: E402
-from streams.process import process_documents, raw_page  # noqa: E402
-from streams.stages import Rejected  # noqa: E402
-from streams.stages.clean import CleanLimits  # noqa: E402
-from streams.stages.entities import extract_mentions  # noqa: E402
-from streams.stages.stories import StoryIndex  # noqa: E402
-from streams.ner.model import shipped as shipped_recognizer  # noqa: E402
-from streams.steps import clean_step, entities_step, story_step  # noqa: E402
+from streams.pipeline.dictionary import ActorDictionary  # noqa: E402
+from streams.ops.evaluation import evaluate  # noqa: E402
+from streams.inputs.paths import iter_documents  # noqa: E402
+from streams.pipeline.offline import process_documents, raw_page  # noqa: E402
+from streams.pipeline.stages import Rejected  # noqa: E402
+from streams.pipeline.stages.clean import CleanLimits  # noqa: E402
+from streams.pipeline.stages.entities import extract_mentions  # noqa: E402
+from streams.pipeline.stages.stories import StoryIndex  # noqa: E402
+from streams.pipeline.ner.model import shipped as shipped_recognizer  # noqa: E402
+from streams.pipeline.steps import clean_step, entities_step, story_step  # noqa: E402
 
 
 def rate(label: str, n: int, seconds: float) -> None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from schemas.records import RawRef
-from streams.actors import ActorDictionary
-from streams.inputs import iter_documents
-from streams.process import raw_page
-from streams.sink import batch_rows
-from streams.stages.clean import CleanLimits
-from streams.stages.stories import StoryIndex
-from streams.steps import clean_step, dead_letter, entities_step, story_step
-from streams.warehouse import Warehouse
+from streams.pipeline.dictionary import ActorDictionary
+from streams.inputs.paths import iter_documents
+from streams.pipeline.offline import raw_page
+from streams.warehouse.rows import batch_rows
+from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.stages.stories import StoryIndex
+from streams.pipeline.steps import clean_step, dead_letter, entities_step, story_step
+from streams.warehouse.client import Warehouse
 from tests.conftest import BAD, CORPUS
 
 RAW_TOPIC = "newsstream.raw-html"

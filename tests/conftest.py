@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.actors import ActorDictionary
+from streams.pipeline.dictionary import ActorDictionary
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "samples" / "corpus"

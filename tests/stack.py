@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streams.broker import free_port
+from streams.runtime.broker import free_port
 from streams.settings import Settings
-from streams.webauth import server_token
+from streams.runtime.webauth import server_token
 
 
 class WorkerProcess:
@@ -19,7 +19,7 @@ class WorkerProcess:
     def __init__(self, data: Path, kafka_url: str | None, name: str = "worker", **env: str):
         """`kafka_url` None: the worker starts (and supervises) the local broker itself."""
         self.port = free_port()
-        # The worker's API token (streams.webauth): made here so the URL can carry it, as the CLI would read it.
+        # The worker's API token (streams.runtime.webauth): made here so the URL can carry it, as the CLI would read it.
         self.token = server_token(Settings(_env_file=None, data_dir=data))
         self.web = f"http://newsstream:{self.token}@127.0.0.1:{self.port}"
         self.plain_web = f"http://127.0.0.1:{self.port}"

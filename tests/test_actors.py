@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from streams.actors import ActorDictionary, DictionaryWatcher
+from streams.pipeline.dictionary import ActorDictionary, DictionaryWatcher
 from tests.conftest import SMALL_DICTIONARY
 
 KERRY = """

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from streams.actors import ActorDictionary
+from streams.pipeline.dictionary import ActorDictionary
 from streams.cli import main
 from tests.conftest import SMALL_DICTIONARY
 
@@ -27,7 +27,7 @@ def test_add_appends_a_valid_actor_that_matches_without_code_changes(env, capsys
                  "--country", "FR", "--ar", "جان مارك أيرولت", "--short-ar", "أيرولت", "--en", "Jean-Marc Ayrault"]) == 0
     assert "added jean-marc-ayrault" in capsys.readouterr().out
     assert env.read_text("utf-8").startswith(SMALL_DICTIONARY)  # appended: what was there stays byte for byte
-    from streams.stages.entities import extract_mentions
+    from streams.pipeline.stages.entities import extract_mentions
 
     mentions = extract_mentions("وقال أيرولت", ActorDictionary.load(env))
     assert [m.actor_id for m in mentions] == ["jean-marc-ayrault"]

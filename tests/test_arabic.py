@@ -1,6 +1,6 @@
 import pytest
 
-from streams.arabic import fingerprint_text, normalize, normalize_with_map
+from streams.pipeline.arabic import fingerprint_text, normalize, normalize_with_map
 
 
 @pytest.mark.parametrize(

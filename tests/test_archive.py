@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schemas.records import RawPage
-from streams import archive
-from streams.identity import page_id_for
+from streams.inputs import archive
+from streams.pipeline.identity import page_id_for
 
 
 def page(n: int, text: bool = False) -> RawPage:
@@ -140,7 +140,7 @@ def test_reconcile_refuses_a_grace_that_is_not_finite_and_non_negative(grace, tm
     """The one check behind the CLI and the worker's POST /reconcile (which answers 400 with it)."""
     import asyncio
 
-    from streams.reconcile import reconcile
+    from streams.ops.reconcile import reconcile
     from streams.settings import Settings
 
     async def no_query(*args, **kwargs):

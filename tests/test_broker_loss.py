@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from streams.actors import ActorDictionary
-from streams.broker import running_local_broker
-from streams.cookbook import queries
-from streams.identity import page_id_for
-from streams.ingest import ingest
-from streams.inputs import iter_documents
-from streams.process import process_documents
-from streams.query import query_worker, worker_action
+from streams.pipeline.dictionary import ActorDictionary
+from streams.runtime.broker import running_local_broker
+from streams.warehouse.cookbook import queries
+from streams.pipeline.identity import page_id_for
+from streams.inputs.ingest import ingest
+from streams.inputs.paths import iter_documents
+from streams.pipeline.offline import process_documents
+from streams.warehouse.query import query_worker, worker_action
 from streams.settings import Settings
-from streams.stages.clean import CleanLimits
+from streams.pipeline.stages.clean import CleanLimits
 from tests.stack import WorkerProcess
 from tests.synthetic import synthetic_pages, write_jsonl
 
@@ -210,7 +210,7 @@ def test_an_external_kafka_that_restarts_empty_is_reported_and_nothing_stalls(tm
     """KAFKA_URL set (no supervision of the broker): the broker dies mid-stream and comes back empty on the same
     address. The worker logs the loss and the return; seeing the raw topic's end offsets gone back, it has its
     supervisor restart it (fresh consumers) and re-sends what had no outcome from the archive. No manual step."""
-    from streams.broker import LocalBroker
+    from streams.runtime.broker import LocalBroker
     from urllib.request import urlopen
 
     pages = synthetic_pages(160)

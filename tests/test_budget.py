@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from schemas.records import RawPage
-from streams.budget import CleanBudget
-from streams.stages import Rejected
-from streams.stages.clean import CleanLimits
+from streams.pipeline.budget import CleanBudget
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.clean import CleanLimits
 from tests.conftest import CORPUS
 
 # 20,000 link blocks: trafilatura needs seconds on this page (80,000 take 25 s), far beyond the budget below.
@@ -41,7 +41,7 @@ def test_a_fresh_child_loads_the_language_model_before_its_first_page_is_timed()
     import subprocess
     import sys
 
-    check = ("import py3langid.langid as langid, streams.steps; before = langid.IDENTIFIER is None; "
-             "from streams.budget import _warm_up; _warm_up(); print(before, langid.IDENTIFIER is not None)")
+    check = ("import py3langid.langid as langid, streams.pipeline.steps; before = langid.IDENTIFIER is None; "
+             "from streams.pipeline.budget import _warm_up; _warm_up(); print(before, langid.IDENTIFIER is not None)")
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["True", "True"], out.stderr

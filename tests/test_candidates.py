@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.stages.candidates import find_candidates
-from streams.stages.charset import decode_html
-from streams.stages.entities import extract_mentions
+from streams.pipeline.stages.candidates import find_candidates
+from streams.pipeline.stages.charset import decode_html
+from streams.pipeline.stages.entities import extract_mentions
 from tests.conftest import CORPUS
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"

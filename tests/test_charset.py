@@ -2,8 +2,8 @@ import codecs
 
 import pytest
 
-from streams.stages import Rejected
-from streams.stages.charset import decode_html
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.charset import decode_html
 
 ARABIC = "<html><body><p>أعلن وزير الخارجية الروسي سيرغي لافروف</p></body></html>"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import lxml.html
 import pytest
 
-from streams.stages.chrome import drop_chrome_lines, prune_chrome
-from streams.stages.clean import clean_page
+from streams.pipeline.stages.chrome import drop_chrome_lines, prune_chrome
+from streams.pipeline.stages.clean import clean_page
 
 PARAS = [
     "قال وزير الخارجية الروسي سيرغي لافروف اليوم إن موسكو مستعدة لمواصلة المحادثات مع واشنطن حول سوريا في جنيف.",

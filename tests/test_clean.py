@@ -7,12 +7,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from streams.inputs import iter_documents
-from streams.process import raw_page
-from streams.stages import Rejected
-from streams.stages.clean import CleanLimits, canonicalize_url, clean_page
-from streams.stages.entities import extract_mentions
-from streams.steps import clean_step
+from streams.inputs.paths import iter_documents
+from streams.pipeline.offline import raw_page
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.clean import CleanLimits, canonicalize_url, clean_page
+from streams.pipeline.stages.entities import extract_mentions
+from streams.pipeline.steps import clean_step
 from tests.conftest import CORPUS, ROOT
 
 EXPECTED = json.loads((ROOT / "samples" / "expected.json").read_text(encoding="utf-8"))
@@ -151,7 +151,7 @@ def test_limits_truncated_gzip_and_deep_nesting_end_with_clear_outcomes():
     ("وقال لافروف إن المحادثات كانت مفيدة وإن موسكو / Moscow مستعدة", False),
 ])
 def test_credit_lines(line, credit):
-    from streams.stages.clean import _is_credit
+    from streams.pipeline.stages.clean import _is_credit
     assert _is_credit(line) is credit
 
 

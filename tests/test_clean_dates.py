@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from streams.stages.clean import clean_page
+from streams.pipeline.stages.clean import clean_page
 
 BODY = "".join(f"<p>{'قال وزير الخارجية إن المحادثات مستمرة في جنيف بين الأطراف كلها حتى نهاية الأسبوع. ' * 2}"
                f"{i}</p>" for i in range(3))

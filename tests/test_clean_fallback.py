@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from streams.stages import clean
-from streams.stages.clean import clean_page
+from streams.pipeline.stages import clean
+from streams.pipeline.stages.clean import clean_page
 
 INTRO = "This guide explains how to choose a used car without paying for problems you could have spotted first."
 SECTIONS = [f"Step {i}: check the service history, the tyres and the brakes before you agree on any price at all."

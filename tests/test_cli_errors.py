@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from streams import cli
+from streams.cli import commands as cli
 from streams.errors import UserError, warehouse_error_line
 
 SYNTAX_ERROR = ("Code: 62. DB::Exception: Syntax error: failed at position 7 (1) (line 1, col 7): 1\n"
@@ -245,7 +245,7 @@ def test_more_usage_mistakes(data_dir, capsys):
 
 def test_migrate_while_another_process_holds_chdb(tmp_path):
     data = tmp_path / "data"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom streams.warehouse import Warehouse\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom streams.warehouse.client import Warehouse\n"
                                f"w = Warehouse('chdb://{data / 'clickhouse'}')\nprint('held', flush=True)\n"
                                "time.sleep(120)"], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
@@ -290,7 +290,7 @@ def test_a_zombie_broker_is_not_taken_for_a_running_one(tmp_path):
     import sys
     import time
 
-    from streams.broker import running_local_broker
+    from streams.runtime.broker import running_local_broker
     from streams.settings import Settings
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])  # exits at once; not reaped until wait()
@@ -329,7 +329,7 @@ def test_replay_refuses_a_since_that_is_not_a_time_before_querying():
     """The worker's /replay calls replay() directly: a bad `since` is a ValueError (HTTP 400), not a warehouse error."""
     import asyncio
 
-    from streams.reconcile import replay
+    from streams.ops.reconcile import replay
     from streams.settings import Settings
 
     async def query(sql, parameters=None):

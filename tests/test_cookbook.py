@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.cookbook import queries
-from streams.sql_door import Limits, SqlDoor
+from streams.warehouse.cookbook import queries
+from streams.warehouse.sql_door import Limits, SqlDoor
 from tests.analytics import filled_warehouse
 
 COOKBOOK = queries()
@@ -53,7 +53,7 @@ def test_lavrov_leads_the_corpus_week(warehouse):
 
 def test_a_table_row_is_one_line_even_when_a_cell_holds_newlines():
     """actor_in_context / name_in_context return text spans across paragraphs; a raw newline split the row."""
-    from streams.query import format_table
+    from streams.warehouse.query import format_table
 
     table = format_table(["surface", "context"], [("الأسد", "first paragraph\nsecond\r\nthird"), ("x", None)])
     assert table.splitlines() == [

@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from streams.actors import ActorDictionary
-from streams.broker import LocalBroker
-from streams.ingest import ingest
-from streams.inputs import iter_documents
-from streams.process import process_documents
-from streams.query import query_worker, worker_action
+from streams.pipeline.dictionary import ActorDictionary
+from streams.runtime.broker import LocalBroker
+from streams.inputs.ingest import ingest
+from streams.inputs.paths import iter_documents
+from streams.pipeline.offline import process_documents
+from streams.warehouse.query import query_worker, worker_action
 from streams.settings import Settings
-from streams.stages.clean import CleanLimits
+from streams.pipeline.stages.clean import CleanLimits
 from tests.stack import WorkerProcess
 from tests.synthetic import synthetic_pages, write_jsonl
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from streams.sql_door import Limits, SqlDoor
+from streams.warehouse.sql_door import Limits, SqlDoor
 from tests.analytics import filled_warehouse
 from tests.conftest import ROOT
 

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from streams.stages.dates import find_dateline, find_stamp, parse_stamp
+from streams.pipeline.stages.dates import find_dateline, find_stamp, parse_stamp
 
 
 def utc(*parts):

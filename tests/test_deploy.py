@@ -76,7 +76,7 @@ def test_dashboards_parse_and_use_the_provisioned_datasource():
 
 
 def test_readme_documents_every_setting_and_command():
-    from streams.cli import build_parser
+    from streams.cli.commands import build_parser
 
     readme = (ROOT / "README.md").read_text("utf-8")
     missing = [var for var in Settings.env_vars() if f"`{var}`" not in readme and f"{var}`" not in readme]

@@ -6,10 +6,10 @@ import pytest
 from stopwordsiso import stopwords
 from wordfreq import top_n_list
 
-from streams.actors import ActorDictionary, DictionaryWatcher, alias_problems, dictionary_files
-from streams.arabic import normalize
-from streams.catalog import add_actor
-from streams.stages.entities import extract_mentions
+from streams.pipeline.dictionary import ActorDictionary, DictionaryWatcher, alias_problems, dictionary_files
+from streams.pipeline.arabic import normalize
+from streams.ops.catalog import add_actor
+from streams.pipeline.stages.entities import extract_mentions
 
 # Function words never make a name; the 2,000 most frequent Arabic words (names the press uses daily among them)
 # may, but only when the entry says so in common_word_aliases.
@@ -222,7 +222,7 @@ def test_add_into_a_directory_writes_its_actors_yaml_and_checks_every_file(tmp_p
 
 
 def test_the_compiled_dictionary_is_cached_by_content_and_recompiled_on_change(tmp_path, monkeypatch):
-    import streams.actors as actors_module
+    import streams.pipeline.dictionary as actors_module
 
     root = write(tmp_path / "dict", a=BASE, b=OTHER)
     cache = tmp_path / "cache"
@@ -245,7 +245,7 @@ def test_the_compiled_dictionary_is_cached_by_content_and_recompiled_on_change(t
 
 
 def test_a_broken_or_foreign_cache_file_is_not_trusted(tmp_path, monkeypatch):
-    import streams.actors as actors_module
+    import streams.pipeline.dictionary as actors_module
 
     root = write(tmp_path / "dict", a=BASE)
     cache = tmp_path / "cache"
@@ -272,7 +272,7 @@ def test_no_cache_dir_writes_nothing(tmp_path):
 
 
 def test_a_bad_dictionary_path_is_one_line_from_the_cli(tmp_path, monkeypatch, capsys):
-    from streams import cli
+    from streams.cli import commands as cli
 
     page = tmp_path / "page.html"
     page.write_text("<html><body><p>نص</p></body></html>", encoding="utf-8")

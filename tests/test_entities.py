@@ -1,7 +1,7 @@
 import pytest
 
-from streams.actors import ActorDictionary, spelling_variants
-from streams.stages.entities import extract_mentions
+from streams.pipeline.dictionary import ActorDictionary, spelling_variants
+from streams.pipeline.stages.entities import extract_mentions
 
 
 def ids(text, dictionary):

@@ -13,22 +13,22 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-import streams.arabic as arabic
+import streams.pipeline.arabic as arabic
 from schemas.records import Article
-from streams.actors import ActorDictionary, AliasEntry
-from streams.arabic import fingerprint_text, is_word_char, normalize, normalize_with_map, word_chars
-from streams.evaluation import labeled_articles
-from streams.ner.data import anercorp, data_dir
-from streams.ner.features import PAD, TOKEN
-from streams.ner.model import Recognizer, line_tokens, shipped
-from streams.inputs import iter_documents
-from streams.process import raw_page
-from streams.stages import Rejected
-from streams.stages import candidates as candidates_stage
-from streams.stages import entities as entities_stage
-from streams.stages import stories
-from streams.stages.clean import CleanLimits
-from streams.steps import clean_step, entities_step
+from streams.pipeline.dictionary import ActorDictionary, AliasEntry
+from streams.pipeline.arabic import fingerprint_text, is_word_char, normalize, normalize_with_map, word_chars
+from streams.ops.evaluation import labeled_articles
+from streams.pipeline.ner.data import anercorp, data_dir
+from streams.pipeline.ner.features import PAD, TOKEN
+from streams.pipeline.ner.model import Recognizer, line_tokens, shipped
+from streams.inputs.paths import iter_documents
+from streams.pipeline.offline import raw_page
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages import candidates as candidates_stage
+from streams.pipeline.stages import entities as entities_stage
+from streams.pipeline.stages import stories
+from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.steps import clean_step, entities_step
 from tests.conftest import ROOT
 
 EDGE_CASES = [
@@ -218,7 +218,7 @@ def test_the_step_passes_its_normalization_on(dictionary, monkeypatch):
         calls.append(text)
         return real(text)
 
-    monkeypatch.setattr("streams.steps.normalize_with_map", counting)
+    monkeypatch.setattr("streams.pipeline.steps.normalize_with_map", counting)
     text = "قال وزير الخارجية الروسي سيرغي لافروف إن بوتين سيزور دمشق. " * 20
     article = Article(article_id="a1", source="t", url=None, canonical_url=None, site="example.org", title="t",
                       text=text, lang="ar", published_at=datetime(2016, 11, 22, tzinfo=timezone.utc),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from schemas.records import RawPage
-from streams.stages import Rejected
-from streams.stages.clean import CleanLimits, clean_page
-from streams.steps import clean_step, dead_letter
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.clean import CleanLimits, clean_page
+from streams.pipeline.steps import clean_step, dead_letter
 from tests.test_chrome import PARAS, _page
 
 CHROME = "".join(f'<li><a href="/s{i}">قسم الأخبار رقم {i} من الموقع الإخباري</a></li>' for i in range(30))

@@ -11,12 +11,12 @@ import orjson
 import pytest
 from aiohttp import web
 
-from streams.feeder.config import Source, load_sources
-from streams.feeder.fetch import Fetcher, FetchPolicy
-from streams.feeder.guard import is_public
-from streams.feeder.run import Feeder
-from streams.feeder.store import SeenStore
-from streams.inputs import iter_documents
+from streams.inputs.feeder.config import Source, load_sources
+from streams.inputs.feeder.fetch import Fetcher, FetchPolicy
+from streams.inputs.feeder.guard import is_public
+from streams.inputs.feeder.run import Feeder
+from streams.inputs.feeder.store import SeenStore
+from streams.inputs.paths import iter_documents
 from tests.conftest import CORPUS, ROOT
 
 PAGE = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()
@@ -229,10 +229,10 @@ async def test_a_stop_request_lets_in_flight_work_finish(site, tmp_path):
 
 @pytest.mark.integration
 async def test_from_a_local_feed_to_rows_in_the_warehouse(site, tmp_path):
-    from streams.broker import LocalBroker
-    from streams.demo import wait_for_outcomes
-    from streams.feeder.run import run_feeder
-    from streams.query import query_worker
+    from streams.runtime.broker import LocalBroker
+    from streams.cli.demo import wait_for_outcomes
+    from streams.inputs.feeder.run import run_feeder
+    from streams.warehouse.query import query_worker
     from streams.settings import Settings
     from tests.stack import WorkerProcess
 
@@ -265,7 +265,7 @@ async def test_from_a_local_feed_to_rows_in_the_warehouse(site, tmp_path):
 
 
 async def test_fetched_pages_are_archived_with_their_page_id_before_they_are_sent(site, tmp_path):
-    from streams import archive
+    from streams.inputs import archive
 
     sent = Sent()
     writer = archive.ArchiveWriter(tmp_path / "archive")

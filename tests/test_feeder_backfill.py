@@ -7,7 +7,7 @@ import io
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from streams.inputs import iter_documents
+from streams.inputs.paths import iter_documents
 from tests.conftest import CORPUS
 
 PAGE = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()

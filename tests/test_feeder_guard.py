@@ -8,11 +8,11 @@ import socket
 import pytest
 from aiohttp import web
 
-from streams.feeder import guard
-from streams.feeder.config import Source
-from streams.feeder.fetch import Fetcher, FetchPolicy
-from streams.feeder.run import Feeder
-from streams.feeder.store import SeenStore
+from streams.inputs.feeder import guard
+from streams.inputs.feeder.config import Source
+from streams.inputs.feeder.fetch import Fetcher, FetchPolicy
+from streams.inputs.feeder.run import Feeder
+from streams.inputs.feeder.store import SeenStore
 from tests.conftest import CORPUS
 
 PAGE = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()

@@ -13,13 +13,13 @@ import pytest
 from aiohttp import web
 from aiokafka.errors import MessageSizeTooLargeError
 
-from streams.feeder.config import Source
-from streams.feeder.discover import from_sitemap
-from streams.feeder.fetch import Fetcher, FetchPolicy, retry_after_seconds
-from streams.feeder.run import Feeder
-from streams.feeder.store import SeenStore
-from streams.ingest import _key, raw_key
-from streams.inputs import RawDocument
+from streams.inputs.feeder.config import Source
+from streams.inputs.feeder.discover import from_sitemap
+from streams.inputs.feeder.fetch import Fetcher, FetchPolicy, retry_after_seconds
+from streams.inputs.feeder.run import Feeder
+from streams.inputs.feeder.store import SeenStore
+from streams.inputs.ingest import _key, raw_key
+from streams.inputs.paths import RawDocument
 from tests.conftest import CORPUS
 
 PAGE = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()

@@ -12,10 +12,10 @@ import orjson
 import pytest
 from aiohttp import web
 
-from streams.feeder.config import Source
-from streams.feeder.fetch import Fetcher, FetchPolicy
-from streams.feeder.run import Feeder
-from streams.feeder.store import SeenStore
+from streams.inputs.feeder.config import Source
+from streams.inputs.feeder.fetch import Fetcher, FetchPolicy
+from streams.inputs.feeder.run import Feeder
+from streams.inputs.feeder.store import SeenStore
 from tests.conftest import CORPUS
 
 PAGE = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()
@@ -161,7 +161,7 @@ async def test_a_warehouse_that_cannot_answer_does_not_stop_the_feeder(serve, tm
 
 
 async def test_retry_and_redirect_limits_come_from_the_settings(serve, tmp_path):
-    from streams.feeder.run import policy_from
+    from streams.inputs.feeder.run import policy_from
     from streams.settings import Settings
 
     site = await serve({"/down": (503, b"", {}), "/r0": (302, b"", {"Location": "/r1"}),

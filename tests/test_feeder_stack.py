@@ -17,9 +17,9 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 
 from schemas.records import RawPage
-from streams.broker import LocalBroker, bootstrap_servers, free_port
-from streams.feeder.backfill import backfill
-from streams.feeder.store import SeenStore
+from streams.runtime.broker import LocalBroker, bootstrap_servers, free_port
+from streams.inputs.feeder.backfill import backfill
+from streams.inputs.feeder.store import SeenStore
 from streams.settings import Settings
 from tests.conftest import CORPUS
 from tests.synthetic import synthetic_pages, write_jsonl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lxml.html
 import pytest
 
-from streams.stages.headline import PageTitles, choose_headline, page_titles, strip_site_name
+from streams.pipeline.stages.headline import PageTitles, choose_headline, page_titles, strip_site_name
 
 HEADLINE = "وزير الري يشهد توقيع عقد دراسة السحب الآمن للخزانات الجوفية"
 

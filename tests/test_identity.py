@@ -8,14 +8,14 @@ from datetime import datetime, timezone
 import pytest
 
 from schemas.records import RawPage, RawRef
-from streams.actors import ActorDictionary
-from streams.identity import canonicalize_url, page_id_for
-from streams.inputs import RawDocument
-from streams.process import raw_page
-from streams.sink import batch_rows
-from streams.stages.clean import CleanLimits, article_id_for, clean_page
-from streams.stages.stories import StoryIndex
-from streams.steps import clean_step, entities_step, story_step
+from streams.pipeline.dictionary import ActorDictionary
+from streams.pipeline.identity import canonicalize_url, page_id_for
+from streams.inputs.paths import RawDocument
+from streams.pipeline.offline import raw_page
+from streams.warehouse.rows import batch_rows
+from streams.pipeline.stages.clean import CleanLimits, article_id_for, clean_page
+from streams.pipeline.stages.stories import StoryIndex
+from streams.pipeline.steps import clean_step, entities_step, story_step
 from tests.synthetic import synthetic_pages
 
 
@@ -45,8 +45,8 @@ def test_other_parameters_are_kept_and_sorted():
 
 
 def test_the_feeder_and_the_raw_key_use_the_same_canonical_url():
-    from streams.feeder import backfill, run
-    from streams.stages import clean
+    from streams.inputs.feeder import backfill, run
+    from streams.pipeline.stages import clean
 
     assert run.canonicalize_url is backfill.canonicalize_url is clean.canonicalize_url is canonicalize_url
 

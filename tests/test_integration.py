@@ -16,16 +16,16 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from streams.actors import ActorDictionary
-from streams.broker import LocalBroker, free_port
-from streams.demo import wait_for_outcomes
-from streams.ingest import ingest
-from streams.inputs import iter_documents
-from streams.process import process_documents
-from streams.query import post_worker, query_worker
-from streams.webauth import server_token
+from streams.pipeline.dictionary import ActorDictionary
+from streams.runtime.broker import LocalBroker, free_port
+from streams.cli.demo import wait_for_outcomes
+from streams.inputs.ingest import ingest
+from streams.inputs.paths import iter_documents
+from streams.pipeline.offline import process_documents
+from streams.warehouse.query import post_worker, query_worker
+from streams.runtime.webauth import server_token
 from streams.settings import Settings
-from streams.stages.clean import CleanLimits
+from streams.pipeline.stages.clean import CleanLimits
 from tests.conftest import BAD, CORPUS
 from tests.synthetic import write_broken_inputs
 
@@ -39,7 +39,7 @@ async def send_poison(url, settings):
     """Messages no ingest would write: not JSON, and JSON that fails the RawPage schema."""
     from aiokafka import AIOKafkaProducer
 
-    from streams.broker import bootstrap_servers
+    from streams.runtime.broker import bootstrap_servers
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(url))
     await producer.start()

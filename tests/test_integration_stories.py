@@ -20,12 +20,12 @@ import urllib.request
 
 import pytest
 
-from streams.broker import LocalBroker, free_port
-from streams.demo import wait_for_outcomes
-from streams.ingest import ingest
-from streams.query import query_worker
+from streams.runtime.broker import LocalBroker, free_port
+from streams.cli.demo import wait_for_outcomes
+from streams.inputs.ingest import ingest
+from streams.warehouse.query import query_worker
 from streams.settings import Settings
-from streams.webauth import server_token
+from streams.runtime.webauth import server_token
 from tests.test_stories import OTHER, THIRD, WIRE
 
 pytestmark = pytest.mark.integration
@@ -152,8 +152,8 @@ def test_copies_across_partitions_and_a_worker_death_join_the_right_story(tmp_pa
 def test_unsunk_stories_are_the_records_past_the_sinks_committed_offsets(tmp_path):
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    from streams.broker import bootstrap_servers
-    from streams.story_index import unsunk_stories
+    from streams.runtime.broker import bootstrap_servers
+    from streams.runtime.story_index_loader import unsunk_stories
 
     async def scenario(bootstrap):
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap)

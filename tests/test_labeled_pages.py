@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from streams.stages.clean import CleanLimits, clean_page
+from streams.pipeline.stages.clean import CleanLimits, clean_page
 from tests.conftest import ROOT
 
 LABELED = ROOT / "samples" / "labeled"

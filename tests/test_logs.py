@@ -2,7 +2,7 @@ import logging
 
 import orjson
 
-from streams.logs import JsonFormatter, logging_config
+from streams.runtime.logs import JsonFormatter, logging_config
 
 
 def test_json_lines_carry_level_logger_extras_and_exceptions():

@@ -10,23 +10,23 @@ import numpy as np
 import pytest
 
 from schemas.records import Article
-from streams.actors import ActorDictionary
-from streams.arabic import normalize_with_map
-from streams.cookbook import queries
-from streams.evaluation import chrome_actors, labeled_articles
-from streams.ner import train as ner_train
-from streams.ner.data import anercorp, data_dir
-from streams.ner.evaluate import recognizer_scores
-from streams.ner.features import Gazetteer
-from streams.ner.linking import name_key
-from streams.ner.model import MODEL_PATH, Recognizer, shipped
-from streams.sink import batch_rows
-from streams.stages.candidates import find_candidates
-from streams.stages.clean import CleanLimits, clean_page
-from streams.stages.entities import extract_entities, extract_mentions
-from streams.stages.stories import StoryIndex
-from streams.steps import entities_step, story_step
-from streams.warehouse import Warehouse
+from streams.pipeline.dictionary import ActorDictionary
+from streams.pipeline.arabic import normalize_with_map
+from streams.warehouse.cookbook import queries
+from streams.ops.evaluation import chrome_actors, labeled_articles
+from streams.pipeline.ner import train as ner_train
+from streams.pipeline.ner.data import anercorp, data_dir
+from streams.pipeline.ner.evaluate import recognizer_scores
+from streams.pipeline.ner.features import Gazetteer
+from streams.pipeline.ner.linking import name_key
+from streams.pipeline.ner.model import MODEL_PATH, Recognizer, shipped
+from streams.warehouse.rows import batch_rows
+from streams.pipeline.stages.candidates import find_candidates
+from streams.pipeline.stages.clean import CleanLimits, clean_page
+from streams.pipeline.stages.entities import extract_entities, extract_mentions
+from streams.pipeline.stages.stories import StoryIndex
+from streams.pipeline.steps import entities_step, story_step
+from streams.warehouse.client import Warehouse
 from tests.conftest import ROOT
 
 LABELED = ROOT / "samples" / "labeled"
@@ -242,7 +242,7 @@ def test_promote_works_from_an_entity_key_and_the_name_then_links(tiny, tmp_path
 
 def test_an_ordinary_last_word_of_a_name_is_not_taken_as_the_name_again(tiny):
     """Document consistency adds later uses of a surname, but not of a last word that is an ordinary word."""
-    from streams.ner.model import Span
+    from streams.pipeline.ner.model import Span
 
     class OneName:  # a recognizer that tags only the first name of the text, to test the stage's own rules
         gazetteer = shipped().gazetteer

@@ -54,7 +54,7 @@ def test_nothing_reads_the_samples_through_the_source_tree():
 
 def test_the_demo_and_evaluation_find_the_installed_samples():
     import samples
-    from streams import evaluation
+    from streams.ops import evaluation
 
     assert (samples.CORPUS_DIR / "01-rt-lavrov-west-signals.html").is_file()
     assert evaluation.LABELED_PATH.is_file() and evaluation.LABELED_PATH.parent == samples.LABELED_DIR

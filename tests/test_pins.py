@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from schemas.records import StoryAssignment
-from streams.actors import ActorDictionary
-from streams.feeder.fetch import Fetcher, FetchPolicy
-from streams.feeder.guard import BlockedAddress, check_url, is_public
-from streams.stages.candidates import find_candidates
-from streams.stages.dates import find_dateline
-from streams.stages.entities import extract_mentions
-from streams.stages.stories import NUM_PERM, StoryIndex
+from streams.pipeline.dictionary import ActorDictionary
+from streams.inputs.feeder.fetch import Fetcher, FetchPolicy
+from streams.inputs.feeder.guard import BlockedAddress, check_url, is_public
+from streams.pipeline.stages.candidates import find_candidates
+from streams.pipeline.stages.dates import find_dateline
+from streams.pipeline.stages.entities import extract_mentions
+from streams.pipeline.stages.stories import NUM_PERM, StoryIndex
 from tests.test_feeder_politeness import HTML, PAGE, serve  # noqa: F401  (serve: the local-site fixture)
 
 UTC = timezone.utc

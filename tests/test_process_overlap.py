@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from streams.budget import CleanBudget, _start_method
-from streams.inputs import RawDocument, iter_documents
-from streams.process import process_documents
-from streams.stages.clean import CleanLimits
+from streams.pipeline.budget import CleanBudget, _start_method
+from streams.inputs.paths import RawDocument, iter_documents
+from streams.pipeline.offline import process_documents
+from streams.pipeline.stages.clean import CleanLimits
 from tests.conftest import BAD, CORPUS, ROOT
 
 LABELED = ROOT / "samples" / "labeled"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.stages.clean import clean_page
+from streams.pipeline.stages.clean import clean_page
 
 REALPAGES = Path(__file__).resolve().parents[2] / "shared" / "realpages"
 MANIFEST = json.loads((REALPAGES / "manifest.json").read_text(encoding="utf-8")) if (REALPAGES / "manifest.json").is_file() else []

@@ -12,16 +12,16 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.records import RawPage
-from streams.archive import ArchiveWriter
-from streams.broker import LocalBroker, bootstrap_servers
-from streams.identity import page_id_for
-from streams.demo import wait_for_outcomes
-from streams.ingest import ingest
-from streams.query import query_worker, worker_action
+from streams.inputs.archive import ArchiveWriter
+from streams.runtime.broker import LocalBroker, bootstrap_servers
+from streams.pipeline.identity import page_id_for
+from streams.cli.demo import wait_for_outcomes
+from streams.inputs.ingest import ingest
+from streams.warehouse.query import query_worker, worker_action
 from streams.settings import Settings
-from streams.topics import ensure_topics
-from streams.warehouse import Warehouse
-from streams.warehouse_sink import WarehouseSink
+from streams.pipeline.topics import ensure_topics
+from streams.warehouse.client import Warehouse
+from streams.warehouse.sink import WarehouseSink
 from tests.stack import WorkerProcess
 from tests.synthetic import synthetic_pages, write_jsonl
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from streams.report import render_report
-from streams.sql_door import Limits, SqlDoor
-from streams.warehouse import Warehouse
+from streams.warehouse.report import render_report
+from streams.warehouse.sql_door import Limits, SqlDoor
+from streams.warehouse.client import Warehouse
 from tests.analytics import filled_warehouse
 
 
@@ -33,8 +33,8 @@ def test_report_says_so_when_the_range_is_empty(tmp_path):
 
 
 def test_report_defaults_to_the_weeks_with_data_and_to_mentions(tmp_path, monkeypatch, capsys):
-    from streams import cli
-    from streams.report import data_range
+    from streams.cli import commands as cli
+    from streams.warehouse.report import data_range
 
     warehouse = filled_warehouse(tmp_path / "chdb")
     query = lambda sql, params: warehouse.query(sql, parameters=params)  # noqa: E731
@@ -60,7 +60,7 @@ def test_report_title_names_its_metric(tmp_path):
 
 
 def test_report_on_an_empty_warehouse_says_so(tmp_path, monkeypatch, capsys):
-    from streams import cli
+    from streams.cli import commands as cli
 
     monkeypatch.setenv("NEWSSTREAM_CLICKHOUSE_URL", "http://ch.invalid:8123/db")
     monkeypatch.setattr(cli, "_query", lambda settings, sql, params=None: ([], [(date(1970, 1, 1), date(1970, 1, 1), 0)]))
@@ -71,7 +71,7 @@ def test_report_on_an_empty_warehouse_says_so(tmp_path, monkeypatch, capsys):
 
 def test_report_refuses_an_actor_the_warehouse_never_mentioned(tmp_path, monkeypatch, capsys):
     """A mistyped --actor drew an empty chart and exited 0; it is a user mistake: one line, exit 2, no file."""
-    from streams import cli
+    from streams.cli import commands as cli
 
     warehouse = filled_warehouse(tmp_path / "chdb")
     monkeypatch.setattr(cli, "_query", lambda settings, sql, params=None: warehouse.query(sql, parameters=params))

@@ -5,12 +5,12 @@ from datetime import datetime, timezone
 import pytest
 
 from schemas.records import Article, StoryArticle, StoryAssignment
-from streams.actors import ActorDictionary
-from streams.catalog import add_actor, promotion_entry, sync_actors
-from streams.reprocess import reprocess
-from streams.sink import batch_rows
-from streams.steps import entities_step
-from streams.warehouse import Warehouse
+from streams.pipeline.dictionary import ActorDictionary
+from streams.ops.catalog import add_actor, promotion_entry, sync_actors
+from streams.ops.reprocess import reprocess
+from streams.warehouse.rows import batch_rows
+from streams.pipeline.steps import entities_step
+from streams.warehouse.client import Warehouse
 
 OLD = """
 version: "1"

@@ -7,7 +7,7 @@ import pytest
 
 from schemas import TOPIC_SCHEMAS_DIR
 from schemas.records import SCHEMA_VERSION, TOPIC_RECORDS, RawPage
-from streams.jsonschema import render
+from streams.pipeline.topic_schemas import render
 
 
 @pytest.mark.parametrize("topic", list(TOPIC_RECORDS))

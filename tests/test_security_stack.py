@@ -16,9 +16,9 @@ import urllib.request
 
 import pytest
 
-from streams.broker import LocalBroker
-from streams.ingest import ingest
-from streams.query import WorkerError, ask_worker, post_worker
+from streams.runtime.broker import LocalBroker
+from streams.inputs.ingest import ingest
+from streams.warehouse.query import WorkerError, ask_worker, post_worker
 from streams.settings import Settings
 from tests.conftest import CORPUS
 from tests.stack import WorkerProcess

@@ -15,9 +15,9 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from schemas.records import Article, DeadLetter, StoryArticle, StoryAssignment
-from streams import warehouse_sink
+from streams.warehouse import sink as warehouse_sink
 from streams.settings import Settings
-from streams.warehouse_sink import REFUSED, WarehouseSink, decode, is_transient
+from streams.warehouse.sink import REFUSED, WarehouseSink, decode, is_transient
 
 Message = namedtuple("Message", "topic partition offset value")
 NOW = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -227,7 +227,7 @@ def test_decode_picks_the_record_model_of_each_topic():
 
 def test_a_row_the_real_ddl_rejects_does_not_stall_the_sink(tmp_path):
     """On the embedded warehouse: a mention at a negative offset cannot go into UInt32 `char_start`."""
-    from streams.warehouse import Warehouse
+    from streams.warehouse.client import Warehouse
 
     warehouse = Warehouse(f"chdb://{tmp_path / 'chdb'}")
     try:
@@ -261,7 +261,7 @@ def test_a_row_the_real_ddl_rejects_does_not_stall_the_sink(tmp_path):
 
 def test_the_ledger_is_written_last():
     """A write that fails part-way must not have recorded the outcome: the ledger is the last insert."""
-    from streams.sink import batch_rows
+    from streams.warehouse.rows import batch_rows
 
     plain = decode("stories", story("a", 0))
     with_mention = orjson.loads(story("b", 1))
@@ -273,7 +273,7 @@ def test_the_ledger_is_written_last():
 
 
 async def test_a_sink_that_gives_up_crashes_the_worker_and_a_stopped_one_does_not():
-    from streams.topology import SinkService
+    from streams.pipeline.topology import SinkService
 
     class GivingUp:
         def __init__(self, error):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from streams.stages.clean import clean_page
-from streams.stages.siteprofile import SiteProfile, learn_profile
+from streams.pipeline.stages.clean import clean_page
+from streams.pipeline.stages.siteprofile import SiteProfile, learn_profile
 from tests.test_chrome import PARAS
 
 PROMO = "تابعونا على قناة تيليجرام لمعرفة آخر الأخبار العاجلة"

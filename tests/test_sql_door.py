@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from streams.errors import UserError
-from streams.sql_door import Limits, QueryFailed, Refused, SqlDoor, check_tree
-from streams.story_index import index_query
+from streams.warehouse.sql_door import Limits, QueryFailed, Refused, SqlDoor, check_tree
+from streams.runtime.story_index_loader import index_query
 from tests.analytics import filled_warehouse
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from schemas.records import RawPage
-from streams.stages import Rejected
-from streams.stages.clean import CleanLimits
-from streams.steps import clean_step, entities_step
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.steps import clean_step, entities_step
 from tests.conftest import CORPUS
 
 PAGE = (CORPUS / "01-rt-lavrov-west-signals.html").read_text("utf-8")
@@ -32,7 +32,7 @@ def test_mentions_are_capped_per_article(small_dictionary):
 def test_a_dead_letter_of_a_later_stage_keeps_the_pages_url_and_source():
     """A page dropped in `stories` (e.g. `changed copy`) must be found by `what_happened_to_url`: its record nests
     the article, so the origin is read from there."""
-    from streams.steps import origin
+    from streams.pipeline.steps import origin
     article = {"url": "https://x.example/a?NewsID=5", "source": "batch.jsonl:6", "text": "..."}
     assert origin({"article": article, "mentions": []}) == ("batch.jsonl:6", "https://x.example/a?NewsID=5")
     assert origin(article) == ("batch.jsonl:6", "https://x.example/a?NewsID=5")
@@ -48,8 +48,8 @@ def test_a_page_fetched_again_later_keeps_the_first_versions_date():
     from datetime import datetime, timezone
 
     from schemas.records import Article, ArticleEntities
-    from streams.stages.stories import StoryIndex
-    from streams.steps import story_step
+    from streams.pipeline.stages.stories import StoryIndex
+    from streams.pipeline.steps import story_step
 
     def delivery(fetched: datetime) -> ArticleEntities:
         article = Article(article_id="a1", source="f.jsonl:1", url="https://x.example/n?NewsID=7", canonical_url=None,

@@ -2,10 +2,10 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from schemas.records import Article, StoryArticle, StoryAssignment
-from streams.arabic import fingerprint_text
+from streams.pipeline.arabic import fingerprint_text
 from schemas.records import Mention
-from streams.stages.stories import NUM_PERM, StoryIndex, assign_story, lead_persons, signature
-from streams.story_index import fill_from_rows, fill_from_stories
+from streams.pipeline.stages.stories import NUM_PERM, StoryIndex, assign_story, lead_persons, signature
+from streams.runtime.story_index_loader import fill_from_rows, fill_from_stories
 from tests.conftest import ROOT
 
 DAY = datetime(2016, 11, 24, tzinfo=timezone.utc)
@@ -70,7 +70,7 @@ def test_signature_equals_datasketch_minhash_with_the_fixed_seed():
     # permutations must give exactly what a fresh datasketch MinHash gives.
     from datasketch import MinHash
 
-    from streams.stages.stories import SCHEME, SEED, shingles
+    from streams.pipeline.stages.stories import SCHEME, SEED, shingles
 
     for width in (NUM_PERM, 64):
         fresh = MinHash(num_perm=width, seed=SEED, scheme=SCHEME)
@@ -201,7 +201,7 @@ def test_rebuilt_index_answers_like_the_one_it_replaces():
 def test_a_changed_copy_of_a_stored_article_is_dropped_with_its_reason():
     import pytest
 
-    from streams.stages import Rejected
+    from streams.pipeline.stages import Rejected
 
     index = StoryIndex()
     assign_story(article("a", "f1"), [], index)

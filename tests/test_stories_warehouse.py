@@ -5,11 +5,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schemas.records import Mention, RawRef, StoryArticle
-from streams.arabic import fingerprint_text
-from streams.sink import batch_rows
-from streams.stages.stories import StoryIndex, assign_story, lead_persons, signature
-from streams.story_index import fill_from_rows, index_query
-from streams.warehouse import Warehouse
+from streams.pipeline.arabic import fingerprint_text
+from streams.warehouse.rows import batch_rows
+from streams.pipeline.stages.stories import StoryIndex, assign_story, lead_persons, signature
+from streams.runtime.story_index_loader import fill_from_rows, index_query
+from streams.warehouse.client import Warehouse
 from tests.test_stories import WIRE, OTHER, article, text
 
 DAY = datetime(2016, 11, 24, 12, tzinfo=timezone.utc)

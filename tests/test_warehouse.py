@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 import pytest
 
 from schemas.records import Article, DeadLetter, Mention, RawRef, StoryArticle, StoryAssignment
-from streams.sink import batch_rows
-from streams.warehouse import Warehouse, migrations, split_statements
+from streams.warehouse.rows import batch_rows
+from streams.warehouse.client import Warehouse, migrations, split_statements
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_every_statement_in_the_migrations_is_idempotent(warehouse):
 OLD_LEDGER_SCRIPT = """
 import sys
 from datetime import datetime, timezone
-from streams.warehouse import Warehouse, migrations, split_statements
+from streams.warehouse.client import Warehouse, migrations, split_statements
 w = Warehouse(sys.argv[1])
 w.client.command("CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
                  "applied_at DateTime64(3, 'UTC')) ENGINE = ReplacingMergeTree ORDER BY version")
@@ -127,7 +127,7 @@ def test_readonly_queries_cannot_write(warehouse):
 
 
 def test_every_migration_has_a_cluster_variant_that_parses(warehouse):
-    from streams.warehouse import on_cluster
+    from streams.warehouse.client import on_cluster
 
     for _, name, sql in migrations():
         for statement in split_statements(sql):
@@ -161,8 +161,8 @@ def test_the_author_lands_on_its_article(warehouse):
 def test_a_replaced_article_keeps_only_its_new_mentions_and_counts(warehouse):
     """`reprocess --from-archive` after a cleaning change: the new version is not a 'changed copy'; its old
     mentions go, and the weekly aggregate counts the new ones only."""
-    from streams.sink import write_rows
-    from streams.stages.stories import StoryIndex, assign_story
+    from streams.warehouse.rows import write_rows
+    from streams.pipeline.stages.stories import StoryIndex, assign_story
 
     when = datetime(2019, 3, 6, 12, tzinfo=timezone.utc)  # a week no other test writes
     old = story("replace-1", "replace-1", when, 1, (("sergey-lavrov", 0), ("sergey-lavrov", 7), ("sergey-lavrov", 14)))
@@ -198,7 +198,7 @@ def test_the_stated_zone_offset_lands_beside_the_utc_time(warehouse):
 
 
 def test_site_profiles_are_learned_from_stored_articles_stored_and_loaded(warehouse):
-    from streams.site_profiles import learn_site_profiles, load_site_profiles
+    from streams.warehouse.site_profiles import learn_site_profiles, load_site_profiles
 
     promo = "تابعونا على قناة تيليجرام لمعرفة آخر الأخبار العاجلة"
     items = []

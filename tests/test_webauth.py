@@ -1,4 +1,4 @@
-"""The worker API's one check (streams.webauth) and its token file, without a worker."""
+"""The worker API's one check (streams.runtime.webauth) and its token file, without a worker."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from streams.errors import UserError
 from streams.settings import Settings
-from streams.webauth import OPEN_PATHS, allowed_hosts, client_token, refusal, server_token, token_path
+from streams.runtime.webauth import OPEN_PATHS, allowed_hosts, client_token, refusal, server_token, token_path
 
 TOKEN = "t" * 43
 

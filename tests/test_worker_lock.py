@@ -10,15 +10,15 @@ import sys
 
 import pytest
 
-from streams import cli
-from streams.data_dir import choose_web_port, claim_data_dir
+from streams.cli import commands as cli
+from streams.runtime.data_dir import choose_web_port, claim_data_dir
 from streams.errors import UserError
 from streams.settings import Settings
 
 HOLD_LOCK = """
 import sys, time
 from streams.settings import Settings
-from streams.data_dir import claim_data_dir
+from streams.runtime.data_dir import claim_data_dir
 lock = claim_data_dir(Settings(_env_file=None, data_dir=sys.argv[1]))
 print("held", flush=True)
 time.sleep(60)

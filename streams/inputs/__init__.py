@@ -1,0 +1,1 @@
+"""Pages into the pipeline: paths and JSONL (`ingest`), the feeder, backfill, and the raw archive."""

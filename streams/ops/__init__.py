@@ -1,0 +1,1 @@
+"""Operations over a running deployment: reconcile, reprocess, dictionary curation, evaluation."""

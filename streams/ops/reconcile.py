@@ -1,0 +1,314 @@
+"""Nothing lost: archived pages with no outcome in the ledger are re-sent; dead letters are replayed after a fix.
+
+Every page is written to the raw archive (streams/inputs/archive.py) with its page id before it is produced, and
+the ledger records one outcome per page id. So the question "what has no outcome?" is asked of the archive,
+not of broker offsets: a local broker that restarted (offsets from 0 again) or lost its messages cannot hide
+a missing page, and the page is re-sent from the archive even when the raw topic no longer holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
+
+from schemas.records import RawRef
+from streams.inputs import archive
+from streams.runtime.broker import bootstrap_servers, kafka_options
+from streams.errors import UserError
+from streams.pipeline.identity import canonicalize_url
+from streams.inputs.ingest import raw_key, raw_producer
+from streams.runtime.metrics import WorkerMetrics
+from streams.settings import Settings
+from streams.pipeline.stages import Rejected
+from streams.pipeline.steps import dead_letter
+from streams.pipeline.topics import ensure_topics, topic_specs
+
+Query = Callable[..., Awaitable[list[tuple]]]
+"""`await query(sql, parameters)`: SQL with server-side bound parameters ({name:Type})."""
+SAMPLE = 50
+CHUNK = 1000
+
+
+@dataclass
+class ReconcileReport:
+    archived: int = 0
+    missing: int = 0
+    in_flight: int = 0
+    resent: int = 0
+    dead_lettered: int = 0
+    sample: list[dict] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.missing} archived pages without outcome: {self.resent} re-sent, {self.dead_lettered} "
+                f"dead-lettered (unreadable in the archive); {self.in_flight} younger ones still in flight")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ReplayReport:
+    selected: int = 0
+    resent: int = 0
+    not_replayable: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+async def landed(query: Query, page_ids: list[str]) -> set[str]:
+    """The page ids that have an outcome (article or dead letter) in the ledger."""
+    found: set[str] = set()
+    for i in range(0, len(page_ids), CHUNK):
+        rows = await query("SELECT DISTINCT page_id FROM ledger WHERE page_id IN {ids:Array(String)}",
+                           {"ids": page_ids[i:i + CHUNK]})
+        found.update(r[0] for r in rows)
+    return found
+
+
+def _key(page) -> bytes:
+    return raw_key((canonicalize_url(page.url) if page.url else None) or page.source)
+
+
+async def resend_archived(settings: Settings, kafka_url: str, wanted: list[archive.Entry], report,
+                          replace: bool = False) -> None:
+    """Send archived pages to the raw topic again (topics recreated if the broker lost them); a page the archive
+    cannot give back becomes a dead letter under its page id, so it still ends with one outcome. `replace`: each
+    page's new version replaces its stored article (`reprocess --from-archive`)."""
+    bootstrap = bootstrap_servers(kafka_url)
+    await ensure_topics(bootstrap, settings)
+    specs = topic_specs(settings)
+    raw_topic = specs["raw-html"].name
+    producer = raw_producer(settings, bootstrap)
+    await producer.start()
+    try:
+        pending = []
+        for entry in wanted:
+            ref = RawRef(topic=raw_topic, partition=-1, offset=-1, page_id=entry.page_id)
+            try:
+                page = archive.read_page(settings.archive_path, entry)
+            except Exception as exc:
+                letter = dead_letter("archive", Rejected("archive damaged", f"{type(exc).__name__}: {exc}"),
+                                     source=entry.source, url=entry.url, raw=ref)
+                pending.append(await producer.send(specs["dead-letters"].name,
+                                                   orjson.dumps(letter.model_dump(mode="json"))))
+                report.dead_lettered += 1
+                continue
+            if replace:
+                page = page.model_copy(update={"replace": True})
+            value = orjson.dumps(page.model_dump(mode="json", exclude_none=True))
+            try:
+                pending.append(await producer.send(raw_topic, value, key=_key(page)))
+            except MessageSizeTooLargeError as exc:  # refused every time: its outcome is this dead letter
+                letter = dead_letter("archive", Rejected("oversized", f"the broker refused a {len(value)}-byte "
+                                                                      f"message: {exc}"),
+                                     source=entry.source, url=entry.url, raw=ref)
+                pending.append(await producer.send(specs["dead-letters"].name,
+                                                   orjson.dumps(letter.model_dump(mode="json"))))
+                report.dead_lettered += 1
+                continue
+            report.resent += 1
+        for future in pending:
+            await future
+    finally:
+        await producer.stop()
+
+
+async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics: WorkerMetrics | None = None,
+                    grace_seconds: float | None = None, dry_run: bool = False, entered_before: datetime | None = None,
+                    limit: int = 10_000) -> ReconcileReport:
+    """Re-send archived pages older than the grace period (or entered before `entered_before`: a broker restart)
+    that have no outcome in the ledger, oldest first, at most `limit` per run."""
+    grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
+    if not math.isfinite(grace) or grace < 0:  # a negative grace re-sends every page in flight; nan/inf break the cutoff
+        raise ValueError(f"grace_seconds must be a finite number of seconds >= 0, not {grace!r}")
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace)
+    if entered_before is not None:
+        cutoff = max(cutoff, entered_before)
+    report = ReconcileReport()
+    pages = archive.first_by_page(archive.entries(settings.archive_path))
+    report.archived = len(pages)
+    old = [e for e in pages.values() if e.entered_at <= cutoff]
+    report.in_flight = len(pages) - len(old)
+    done = await landed(query, [e.page_id for e in old])
+    wanted = sorted((e for e in old if e.page_id not in done), key=lambda e: e.entered_at)
+    report.missing = len(wanted)
+    report.sample = [{"page_id": e.page_id, "url": e.url, "source": e.source, "entered_at": e.entered_at.isoformat()}
+                     for e in wanted[:SAMPLE]]
+    if wanted and not dry_run:
+        await resend_archived(settings, kafka_url, wanted[:limit], report)
+    if metrics is not None:
+        metrics.reconciled.inc(report.resent + report.dead_lettered)
+        metrics.unaccounted.set(report.missing)
+    return report
+
+
+async def _read(consumer: AIOKafkaConsumer, tp: TopicPartition, offsets: list[int]):
+    """The records at `offsets` (ascending), reading each contiguous run once."""
+    wanted = set(offsets)
+    i = 0
+    while i < len(offsets):
+        run_end = i
+        while run_end + 1 < len(offsets) and offsets[run_end + 1] == offsets[run_end] + 1:
+            run_end += 1
+        consumer.seek(tp, offsets[i])
+        last = offsets[run_end]
+        position = offsets[i]
+        while position <= last:
+            got = await consumer.getmany(tp, timeout_ms=5000)
+            records = got.get(tp, [])
+            if not records:
+                break  # deleted by retention, or beyond what the broker reports
+            for record in records:
+                position = record.offset + 1
+                if record.offset in wanted:
+                    yield record
+                if record.offset >= last:
+                    break
+        i = run_end + 1
+
+
+async def _resend_from_topic(settings: Settings, kafka_url: str, wanted: dict[int, list[int]]) -> int:
+    """Dead letters of pages that were never archived (written before the archive existed): read back from the
+    raw topic by offset, while the broker still holds them, and sent again with their origin."""
+    raw_topic = settings.topic("raw-html")
+    bootstrap = bootstrap_servers(kafka_url)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * settings.max_page_bytes,
+                                fetch_max_bytes=8 * settings.max_page_bytes, **kafka_options(settings))
+    producer = raw_producer(settings, bootstrap)
+    await consumer.start()
+    await producer.start()
+    sent = 0
+    try:
+        pending = []
+        for partition, offsets in wanted.items():
+            tp = TopicPartition(raw_topic, partition)
+            consumer.assign([tp])
+            async for record in _read(consumer, tp, offsets):
+                try:
+                    value = orjson.loads(record.value or b"")
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(value, dict):
+                    continue
+                if not isinstance(value.get("origin"), dict):
+                    stamp = datetime.fromtimestamp(record.timestamp / 1000, timezone.utc) if record.timestamp else None
+                    value["origin"] = RawRef(topic=record.topic, partition=record.partition, offset=record.offset,
+                                             timestamp=stamp).model_dump(mode="json")
+                pending.append(await producer.send(raw_topic, orjson.dumps(value), key=record.key))
+                sent += 1
+        for future in pending:
+            await future
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return sent
+
+
+async def replay(settings: Settings, kafka_url: str, query: Query, *, stage: str | None = None,
+                 reason: str | None = None, since: str | None = None, dry_run: bool = False) -> ReplayReport:
+    """Re-send the pages whose outcome is still a dead letter (after a fix in the code), from the archive."""
+    params: dict = {"topic": settings.topic("raw-html")}
+    where = ["outcome = 'dead_letter'"]
+    letters = []
+    if reason:
+        where.append("reason = {reason:String}")
+        letters.append("reason = {reason:String}")
+        params["reason"] = reason
+    if since:
+        try:
+            datetime.fromisoformat(since)
+        except ValueError:
+            raise ValueError(f"since: not a time (ISO 8601, e.g. 2024-05-01T00:00:00): {since!r}") from None
+        where.append("processed_at >= parseDateTime64BestEffort({since:String}, 3, 'UTC')")
+        letters.append("at >= parseDateTime64BestEffort({since:String}, 3, 'UTC')")
+        params["since"] = since
+    if stage:
+        where.append("page_id IN (SELECT page_id FROM dead_letters WHERE stage = {stage:String})")
+        letters.append("stage = {stage:String}")
+        params["stage"] = stage
+    rows = await query("SELECT page_id, raw_topic, raw_partition, raw_offset, reason FROM ledger FINAL WHERE "
+                       + " AND ".join(where) + " ORDER BY page_id", params)
+    report = ReplayReport(selected=len(rows))
+    for *_, why in rows:
+        report.reasons[why] = report.reasons.get(why, 0) + 1
+    no_raw = await query("SELECT count() FROM dead_letters FINAL WHERE raw_offset < 0 AND page_id = ''"
+                         + "".join(f" AND {w}" for w in letters), params)
+    report.not_replayable = int(no_raw[0][0])
+    pages = archive.first_by_page(archive.entries(settings.archive_path))
+    from_archive = [pages[page_id] for page_id, *_ in rows if page_id in pages]
+    from_topic: dict[int, list[int]] = {}
+    for page_id, topic, partition, offset, _ in rows:
+        if page_id not in pages and topic == params["topic"] and int(offset) >= 0:
+            from_topic.setdefault(int(partition), []).append(int(offset))
+    if dry_run:
+        return report
+    if from_archive:
+        resend = ReconcileReport()
+        await resend_archived(settings, kafka_url, from_archive, resend)
+        report.resent += resend.resent
+    if from_topic:
+        report.resent += await _resend_from_topic(settings, kafka_url, {p: sorted(o) for p, o in from_topic.items()})
+    return report
+
+
+async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics) -> list[dict]:
+    """End offset minus committed offset per partition: the Faust group on raw-html, the sink group on its topics.
+    Returns `consumer_lag` rows, so the health dashboard can chart lag from the warehouse."""
+    now = datetime.now(timezone.utc)
+    rows = []
+    groups = {settings.app_id: ["raw-html"], f"{settings.app_id}-sink": ["stories", "dead-letters"]}
+    for group, keys in groups.items():
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(kafka_url), group_id=group,
+                                    enable_auto_commit=False, **kafka_options(settings))
+        await consumer.start()
+        try:
+            for key in keys:
+                topic = settings.topic(key)
+                tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+                if not tps:
+                    continue
+                end = await consumer.end_offsets(tps)
+                for tp in tps:
+                    lag = max(0, end[tp] - (await consumer.committed(tp) or 0))
+                    metrics.lag.labels(topic, str(tp.partition)).set(lag)
+                    rows.append({"at": now, "grp": group, "topic": topic, "partition": tp.partition, "lag": lag})
+        finally:
+            await consumer.stop()
+    return rows
+
+
+def run_maintenance(settings: Settings, action: str, **params) -> dict:
+    """`reconcile` / `replay` from the CLI: through the worker when it holds the embedded warehouse, else directly."""
+    from streams.runtime.broker import kafka_url
+    from streams.warehouse.query import worker_action
+    from streams.warehouse.client import Warehouse
+
+    # `is not`: 0 (e.g. --grace 0) is a value, not an absent option.
+    wire = {k: ("1" if v is True else str(v)) for k, v in params.items() if v is not None and v is not False}
+    via_worker = worker_action(settings, action, wire)
+    if via_worker is not None:
+        return via_worker
+    url = kafka_url(settings)
+    if url is None:
+        raise UserError("no broker: set KAFKA_URL or start one with `newsstream run`")
+    warehouse = Warehouse(settings.warehouse_url)
+
+    async def query(sql: str, parameters: dict | None = None) -> list[tuple]:
+        return warehouse.query(sql, parameters=parameters)[1]
+
+    try:
+        if action == "reconcile":
+            return asyncio.run(reconcile(settings, url, query, **params)).as_dict()
+        return asyncio.run(replay(settings, url, query, **params)).as_dict()
+    finally:
+        warehouse.close()

@@ -1,0 +1,100 @@
+"""A hard time budget for cleaning one page: the work runs in a child process, killed when it overruns.
+
+A thread cannot be stopped, and trafilatura spends 25-30 s on some 4 MB pages (80,000 link blocks, a
+90,000-row table, inline tag soup: measured), so a budget that must hold needs a process. pebble runs
+the pool, kills an overrunning worker and starts a fresh one. One worker is enough: the clean agent
+handles one event at a time. In a worker the child is spawned, not forked, since the parent runs threads and an
+event loop; the offline `process` (one thread, no loop) forks it, so the child starts with the steps already
+imported instead of importing them again (~0.8 s of CPU at every start, measured in benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+
+from pebble import ProcessExpired, ProcessPool
+
+from schemas.records import Article, RawPage, RawRef
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.stages.siteprofile import SiteProfile
+from streams.pipeline.steps import clean_step
+
+
+def _warm_up() -> None:
+    """Load what loads lazily before the first page's clock starts, in every fresh child (after a timeout too)."""
+    import py3langid
+
+    import streams.pipeline.steps  # noqa: F401  (trafilatura, htmldate, datasketch)
+
+    py3langid.classify("warm up")  # the language model loads on first use: 1.4 s wall, 0.6 s CPU (measured)
+
+
+def _start_method() -> str:
+    """fork only where it is safe: a single-threaded process with no event loop running (the offline path)."""
+    try:
+        asyncio.get_running_loop()
+        return "spawn"
+    except RuntimeError:
+        pass
+    return "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class CleanBudget:
+    """`clean(page)` as `clean_step`, but a page that takes longer than `seconds` is rejected as 'timeout'.
+
+    seconds <= 0 runs in the calling thread with no budget.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._pool: ProcessPool | None = None
+        self._lock = threading.Lock()
+
+    def _workers(self) -> ProcessPool:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPool(max_workers=1, initializer=_warm_up,
+                                         context=multiprocessing.get_context(_start_method()))
+            return self._pool
+
+    def clean(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+              profile: SiteProfile | None = None) -> Article:
+        return self.start(page, limits, raw, profile)()
+
+    def start(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+              profile: SiteProfile | None = None) -> Callable[[], Article]:
+        """Queue the page and return a function that waits for its Article (or raises `Rejected`).
+
+        The offline path queues the next page before it runs the later steps of this one, so cleaning (in the
+        child) and entities/stories (here) overlap. The budget still counts from when the child starts the page."""
+        if self.seconds <= 0:
+            return lambda: clean_step(page, limits, raw, profile)
+        future = self._workers().schedule(clean_step, args=(page, limits, raw, profile), timeout=self.seconds)
+        return lambda: self._result(future)
+
+    def _result(self, future: Future) -> Article:
+        try:
+            return future.result()
+        except FutureTimeout:
+            raise Rejected("timeout", f"cleaning took longer than {self.seconds:g} s "
+                                      "(NEWSSTREAM_CLEAN_TIMEOUT_SECONDS); the worker was replaced") from None
+        except ProcessExpired as exc:
+            raise Rejected("error", f"the cleaning process died ({exc}); the worker was replaced") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.stop()
+                self._pool.join()
+                self._pool = None
+
+    def __enter__(self) -> "CleanBudget":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,109 @@
+"""Offline path: the same steps as the stream, without a broker, one JSON line per input document.
+
+Output contract (stable; evaluation and backfills rely on it):
+{"source","status":"ok"|"rejected","reason","article_id","url","title","text","lang",
+ "published_at","mentions":[{"actor_id","name","type","surface","start","end"}],
+ "entities":[{"type","surface","start","end","key","actor_id"}],"story_id","duplicate_of"}
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from schemas.records import Article, RawPage, StoryArticle
+from streams.pipeline.dictionary import ActorDictionary
+from streams.pipeline.budget import CleanBudget
+from streams.pipeline.identity import page_id_for
+from streams.inputs.paths import RawDocument
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.stages.stories import StoryIndex
+from streams.pipeline.steps import MAX_MENTIONS, clean_step, dead_letter, entities_step, story_step
+
+
+def raw_page(doc: RawDocument, entered_at: datetime | None = None) -> RawPage:
+    """The raw-topic record for an input document (bytes travel base64 so the cleaner sees the original charset).
+    Its page id and fetch time are fixed here, once: `entered_at` is the fetch time of a document that has none."""
+    page_id = page_id_for(doc.url, doc.source, doc.body)
+    fetched_at = doc.fetched_at or entered_at
+    if isinstance(doc.body, bytes):
+        return RawPage(source=doc.source, url=doc.url, page_id=page_id,
+                       html_b64=base64.b64encode(doc.body).decode("ascii"), content_type=doc.content_type,
+                       fetched_at=fetched_at)
+    return RawPage(source=doc.source, url=doc.url, page_id=page_id, html=doc.body, content_type=doc.content_type,
+                   fetched_at=fetched_at)
+
+
+def ok_line(source: str, result: StoryArticle) -> dict[str, Any]:
+    article = result.article
+    return {
+        "source": source,
+        "status": "ok",
+        "reason": None,
+        "article_id": article.article_id,
+        "url": article.canonical_url or article.url,
+        "title": article.title,
+        "text": article.text,
+        "lang": article.lang,
+        "published_at": article.published_at.isoformat(),
+        "mentions": [m.model_dump() for m in result.mentions],
+        "entities": [e.model_dump() for e in result.entities],
+        "story_id": result.story.story_id,
+        "duplicate_of": result.story.duplicate_of,
+    }
+
+
+def rejected_line(source: str, reason: str, url: str | None = None) -> dict[str, Any]:
+    return {"source": source, "status": "rejected", "reason": reason, "article_id": None, "url": url,
+            "title": None, "text": None, "lang": None, "published_at": None, "mentions": [],
+            "entities": [], "story_id": None, "duplicate_of": None}
+
+
+def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,
+                      index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS,
+                      budget: CleanBudget | None = None) -> Iterator[dict[str, Any]]:
+    """One output line per document, in input order; nothing raises out of here.
+
+    With a `budget`, cleaning runs under its time limit, as in the stream, one page ahead: the child cleans the
+    next page while this process finds the entities and the story of the current one (same lines, same order:
+    cleaning is pure, and the story index is still fed in input order)."""
+    index = index if index is not None else StoryIndex()
+    start = budget.start if budget is not None else (lambda page, limits: lambda: clean_step(page, limits))
+
+    def queued(doc: RawDocument) -> tuple[RawDocument, Callable[[], Article] | None]:
+        if doc.error or doc.body is None:
+            return doc, None
+        try:
+            return doc, start(raw_page(doc), limits)
+        except Exception as exc:  # the record or the pool failed for this document: its line says so
+            return doc, _raise(exc)
+
+    ahead: tuple[RawDocument, Callable[[], Article] | None] | None = None
+    for doc in docs:
+        current, ahead = ahead, queued(doc)
+        if current is not None:
+            yield _line(*current, dictionary, max_mentions, index)
+    if ahead is not None:
+        yield _line(*ahead, dictionary, max_mentions, index)
+
+
+def _raise(exc: Exception) -> Callable[[], Article]:
+    def fail() -> Article:
+        raise exc
+    return fail
+
+
+def _line(doc: RawDocument, cleaned: Callable[[], Article] | None, dictionary: ActorDictionary, max_mentions: int,
+          index: StoryIndex) -> dict[str, Any]:
+    if doc.error:
+        return rejected_line(doc.source, "bad input", doc.url)
+    try:
+        if cleaned is None:
+            raise Rejected("empty", "no body")
+        result = story_step(entities_step(cleaned(), dictionary, max_mentions), index)
+    except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
+        return rejected_line(doc.source, dead_letter("process", exc).reason, doc.url)
+    return ok_line(doc.source, result)

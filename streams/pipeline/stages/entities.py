@@ -1,0 +1,205 @@
+"""Entities stage: article text -> actor mentions and named entities with offsets into that text.
+
+Mentions: one Aho-Corasick pass over the normalized text; a hit counts when it stands as a word,
+optionally behind Arabic clitics (و ف ب ل ك ال لل). Entities: those mentions plus the names the statistical
+recognizer (streams/pipeline/ner) and the title patterns find, linked to actors or keyed (docs/entities.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import ahocorasick
+
+from schemas.records import Entity, Mention
+from streams.pipeline.dictionary import ActorDictionary, AliasEntry
+from streams.pipeline.arabic import is_mark, normalize, normalize_with_map, word_chars
+from streams.pipeline.ner.linking import actor_key, bare_form, link_alias, name_key, strip_name_clitic
+from streams.pipeline.ner.model import Recognizer
+from streams.pipeline.stages.candidates import _not_names
+
+# Proclitic strings allowed between a word start and a name: conjunction, then preposition.
+_CLITICS = {c + p for c in ("", "و", "ف") for p in ("", "ب", "ل", "ك")}
+_ARTICLE_PREFIXES = {c + "ال" for c in _CLITICS} | {c + "لل" for c in ("", "و", "ف")}
+_LONGEST_PREFIX = max(map(len, _CLITICS | _ARTICLE_PREFIXES))
+
+
+def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, int, int, AliasEntry]]:
+    """(start incl. article, alias start, end, entry) of the automaton's hits that stand as words in `norm`."""
+    # is_word_char of norm[i] at bounds[i + 1], with a non-word byte at each end: boundaries tested by index.
+    bounds = b"\0" + word_chars(norm) + b"\0"
+    hits: list[tuple[int, int, int, AliasEntry]] = []  # (start in norm incl. article, alias start, end, entry)
+    for end_pos, entry in dictionary.automaton.iter(norm):
+        end = end_pos + 1
+        if bounds[end + 1]:  # the hit ends inside a word
+            continue
+        start = end - entry.length
+        prefix_start = start
+        while bounds[prefix_start]:  # back to the word's start, no further than the longest allowed prefix
+            prefix_start -= 1
+            if start - prefix_start > _LONGEST_PREFIX:
+                break
+        prefix = norm[prefix_start:start]
+        if entry.needs_article:
+            if prefix not in _ARTICLE_PREFIXES:
+                continue
+            span_start = start - 2  # the name includes its article (ال / لل)
+        else:
+            if prefix not in _CLITICS:
+                continue
+            span_start = start
+        hits.append((span_start, start, end, entry))
+    return hits
+
+
+def extract_mentions(text: str, dictionary: ActorDictionary,
+                     normalized: tuple[str, Sequence[int]] | None = None) -> list[Mention]:
+    """`normalized`: normalize_with_map(text) when the caller already has it (discovery reuses it)."""
+    if dictionary.automaton.kind != ahocorasick.AHOCORASICK:
+        return []  # an empty dictionary has no automaton to run
+    norm, index = normalized or normalize_with_map(text)
+    hits = _accepted_hits(norm, dictionary)
+
+    # Leftmost-longest: a longer alias ("سيرغي لافروف") wins over the surname inside it.
+    hits.sort(key=lambda h: (h[0], -(h[2] - h[0])))
+    chosen: list[tuple[int, int, AliasEntry]] = []
+    last_end = -1
+    for span_start, _alias_start, end, entry in hits:
+        if span_start >= last_end:
+            chosen.append((span_start, end, entry))
+            last_end = end
+
+    # A shared short form (الأسد: Bashar or Hafez) resolves only if the article names exactly one of them in full.
+    named_in_full = {e.actor_ids[0] for _, _, e in chosen if not e.short and len(e.actor_ids) == 1}
+    mentions: list[Mention] = []
+    for span_start, end, entry in chosen:
+        ids = entry.actor_ids
+        if len(ids) > 1:
+            ids = tuple(i for i in ids if i in named_in_full)
+            if len(ids) != 1:
+                continue
+        actor = dictionary.actors[ids[0]]
+        o_start, o_end = index[span_start], index[end - 1] + 1
+        while o_end < len(text) and is_mark(text[o_end]):  # a final vowel mark is part of the name
+            o_end += 1
+        mentions.append(
+            Mention(actor_id=actor.actor_id, name=actor.name, type=actor.type,
+                    surface=text[o_start:o_end], start=o_start, end=o_end)
+        )
+    return mentions
+
+
+# Named entities: the dictionary's mentions, the recognizer's names and the title-pattern candidates, linked.
+
+# Last words of names that are ordinary words elsewhere (عبد الله، صلاح الدين، عبد الله الثاني): never taken
+# alone as the name again.
+_NOT_SURNAMES = frozenset({"الله", "الدين", "الرحمن", "الثاني", "الاول", "الثالث", "الرابع", "الكبير", "الصغير"})
+_RECOGNIZER_TYPES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "other"}
+
+
+def _original_span(text: str, index: Sequence[int], start: int, end: int) -> tuple[int, int]:
+    o_start, o_end = index[start], index[end - 1] + 1
+    while o_end < len(text) and is_mark(text[o_end]):
+        o_end += 1
+    return o_start, o_end
+
+
+def _matches(pattern: re.Pattern, norm: str, names: Sequence[str]) -> list[re.Match]:
+    """pattern.finditer(norm) for a pattern whose matches hold one of `names` after at most two clitic letters:
+    the same matches, but tried only where one can start (the regex engine took ~0.1 ms an article to try every
+    position behind the lookbehind)."""
+    starts: set[int] = set()
+    for name in names:
+        at = norm.find(name)
+        while at >= 0:
+            starts.update(range(max(0, at - 2), at + 1))
+            at = norm.find(name, at + 1)
+    out: list[re.Match] = []
+    end = 0
+    for start in sorted(starts):
+        if start >= end:
+            m = pattern.match(norm, start)
+            if m:
+                out.append(m)
+                end = m.end()
+    return out
+
+
+def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequence[Mention],
+                     dictionary: ActorDictionary, recognizer: Recognizer,
+                     normalized: tuple[str, Sequence[int]] | None = None) -> list[Entity]:
+    """Every name in the text, in order. Dictionary mentions come first and keep their actor (precision);
+    the recognizer adds the names they miss, linked to an actor when their bare form is an alias; a person's
+    surname alone later in the text takes the full name's key and actor, and its later uses the recognizer
+    did not tag are added; title-pattern candidates fill what is still uncovered."""
+    norm, index = normalized or normalize_with_map(text)
+    known = recognizer.gazetteer.words["PER"]
+    not_names = _not_names()
+    common = recognizer.gazetteer.words.get("NN", ())  # words almost never inside a name
+    named = {m.actor_id for m in mentions}
+    found: list[tuple[int, int, Entity]] = []
+    occupied = bytearray(len(text) + 1)  # 1 where a name already stands: an overlap test is one C-level find
+
+    def free(s: int, e: int) -> bool:
+        return occupied.find(1, s, e) < 0
+
+    def take(s: int, e: int) -> None:
+        occupied[s:e] = b"\x01" * (e - s)
+
+    for m in mentions:
+        take(m.start, m.end)
+
+    items: list[tuple[int, int, object]] = [(m.start, m.end, m) for m in mentions]
+    for span in recognizer.recognize(text, (norm, index)):
+        o_start, o_end = _original_span(text, index, span.start, span.end)
+        if free(o_start, o_end):
+            items.append((o_start, o_end, span))
+    items.sort(key=lambda x: x[0])
+
+    # surname or last words of a full name (bare) -> (key, actor_id, end of the full name in the original text)
+    surnames: dict[str, tuple[str, str | None, int]] = {}
+    for o_start, o_end, item in items:
+        if isinstance(item, Mention):
+            actor = dictionary.actors[item.actor_id]
+            key, actor_id, kind = actor_key(actor), actor.actor_id, actor.type
+            words = normalize(item.surface).split() if kind == "person" else ()
+        else:
+            words = list(item.words)
+            kind = _RECOGNIZER_TYPES[item.kind]
+            bare = bare_form(words, known)
+            actor_id = link_alias(bare, dictionary, named)
+            if actor_id is not None:
+                key, kind = actor_key(dictionary.actors[actor_id]), dictionary.actors[actor_id].type
+            elif kind == "person" and bare in surnames:
+                key, actor_id, _ = surnames[bare]
+            else:
+                key = name_key(words, known, normalized=True)
+        if kind == "person":  # its surname, or last words (احمدي نجاد), may follow alone; a one-word name again
+            for n in range(len(words)):  # the whole name too: a later repeat the recognizer missed
+                tail = bare_form(words[n:], known)
+                if (len(tail) >= 3 and tail not in not_names and tail not in surnames and tail not in common
+                        and tail not in _NOT_SURNAMES):
+                    surnames[tail] = (key, actor_id, o_end)
+        found.append((o_start, o_end, Entity(type=kind, surface=text[o_start:o_end], start=o_start, end=o_end,
+                                             key=key, actor_id=actor_id)))
+        take(o_start, o_end)
+
+    if surnames:  # later uses of a surname the recognizer did not tag (document consistency)
+        alternatives = "|".join(map(re.escape, sorted(surnames, key=len, reverse=True)))  # longest first
+        pattern = re.compile(r"(?<!\w)(?:[وف]?[بلك]?)(" + alternatives + r")(?!\w)")
+        for m in _matches(pattern, norm, surnames):
+            key, actor_id, after = surnames[m.group(1)]
+            o_start, o_end = _original_span(text, index, *m.span(1))
+            if o_start >= after and free(o_start, o_end):
+                found.append((o_start, o_end, Entity(type="person", surface=text[o_start:o_end], start=o_start,
+                                                     end=o_end, key=key, actor_id=actor_id)))
+                take(o_start, o_end)
+
+    for c in candidates:  # names after a title: one more source of evidence
+        if free(c.start, c.end):
+            found.append((c.start, c.end, Entity(type="person", surface=c.surface, start=c.start, end=c.end,
+                                                 key=name_key(normalize(c.surface).split(), known))))
+            take(c.start, c.end)
+    found.sort(key=lambda x: x[0])
+    return [e for _, _, e in found]

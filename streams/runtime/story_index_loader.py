@@ -1,0 +1,114 @@
+"""Rebuild the stories stage's index: from the warehouse, then from the `stories` topic records not yet in it.
+
+The index has one home (the single `entities` partition). Whoever is assigned that partition, at start or after
+the previous owner died, rebuilds it before assigning a story: the warehouse holds what the sink wrote; the
+`stories` topic past the sink's committed offsets holds what the old owner sent but the sink had not written yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+
+from schemas.records import StoryArticle, StoryAssignment
+from streams.pipeline.stages.stories import LEAD_PERSONS, StoryIndex, lead_persons
+
+log = logging.getLogger("newsstream")
+
+# Articles indexed within the window, oldest processed first (so the first copy founds the story), with their
+# lead persons as `lead_persons` computes them: most mentions first, then earliest mention.
+INDEX_QUERY = """
+SELECT a.article_id, a.fingerprint, a.story_id, a.duplicate_of, a.published_at, a.minhash, a.processed_at,
+       lead.persons
+FROM articles AS a FINAL
+LEFT JOIN
+(
+    SELECT article_id, arraySlice(arrayMap(t -> t.3, arraySort(groupArray((-toInt64(n), first, actor_id)))),
+                                  1, {lead:UInt8}) AS persons
+    FROM
+    (
+        SELECT article_id, actor_id, count() AS n, min(char_start) AS first
+        FROM mentions FINAL
+        WHERE actor_type = 'person' AND processed_at >= now64(3) - toIntervalSecond({window:UInt64})
+        GROUP BY article_id, actor_id
+    )
+    GROUP BY article_id
+) AS lead ON lead.article_id = a.article_id
+WHERE a.processed_at >= now64(3) - toIntervalSecond({window:UInt64})
+ORDER BY a.processed_at, a.article_id
+"""
+
+
+def _utc(value: Any) -> datetime:
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def index_query(window: timedelta) -> str:
+    """The query with its parameters inlined: it also travels as text to a worker's read-only /sql."""
+    return (INDEX_QUERY.replace("{window:UInt64}", str(int(window.total_seconds())))
+            .replace("{lead:UInt8}", str(LEAD_PERSONS)))
+
+
+def fill_from_rows(index: StoryIndex, rows: Iterable[tuple]) -> int:
+    """Rows of INDEX_QUERY: (article_id, fingerprint, story_id, duplicate_of, published_at, minhash[, processed_at
+    [, lead persons]])."""
+    n = 0
+    for article_id, fingerprint, story_id, duplicate_of, published_at, minhash, *rest in rows:
+        processed_at, persons = (list(rest) + [None, None])[:2]
+        index.remember(article_id, fingerprint, _utc(published_at), list(minhash or ()),
+                       StoryAssignment(story_id=story_id, duplicate_of=duplicate_of),
+                       indexed_at=_utc(processed_at) if processed_at else None, persons=tuple(persons or ()))
+        n += 1
+    return n
+
+
+def fill_from_stories(index: StoryIndex, values: Iterable[bytes | dict]) -> int:
+    """Stories-topic records (the old owner's answers) not yet in the warehouse; unreadable ones are skipped
+    (the sink dead-letters them)."""
+    n = 0
+    for value in values:
+        try:
+            item = StoryArticle.model_validate(orjson.loads(value) if isinstance(value, bytes) else value)
+        except Exception:
+            continue
+        if item.article.article_id not in index.entries:
+            index.remember(item.article.article_id, item.article.fingerprint, item.article.published_at,
+                           item.minhash, item.story, persons=lead_persons(item.mentions))
+            n += 1
+    return n
+
+
+async def unsunk_stories(bootstrap: str, topic: str, partitions: int, group: str, idle_seconds: float = 2.0,
+                         **options: Any) -> list[bytes]:
+    """Records on `topic` past `group`'s committed offsets: sent to the sink but maybe not written yet.
+
+    Read until the topic stays idle (the local broker's end offsets can be too low, so they are not trusted)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    # Manual assignment with the group's id: reads the group's committed offsets without joining the group.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=group,
+                                auto_offset_reset="earliest", **options)
+    await consumer.start()
+    out: list[bytes] = []
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        for tp in tps:
+            offset = await consumer.committed(tp)
+            if offset is not None and offset >= 0:
+                consumer.seek(tp, offset)
+            else:
+                await consumer.seek_to_beginning(tp)
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=5000)
+            if not batch:
+                break
+            out.extend(m.value for msgs in batch.values() for m in msgs if m.value is not None)
+    finally:
+        await consumer.stop()
+    return out

@@ -1,0 +1,1 @@
+"""ClickHouse: the client, the rows the sink writes, the sink, and the one door for analyst SQL."""
