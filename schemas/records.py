@@ -65,7 +65,7 @@ class RawPage(Record):
                           "stored article.")
 
     @model_validator(mode="after")
-    def _one_body(self) -> "RawPage":
+    def _one_body(self) -> RawPage:
         if (self.html is None) == (self.html_b64 is None):
             raise ValueError("exactly one of html and html_b64 must be set")
         return self

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -230,7 +229,7 @@ class Settings(BaseSettings):
         return url
 
     @model_validator(mode="after")
-    def _no_example_passwords(self) -> "Settings":
+    def _no_example_passwords(self) -> Settings:
         """The deploy templates' `change-me` passwords are refused at start, wherever they were pasted."""
         secrets = [urlsplit(u).password or "" for u in (self.clickhouse_url, self.analyst_clickhouse_url) if u]
         secrets += [s.get_secret_value() for s in (self.kafka_sasl_password, self.web_token) if s is not None]
@@ -284,7 +283,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else ""
-        variables = dict(zip(Settings.model_fields, Settings.env_vars()))
+        variables = dict(zip(Settings.model_fields, Settings.env_vars(), strict=False))
         variable = variables.get(field, field)  # an alias (KAFKA_URL, NEWSSTREAM_SINK) is reported as itself
         # never echo a secret: a password, or a URL that may hold one
         shown = "" if "PASSWORD" in variable or variable.endswith("_URL") else f"={error.get('input')!r}"

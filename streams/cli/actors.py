@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from streams.pipeline.dictionary import ACTOR_TYPES, LANGUAGES
 

@@ -39,8 +39,8 @@ def cmd_verify(args) -> int:
 
 
 def cmd_prune(args) -> int:
-    from streams.inputs.archive import prune
     from streams.errors import UserError
+    from streams.inputs.archive import prune
 
     settings = _settings()
     days = settings.archive_retention_days if args.older_than_days is None else args.older_than_days
@@ -57,11 +57,11 @@ def cmd_prune(args) -> int:
 
 def reprocess_from_archive(since: str, until: str, dry_run: bool = False) -> int:
     """Every archived page that entered in [since, until) goes through the whole pipeline again."""
-    from streams.inputs import archive
-    from streams.runtime.broker import kafka_url
     from streams.errors import UserError
+    from streams.inputs import archive
     from streams.ops.reconcile import ReconcileReport, resend_archived
     from streams.ops.reprocess import parse_day
+    from streams.runtime.broker import kafka_url
 
     settings = _settings()
     try:

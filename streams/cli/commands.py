@@ -207,9 +207,9 @@ def cmd_backfill(args) -> int:
 def cmd_process(args) -> int:
     import orjson
 
-    from streams.pipeline.dictionary import ActorDictionary
-    from streams.pipeline.budget import CleanBudget
     from streams.inputs.paths import iter_documents
+    from streams.pipeline.budget import CleanBudget
+    from streams.pipeline.dictionary import ActorDictionary
     from streams.pipeline.offline import process_documents
     from streams.pipeline.steps import clean_limits
 
@@ -239,7 +239,7 @@ def cmd_sql(args) -> int:
     answer = _analyst(_settings(), args.query, _params(args.param) or None)
     columns, rows = answer.columns, answer.rows
     if args.format == "json":
-        print(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1))
+        print(json.dumps([dict(zip(columns, r, strict=False)) for r in rows], ensure_ascii=False, default=str, indent=1))
     else:
         print(format_table(columns, rows))
     _say_if_cut(answer)
@@ -256,8 +256,8 @@ def _maintenance(action: str, **params) -> dict:
     """reconcile / replay: through the worker, or directly with a broker; their refusals as one line."""
     from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 
-    from streams.warehouse.query import worker_web_url
     from streams.ops.reconcile import run_maintenance
+    from streams.warehouse.query import worker_web_url
 
     settings = _settings()
     if not (settings.embedded_warehouse and worker_web_url(settings)):
@@ -382,8 +382,8 @@ def cmd_report(args) -> int:
 def cmd_migrate(args) -> int:
     from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 
-    from streams.warehouse.query import worker_web_url
     from streams.warehouse.client import Warehouse
+    from streams.warehouse.query import worker_web_url
 
     settings = _settings()
     if settings.embedded_warehouse and (web_url := worker_web_url(settings)):
@@ -410,7 +410,7 @@ def cmd_config(args) -> int:
     values = settings.model_dump()
     from streams.settings import mask_url_password
 
-    for (var, help_text), name in zip(Settings.env_vars().items(), Settings.model_fields):
+    for (var, help_text), name in zip(Settings.env_vars().items(), Settings.model_fields, strict=False):
         value = values[name] if values[name] is not None else ""
         print(f"{var}={mask_url_password(str(value))}\n    {help_text}")
     print(f"# warehouse in use: {mask_url_password(settings.warehouse_url)}")

@@ -17,13 +17,12 @@ from datetime import date
 from pathlib import Path
 
 from samples import BAD_DIR, CORPUS_DIR
-from streams.runtime.broker import LocalBroker, free_port
 from streams.inputs.ingest import ingest
-from streams.warehouse.query import format_table, query_worker
+from streams.runtime.broker import LocalBroker, free_port
 from streams.runtime.webauth import server_token
-from streams.warehouse.report import write_report
 from streams.settings import Settings
-
+from streams.warehouse.query import format_table, query_worker
+from streams.warehouse.report import write_report
 
 WEEKLY_SQL = """
 SELECT week, actor_name, actor_type, mentions, articles, stories

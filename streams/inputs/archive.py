@@ -18,7 +18,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -34,7 +34,7 @@ _BODY_FIELDS = ("html", "html_b64", "origin")
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class ArchiveWriter:
             raise UserError(f"cannot create the archive directory {root}: {exc.strerror}") from exc
 
     def _open(self) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         self.name = f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
         try:
             self._warc = open(self.root / f"{self.name}{SEGMENT_SUFFIX}", "ab")
@@ -83,7 +83,7 @@ class ArchiveWriter:
             raise ValueError("an archived page needs its page_id")
         if self._warc is None:
             self._open()
-        entered = _utc(entered_at or datetime.now(timezone.utc))
+        entered = _utc(entered_at or datetime.now(UTC))
         body = page.body()
         data = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
         meta = page.model_dump(mode="json", exclude_none=True, exclude=set(_BODY_FIELDS))
@@ -124,7 +124,7 @@ class ArchiveWriter:
             self._index.close()
             self._warc = self._index = None
 
-    def __enter__(self) -> "ArchiveWriter":
+    def __enter__(self) -> ArchiveWriter:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -269,12 +269,12 @@ def prune(root: Path, retention_days: float, *, now: datetime | None = None, dry
     """Delete segments whose newest page entered more than `retention_days` ago (0: keep forever)."""
     if retention_days <= 0:
         return []
-    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=retention_days)
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
     removed = []
     for info in list_segments(root):
         newest = info.last
         if newest is None:  # no readable index: judge by the file's age
-            newest = datetime.fromtimestamp((root / f"{info.segment}{SEGMENT_SUFFIX}").stat().st_mtime, timezone.utc)
+            newest = datetime.fromtimestamp((root / f"{info.segment}{SEGMENT_SUFFIX}").stat().st_mtime, UTC)
         if newest < cutoff:
             removed.append(info.segment)
             if not dry_run:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -13,14 +13,14 @@ from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
 from streams.inputs.archive import ArchiveWriter
-from streams.runtime.broker import bootstrap_servers, kafka_options
 from streams.inputs.paths import RawDocument, iter_documents
-from streams.pipeline.offline import raw_page
-from streams.settings import Settings
-from streams.pipeline.stages import Rejected
 from streams.pipeline.identity import canonicalize_url
+from streams.pipeline.offline import raw_page
+from streams.pipeline.stages import Rejected
 from streams.pipeline.steps import dead_letter
 from streams.pipeline.topics import ensure_topics, topic_specs
+from streams.runtime.broker import bootstrap_servers, kafka_options
+from streams.settings import Settings
 
 
 @dataclass
@@ -83,7 +83,7 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
                 report.dead_lettered += 1
                 report.reasons[problem.reason] = report.reasons.get(problem.reason, 0) + 1
                 continue
-            entered = datetime.now(timezone.utc)
+            entered = datetime.now(UTC)
             page = raw_page(doc, entered_at=entered)
             archive.append(page, entered)
             value = orjson.dumps(page.model_dump(mode="json", exclude_none=True))

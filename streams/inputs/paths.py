@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -33,7 +33,7 @@ def _parse_time(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _jsonl(path: Path) -> Iterator[RawDocument]:
@@ -89,7 +89,7 @@ def _warc(path: Path, max_bytes: int) -> Iterator[RawDocument]:
 
 
 def _file(path: Path, max_bytes: int) -> RawDocument:
-    fetched_at = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    fetched_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     with path.open("rb") as f:
         body = f.read(max_bytes + 1)  # reading one byte past the cap is enough to know it is oversized
     return RawDocument(str(path), None, body, fetched_at)

@@ -10,18 +10,18 @@ import os
 import re
 import tempfile
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from schemas import ACTORS_PATH
-from streams.pipeline.dictionary import ActorDictionary, validate_entry
 from streams.pipeline.arabic import normalize
-from streams.warehouse.query import worker_action
-from streams.settings import Settings
+from streams.pipeline.dictionary import ActorDictionary, validate_entry
 from streams.pipeline.stages.candidates import CANDIDATE_PREFIX
+from streams.settings import Settings
 from streams.warehouse.client import Warehouse
+from streams.warehouse.query import worker_action
 
 
 def slug(name: str) -> str:
@@ -78,7 +78,7 @@ def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
         except (ValueError, yaml.YAMLError) as exc:
             if created:
                 target.unlink(missing_ok=True)
-            raise ValueError(f"{target}: the file would not load after appending: {exc}".replace(tmp, str(target)))
+            raise ValueError(f"{target}: the file would not load after appending: {exc}".replace(tmp, str(target))) from exc
         if actor.actor_id not in loaded.actors or len(loaded.actors) != len(current.actors) + 1:
             if created:
                 target.unlink(missing_ok=True)
@@ -114,7 +114,7 @@ def promotion_entry(candidate: str, *, actor_id: str | None, name: str | None, t
 
 
 def actor_rows(dictionary: ActorDictionary) -> list[dict]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [{"actor_id": a.actor_id, "name": a.name, "type": a.type, "country": a.country, "role": a.role,
              "aliases": a.aliases, "short": a.short, "promoted_from": a.promoted_from,
              "dictionary_version": dictionary.version, "synced_at": now} for a in dictionary.actors.values()]

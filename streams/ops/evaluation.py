@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from samples import CORPUS_DIR, LABELED_DIR
-from streams.pipeline.dictionary import ActorDictionary
 from streams.inputs.paths import iter_documents
+from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.offline import raw_page
 from streams.pipeline.stages.clean import CleanLimits
 from streams.pipeline.stages.entities import extract_mentions

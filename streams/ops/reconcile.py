@@ -12,23 +12,23 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
 
 from schemas.records import RawRef
-from streams.inputs import archive
-from streams.runtime.broker import bootstrap_servers, kafka_options
 from streams.errors import UserError
-from streams.pipeline.identity import canonicalize_url
+from streams.inputs import archive
 from streams.inputs.ingest import raw_key, raw_producer
-from streams.runtime.metrics import WorkerMetrics
-from streams.settings import Settings
+from streams.pipeline.identity import canonicalize_url
 from streams.pipeline.stages import Rejected
 from streams.pipeline.steps import dead_letter
 from streams.pipeline.topics import ensure_topics, topic_specs
+from streams.runtime.broker import bootstrap_servers, kafka_options
+from streams.runtime.metrics import WorkerMetrics
+from streams.settings import Settings
 
 Query = Callable[..., Awaitable[list[tuple]]]
 """`await query(sql, parameters)`: SQL with server-side bound parameters ({name:Type})."""
@@ -130,7 +130,7 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
     grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
     if not math.isfinite(grace) or grace < 0:  # a negative grace re-sends every page in flight; nan/inf break the cutoff
         raise ValueError(f"grace_seconds must be a finite number of seconds >= 0, not {grace!r}")
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace)
+    cutoff = datetime.now(UTC) - timedelta(seconds=grace)
     if entered_before is not None:
         cutoff = max(cutoff, entered_before)
     report = ReconcileReport()
@@ -201,7 +201,7 @@ async def _resend_from_topic(settings: Settings, kafka_url: str, wanted: dict[in
                 if not isinstance(value, dict):
                     continue
                 if not isinstance(value.get("origin"), dict):
-                    stamp = datetime.fromtimestamp(record.timestamp / 1000, timezone.utc) if record.timestamp else None
+                    stamp = datetime.fromtimestamp(record.timestamp / 1000, UTC) if record.timestamp else None
                     value["origin"] = RawRef(topic=record.topic, partition=record.partition, offset=record.offset,
                                              timestamp=stamp).model_dump(mode="json")
                 pending.append(await producer.send(raw_topic, orjson.dumps(value), key=record.key))
@@ -264,7 +264,7 @@ async def replay(settings: Settings, kafka_url: str, query: Query, *, stage: str
 async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics) -> list[dict]:
     """End offset minus committed offset per partition: the Faust group on raw-html, the sink group on its topics.
     Returns `consumer_lag` rows, so the health dashboard can chart lag from the warehouse."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = []
     groups = {settings.app_id: ["raw-html"], f"{settings.app_id}-sink": ["stories", "dead-letters"]}
     for group, keys in groups.items():
@@ -290,8 +290,8 @@ async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics)
 def run_maintenance(settings: Settings, action: str, **params) -> dict:
     """`reconcile` / `replay` from the CLI: through the worker when it holds the embedded warehouse, else directly."""
     from streams.runtime.broker import kafka_url
-    from streams.warehouse.query import worker_action
     from streams.warehouse.client import Warehouse
+    from streams.warehouse.query import worker_action
 
     # `is not`: 0 (e.g. --grace 0) is a value, not an absent option.
     wire = {k: ("1" if v is True else str(v)) for k, v in params.items() if v is not None and v is not False}

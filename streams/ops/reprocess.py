@@ -14,16 +14,16 @@ import fcntl
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from schemas.records import Article, ArticleEntities, StoryArticle, StoryAssignment
 from streams.pipeline.dictionary import ActorDictionary
-from streams.warehouse.query import worker_action
-from streams.settings import Settings
-from streams.warehouse.rows import story_rows
 from streams.pipeline.steps import MAX_MENTIONS, entities_step
+from streams.settings import Settings
 from streams.warehouse.client import Warehouse
+from streams.warehouse.query import worker_action
+from streams.warehouse.rows import story_rows
 
 BATCH = 500
 _MV_TARGET = re.compile(r"\bTO\s+([\w.`]+)")
@@ -58,7 +58,7 @@ def parse_day(value: str | date | datetime) -> datetime:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD or ISO 8601)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _article(row: dict) -> StoryArticle:
@@ -84,12 +84,12 @@ def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until,
         "AND published_at < {e:DateTime64(3, 'UTC')} ORDER BY article_id", parameters=window)
     days: set[date] = set()
     for offset in range(0, len(rows), BATCH):
-        stored = [dict(zip(columns, r)) for r in rows[offset:offset + BATCH]]
+        stored = [dict(zip(columns, r, strict=False)) for r in rows[offset:offset + BATCH]]
         ids = [r["article_id"] for r in stored]
         _, [(before,)] = warehouse.query("SELECT count() FROM mentions FINAL WHERE has({ids:Array(String)}, article_id)",
                                          parameters={"ids": ids})
         report.mentions_before += before
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         fresh: dict[str, list[dict]] = {"articles": [], "mentions": [], "candidate_mentions": [], "entities": []}
         for row in stored:
             old = _article(row)

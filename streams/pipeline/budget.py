@@ -14,7 +14,8 @@ import asyncio
 import multiprocessing
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, TimeoutError as FutureTimeout
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -93,7 +94,7 @@ class CleanBudget:
                 self._pool.join()
                 self._pool = None
 
-    def __enter__(self) -> "CleanBudget":
+    def __enter__(self) -> CleanBudget:
         return self
 
     def __exit__(self, *exc) -> None:

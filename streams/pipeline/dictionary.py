@@ -21,8 +21,8 @@ import ahocorasick
 import yaml
 
 from schemas import ACTORS_DIR, ACTORS_PATH
-from streams.pipeline.arabic import normalize
 from streams.errors import UserError
+from streams.pipeline.arabic import normalize
 
 _ARTICLE = "ال"
 log = logging.getLogger("newsstream")
@@ -207,7 +207,7 @@ class ActorDictionary:
 
     @classmethod
     def load(cls, path: Path | str | None = None, *, replace: dict[Path, Path] | None = None,
-             cache_dir: Path | None | str = "default") -> "ActorDictionary":
+             cache_dir: Path | None | str = "default") -> ActorDictionary:
         """The dictionary from `path` (see dictionary_files). `replace` reads some files' content from elsewhere
         (an edit checked before it replaces its file). The compiled result is cached in `cache_dir` (default:
         default_cache_dir(); None: no cache), keyed by the files' content and the compiling code, because parsing
@@ -408,7 +408,7 @@ def alias_problems(dictionary: ActorDictionary, stopwords: set[str] = frozenset(
             elif actor.type == "person" and (key in common_words) and key not in common_ok:
                 problems.append(f"{actor.source}: {actor.actor_id}: {alias!r} is a very common Arabic word; "
                                 "drop it or declare it in common_word_aliases")
-    for key, mine in holders.items():
+    for mine in holders.values():
         if len(mine) < 2:
             continue
         for actor, alias, ok in mine.values():

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from schemas.records import Article, RawPage, StoryArticle
-from streams.pipeline.dictionary import ActorDictionary
-from streams.pipeline.budget import CleanBudget
-from streams.pipeline.identity import page_id_for
 from streams.inputs.paths import RawDocument
+from streams.pipeline.budget import CleanBudget
+from streams.pipeline.dictionary import ActorDictionary
+from streams.pipeline.identity import page_id_for
 from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.clean import CleanLimits
 from streams.pipeline.stages.stories import StoryIndex

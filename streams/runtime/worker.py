@@ -22,13 +22,13 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from streams.pipeline.topics import ensure_topics
 from streams.runtime.broker import LocalBroker, _die_with_parent, _reachable, bootstrap_servers, kafka_url
 from streams.runtime.data_dir import choose_web_port, claim_data_dir
 from streams.runtime.logs import logging_config
 from streams.settings import Settings
-from streams.pipeline.topics import ensure_topics
 
 log = logging.getLogger("newsstream.supervisor")
 
@@ -108,7 +108,7 @@ class Supervisor:
                 if attempt == 19:
                     raise
                 time.sleep(0.5)  # the dead broker's port may take a moment to free
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
@@ -248,7 +248,7 @@ class BrokerWatchdog(threading.Thread):
     def _restart(self, why: str) -> None:
         self.log.error("%s: restarting the worker; pages without an outcome are re-sent from the archive", why)
         marker = self.settings.data_path / RESTART_MARKER
-        marker.write_text(json.dumps({"reason": why, "broker_started_at": datetime.now(timezone.utc).isoformat()}))
+        marker.write_text(json.dumps({"reason": why, "broker_started_at": datetime.now(UTC).isoformat()}))
         os.kill(os.getpid(), signal.SIGTERM)  # a clean stop: the sink writes and commits what it holds
 
 

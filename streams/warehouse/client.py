@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,7 +83,7 @@ class Warehouse:
                 if self._rename_done(statement):
                     continue
                 self.client.command(ddl(statement))
-            self.client.insert("schema_migrations", [[version, name, datetime.now(timezone.utc)]],
+            self.client.insert("schema_migrations", [[version, name, datetime.now(UTC)]],
                                column_names=["version", "name", "applied_at"])
             applied.append(name)
         self._columns.clear()

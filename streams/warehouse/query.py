@@ -7,11 +7,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from streams.runtime.broker import _alive
 from streams.errors import UserError
+from streams.runtime.broker import _alive
+from streams.runtime.webauth import client_token
 from streams.settings import Settings
 from streams.warehouse.sql_door import Answer, Limits, QueryFailed, SqlDoor
-from streams.runtime.webauth import client_token
 
 
 def sql_string(value: str) -> str:
@@ -104,7 +104,7 @@ def _cell(value) -> str:
 def format_table(columns: list[str], rows: list[tuple]) -> str:
     cells = [[str(c) for c in columns]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    lines = [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    lines = [" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) for r in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines) + f"\n({len(rows)} rows)"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import io
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 METRICS = ("stories", "mentions", "articles")
@@ -105,7 +105,7 @@ def render_report(query: Query, *, since: date, until: date, metric: str = "ment
             cells.append(f"<td title='mentions / articles / stories'>{r[3]} / {r[4]} / {r[5]}</td>" if r else "<td>·</td>")
         body.append(f"<tr><th>{week.isoformat()}</th>{''.join(cells)}</tr>")
     chart = chart_svg(rows, chosen, names, metric) if rows and chosen else "<p>No mentions in this range.</p>"
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     heading = f"{metric.capitalize()} per actor per week"  # the title says what the chart counts
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{heading}</title>

@@ -6,7 +6,7 @@ Row keys must equal the DDL's columns (Warehouse.insert_rows checks), so schemas
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.records import DeadLetter, StoryArticle
@@ -129,7 +129,7 @@ def batch_rows(items: list[StoryArticle | DeadLetter]) -> Rows:
     Tables are written in this order without a transaction: with the outcome written last, a write that
     fails part-way never records an outcome, so the message is re-delivered or dead-lettered, never both.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     merged: Rows = defaultdict(list)
     for item in items:
         if isinstance(item, StoryArticle) and item.article.raw is not None and item.article.raw.replace:

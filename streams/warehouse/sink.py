@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,11 +20,11 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas.records import DeadLetter, StoryArticle
+from streams.pipeline.steps import dead_letter
 from streams.runtime.broker import bootstrap_servers, kafka_options
 from streams.runtime.metrics import WorkerMetrics
 from streams.settings import Settings
 from streams.warehouse.rows import Rows, batch_rows
-from streams.pipeline.steps import dead_letter
 
 log = logging.getLogger("newsstream.sink")
 
@@ -92,8 +92,8 @@ class WarehouseSink:
     async def flush(self, batch: list[Any]) -> None:
         """Write a batch; rows the warehouse refuses become `sink` dead letters and the rest still land."""
         items = [decode(self.topics[m.topic], m.value) for m in batch]
-        written = await self.write_splitting(list(zip(batch, items)))
-        now = datetime.now(timezone.utc)
+        written = await self.write_splitting(list(zip(batch, items, strict=False)))
+        now = datetime.now(UTC)
         m = self.metrics
         m.sink_batch_rows.observe(len(batch))
         for item in written:

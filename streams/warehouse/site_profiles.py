@@ -4,7 +4,7 @@ loaded by the worker and handed to the clean stage (streams.pipeline.stages.site
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from streams.pipeline.stages.siteprofile import MIN_PAGES, SiteProfile, learn_profile
@@ -37,7 +37,7 @@ def learn_site_profiles(warehouse: Warehouse, *, pages_per_site: int = PAGES_PER
         profile = learn_profile(site, rows, min_pages=min_pages)
         if profile.chrome_lines or profile.title_affixes:
             learned.append(profile)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if learned:
         warehouse.insert_rows("site_profiles", [
             {"site": p.site, "chrome_lines": sorted(p.chrome_lines), "title_affixes": list(p.title_affixes),

@@ -68,7 +68,7 @@ class Limits:
     max_result_bytes: int = 128 << 20
 
     @classmethod
-    def from_settings(cls, settings) -> "Limits":
+    def from_settings(cls, settings) -> Limits:
         return cls(settings.sql_max_execution_seconds, settings.sql_max_memory_bytes, settings.sql_max_result_rows,
                    settings.sql_max_result_bytes)
 

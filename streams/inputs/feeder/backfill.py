@@ -8,8 +8,8 @@ from pathlib import Path
 from streams.inputs.feeder.store import SeenStore
 from streams.inputs.ingest import IngestReport, ingest
 from streams.inputs.paths import RawDocument
-from streams.settings import Settings
 from streams.pipeline.identity import canonicalize_url
+from streams.settings import Settings
 
 
 async def backfill(paths: list[str | Path], settings: Settings, kafka_url: str, progress: bool = True,

@@ -23,7 +23,7 @@ class Source(BaseModel):
                              "(a poll over `max_items`, a 304 on the next poll, a 5xx); the longest-unlisted go first.")
 
     @model_validator(mode="after")
-    def _has_target(self) -> "Source":
+    def _has_target(self) -> Source:
         if self.kind == "urls" and not self.urls:
             raise ValueError(f"source {self.name!r}: kind 'urls' needs a 'urls' list")
         if self.kind != "urls" and not self.url:
@@ -36,7 +36,7 @@ class SourcesFile(BaseModel):
     sources: list[Source]
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "SourcesFile":
+    def _unique_names(self) -> SourcesFile:
         names = [s.name for s in self.sources]
         if len(names) != len(set(names)):
             raise ValueError("source names must be unique")

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import feedparser
 from lxml import etree
 
-
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # the sitemap protocol's limit for one file, uncompressed
 
 

@@ -89,7 +89,7 @@ class Fetcher:
         self._host_delay: dict[str, float] = {}  # robots.txt Crawl-delay, where longer than the policy's
         self.session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> "Fetcher":
+    async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.policy.allow_private), limit=64)
         self.session = aiohttp.ClientSession(
             connector=connector, headers={"User-Agent": self.policy.user_agent},
@@ -111,7 +111,7 @@ class Fetcher:
         if wait > 0 and not self.stopping.is_set():
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if self.stopping.is_set():
             semaphore.release()
@@ -227,7 +227,7 @@ class Fetcher:
                 if isinstance(exc.os_error, BlockedAddress):
                     return Fetched(url, url, error=f"blocked: {exc.os_error}")
                 error = f"connection: {exc}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 error = "timeout" if isinstance(exc, asyncio.TimeoutError) else f"connection: {exc}"
             finally:
                 semaphore.release()

@@ -40,7 +40,7 @@ def check_url(url: str, allow_private: bool) -> None:
         if _numeric(host):
             if allow_private:
                 return
-            raise BlockedAddress(f"{host} is not a canonical IP address")
+            raise BlockedAddress(f"{host} is not a canonical IP address") from None
         return  # a name: checked by GuardedResolver after resolution
     if not allow_private and not is_public(host):
         raise BlockedAddress(f"{host} is not a globally routable address")

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from aiokafka.errors import MessageSizeTooLargeError
@@ -22,8 +22,8 @@ from streams.inputs.feeder.discover import Discovered, from_feed, from_sitemap
 from streams.inputs.feeder.fetch import Fetched, Fetcher, FetchPolicy
 from streams.inputs.feeder.store import SeenStore
 from streams.inputs.ingest import raw_key
-from streams.pipeline.stages import Rejected
 from streams.pipeline.identity import canonicalize_url, page_id_for
+from streams.pipeline.stages import Rejected
 from streams.pipeline.steps import dead_letter
 
 log = logging.getLogger("newsstream.feeder")
@@ -35,7 +35,7 @@ def raw_record(source: Source, fetched: Fetched) -> RawPage:
 
     return RawPage(source=source.name, url=fetched.url, page_id=page_id_for(fetched.url, source.name, fetched.body),
                    html_b64=base64.b64encode(fetched.body).decode("ascii"),
-                   content_type=fetched.headers.get("content-type"), fetched_at=datetime.now(timezone.utc),
+                   content_type=fetched.headers.get("content-type"), fetched_at=datetime.now(UTC),
                    final_url=fetched.final_url if fetched.final_url != fetched.url else None,
                    http_status=fetched.status, lang_hint=source.lang,
                    headers={k: v for k, v in fetched.headers.items() if k != "location"} or None)
@@ -212,7 +212,7 @@ class Feeder:
     async def _pause(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _keep_polling(self, fetcher: Fetcher, source: Source) -> None:
@@ -241,11 +241,11 @@ def policy_from(settings) -> FetchPolicy:
 
 async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool = False) -> dict:
     """The feeder with a real producer, the seen store in the data directory, metrics and SIGTERM handling."""
-    from streams.runtime.broker import bootstrap_servers
-    from streams.inputs.ingest import raw_producer
     from streams.inputs.archive import ArchiveWriter
-    from streams.warehouse.query import run_sql, worker_web_url
+    from streams.inputs.ingest import raw_producer
     from streams.pipeline.topics import ensure_topics, topic_specs
+    from streams.runtime.broker import bootstrap_servers
+    from streams.warehouse.query import run_sql, worker_web_url
 
     bootstrap = bootstrap_servers(kafka_url)
     await ensure_topics(bootstrap, settings)

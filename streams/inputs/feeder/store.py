@@ -14,7 +14,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-
 FINAL = 2  # `landed`: 0 waits for a ledger outcome, 1 has one, FINAL needs none
 
 

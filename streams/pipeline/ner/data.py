@@ -97,7 +97,7 @@ def wikifane(directory: Path) -> tuple[list[tuple[str, list[str]]], Counter, Cou
     seen, outside = Counter(), Counter()
     for words, tags in sentences:
         seen.update(words)
-        outside.update(w for w, t in zip(words, tags) if t == "O")
+        outside.update(w for w, t in zip(words, tags, strict=False) if t == "O")
     return out, seen, outside
 
 

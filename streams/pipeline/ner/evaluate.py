@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.arabic import normalize_with_map
+from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.ner.data import Score, Sentence, conll_scores
 from streams.pipeline.ner.model import Recognizer
 from streams.pipeline.stages.candidates import find_candidates

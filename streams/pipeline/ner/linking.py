@@ -9,8 +9,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from streams.pipeline.dictionary import Actor, ActorDictionary
 from streams.pipeline.arabic import normalize
+from streams.pipeline.dictionary import Actor, ActorDictionary
 
 # Proclitics a name may carry in running text (وبشار، لبوتين، والرئاسة، للأمم): stripped for its key.
 _NAME_PROCLITICS = ("وبال", "وال", "بال", "فال", "كال", "ولل", "فلل", "لل", "وب", "ول", "وك", "فب", "فل",

@@ -90,7 +90,7 @@ class Recognizer:
         """Scores (tokens x labels) of a sequence, gathered from the per-word blocks."""
         ids = list(map(self._ids.get, words))
         if None in ids:
-            ids = [self._word_id(w) if i is None else i for w, i in zip(words, ids)]
+            ids = [self._word_id(w) if i is None else i for w, i in zip(words, ids, strict=False)]
         padded = np.array([0, 0, *ids, 0, 0], dtype=np.int64)
         n = len(words)
         window = self._blocks[padded]  # one gather; then each offset's scores, added in the same order as ever
@@ -202,7 +202,7 @@ class Recognizer:
             meta=np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8))
 
     @classmethod
-    def load(cls, path: Path | None = None, prune_margin: float | None = PRUNE_MARGIN) -> "Recognizer":
+    def load(cls, path: Path | None = None, prune_margin: float | None = PRUNE_MARGIN) -> Recognizer:
         path = Path(path or MODEL_PATH)
         with np.load(io.BytesIO(path.read_bytes())) as data:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
@@ -246,8 +246,8 @@ def line_tokens(norm: str) -> tuple[list[str], list[tuple[int, int]], list[int]]
     line = np.searchsorted(np.flatnonzero(codes == 10), starts)  # line number of each token
     breaks = (np.flatnonzero(line[1:] != line[:-1]) + 1).tolist()
     starts_l, ends_l = starts.tolist(), ends.tolist()
-    tokens = [norm[a:b] for a, b in zip(starts_l, ends_l)]
-    spans = list(zip(starts_l, ends_l))
+    tokens = [norm[a:b] for a, b in zip(starts_l, ends_l, strict=False)]
+    spans = list(zip(starts_l, ends_l, strict=False))
     if not breaks:
         return tokens, spans, []
     words: list[str] = []

@@ -22,7 +22,7 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import lxml.etree
@@ -43,8 +43,8 @@ from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.charset import decode_html
 from streams.pipeline.stages.chrome import drop_chrome_lines, prune_chrome
 from streams.pipeline.stages.dates import find_dateline, find_stamp, parse_stamp
-from streams.pipeline.stages.siteprofile import SiteProfile
 from streams.pipeline.stages.headline import choose_headline, jsonld_objects, page_titles
+from streams.pipeline.stages.siteprofile import SiteProfile
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def _parse_iso(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _is_credit(line: str) -> bool:
@@ -288,7 +288,7 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
     """(UTC time, where it came from, the zone offset the page stated in minutes or None): see the ranking in
     the module docstring."""
     if stamped is not None:
-        return stamped.astimezone(timezone.utc), "metadata", _offset_minutes(stamped)
+        return stamped.astimezone(UTC), "metadata", _offset_minutes(stamped)
     url_day = extract_url_date(url, _URL_DATE) if url else None
     found = _parse_iso(doc_date)
     # htmldate falls back to the URL path before looking at <time> and text: rank that below them.
@@ -309,8 +309,8 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
             fetched_at is None or found <= fetched_at):
         return found, "dateline", None
     if url_day is not None:
-        return datetime.fromisoformat(url_day).replace(tzinfo=timezone.utc), "url", None
-    return fetched_at or datetime.now(timezone.utc), "fetched", None
+        return datetime.fromisoformat(url_day).replace(tzinfo=UTC), "url", None
+    return fetched_at or datetime.now(UTC), "fetched", None
 
 
 # Balanced extraction without trafilatura's readability/jusText comparison ("fast"): on the public benchmark

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from dateutil import parser as dateutil_parser
 
@@ -89,7 +89,7 @@ def _stamp(m: re.Match, not_after: datetime | None) -> tuple[datetime, int | Non
                          tzinfo=timezone(timedelta(minutes=offset or 0)))
     except ValueError:
         return None
-    found = local.astimezone(timezone.utc)
+    found = local.astimezone(UTC)
     if year < 1990 or (not_after is not None and found > not_after):
         return None
     return found, offset

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import ahocorasick
 
 from schemas.records import Entity, Mention
-from streams.pipeline.dictionary import ActorDictionary, AliasEntry
 from streams.pipeline.arabic import is_mark, normalize, normalize_with_map, word_chars
-from streams.pipeline.ner.linking import actor_key, bare_form, link_alias, name_key, strip_name_clitic
+from streams.pipeline.dictionary import ActorDictionary, AliasEntry
+from streams.pipeline.ner.linking import actor_key, bare_form, link_alias, name_key
 from streams.pipeline.ner.model import Recognizer
 from streams.pipeline.stages.candidates import _not_names
 

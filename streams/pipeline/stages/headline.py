@@ -114,7 +114,7 @@ def choose_headline(titles: PageTitles) -> str:
     metadata = [_strip_shared_segment(m, raw_metadata) for m in metadata]
     support = [sum(_agree(m, other) for other in metadata) for m in metadata]
     best = max(support)
-    return next(m for m, s in zip(metadata, support) if s == best)
+    return next(m for m, s in zip(metadata, support, strict=False) if s == best)
 
 
 def _strip_shared_segment(text: str, others: Sequence[str]) -> str:

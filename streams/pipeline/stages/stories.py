@@ -18,14 +18,13 @@ sit at 0.10-0.32, and 41 of 49 reach 0.15.
 from __future__ import annotations
 
 import dataclasses
-
 import heapq
-import re
 import itertools
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from hashlib import sha1
 from operator import methodcaller
 
@@ -92,7 +91,7 @@ def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_
     if len(words) <= size:
         grams = [" ".join(words)]
     elif size == 3:
-        grams = [f"{x} {y} {z}" for x, y, z in zip(words, words[1:], words[2:])]
+        grams = [f"{x} {y} {z}" for x, y, z in zip(words, words[1:], words[2:], strict=False)]
     else:
         grams = [" ".join(words[i:i + size]) for i in range(len(words) - size + 1)]
     # A repeated shingle changes no minimum: no set needed. sha1_hash32 = the digest's first 4 bytes, little-endian.
@@ -154,7 +153,7 @@ def _better(best: tuple[str, float] | None, best_seq: int, similarity: float, se
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
