@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel
 
 from schemas.records import Article, ArticleEntities, RawPage, RawRef
+from streams.inputs.archive import UnarchivedPages, archive_for
 from streams.inputs.archive import prune as prune_archive
 from streams.ops.catalog import sync_actors
 from streams.ops.reconcile import reconcile, record_lag, replay
@@ -232,7 +233,12 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     # handed to the clean stage by the page's site; other workers clean without them.
     site_profiles: dict[str, SiteProfile] = {}
 
+    unarchived = UnarchivedPages(settings)
+    app.unarchived_pages = unarchived
+
     def _clean_with_profile(page: RawPage, ref: RawRef | None) -> Article:
+        if ref is not None and unarchived.keep(page, ref.page_id, ref.timestamp):  # produced by another tool
+            metrics.stage_outcomes.labels("archive", "unarchived page kept").inc()
         profile = site_profiles.get(site_of(page.final_url or page.url) or "")
         return budget.clean(page, limits, raw=ref, profile=profile)
 
@@ -277,7 +283,7 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
                 if report.resent or report.dead_lettered:
                     log.warning("reconcile: %s", report.summary())
                 pruned = await asyncio.get_running_loop().run_in_executor(
-                    None, prune_archive, settings.archive_path, settings.archive_retention_days)
+                    None, prune_archive, archive_for(settings), settings.archive_retention_days)
                 if pruned:
                     log.info("archive: %d segments past NEWSSTREAM_ARCHIVE_RETENTION_DAYS deleted", len(pruned))
 
