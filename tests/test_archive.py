@@ -200,3 +200,11 @@ def test_reconcile_counts_a_page_whose_index_line_is_garbled(tmp_path):
     report = asyncio.run(reconcile(settings, "kafka://127.0.0.1:1", nothing_landed, grace_seconds=0, dry_run=True))
     assert report.missing == 3 and written[1].page_id in {s["page_id"] for s in report.sample}
     assert report.archive_problems and "garbled" in report.archive_problems[0]
+
+
+def test_verify_reports_a_segment_that_holds_no_page(tmp_path):
+    with archive.ArchiveWriter(tmp_path) as writer:
+        writer.append(page(1))
+    (tmp_path / "20260101T000000000000Z-1-abcdef.warc.gz").write_bytes(b"\x1f\x8b not gzip at all")
+    report = archive.verify(tmp_path)
+    assert any("abcdef" in p and "no page record" in p for p in report.problems), report.problems

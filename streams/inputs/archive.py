@@ -137,7 +137,10 @@ class S3Store:
             error = exc.response.get("Error", {})
             return ArchiveUnavailable(f"archive bucket {self}: {what} refused: "
                                       + ": ".join(str(v) for v in (error.get("Code"), error.get("Message")) if v))
-        return ArchiveUnavailable(f"archive bucket {self}: {what} failed: {exc}")
+        hint = ""
+        if type(exc).__name__ == "NoCredentialsError":
+            hint = " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile or role boto3 finds)"
+        return ArchiveUnavailable(f"archive bucket {self}: {what} failed: {exc}{hint}")
 
     def _call(self, what: str, fn, *args, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
@@ -572,9 +575,10 @@ def verify(where: Path | Archive) -> VerifyReport:
 
     archive = as_archive(where)
     report = VerifyReport()
-    for segment in archive.segments():
+    for segment, info in archive.segments().items():
         report.segments += 1
         found: dict[int, str] = {}
+        problems_before = len(report.problems)
         try:
             stream = archive.open(segment)
             try:
@@ -594,6 +598,8 @@ def verify(where: Path | Archive) -> VerifyReport:
             # warcio quotes the raw bytes it choked on: keep the report printable and short
             detail = "".join(c if c.isprintable() else "?" for c in str(exc))[:120]
             report.problems.append(f"{segment}: unreadable after {len(found)} pages: {type(exc).__name__}: {detail}")
+        if not found and info.bytes and len(report.problems) == problems_before:
+            report.problems.append(f"{segment}: {info.bytes} bytes and no page record in them")
         data = archive.read_index(segment)
         listed, bad, _ = _parse_index(data, segment) if data is not None else ([], [], None)
         if data is None:
