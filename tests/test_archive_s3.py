@@ -231,3 +231,21 @@ def test_compose_gives_every_archive_writer_the_same_bucket_settings():
     assert services["minio"]["profiles"] == ["minio"] and "ports" not in services["minio"]
     # compose passes an unset variable as "": that is no bucket, not a bad one
     assert Settings(_env_file=None, archive_s3_bucket="", archive_s3_endpoint="").archive_s3_bucket is None
+
+
+def test_an_index_replaced_in_the_bucket_is_read_again(tmp_path, s3_endpoint, bucket):
+    """Reconcile reads every index each tick, so bucket indexes are cached by ETag: a changed one is not stale."""
+    client, name = bucket
+    settings = s3_settings(tmp_path, s3_endpoint, name)
+    with archive.writer_for(settings) as writer:
+        written = [writer.append(page(i)) for i in range(2)]
+    store = archive.archive_for(settings)
+    assert len(list(archive.entries(store))) == 2
+    key = f"raw/archive/{written[0].segment}.idx"
+    first_line = client.get_object(Bucket=name, Key=key)["Body"].read().splitlines()[0]
+    client.put_object(Bucket=name, Key=key, Body=first_line + b"\nnot json\n")
+    problems: list[str] = []
+    assert len(list(archive.entries(store, problems=problems))) == 2 and problems, "read again, rebuilt from the segment"
+    client.delete_object(Bucket=name, Key=key)
+    problems = []
+    assert len(list(archive.entries(store, problems=problems))) == 2 and "no index" in problems[0]

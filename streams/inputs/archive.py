@@ -126,6 +126,10 @@ class S3Store:
 
     def __init__(self, client, bucket: str, prefix: str):
         self.client, self.bucket, self.prefix = client, bucket, prefix
+        # Index bodies by (name, ETag from the last listing): reconcile reads every index each tick, and an
+        # uploaded index does not change (a replaced one has another ETag).
+        self._etags: dict[str, str] = {}
+        self._indexes: dict[str, tuple[str, bytes]] = {}
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
@@ -151,27 +155,37 @@ class S3Store:
             raise self._unavailable(what, exc) from exc
 
     def segments(self) -> dict[str, SegmentFile]:
-        out = {}
+        out, etags = {}, {}
         paginator = self.client.get_paginator("list_objects_v2")
         for page in self._call("listing", lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix))):
             for obj in page.get("Contents", []):
                 key = obj["Key"][len(self.prefix):]
+                if key.endswith(INDEX_SUFFIX) and "/" not in key:
+                    etags[key[: -len(INDEX_SUFFIX)]] = obj.get("ETag", "")
                 if key.endswith(SEGMENT_SUFFIX) and "/" not in key:
                     name = key[: -len(SEGMENT_SUFFIX)]
                     out[name] = SegmentFile(name, int(obj["Size"]), _utc(obj["LastModified"]), self.where)
+        self._etags = etags
         return out
 
     def read_index(self, name: str) -> bytes | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        cached = self._indexes.get(name)
+        if cached is not None and cached[0] == self._etags.get(name):
+            return cached[1]
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=f"{self.prefix}{name}{INDEX_SUFFIX}")["Body"].read()
+            obj = self.client.get_object(Bucket=self.bucket, Key=f"{self.prefix}{name}{INDEX_SUFFIX}")
+            data = obj["Body"].read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise self._unavailable("reading an index", exc) from exc
         except BotoCoreError as exc:
             raise self._unavailable("reading an index", exc) from exc
+        if obj.get("ETag"):
+            self._indexes[name] = (obj["ETag"], data)
+        return data
 
     def open(self, name: str, offset: int = 0) -> IO[bytes]:
         extra = {"Range": f"bytes={offset}-"} if offset else {}
@@ -187,6 +201,8 @@ class S3Store:
             self._call("upload", self.client.upload_file, str(path), self.bucket, f"{self.prefix}{name}{suffix}")
 
     def delete(self, name: str) -> None:
+        self._etags.pop(name, None)
+        self._indexes.pop(name, None)
         keys = [{"Key": f"{self.prefix}{name}{s}"} for s in (SEGMENT_SUFFIX, INDEX_SUFFIX)]
         self._call("delete", self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
 

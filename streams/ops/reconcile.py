@@ -96,7 +96,7 @@ async def resend_archived(settings: Settings, kafka_url: str, wanted: list[archi
         for entry in wanted:
             ref = RawRef(topic=raw_topic, partition=-1, offset=-1, page_id=entry.page_id)
             try:
-                page = archive.read_page(archive.archive_for(settings), entry)
+                page = await asyncio.to_thread(archive.read_page, archive.archive_for(settings), entry)
             except Exception as exc:
                 letter = dead_letter("archive", Rejected("archive damaged", f"{type(exc).__name__}: {exc}"),
                                      source=entry.source, url=entry.url, raw=ref)
@@ -138,8 +138,10 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
     report = ReconcileReport()
     store = archive.archive_for(settings)
     if store.bucket is not None:  # segments a killed writer left on this machine: into the bucket first
-        report.uploaded = len(store.upload_pending())
-    pages = archive.first_by_page(archive.entries(store, problems=report.archive_problems))
+        report.uploaded = len(await asyncio.to_thread(store.upload_pending))
+    # off the event loop: reading every index (from a bucket, over the network) must not stall the worker's agents
+    pages = await asyncio.to_thread(
+        lambda: archive.first_by_page(archive.entries(store, problems=report.archive_problems)))
     report.archived = len(pages)
     old = [e for e in pages.values() if e.entered_at <= cutoff]
     report.in_flight = len(pages) - len(old)
