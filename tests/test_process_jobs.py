@@ -1,0 +1,47 @@
+"""`process --jobs`: cleaning children started up front, as many as asked; a bad count is one line, exit 2."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import subprocess
+import sys
+
+import pytest
+
+from streams.pipeline.budget import CleanBudget, _start_method
+from tests.conftest import CORPUS, ROOT
+
+
+def test_prestart_starts_every_child_before_the_first_page():
+    before = len(multiprocessing.active_children())
+    with CleanBudget(30.0, workers=2) as budget:
+        budget.prestart()
+        assert len(multiprocessing.active_children()) - before == 2
+    assert len(multiprocessing.active_children()) == before
+
+
+def test_prestart_without_a_budget_starts_nothing():
+    with CleanBudget(0) as budget:
+        budget.prestart()
+        assert budget._pool is None
+
+
+@pytest.mark.skipif(_start_method() != "fork", reason="children are forked only from a single-threaded process")
+def test_forked_children_do_not_collect_what_they_inherit():
+    gc.unfreeze()
+    try:
+        with CleanBudget(30.0) as budget:
+            budget.prestart()
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.parametrize("jobs, message", [("0", "0 is out of range (1 to 64)"), ("x", "not a whole number: 'x'"),
+                                           ("65", "65 is out of range")])
+def test_a_bad_job_count_is_one_line(jobs, message):
+    result = subprocess.run([sys.executable, "-m", "streams.cli", "process", "--jobs", jobs, "--out", "-", str(CORPUS)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
