@@ -45,3 +45,13 @@ def test_a_bad_job_count_is_one_line(jobs, message):
                             capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_process_imports_neither_scipy_nor_aiokafka(tmp_path):
+    # Start-up is most of a short `process` run: datasketch's import pulls scipy (1.1-1.7 s), aiokafka 0.1-0.3 s.
+    code = ("import sys; from streams.cli.commands import main; "
+            f"code = main(['process', '--out', {str(tmp_path / 'out.jsonl')!r}, {str(CORPUS)!r}]); "
+            "print(code, sorted(m for m in ('scipy', 'datasketch', 'aiokafka') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.stdout.split("\n")[-2] == "0 []", result.stderr
+    assert (tmp_path / "out.jsonl").read_text().count("\n") == len(list(CORPUS.iterdir()))

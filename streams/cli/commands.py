@@ -601,9 +601,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from aiokafka.errors import KafkaConnectionError
+def _kafka_connection_error(exc: BaseException) -> bool:
+    """Without importing aiokafka (0.1-0.3 s at every start): a command that never imported it cannot raise it."""
+    errors = sys.modules.get("aiokafka.errors")
+    return errors is not None and isinstance(exc, errors.KafkaConnectionError)
 
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.verbose and args.command not in ("run", "feed"):  # services: their logs keep every record
         import logging
@@ -621,17 +625,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"newsstream: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KafkaConnectionError as exc:  # KAFKA_URL names no broker that answers
-        if args.verbose:
-            raise
-        print(f"newsstream: cannot reach Kafka: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `newsstream actors list | head -1`: the reader left; not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
         return 0
+    except Exception as exc:  # last: BrokenPipeError above is an Exception too
+        if not _kafka_connection_error(exc):  # KAFKA_URL names no broker that answers: one line; anything else raises
+            raise
+        if args.verbose:
+            raise
+        print(f"newsstream: cannot reach Kafka: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
