@@ -1,12 +1,13 @@
 """`newsstream process` against a plain `trafilatura.extract` loop, both timed as whole processes (start-up included:
 interpreter, imports, dictionary and model load), on the public benchmark pages and on the labeled Arabic set.
 
-    python benchmarks/process_ratio.py [--aeb /work/data/aeb/html] [--rounds 3]
+    python benchmarks/process_ratio.py [--aeb /work/data/aeb/html] [--rounds 3] [--baseline DIR]
 
 The goal (issue 18) is `process` >= 0.9x the plain loop's pages/s. Both commands read the same plain .html files
 (the benchmark's .html.gz are unpacked into a temporary folder first); the rounds alternate the two commands so
 the shared machine's load hits both alike. Printed per set: wall and CPU seconds of each round (CPU includes
-waited-for children: the clean time-budget child), and the ratio of the best rounds and of the medians.
+waited-for children: the cleaning processes), and the ratio of the best rounds and of the medians. `--baseline DIR`
+(another source tree, e.g. `git archive main`) times that tree's `process` in the same rounds.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ for f in sorted(p for p in pathlib.Path(sys.argv[1]).iterdir() if p.is_file()):
 """
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
+def _run(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float, bytes]:
     """Wall seconds, CPU seconds (with waited-for children) and stdout of one whole process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, env=env, cwd=ROOT)
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, env=env, cwd=cwd)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), done.stdout
@@ -63,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--aeb", type=Path, default=AEB, help="the article-extraction-benchmark html folder")
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds per set")
+    parser.add_argument("--baseline", type=Path, help="another source tree whose `process` is timed too")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="process-ratio-") as tmp:
@@ -81,16 +83,22 @@ def main() -> None:
             n = sum(1 for _ in folder.iterdir())
             plain_cmd = [sys.executable, "-c", PLAIN_LOOP, str(folder)]
             process_cmd = [sys.executable, "-m", "streams.cli", "process", "--out", "-", str(folder)]
-            plain, process = [], []
+            plain, process, baseline = [], [], []
             for _ in range(args.rounds):
                 plain.append(_run(plain_cmd, env)[:2])
-                wall, cpu, out = _run(process_cmd, env)
-                lines = out.count(b"\n")
-                if lines != n:
-                    raise SystemExit(f"process wrote {lines} lines for {n} pages")
-                process.append((wall, cpu))
+                for runs, cwd in ((process, ROOT), (baseline, args.baseline)):
+                    if cwd is None:
+                        continue
+                    wall, cpu, out = _run(process_cmd, env, cwd)
+                    lines = out.count(b"\n")
+                    if lines != n:
+                        raise SystemExit(f"process in {cwd} wrote {lines} lines for {n} pages")
+                    runs.append((wall, cpu))
             print(f"{name}: {n} pages, {args.rounds} alternated rounds")
-            for label, runs in (("plain trafilatura loop", plain), ("newsstream process", process)):
+            shown = [("plain trafilatura loop", plain), ("newsstream process", process)]
+            if baseline:
+                shown.append(("process, baseline tree", baseline))
+            for label, runs in shown:
                 rounds = ", ".join(f"{w:.2f} s/{c:.2f} s CPU" for w, c in runs)
                 best = min(w for w, _ in runs)
                 print(f"  {label:<24} best {best:6.2f} s wall ({n / best:6.1f} pages/s); rounds: {rounds}")
@@ -99,6 +107,12 @@ def main() -> None:
             cpu_ratio = statistics.median(c for _, c in plain) / statistics.median(c for _, c in process)
             print(f"  process / plain pages/s: {best_ratio:.2f}x (best rounds), {median_ratio:.2f}x (medians); "
                   f"CPU {cpu_ratio:.2f}x (medians)   goal >= 0.9x")
+            if baseline:
+                base_best = min(w for w, _ in plain) / min(w for w, _ in baseline)
+                base_median = statistics.median(w for w, _ in plain) / statistics.median(w for w, _ in baseline)
+                base_cpu = statistics.median(c for _, c in plain) / statistics.median(c for _, c in baseline)
+                print(f"  baseline / plain pages/s: {base_best:.2f}x (best rounds), {base_median:.2f}x (medians); "
+                      f"CPU {base_cpu:.2f}x (medians)")
 
 
 if __name__ == "__main__":
