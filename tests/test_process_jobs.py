@@ -55,3 +55,18 @@ def test_process_imports_neither_scipy_nor_aiokafka(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.stdout.split("\n")[-2] == "0 []", result.stderr
     assert (tmp_path / "out.jsonl").read_text().count("\n") == len(list(CORPUS.iterdir()))
+
+
+@pytest.mark.skipif(_start_method() != "fork", reason="children are forked only from a single-threaded process")
+def test_forked_children_inherit_the_language_model_loaded_once(monkeypatch, tmp_path):
+    from py3langid import langid
+
+    monkeypatch.setattr(langid, "IDENTIFIER", None)
+    monkeypatch.setenv("NEWSSTREAM_CACHE_DIR", str(tmp_path))
+    try:
+        with CleanBudget(30.0, workers=2) as budget:
+            budget.prestart()
+            assert langid.IDENTIFIER is not None  # loaded in this process before the fork
+    finally:
+        gc.unfreeze()
+    assert len(list(tmp_path.glob("langid-*.npz"))) == 1

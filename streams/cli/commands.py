@@ -216,6 +216,8 @@ def cmd_process(args) -> int:
     _existing_paths(args.paths)
     settings = _settings()
     limits = clean_limits(settings)
+    if args.out != "-":
+        _writable(args.out)  # before any work: a wrong --out is one line at once
     with CleanBudget(settings.clean_timeout_seconds, workers=args.jobs) as budget:
         budget.prestart()  # the cleaning children warm up while the dictionary loads
         dictionary = ActorDictionary.load(settings.actors_path)

@@ -73,6 +73,9 @@ class CleanBudget:
             if self._pool is None:
                 method = _start_method()
                 if method == "fork":
+                    from streams.pipeline import langmodel
+
+                    langmodel.load()  # once here, inherited by every child, instead of once in each
                     # What the parent holds now is inherited, not collected by the children: without this their
                     # cyclic GC walks those objects and copies every page it touches (copy-on-write).
                     gc.freeze()
