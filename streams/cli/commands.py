@@ -523,7 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file, '-' for stdout")
     p.add_argument("--jobs", type=_jobs, default=_default_jobs(), metavar="N",
                    help="pages cleaned side by side, one process each (default: the usable cores, at most 4; "
-                        "the lines and their order do not change)")
+                        "the lines and their order do not change; with NEWSSTREAM_CLEAN_TIMEOUT_SECONDS=0 pages are "
+                        "cleaned one at a time in this process)")
 
     p = _command(sub, "sql", "query the warehouse, read-only (through the worker when it holds the embedded one)", """
   newsstream sql "SELECT * FROM mentions_per_actor_week LIMIT 10"
