@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from streams.pipeline.budget import CleanBudget, _start_method
+from streams.pipeline import budget as budget_module
+from streams.pipeline.budget import CleanBudget
 from tests.conftest import CORPUS, ROOT
 
 
@@ -27,8 +28,15 @@ def test_prestart_without_a_budget_starts_nothing():
         assert budget._pool is None
 
 
-@pytest.mark.skipif(_start_method() != "fork", reason="children are forked only from a single-threaded process")
-def test_forked_children_do_not_collect_what_they_inherit():
+@pytest.fixture
+def forking(monkeypatch):
+    """The fork path, as `process` takes it (the suite's own threads would otherwise make the budget spawn)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(budget_module, "_start_method", lambda: "fork")
+
+
+def test_forked_children_do_not_collect_what_they_inherit(forking):
     gc.unfreeze()
     try:
         with CleanBudget(30.0) as budget:
@@ -57,8 +65,7 @@ def test_process_imports_neither_scipy_nor_aiokafka(tmp_path):
     assert (tmp_path / "out.jsonl").read_text().count("\n") == len(list(CORPUS.iterdir()))
 
 
-@pytest.mark.skipif(_start_method() != "fork", reason="children are forked only from a single-threaded process")
-def test_forked_children_inherit_the_language_model_loaded_once(monkeypatch, tmp_path):
+def test_forked_children_inherit_the_language_model_loaded_once(forking, monkeypatch, tmp_path):
     from py3langid import langid
 
     monkeypatch.setattr(langid, "IDENTIFIER", None)
