@@ -50,7 +50,7 @@ def run_stage(stage: Stage, values: list[Any], *, topic: str = "newsstream.raw-h
 
 def topology_runners(app: Any) -> dict[str, StageRunner]:
     """The StageRunner behind each agent of an app made by streams.pipeline.topology.create_app."""
-    return {name: agent.fun.__self__ for name, agent in app.agents.items()}
+    return {name: agent.fun.runner for name, agent in app.agents.items()}
 
 
 def run_topology(app: Any, raw_values: list[dict]) -> Outbox:

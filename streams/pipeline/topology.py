@@ -81,6 +81,10 @@ class WarehouseGate:
             raise RuntimeError("no running worker holds the embedded warehouse (NEWSSTREAM_SINK=true)")
         return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql, parameters))[1]
 
+    async def open(self) -> None:
+        """Open the warehouse (and apply the migrations) now rather than at the first use."""
+        await self.run(lambda w: None)
+
     async def write(self, rows: dict[str, list[dict]]) -> None:
         """One insert per table (replaced articles' old rows deleted first); the sink decides what to retry
         (WarehouseSink.write_retrying)."""
@@ -168,14 +172,14 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     # entities (one partition): ArticleEntities -> stories: StoryArticle, once the index is rebuilt
     stories = StageRunner(Stage("stories", lambda v, ref: story_step(ArticleEntities.model_validate(v), owner.index),
                                 "stories", key=lambda s: s.article.article_id), send, metrics, ready=owner.ready)
-    app.agent(topic["raw-html"], name="clean")(clean.run)
-    app.agent(topic["cleaned"], name="entities")(entities.run)
-    app.agent(topic["entities"], name="stories")(stories.run)
+    app.agent(topic["raw-html"], name="clean")(clean.agent())
+    app.agent(topic["cleaned"], name="entities")(entities.agent())
+    app.agent(topic["entities"], name="stories")(stories.agent())
 
     maintenance = Maintenance(settings, kafka_url, gate.query, gate.run, gate.write, metrics, actors)
     if settings.run_sink:
         # stories + dead-letters -> ClickHouse: a plain consumer group that commits after each write.
-        app.service(SinkService(WarehouseSink(settings, kafka_url, gate.write, metrics)))
+        app.add_dependency(SinkService(WarehouseSink(settings, kafka_url, gate.write, metrics), warm=gate.open))
         if settings.reconcile_seconds > 0:
             app.timer(settings.reconcile_seconds, name="reconcile")(maintenance.reconcile_tick)
         if broker_started_at is not None:
@@ -190,8 +194,5 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
                 await gate.run(learn_site_profiles)
                 site_profiles.update(await gate.run(load_site_profiles))
 
-    async def open_warehouse() -> None:
-        await gate.run(lambda w: None)
-
-    WorkerApi(settings, kafka_url, maintenance, metrics, actors, owner, lane, open_warehouse).register(app)
+    WorkerApi(settings, kafka_url, maintenance, metrics, actors, owner, lane, gate.open).register(app)
     return app
