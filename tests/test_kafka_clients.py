@@ -145,3 +145,28 @@ def test_no_module_but_the_factory_builds_an_aiokafka_client():
                 if name in clients:
                     builders.append(path.relative_to(ROOT).as_posix())
     assert set(builders) == {Path(kafka_module.__file__).relative_to(ROOT).as_posix()}
+
+
+def test_every_reader_of_the_sink_group_uses_the_one_name(monkeypatch):
+    """The story index reads past the sink's commits, lag is measured for it, the sink joins it: one name."""
+    from streams.ops.reconcile import record_lag
+    from streams.runtime.metrics import WorkerMetrics
+    from streams.runtime.story_index_loader import unsunk_stories
+
+    seen = []
+
+    async def past_committed(self, topic, partitions, group, idle_seconds=2.0):
+        seen.append(("index", group))
+        return []
+
+    async def offsets(self, topics, group=None, request_timeout_ms=40_000):
+        seen.append(("lag", group))
+        return {(topics[0], 0): (10, 4 if group == self.sink_group else None)}
+
+    monkeypatch.setattr(KafkaClients, "past_committed", past_committed)
+    monkeypatch.setattr(KafkaClients, "offsets", offsets)
+    s = settings()
+    asyncio.run(unsunk_stories(KafkaClients(s, URL), "ns-test.stories", 2))
+    rows = asyncio.run(record_lag(s, URL, WorkerMetrics()))
+    assert seen == [("index", "ns-test-sink"), ("lag", "ns-test"), ("lag", "ns-test-sink")]
+    assert {(r["grp"], r["lag"]) for r in rows} == {("ns-test", 10), ("ns-test-sink", 6)}
