@@ -277,7 +277,7 @@ def test_a_page_another_tool_produced_is_archived_by_the_clean_stage(tmp_path):
         settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=tmp_path)
 
         async def produce() -> None:
-            await ensure_topics(bootstrap_servers(broker.url), settings)
+            await ensure_topics(KafkaClients(settings, broker.url))
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker.url))
             await producer.start()
             try:
