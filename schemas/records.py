@@ -42,7 +42,8 @@ class RawPage(Record):
     source: str = Field(description="Where the page came from: a file path, JSONL line, or feed name.")
     url: str | None = None
     page_id: str | None = Field(
-        None, description="Stable id given once when the page entered (ingest, feeder, backfill): hash of the canonical "
+        None,
+        description="Stable id given once when the page entered (ingest, feeder, backfill): hash of the canonical "
         "URL (or source) and the page bytes. The ledger, reconcile, replay and the raw archive key on it; a message "
         "without one gets the same hash in the clean stage.")
     html: str | None = Field(None, description="Page as text (JSONL inputs that were already decoded).")

@@ -239,7 +239,8 @@ def cmd_sql(args) -> int:
     answer = _analyst(_settings(), args.query, _params(args.param) or None)
     columns, rows = answer.columns, answer.rows
     if args.format == "json":
-        print(json.dumps([dict(zip(columns, r, strict=False)) for r in rows], ensure_ascii=False, default=str, indent=1))
+        print(json.dumps([dict(zip(columns, r, strict=False)) for r in rows],
+                         ensure_ascii=False, default=str, indent=1))
     else:
         print(format_table(columns, rows))
     _say_if_cut(answer)

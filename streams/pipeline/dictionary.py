@@ -67,7 +67,8 @@ class Actor:
     promoted_from: str | None = None  # the candidate id a curator promoted this actor from
     roles: tuple[Role, ...] = field(default=(), compare=False, repr=False)
     shared_aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)  # collisions declared on purpose
-    common_word_aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)  # ordinary words kept on purpose
+    # ordinary words kept on purpose
+    common_word_aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)
     source: str | None = field(default=None, compare=False, repr=False)  # the file the entry comes from
 
 
@@ -147,7 +148,8 @@ def validate_entry(item: object) -> Actor:
     for group in ("aliases", "short"):
         value = item.get(group) or {}
         if not isinstance(value, dict) or any(
-                not isinstance(v, list) or not all(isinstance(a, str) and a.strip() for a in v) for v in value.values()):
+                not isinstance(v, list) or not all(isinstance(a, str) and a.strip() for a in v)
+                for v in value.values()):
             raise DictionaryError(f"{where}: {group} must map a language code to a list of names")
         groups[group] = {str(lang): list(v) for lang, v in value.items()}
     listed = {_key(a) for g in groups.values() for v in g.values() for a in v} | {_key(item["name"])}
@@ -347,7 +349,8 @@ def _read_cache(cache: Path):
         with cache.open("rb") as f, _no_gc():
             compiled = pickle.load(f)
         version, actors, automaton = compiled
-        if not isinstance(version, str) or not isinstance(actors, dict) or not isinstance(automaton, ahocorasick.Automaton):
+        if (not isinstance(version, str) or not isinstance(actors, dict)
+                or not isinstance(automaton, ahocorasick.Automaton)):
             return None
         return compiled
     except FileNotFoundError:
@@ -396,7 +399,8 @@ def alias_problems(dictionary: ActorDictionary, stopwords: set[str] = frozenset(
             ok = short or key in shared
             # Without its article a name is a key of its own kind: the matcher lets a listed name as written win
             # over another actor's name without article (باريس over ألباريس), but two of one kind are ambiguous.
-            variants = [(key, False)] + ([(key[len(_ARTICLE):], True)] if key.startswith(_ARTICLE) and len(key) > 4 else [])
+            variants = [(key, False)] + (
+                [(key[len(_ARTICLE):], True)] if key.startswith(_ARTICLE) and len(key) > 4 else [])
             for variant in variants:
                 mine = holders.setdefault(variant, {})
                 previous = mine.get(actor.actor_id)

@@ -204,7 +204,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     async def run_stage(stream, stage: str, step: Callable[[Any, RawRef | None], BaseModel], out: str,
                         key: Callable[[BaseModel], str], offload: bool = False,
                         ready: asyncio.Event | None = None) -> None:
-        """Each event becomes one record on `out` or one dead letter; an exception never escapes (it would ack and lose it)."""
+        """Each event becomes one record on `out` or one dead letter; an exception never escapes (it would ack and
+        lose it)."""
         loop = asyncio.get_running_loop()
         async for event in stream.events():
             if ready is not None and not ready.is_set():
@@ -294,7 +295,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
                     except asyncio.CancelledError:
                         raise
                     except Exception:
-                        log.exception("re-sending archived pages after the broker start failed; retrying in %.0fs", wait)
+                        log.exception("re-sending archived pages after the broker start failed; retrying in %.0fs",
+                                      wait)
                         await asyncio.sleep(wait)
                         wait = min(wait * 2, 30.0)
                 metrics.healed.inc(report.resent + report.dead_lettered)
@@ -311,7 +313,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
             await gate.write({"consumer_lag": rows})
 
     async def rebuild_story_index() -> None:
-        """Warehouse rows, then stories the sink has not committed: the local broker cannot be trusted to restore tables."""
+        """Warehouse rows, then stories the sink has not committed: the local broker cannot be trusted to restore
+        tables."""
         nonlocal story_index
         wait = 1.0
         while True:
@@ -348,7 +351,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
             task.cancel()
         index_tasks.clear()
         index_ready.clear()
-        story_index = StoryIndex(window=window, max_entries=settings.story_index_max)  # not ours (any more): free the memory
+        # not ours (any more): free the memory
+        story_index = StoryIndex(window=window, max_entries=settings.story_index_max)
         if owns:
             index_tasks.append(asyncio.ensure_future(rebuild_story_index()))
 
@@ -421,7 +425,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
 
     @app.page("/sql")
     async def sql(web, request):
-        """Analyst SQL through the door (streams.warehouse.sql_door), in the analyst lane: 403 refused, 400 failed, 429 busy."""
+        """Analyst SQL through the door (streams.warehouse.sql_door), in the analyst lane: 403 refused, 400 failed,
+        429 busy."""
         if lane is None:
             return web.json({"error": "this worker does not hold the embedded warehouse (NEWSSTREAM_SINK=false)"},
                             status=400)

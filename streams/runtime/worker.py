@@ -76,7 +76,8 @@ class Supervisor:
         if broker_started_at is not None:
             env[BROKER_STARTED_AT] = broker_started_at.isoformat()
         self.child_started = time.monotonic()
-        self.child = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, preexec_fn=_die_with_parent)
+        self.child = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env,
+                                      preexec_fn=_die_with_parent)
 
     def _restart_asked(self) -> dict | None:
         marker = self.settings.data_path / RESTART_MARKER

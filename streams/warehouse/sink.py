@@ -104,7 +104,8 @@ class WarehouseSink:
                 m.end_to_end.observe(max(0.0, (now - raw.timestamp).total_seconds()))
         self.written += len(batch)
 
-    async def write_splitting(self, pairs: list[tuple[Any, StoryArticle | DeadLetter]]) -> list[StoryArticle | DeadLetter]:
+    async def write_splitting(
+            self, pairs: list[tuple[Any, StoryArticle | DeadLetter]]) -> list[StoryArticle | DeadLetter]:
         """Insert the items' rows; on a permanent error, halve the batch until each refused item is alone, then
         dead-letter it (stage `sink`, the warehouse's error) so one bad row never stalls the stream.
 

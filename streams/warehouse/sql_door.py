@@ -133,7 +133,8 @@ class SqlDoor:
                 canonical = base if base in aggregates else None
         names = {name.lower(), canonical.lower(), alias.get(canonical, canonical).lower()}
         if names & FORBIDDEN_FUNCTIONS or any(n.startswith("dict") for n in names):
-            return f"function {name} is refused (it reads files, dictionaries or models, tells about the host, or sleeps)"
+            return (f"function {name} is refused "
+                    "(it reads files, dictionaries or models, tells about the host, or sleeps)")
         return None
 
     # -- the check ------------------------------------------------------------------------------------

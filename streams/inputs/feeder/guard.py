@@ -83,7 +83,8 @@ def is_public(address: str) -> bool:
             return False
         if ip.ipv4_mapped:
             return True
-    return ip.is_global and not ip.is_multicast and not any(ip in net for net in NOT_GLOBAL if net.version == ip.version)
+    return ip.is_global and not ip.is_multicast and not any(
+        ip in net for net in NOT_GLOBAL if net.version == ip.version)
 
 
 class GuardedResolver(AbstractResolver):

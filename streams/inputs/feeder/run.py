@@ -191,7 +191,8 @@ class Feeder:
             log.info("source %s: %s: %s (will retry next poll)", source.name, url, got.error)
 
     async def give_up(self, source: Source, canonical: str, url: str, why: Rejected) -> None:
-        """A page the feeder will not send: a dead letter says why (so the warehouse knows), then it is not asked again."""
+        """A page the feeder will not send: a dead letter says why (so the warehouse knows), then it is not asked
+        again."""
         letter = dead_letter("feed", why, source=source.name, url=url)
         await self.send("dead-letters", None, orjson.dumps(letter.model_dump(mode="json")))
         self.store.mark_final(canonical, url, source.name)
@@ -235,7 +236,8 @@ class Feeder:
 def policy_from(settings) -> FetchPolicy:
     return FetchPolicy(user_agent=settings.feeder_user_agent, max_bytes=settings.max_page_bytes,
                        allow_private=settings.feeder_allow_private, host_delay_seconds=settings.feeder_host_delay,
-                       host_concurrency=settings.feeder_host_concurrency, timeout_seconds=settings.feeder_timeout_seconds,
+                       host_concurrency=settings.feeder_host_concurrency,
+                       timeout_seconds=settings.feeder_timeout_seconds,
                        retries=settings.feeder_retries, max_redirects=settings.feeder_max_redirects)
 
 
@@ -269,7 +271,8 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
             # One String parameter (it travels through the worker's /sql as text): URLs hold no newline.
             chunk = "\n".join(u for u in urls[i:i + 200] if "\n" not in u)
             _, part = await asyncio.get_running_loop().run_in_executor(
-                None, run_sql, settings, "SELECT DISTINCT url FROM ledger WHERE url IN splitByChar('\\n', {urls:String})",
+                None, run_sql, settings,
+                "SELECT DISTINCT url FROM ledger WHERE url IN splitByChar('\\n', {urls:String})",
                 {"urls": chunk})
             rows.extend(part)
         return {r[0] for r in rows}

@@ -361,7 +361,8 @@ def _metadata(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict],
             meta = extract_meta_json(tree, meta)
         except Exception:  # trafilatura's JSON-LD reader raises on odd documents; the meta tags still count
             pass
-    title = choose_headline(page_titles(tree, url, objects, affixes)) or (meta.title or extract_title(tree) or "").strip()
+    title = (choose_headline(page_titles(tree, url, objects, affixes))
+             or (meta.title or extract_title(tree) or "").strip())
     page_url = meta.url or extract_url(tree, url)
     date = _find_date(tree, page_url or "", _DATE_PARAMS) if with_date else None
     return title, page_url, date, _author(meta.author, tree)
@@ -483,7 +484,8 @@ def clean_page(
         raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
     if doc is None or not doc.text:
         if _depth(tree) >= _PARSER_DEPTH:
-            raise Rejected("too deep", f"elements nested {_PARSER_DEPTH}+ levels deep: the parser drops what lies deeper")
+            raise Rejected("too deep",
+                           f"elements nested {_PARSER_DEPTH}+ levels deep: the parser drops what lies deeper")
         raise Rejected("no article text", "the extractor found no main text" + _truncated(html))
     if not title and lines:
         title, lines = lines[0], lines[1:]
