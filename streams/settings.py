@@ -272,10 +272,11 @@ class Settings(BaseSettings):
     @classmethod
     def env_vars(cls) -> dict[str, str]:
         """Environment variable -> field description, for `newsstream config` and the deploy test."""
-        out = {}
+        out: dict[str, str] = {}
         for name, field in cls.model_fields.items():
             alias = field.validation_alias
-            var = alias.choices[0] if isinstance(alias, AliasChoices) else f"NEWSSTREAM_{name.upper()}"
+            first = alias.choices[0] if isinstance(alias, AliasChoices) else None
+            var = first if isinstance(first, str) else f"NEWSSTREAM_{name.upper()}"
             out[var] = field.description or ""
         return out
 

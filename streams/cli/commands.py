@@ -330,8 +330,8 @@ def cmd_cookbook(args) -> int:
     book = queries()
     if not args.name:
         for name, query in book.items():
-            params = " ".join(f"--param {p}={query.example_params.get(p, '...')}" for p in query.params)
-            print(f"{name}\n    {query.question}" + (f"\n    {params}" if params else ""))
+            usage = " ".join(f"--param {p}={query.example_params.get(p, '...')}" for p in query.params)
+            print(f"{name}\n    {query.question}" + (f"\n    {usage}" if usage else ""))
         return 0
     if args.name not in book:
         raise UserError(f"no cookbook query {args.name!r}; `newsstream cookbook` lists them")

@@ -139,7 +139,9 @@ def rebuild_aggregates(warehouse: Warehouse, days: set[date], source: str = "men
         _, [(select, create)] = warehouse.query(
             "SELECT as_select, create_table_query FROM system.tables WHERE database = currentDatabase() "
             "AND name = {v:String}", parameters={"v": view})
-        target = _MV_TARGET.search(create).group(1).split(".")[-1].strip("`")
+        if (to := _MV_TARGET.search(create)) is None:
+            raise LookupError(f"{view}: its CREATE statement names no TO table to rebuild")
+        target = to.group(1).split(".")[-1].strip("`")
         _, typed = warehouse.query("SELECT name FROM system.columns WHERE database = currentDatabase() "
                                    "AND table = {t:String} AND type = 'Date'", parameters={"t": target})
         if len(typed) != 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import inspect
 import logging
 import os
 import pickle
@@ -11,6 +12,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Set
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
@@ -21,6 +23,7 @@ import ahocorasick
 import yaml
 
 from schemas import ACTORS_DIR, ACTORS_PATH
+from schemas.records import ActorType
 from streams.errors import UserError
 from streams.pipeline.arabic import normalize
 
@@ -59,7 +62,7 @@ class Role:
 class Actor:
     actor_id: str
     name: str
-    type: str
+    type: ActorType
     country: str | None = None
     role: str | None = None  # the display role; `roles` holds the dated offices
     aliases: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
@@ -80,8 +83,7 @@ def _role_date(value: object, where: str) -> str | None:
         value = value.isoformat()
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    match = _DATE.match(value) if isinstance(value, str) else None
-    if match:
+    if isinstance(value, str) and (match := _DATE.match(value)):
         year, month, day = match.groups()
         try:
             date(int(year), int(month or 1), int(day or 1))
@@ -93,7 +95,10 @@ def _role_date(value: object, where: str) -> str | None:
 
 def _period(value: str, last: bool) -> date:
     """The first (or last) day of a YYYY / YYYY-MM / YYYY-MM-DD period."""
-    year, month, day = _DATE.match(value).groups()
+    match = _DATE.match(value)
+    if match is None:  # _role_date admitted only YYYY, YYYY-MM and YYYY-MM-DD
+        raise ValueError(f"not a YYYY, YYYY-MM or YYYY-MM-DD period: {value!r}")
+    year, month, day = match.groups()
     if day:
         return date(int(year), int(month), int(day))
     if month:
@@ -305,7 +310,7 @@ def _compile(raws: list[tuple[Path, bytes]]) -> tuple[str, dict[str, Actor], aho
 
 
 # The code whose output the cache holds: a change to matching rules or normalization invalidates it.
-_COMPILER_SOURCES = (Path(__file__), Path(sys.modules[normalize.__module__].__file__))
+_COMPILER_SOURCES = (Path(__file__), Path(inspect.getfile(normalize)))
 _CACHE_KEEP = 4  # newest cache files kept; older dictionaries' compilations are removed
 
 
@@ -378,8 +383,8 @@ def _write_cache(cache: Path, compiled) -> None:
         log.warning("actor dictionary cache not written to %s: %s", cache.parent, exc)
 
 
-def alias_problems(dictionary: ActorDictionary, stopwords: set[str] = frozenset(),
-                   common_words: set[str] = frozenset()) -> list[str]:
+def alias_problems(dictionary: ActorDictionary, stopwords: Set[str] = frozenset(),
+                   common_words: Set[str] = frozenset()) -> list[str]:
     """What a reviewer must fix, one line each naming the file, the entry and the alias:
     - a full alias (or name) that another actor also holds, as the matcher sees it (normalized; names starting
       with ال also without it), unless every holder lists it as a short form or declares it in `shared_aliases`;

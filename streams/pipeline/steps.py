@@ -82,8 +82,8 @@ def origin(value: object) -> tuple[str | None, str | None]:
     """(source, url) of a stage's input record, for its dead letter: later stages nest the page's article."""
     if not isinstance(value, dict):
         return None, None
-    if isinstance(value.get("article"), dict):
-        value = value["article"]
+    if isinstance(article := value.get("article"), dict):
+        value = article
     source, url = value.get("source"), value.get("url")
     return (source if isinstance(source, str) else None), (url if isinstance(url, str) else None)
 

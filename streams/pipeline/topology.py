@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import mode
@@ -45,6 +45,7 @@ from streams.warehouse.site_profiles import learn_site_profiles, load_site_profi
 from streams.warehouse.sql_door import AnalystLane, Busy, Limits, QueryFailed, Refused
 
 log = logging.getLogger("newsstream")
+_Out = TypeVar("_Out", bound=BaseModel)
 
 
 class WarehouseGate:
@@ -100,8 +101,8 @@ class SinkService(mode.Service):
 
     def _ended(self, task: asyncio.Task) -> None:
         """A sink that gave up (warehouse down past its retries) crashes the worker: no silent half-worker."""
-        if not task.cancelled() and task.exception() is not None and not self.sink._stopping.is_set():
-            asyncio.ensure_future(self.crash(task.exception()))
+        if not task.cancelled() and (exc := task.exception()) is not None and not self.sink._stopping.is_set():
+            asyncio.ensure_future(self.crash(exc))
 
     async def on_stop(self) -> None:
         self.sink.stop()
@@ -150,13 +151,21 @@ def _entry_ref(event) -> RawRef:
                   page_id=page_id, replace=replace)
 
 
+class PipelineApp(faust.App):
+    """The Faust app, with the parts the worker (and tests) read back from it."""
+
+    metrics: WorkerMetrics
+    warehouse_gate: WarehouseGate
+    analyst_lane: AnalystLane | None
+
+
 def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetime | None = None,
-               broker_restarts: int = 0) -> faust.App:
+               broker_restarts: int = 0) -> PipelineApp:
     """`broker_started_at`: the broker started empty then (the local one, after `run` or a restart): archived pages
     that entered before it and have no outcome were lost with the old broker and are re-sent at start."""
     codec.register()
     specs = topic_specs(settings)
-    app = faust.App(
+    app = PipelineApp(
         settings.app_id,
         broker=faust_broker_url(kafka_url),
         broker_credentials=faust_credentials(settings),
@@ -201,8 +210,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
         if gate.holds_warehouse else None
     app.analyst_lane = lane
 
-    async def run_stage(stream, stage: str, step: Callable[[Any, RawRef | None], BaseModel], out: str,
-                        key: Callable[[BaseModel], str], offload: bool = False,
+    async def run_stage(stream, stage: str, step: Callable[[Any, RawRef | None], _Out], out: str,
+                        key: Callable[[_Out], str], offload: bool = False,
                         ready: asyncio.Event | None = None) -> None:
         """Each event becomes one record on `out` or one dead letter; an exception never escapes (it would ack and
         lose it)."""
@@ -211,6 +220,7 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
             if ready is not None and not ready.is_set():
                 await ready.wait()  # the stories index is being rebuilt (start, or the partition moved here)
             value = event.value
+            ref: RawRef | None
             if stage == "clean":
                 ref = _entry_ref(event)
             else:
@@ -264,7 +274,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
 
     # stories + dead-letters -> ClickHouse: a plain consumer group that commits after each write.
     if settings.run_sink:
-        app.service(SinkService(WarehouseSink(settings, kafka_url, gate.write, metrics)))
+        # faust starts a service instance as well as a class (on_init_extra_service); its annotation says class
+        app.service(SinkService(WarehouseSink(settings, kafka_url, gate.write, metrics)))  # type: ignore[arg-type]
 
         if settings.reconcile_seconds > 0:
             @app.timer(settings.reconcile_seconds)
@@ -339,7 +350,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     entities_tp = (specs["entities"].name, 0)
     owned: list[bool] = []  # non-empty while this worker holds the entities partition
 
-    @app.on_partitions_assigned.connect
+    # faust's receiver type takes any positional arguments; this signal sends exactly one, the assigned partitions
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender, assigned, **kwargs) -> None:
         """Rebuild when the entities partition lands here (start, or its owner died); drop the index when it left."""
         nonlocal story_index
@@ -388,7 +400,7 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
         dry_run=q.get("dry_run") in ("1", "true"))))
 
     # The actors table mirrors the dictionary this worker has loaded; reprocess runs here when it holds chDB.
-    synced = {"version": None}
+    synced: dict[str, str | None] = {"version": None}
 
     async def sync_actor_table() -> dict:
         dictionary = actors.current()

@@ -70,7 +70,8 @@ def chart_svg(rows: list[tuple], actors: list[str], names: dict[str, str], metri
     fig, ax = plt.subplots(figsize=(11, 5), dpi=100)
     for actor in actors:
         values = [series[actor][w] for w in weeks]
-        ax.plot(weeks, values, marker="o", markevery=[i for i, v in enumerate(values) if v], linewidth=1.8,
+        # matplotlib plots dates through its unit converters; its stubs admit only arrays of numbers here
+        ax.plot(weeks, values, marker="o", markevery=[i for i, v in enumerate(values) if v], linewidth=1.8,  # type: ignore[arg-type]
                 label=names.get(actor, actor))
     ax.set_ylabel(f"{metric} per week")
     ax.set_ylim(bottom=0)

@@ -70,6 +70,11 @@ class WarehouseSink:
             max_poll_interval_ms=max(300_000, int(s.sink_flush_seconds * 1000) * 10), **kafka_options(s),
         )
 
+    def _started(self) -> AIOKafkaConsumer:
+        if self.consumer is None:
+            raise RuntimeError("the sink's consumer is not started: call run()")
+        return self.consumer
+
     async def _next_batch(self) -> list[Any]:
         """Up to sink_batch_size messages, waiting at most sink_flush_seconds after the first one."""
         s = self.settings
@@ -80,8 +85,8 @@ class WarehouseSink:
             timeout = min(0.5, s.sink_flush_seconds) if deadline is None else deadline - time.monotonic()
             if timeout <= 0:
                 break
-            got = await self.consumer.getmany(timeout_ms=int(timeout * 1000),
-                                              max_records=s.sink_batch_size - len(batch))
+            got = await self._started().getmany(timeout_ms=int(timeout * 1000),
+                                                max_records=s.sink_batch_size - len(batch))
             for records in got.values():
                 batch.extend(records)
             if batch and deadline is None:
@@ -166,7 +171,7 @@ class WarehouseSink:
 
     async def commit(self) -> None:
         try:
-            await self.consumer.commit()
+            await self._started().commit()
         except (CommitFailedError, KafkaError) as exc:
             # Partitions moved during the write: the new owner re-delivers; the tables absorb the repeat.
             log.warning("sink commit failed after a successful write (%s); messages will be re-delivered", exc)

@@ -92,7 +92,7 @@ class GuardedResolver(AbstractResolver):
         self.allow_private = allow_private
         self._resolver = DefaultResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
         answers = await self._resolver.resolve(host, port, family)
         if not self.allow_private:
             blocked = [a["host"] for a in answers if not is_public(a["host"])]
