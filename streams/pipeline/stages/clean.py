@@ -257,8 +257,14 @@ def _lead_paragraph(tree: lxml.html.HtmlElement, lines: list[str], title: str) -
         first = first.getparent()
     if first is None:
         return None
+    # Every block between the headline and the text lies inside their closest shared container, which must be
+    # the article's (not the page's body): only that subtree is walked.
+    above_h1 = set(h1.iterancestors())
+    scope = next((node for node in first.iterancestors() if node in above_h1), None)
+    if scope is None or scope.tag in ("body", "html"):
+        return None
     candidate, seen_h1 = None, False
-    for node in tree.iter():
+    for node in scope.iter():
         if node is first:
             break
         if node is h1:
