@@ -362,3 +362,12 @@ def test_latin_script_names_are_left_to_the_dictionary():
                  "abcب", "٢٠٢٤ بوتين", "بوتين - AFP", "x", "12"]:
         words = [m.group() for m in TOKEN.finditer(span)]
         assert (_LATIN_WORD.search(span) is not None) == old(words), span
+
+
+def test_an_io_model_reads_a_run_of_one_label_as_one_name():
+    """Models without B-/I- labels still give whole names (the IOB path and the IO path build tags apart)."""
+    attributes = ["w=فلاديمير", "w=بوتين", "w=لافروف"]
+    weights = np.array([[0.0, 5.0], [0.0, 5.0], [0.0, 5.0]], dtype=np.float32)  # other words: a tie, O first
+    model = Recognizer(attributes, weights, np.zeros((2, 2), dtype=np.float32), ["O", "PER"], Gazetteer(), "io")
+    found = model.recognize("قال فلاديمير بوتين إن لافروف سافر")
+    assert [(s.kind, s.words) for s in found] == [("PER", ("فلاديمير", "بوتين")), ("PER", ("لافروف",))]

@@ -54,6 +54,7 @@ class Recognizer:
         self._weights = weights.astype(np.float32)
         self._trans = transitions.astype(np.float32)
         self._o = labels.index("O")
+        self._iob = all(lab == "O" or "-" in lab for lab in labels)
         n = len(labels)
         # An O at t is optimal whatever its neighbours when its emission margin over y beats the most the
         # transitions into and out of t can gain by y instead of O (each term at least 0: a sequence's ends).
@@ -171,12 +172,11 @@ class Recognizer:
         if not named:
             return []
         labels = self.labels
-        tags = {}
-        for i in named:
-            label = labels[ids[i]]
-            if "-" not in label:  # IO model: a run of one label is one name
-                label = ("I-" if i - 1 in tags and tags[i - 1][2:] == label else "B-") + label
-            tags[i] = label
+        tags = dict(zip(named, map(labels.__getitem__, ids[named].tolist()), strict=True))
+        if not self._iob:  # IO model: a run of one label is one name
+            for i in named:
+                label = tags[i]
+                tags[i] = ("I-" if i - 1 in tags and tags[i - 1][2:] == label else "B-") + label
         tidy(words, tags, self.gazetteer.words.get("PER", ()))
         out: list[Span] = []
         run: list[int] = []
@@ -187,7 +187,7 @@ class Recognizer:
                 start, end = offsets[run[0]][0], offsets[run[-1]][1]
                 if _LATIN_WORD.search(norm, start, end) is None:
                     # trained on Arabic: Latin-script text gets no names from it (the dictionary covers it)
-                    out.append(Span(kind, start, end, tuple(words[j] for j in run)))
+                    out.append(Span(kind, start, end, tuple(words[run[0]:run[-1] + 1])))  # a run is contiguous
                 run = []
             if tag != "O":
                 if not run:
