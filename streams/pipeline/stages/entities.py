@@ -134,6 +134,7 @@ _HONORIFICS = frozenset(normalize(w) for w in "سمو صاحب السمو الج
 # A person name goes on over these (بن، بنت، آل after normalization): محمد بن راشد آل مكتوم.
 _NAME_LINKS = frozenset({"بن", "بنت", "ابن", "ال"})
 _NEXT_LINKED_WORD = re.compile(r"\s+(\S+)\s+(\w+)")
+_LAST_WORD = re.compile(r"\s+(\S+)$")
 
 
 def _after_titles(text: str, start: int, end: int) -> int:
@@ -168,6 +169,10 @@ def _joined_family_names(text: str, items: list[tuple[int, int, object]], free) 
         while (m := _NEXT_LINKED_WORD.match(text, e)) and m.end() <= limit and normalize(m.group(1)) in _NAME_LINKS \
                 and free(e, m.end()):
             item, e = _longer(item, text[e:m.end()]), m.end()
+        while (last := _LAST_WORD.search(text, s, e)) and normalize(last.group(1)) in _NAME_LINKS:
+            e = last.start()  # a name does not end with بن / آل
+            if not isinstance(item, Mention):
+                item = Span(item.kind, item.start, item.end, item.words[:-1])
         out[n] = (s, e, item)
     return out
 
