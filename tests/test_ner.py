@@ -220,6 +220,16 @@ def test_the_shipped_model_scores_on_the_development_part():
     assert scores["PER"].f1 >= 0.6 and scores["LOC"].f1 >= 0.75, {k: round(s.f1, 3) for k, s in scores.items()}
 
 
+@needs_data
+def test_the_entities_stage_reaches_the_person_goal_on_the_development_part(dictionary):
+    """Issue 15's goal, person F1 >= 0.75 on held-out newswire, by the whole stage with the shipped dictionary."""
+    from streams.pipeline.ner.evaluate import stage_scores
+
+    _, dev = anercorp(data_dir())
+    person = stage_scores(dev, dictionary, shipped())["PER"]
+    assert person.f1 >= 0.75 and person.precision >= 0.75, (person.precision, person.recall, person.f1)
+
+
 def test_promote_works_from_an_entity_key_and_the_name_then_links(tiny, tmp_path, monkeypatch, capsys):
     from streams.cli import main
 
