@@ -29,17 +29,25 @@ from streams.pipeline.steps import MAX_MENTIONS, clean_step, dead_letter, entiti
 def raw_page(doc: RawDocument, entered_at: datetime | None = None) -> RawPage:
     """The raw-topic record for an input document (bytes travel base64 so the cleaner sees the original charset).
     Its page id and fetch time are fixed here, once: `entered_at` is the fetch time of a document that has none."""
-    page_id = page_id_for(doc.url, doc.source, doc.body)
+    body = doc.body
+    if body is None:  # callers turn a document without a body into a dead letter instead
+        raise ValueError(f"{doc.source}: a document without a body has no raw page")
+    page_id = page_id_for(doc.url, doc.source, body)
     fetched_at = doc.fetched_at or entered_at
-    if isinstance(doc.body, bytes):
+    if isinstance(body, bytes):
         return RawPage(source=doc.source, url=doc.url, page_id=page_id,
-                       html_b64=base64.b64encode(doc.body).decode("ascii"), content_type=doc.content_type,
+                       html_b64=base64.b64encode(body).decode("ascii"), content_type=doc.content_type,
                        fetched_at=fetched_at)
-    return RawPage(source=doc.source, url=doc.url, page_id=page_id, html=doc.body, content_type=doc.content_type,
+    return RawPage(source=doc.source, url=doc.url, page_id=page_id, html=body, content_type=doc.content_type,
                    fetched_at=fetched_at)
 
 
-def ok_line(source: str, result: StoryArticle) -> dict[str, Any]:
+def input_of(doc: RawDocument) -> dict[str, Any]:
+    """Where a document was read: file, JSONL line number, byte offset of its line or WARC record."""
+    return {"path": doc.path, "line": doc.line, "offset": doc.offset}
+
+
+def ok_line(source: str, result: StoryArticle, where: dict[str, Any] | None = None) -> dict[str, Any]:
     article = result.article
     return {
         "source": source,
@@ -55,13 +63,16 @@ def ok_line(source: str, result: StoryArticle) -> dict[str, Any]:
         "entities": [e.model_dump() for e in result.entities],
         "story_id": result.story.story_id,
         "duplicate_of": result.story.duplicate_of,
+        "input": where or {"path": None, "line": None, "offset": None},
     }
 
 
-def rejected_line(source: str, reason: str, url: str | None = None) -> dict[str, Any]:
+def rejected_line(source: str, reason: str, url: str | None = None,
+                  where: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"source": source, "status": "rejected", "reason": reason, "article_id": None, "url": url,
             "title": None, "text": None, "lang": None, "published_at": None, "mentions": [],
-            "entities": [], "story_id": None, "duplicate_of": None}
+            "entities": [], "story_id": None, "duplicate_of": None,
+            "input": where or {"path": None, "line": None, "offset": None}}
 
 
 def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,
@@ -104,11 +115,11 @@ def _raise(exc: Exception) -> Callable[[], Article]:
 def _line(doc: RawDocument, cleaned: Callable[[], Article] | None, dictionary: ActorDictionary, max_mentions: int,
           index: StoryIndex) -> dict[str, Any]:
     if doc.error:
-        return rejected_line(doc.source, "bad input", doc.url)
+        return rejected_line(doc.source, "bad input", doc.url, input_of(doc))
     try:
         if cleaned is None:
             raise Rejected("empty", "no body")
         result = story_step(entities_step(cleaned(), dictionary, max_mentions), index)
     except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
-        return rejected_line(doc.source, dead_letter("process", exc).reason, doc.url)
-    return ok_line(doc.source, result)
+        return rejected_line(doc.source, dead_letter("process", exc).reason, doc.url, input_of(doc))
+    return ok_line(doc.source, result, input_of(doc))
