@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from io import BytesIO
+from io import BufferedWriter, BytesIO
 from pathlib import Path
 from typing import IO
 
@@ -298,8 +298,8 @@ class ArchiveWriter:
         self.segment_bytes = segment_bytes
         self.segment_seconds = segment_seconds
         self._writer_class = WARCWriter
-        self._warc = None
-        self._index = None
+        self._warc: BufferedWriter | None = None
+        self._index: BufferedWriter | None = None
         self._opened_at = 0.0
         self._first = True
         self.name: str | None = None
@@ -308,7 +308,7 @@ class ArchiveWriter:
         except OSError as exc:
             raise UserError(f"cannot create the archive directory {self.root}: {exc.strerror}") from exc
 
-    def _open(self) -> None:
+    def _open(self) -> tuple[BufferedWriter, BufferedWriter, str]:
         if self._first and self.archive.bucket is not None:
             self._first = False
             try:
@@ -316,23 +316,26 @@ class ArchiveWriter:
             except ArchiveUnavailable as exc:
                 _warn(f"{exc}; earlier segments stay in {self.root} until an upload succeeds")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        self.name = f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.name = name = f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
         try:
-            self._warc = open(self.root / f"{self.name}{SEGMENT_SUFFIX}", "ab")
-            self._index = open(self.root / f"{self.name}{INDEX_SUFFIX}", "ab")
+            self._warc = warc = open(self.root / f"{name}{SEGMENT_SUFFIX}", "ab")
+            self._index = index = open(self.root / f"{name}{INDEX_SUFFIX}", "ab")
         except OSError as exc:
             raise UserError(f"cannot write to the archive directory {self.root}: {exc.strerror} "
                             "(NEWSSTREAM_ARCHIVE_DIR)") from exc
-        fcntl.flock(self._warc, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "being written": not uploaded under our feet
+        fcntl.flock(warc, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "being written": not uploaded under our feet
         self._opened_at = time.monotonic()
-        self._writer = self._writer_class(self._warc, gzip=True)
+        self._writer = self._writer_class(warc, gzip=True)
+        return warc, index, name
 
     def append(self, page: RawPage, entered_at: datetime | None = None) -> Entry:
         """Write the page (which must carry its page_id) and index it; flushed before returning."""
         if not page.page_id:
             raise ValueError("an archived page needs its page_id")
-        if self._warc is None:
-            self._open()
+        if self._warc is None or self._index is None or self.name is None:
+            warc, index, name = self._open()
+        else:
+            warc, index, name = self._warc, self._index, self.name
         entered = _utc(entered_at or datetime.now(UTC))
         body = page.body()
         data = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
@@ -341,7 +344,7 @@ class ArchiveWriter:
         meta["entered_at"] = entered.isoformat()
         when = _utc(page.fetched_at or entered).strftime("%Y-%m-%dT%H:%M:%SZ")
         uri = page.url or f"urn:newsstream:source:{page.source}"
-        offset = self._warc.tell()
+        offset = warc.tell()
         record_id = f"{PAGE_RECORD_PREFIX}{page.page_id}>"
         resource = self._writer.create_warc_record(
             uri, "resource", payload=BytesIO(data), length=len(data),
@@ -352,11 +355,11 @@ class ArchiveWriter:
             uri, "metadata", payload=BytesIO(orjson.dumps(meta)), warc_content_type=META_TYPE,
             warc_headers_dict={"WARC-Date": when, "WARC-Concurrent-To": record_id})
         self._writer.write_record(metadata)
-        self._warc.flush()
-        end = self._warc.tell()
-        entry = Entry(page.page_id, self.name, offset, entered, page.url, page.source)
-        self._index.write(orjson.dumps({**asdict(entry), "entered_at": entered.isoformat(), "end": end}) + b"\n")
-        self._index.flush()
+        warc.flush()
+        end = warc.tell()
+        entry = Entry(page.page_id, name, offset, entered, page.url, page.source)
+        index.write(orjson.dumps({**asdict(entry), "entered_at": entered.isoformat(), "end": end}) + b"\n")
+        index.flush()
         if end >= self.segment_bytes or (
                 self.segment_seconds and time.monotonic() - self._opened_at >= self.segment_seconds):
             self.close()
@@ -371,9 +374,9 @@ class ArchiveWriter:
 
     def close(self) -> None:
         """Closes the open segment; with a bucket, uploads it (a failed upload leaves it here for a later one)."""
-        if self._warc is None:
+        if self._warc is None or self._index is None or self.name is None:
             return
-        name, uploaded = self.name, False
+        warc, index, name, uploaded = self._warc, self._index, self.name, False
         try:
             self.sync()
             if self.archive.bucket is not None:
@@ -384,8 +387,8 @@ class ArchiveWriter:
                     _warn(f"{exc}; segment {name} stays in {self.root} until an upload succeeds "
                           "(the next writer or reconcile on this machine retries)")
         finally:
-            self._warc.close()
-            self._index.close()
+            warc.close()
+            index.close()
             self._warc = self._index = None
         if uploaded:
             self.archive.local.delete(name)

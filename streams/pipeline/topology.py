@@ -167,7 +167,6 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     site_profiles: dict[str, SiteProfile] = {}
 
     unarchived = UnarchivedPages(settings)
-    app.unarchived_pages = unarchived
 
     def clean_page(value: Any, ref: RawRef | None) -> Article:
         page = RawPage.model_validate(value)
