@@ -37,8 +37,7 @@ from streams.runtime.broker import bootstrap_servers, faust_broker_url, faust_cr
 from streams.runtime.metrics import WorkerMetrics
 from streams.runtime.story_index_loader import fill_from_rows, fill_from_stories, index_query, unsunk_stories
 from streams.settings import Settings
-from streams.warehouse.client import Warehouse
-from streams.warehouse.query import run_sql, worker_web_url
+from streams.warehouse.client import Warehouse, connect
 from streams.warehouse.rows import write_rows
 from streams.warehouse.sink import WarehouseSink
 from streams.warehouse.site_profiles import learn_site_profiles, load_site_profiles, site_of
@@ -63,10 +62,7 @@ class WarehouseGate:
 
     def _open(self) -> Warehouse:
         if self._warehouse is None:
-            self._warehouse = Warehouse(self.url)
-            applied = self._warehouse.migrate()
-            if applied:
-                log.info("applied migrations %s", applied)
+            self._warehouse = connect(self.settings, role="holder")  # migrated on opening
         return self._warehouse
 
     async def run(self, fn: Callable[[Warehouse], Any]) -> Any:
@@ -77,9 +73,11 @@ class WarehouseGate:
     async def query(self, sql: str, parameters: dict | None = None) -> list[tuple]:
         if self.holds_warehouse:
             return (await self.run(lambda w: w.query(sql, parameters=parameters)))[1]
-        if worker_web_url(self.settings) is None:  # opening chDB here would lock the holder out of its directory
-            raise RuntimeError("no running worker holds the embedded warehouse (NEWSSTREAM_SINK=true)")
-        return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql, parameters))[1]
+        def borrowed() -> list[tuple]:  # never opens the embedded chDB: that would lock the holder out
+            with connect(self.settings, role="borrower") as warehouse:
+                return warehouse.query(sql, parameters)[1]
+
+        return await asyncio.get_running_loop().run_in_executor(None, borrowed)
 
     async def write(self, rows: dict[str, list[dict]]) -> None:
         """One insert per table (replaced articles' old rows deleted first); the sink decides what to retry
