@@ -21,10 +21,10 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import clickhouse_connect
@@ -33,6 +33,9 @@ from clickhouse_connect.driver.binding import bind_query
 from schemas import MIGRATIONS_DIR
 from streams.errors import UserError
 from streams.warehouse.sql_door import Answer, Busy, Limits, QueryFailed, Refused, SqlDoor
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 log = logging.getLogger("newsstream")
 DEFAULT_DATABASE = "newsstream"
@@ -255,7 +258,8 @@ def split_credentials(web_url: str, token: str | None) -> tuple[str, str | None]
     parts = urllib.parse.urlsplit(web_url)
     if parts.password is None:
         return web_url, token
-    netloc = parts.hostname if ":" not in (parts.hostname or "") else f"[{parts.hostname}]"
+    host = parts.hostname or ""
+    netloc = host if ":" not in host else f"[{host}]"
     netloc += f":{parts.port}" if parts.port else ""
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), token or urllib.parse.unquote(parts.password)
 
@@ -307,7 +311,7 @@ class WorkerWarehouse:
         """Every row, or an error: the worker offers reads through its door only, so a cut answer is refused."""
         return whole(self.analyst(sql, text_parameters(sql, parameters)))
 
-    def post(self, action: str, params: dict[str, str | None]) -> dict:
+    def post(self, action: str, params: Mapping[str, str | None]) -> dict:
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         return self._call(urllib.request.Request(f"{self.web_url}/{action}?{query}", method="POST", data=b""),
                           self.action_timeout)
@@ -317,8 +321,9 @@ class WorkerWarehouse:
         return self.post(action, params) | {"via": self.via}
 
     def migrate(self, cluster: str | None = None) -> list[str]:
-        raise UserError(f"the worker at {self.web_url} holds the embedded warehouse {self.warehouse_url} and applied "
-                        "the migrations when it started; stop it to run `migrate` by hand".replace("  ", " "))
+        held = f"the embedded warehouse {self.warehouse_url}" if self.warehouse_url else "the embedded warehouse"
+        raise UserError(f"the worker at {self.web_url} holds {held} and applied the migrations when it started; "
+                        "stop it to run `migrate` by hand")
 
     def close(self) -> None:
         pass
@@ -340,12 +345,12 @@ def whole(answer: Answer) -> tuple[list[str], list[tuple]]:
 
 # -- choosing one ---------------------------------------------------------------------------------------------
 
-def worker_address_file(settings) -> Path:
+def worker_address_file(settings: Settings) -> Path:
     """DATA_DIR/worker.json: where the worker that holds the data directory says it answers."""
     return settings.data_path / "worker.json"
 
 
-def worker_web_url(settings) -> str | None:
+def worker_web_url(settings: Settings) -> str | None:
     """The address of the running worker that holds this data directory's warehouse, if one runs."""
     from streams.runtime.broker import process_alive
 
@@ -375,7 +380,7 @@ def held_elsewhere(directory: Path) -> bool:
 Role = Literal["command", "holder", "borrower"]
 
 
-def connect(settings, role: Role = "command") -> Warehouse | WorkerWarehouse:
+def connect(settings: Settings, role: Role = "command") -> Warehouse | WorkerWarehouse:
     """The one place that decides how this process reaches the warehouse.
 
     - "command" (the CLI): through the worker that holds the embedded warehouse when one runs, else directly;

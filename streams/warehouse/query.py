@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from streams.settings import Settings
 from streams.warehouse.client import WorkerError, WorkerWarehouse, connect, whole, worker_web_url
 from streams.warehouse.sql_door import Answer
@@ -32,7 +34,7 @@ def query_worker(web_url: str, query: str, timeout: float = 60.0, parameters: di
     return WorkerWarehouse(web_url, token, timeout).query(query, parameters)
 
 
-def post_worker(web_url: str, action: str, params: dict[str, str | None], timeout: float = 600.0,
+def post_worker(web_url: str, action: str, params: Mapping[str, str | None], timeout: float = 600.0,
                 token: str | None = None) -> dict:
     return WorkerWarehouse(web_url, token, action_timeout=timeout).post(action, params)
 
