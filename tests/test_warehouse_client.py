@@ -120,7 +120,7 @@ def test_maintenance_runs_where_the_warehouse_is(backend):
     settings, warehouse = backend
     synced = run_actors_sync(settings)
     assert synced["via"] == warehouse.via and synced["actors"] > 0
-    assert warehouse.query("SELECT count() FROM actors")[1] == [(synced["actors"],)]
+    assert warehouse.query("SELECT count() FROM actors FINAL")[1] == [(synced["actors"],)]
     report = run_reprocess(settings, "2016-01-01", "2017-01-01")
     assert report["via"] == warehouse.via and report["articles"] == 0
     reconciled = run_maintenance(settings, "reconcile", dry_run=True, grace_seconds=0)

@@ -114,8 +114,12 @@ def promotion_entry(candidate: str, *, actor_id: str | None, name: str | None, t
 
 def candidate_seen(settings: Settings, candidate: str) -> bool:
     """Whether the warehouse holds mentions of this candidate, or entities under its name: a typo in the id must
-    not become an actor that matches nothing."""
+    not become an actor that matches nothing. A warehouse without those tables yet has seen nothing."""
     with connect(settings) as warehouse:
+        _, tables = warehouse.query("SELECT name FROM system.tables WHERE database = currentDatabase() "
+                                    "AND name IN ('candidate_mentions', 'entities')")
+        if len(tables) < 2:
+            return False
         _, [(found,)] = warehouse.query(
             "SELECT (SELECT count() FROM candidate_mentions WHERE candidate_id = {candidate:String}) "
             "+ (SELECT count() FROM entities WHERE key = {name:String})",
