@@ -6,6 +6,7 @@ An unset KAFKA_URL or CLICKHOUSE_URL means "use the embedded part" (Tansu, chDB)
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path(".newsstream"),
         description="NEWSSTREAM_DATA_DIR: local state (embedded ClickHouse, broker/worker address files).",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsstream",
+        description="NEWSSTREAM_CACHE_DIR: compiled actor dictionaries, one file per content (private to the user). "
+        "Unset: $XDG_CACHE_HOME/newsstream, else ~/.cache/newsstream.",
     )
     archive_dir: Path | None = Field(
         None, description="NEWSSTREAM_ARCHIVE_DIR: the raw archive (WARC segments of every page that entered). "

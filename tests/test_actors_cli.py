@@ -48,7 +48,35 @@ def test_add_refuses_bad_entries_with_a_clear_error_and_leaves_the_file(env, cap
     assert env.read_bytes() == before
 
 
+def seen_candidate(env, candidate_id: str) -> None:
+    """A candidate mention in the (free, embedded) warehouse, as the entities stage writes one."""
+    from streams.settings import Settings
+    from streams.warehouse.client import connect
+
+    with connect(Settings(_env_file=None, data_dir=env.parent / "data")) as warehouse:
+        warehouse.migrate()
+        warehouse.client.command("INSERT INTO candidate_mentions (candidate_id, article_id) VALUES ({c:String}, 'a1')",
+                                 parameters={"c": candidate_id})
+
+
+def test_promote_refuses_a_candidate_the_warehouse_never_saw(env, capsys):
+    before = env.read_bytes()
+    refusal = (
+        "newsstream: 'candidate:nosuch person' is neither a candidate nor an entity key in the warehouse "
+        f"chdb://{env.parent / 'data' / 'clickhouse'} (`newsstream sql \"SELECT candidate_id FROM candidates "
+        "LIMIT 20\"` lists candidates); --force promotes it anyway\n")
+    assert main(["actors", "promote", "candidate:nosuch person"]) == 2  # an empty warehouse: no tables yet
+    assert capsys.readouterr().err == refusal
+    seen_candidate(env, "candidate:someone else")
+    assert main(["actors", "promote", "candidate:nosuch person"]) == 2
+    assert capsys.readouterr().err == refusal
+    assert env.read_bytes() == before, "nothing written"
+    assert main(["actors", "promote", "candidate:nosuch person", "--force"]) == 0
+    assert "nosuch-person" in ActorDictionary.load(env).actors
+
+
 def test_promote_turns_a_candidate_into_an_entry_and_list_finds_it(env, capsys):
+    seen_candidate(env, "candidate:وليد المعلم")
     assert main(["actors", "promote", "candidate:وليد المعلم"]) == 2
     assert "--name" in capsys.readouterr().err
     assert main(["actors", "promote", "candidate:وليد المعلم", "--name", "Walid Muallem", "--country", "SY",
@@ -79,7 +107,7 @@ def test_reprocess_on_a_warehouse_held_by_another_process_says_what_to_do(env, t
         assert holder.stdout.readline().strip() == "ready"
         assert main(["reprocess", "--since", "2016-01-01", "--until", "2017-01-01"]) == 2
         err = capsys.readouterr().err
-        assert "held by another process" in err and "newsstream run" in err
+        assert "another process holds the embedded warehouse" in err and "newsstream run" in err
     finally:
         holder.kill()
         holder.wait(10)

@@ -239,7 +239,8 @@ def test_promote_works_from_an_entity_key_and_the_name_then_links(tiny, tmp_path
     monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path / "data"))
     text = "وقال الرئيس الإيراني السابق محمود أحمدي نجاد إن بلاده لن تتراجع.\nوأضاف أحمدي نجاد أن العقوبات لن تنفع."
     key = next(e.key for e in entities(text, tiny) if e.surface == "محمود أحمدي نجاد")
-    assert main(["actors", "promote", key, "--name", "Mahmoud Ahmadinejad", "--country", "IR"]) == 0
+    # --force: this warehouse is empty (the check that the warehouse saw the key: tests/test_actors_cli.py)
+    assert main(["actors", "promote", key, "--name", "Mahmoud Ahmadinejad", "--country", "IR", "--force"]) == 0
     assert "promoted" in capsys.readouterr().out
     promoted = ActorDictionary.load(path)
     actor = promoted.actors["mahmoud-ahmadinejad"]

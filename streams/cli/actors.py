@@ -32,7 +32,9 @@ def cmd_add(args) -> int:
 
 
 def cmd_promote(args) -> int:
-    from streams.ops.catalog import add_actor, promotion_entry
+    from streams.cli.commands import _shown
+    from streams.errors import UserError
+    from streams.ops.catalog import add_actor, candidate_seen, promotion_entry
     from streams.pipeline.stages.candidates import CANDIDATE_PREFIX
 
     settings = _settings()
@@ -43,10 +45,26 @@ def cmd_promote(args) -> int:
         args.candidate = CANDIDATE_PREFIX + " ".join(args.candidate.split())
     entry = promotion_entry(args.candidate, actor_id=args.id, name=args.name, type_=args.type, country=args.country,
                             role=args.role, extra_aliases=_aliases(args))
+    if not args.force and not _warehouse_answer(settings, candidate_seen, entry["promoted_from"]):
+        raise UserError(f"{entry['promoted_from']!r} is neither a candidate nor an entity key in the warehouse "
+                        f"{_shown(settings.warehouse_url)} (`newsstream sql \"SELECT candidate_id FROM candidates "
+                        "LIMIT 20\"` lists candidates); --force promotes it anyway")
     dictionary = add_actor(entry, settings.actors_path)
     print(f"promoted {args.candidate} to {entry['id']} ({entry['name']}) in {dictionary.path}; "
           f"dictionary version {dictionary.version}. `newsstream reprocess --since ... --until ...` recounts it.")
     return 0
+
+
+def _warehouse_answer(settings, ask, *args):
+    """A warehouse question from an actors command; its refusal (unknown table, unreachable) as one line."""
+    from clickhouse_connect.driver.exceptions import Error as ClickHouseError
+
+    from streams.cli.commands import _warehouse_error
+
+    try:
+        return ask(settings, *args)
+    except ClickHouseError as exc:
+        raise _warehouse_error(exc, settings) from exc
 
 
 def cmd_list(args) -> int:
@@ -158,6 +176,8 @@ def register(sub) -> None:
     p.add_argument("--type", default="person", choices=ACTOR_TYPES)
     p.add_argument("--country")
     p.add_argument("--role")
+    p.add_argument("--force", action="store_true",
+                   help="promote even when the warehouse has never seen this candidate or entity key")
     _alias_options(p, short=False)
     p.set_defaults(func=_guard(cmd_promote))
 

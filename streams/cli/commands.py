@@ -106,8 +106,6 @@ def _refusals_as_one_line(settings, ask, sql: str, params: dict[str, str] | None
         raise
     except (ClickHouseError, LookupError) as exc:
         raise _warehouse_error(exc, settings) from exc
-    except RuntimeError as exc:  # the worker's /sql answered 400 with the warehouse's message
-        raise _warehouse_error(exc, settings) from exc
     except OSError as exc:
         raise UserError(f"cannot reach the warehouse {_shown(settings.warehouse_url)}: {exc}") from exc
 
@@ -261,18 +259,15 @@ def _maintenance(action: str, **params) -> dict:
     from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 
     from streams.ops.reconcile import run_maintenance
-    from streams.warehouse.query import worker_web_url
 
     settings = _settings()
-    if not (settings.embedded_warehouse and worker_web_url(settings)):
-        _broker(settings)  # no worker to ask: the direct path needs a broker
     try:
         return run_maintenance(settings, action, **params)
     except UserError:
         raise
     except (ClickHouseError, LookupError) as exc:
         raise _warehouse_error(exc, settings) from exc
-    except RuntimeError as exc:  # the worker refused (400) or no broker
+    except RuntimeError as exc:
         raise UserError(str(exc)) from exc
 
 
@@ -386,15 +381,12 @@ def cmd_report(args) -> int:
 def cmd_migrate(args) -> int:
     from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 
-    from streams.warehouse.client import Warehouse
-    from streams.warehouse.query import worker_web_url
+    from streams.warehouse.client import connect
 
     settings = _settings()
-    if settings.embedded_warehouse and (web_url := worker_web_url(settings)):
-        raise UserError(f"the worker at {web_url} holds the embedded warehouse {_shown(settings.warehouse_url)} and "
-                        "applied the migrations when it started; stop it to run `migrate` by hand")
     try:
-        applied = Warehouse(settings.warehouse_url).migrate(cluster=args.cluster)
+        with connect(settings) as warehouse:  # through a running worker: refused, it migrated when it started
+            applied = warehouse.migrate(cluster=args.cluster)
     except ClickHouseError as exc:
         raise _warehouse_error(exc, settings) from exc
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
@@ -641,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         print(f"newsstream: cannot reach Kafka: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
+        return UserError.exit_code  # a setting to fix (KAFKA_URL), like every other user error
 
 
 if __name__ == "__main__":

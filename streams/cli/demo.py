@@ -17,11 +17,13 @@ from datetime import date
 from pathlib import Path
 
 from samples import BAD_DIR, CORPUS_DIR
+from streams.errors import UserError
 from streams.inputs.ingest import ingest
 from streams.runtime.broker import LocalBroker, free_port
 from streams.runtime.webauth import server_token
 from streams.settings import Settings
-from streams.warehouse.query import format_table, query_worker
+from streams.warehouse.client import WorkerWarehouse, connect
+from streams.warehouse.query import format_table
 from streams.warehouse.report import write_report
 
 WEEKLY_SQL = """
@@ -38,19 +40,21 @@ SELECT
 """
 
 
-def wait_for_outcomes(web_url: str, raw_sent: int, ingest_dead: int, timeout: float) -> None:
-    """Until every raw offset has a ledger row and every ingest-time dead letter has landed."""
+def wait_for_outcomes(worker: str | Settings, raw_sent: int, ingest_dead: int, timeout: float) -> None:
+    """Until every raw offset has a ledger row and every ingest-time dead letter has landed. `worker`: its URL, or
+    the settings of the data directory whose worker to ask (found as every command finds it)."""
     deadline = time.monotonic() + timeout
     query = ("SELECT (SELECT count() FROM ledger FINAL), "
              "(SELECT count() FROM dead_letters FINAL WHERE stage = 'ingest')")
     seen = (0, 0)
     while time.monotonic() < deadline:
         try:
-            _, rows = query_worker(web_url, query, timeout=10)
-            seen = rows[0]
+            with (WorkerWarehouse(worker, timeout=10) if isinstance(worker, str)
+                  else connect(worker, role="borrower")) as warehouse:
+                seen = warehouse.query(query)[1][0]
             if seen[0] >= raw_sent and seen[1] >= ingest_dead:
                 return
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, UserError):
             pass  # the worker is still starting or migrating
         time.sleep(0.5)
     raise TimeoutError(f"after {timeout}s the warehouse holds outcomes for {seen[0]}/{raw_sent} raw pages "
@@ -76,7 +80,7 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
         env.pop("CLICKHOUSE_URL", None)
         demo_settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=demo_dir, web_port=web_port,
                                  web_host="127.0.0.1", clickhouse_url=None)
-        token = server_token(demo_settings)  # made before the worker starts; the worker reads the same file
+        server_token(demo_settings)  # made before the worker starts; the worker and this client read the same file
         log = open(demo_dir / "worker.log", "wb")
         worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, stdout=log,
                                   stderr=subprocess.STDOUT)
@@ -85,17 +89,16 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
         try:
             report = asyncio.run(ingest(paths, demo_settings, broker.url, progress=True))
             print(f"3/4 ingested {report.sent} pages; {report.dead_lettered} rejected at ingest")
-            web_url = f"http://newsstream:{token}@127.0.0.1:{web_port}"
-            wait_for_outcomes(web_url, report.sent, report.dead_lettered, timeout)
+            wait_for_outcomes(demo_settings, report.sent, report.dead_lettered, timeout)
+            warehouse = connect(demo_settings, role="borrower")  # the worker started above holds its chDB
             print("4/4 mentions per actor per week, from ClickHouse:\n")
-            print(format_table(*query_worker(web_url, WEEKLY_SQL)))
+            print(format_table(*warehouse.query(WEEKLY_SQL)))
             print()
-            print(format_table(*query_worker(web_url, SUMMARY_SQL)))
+            print(format_table(*warehouse.query(SUMMARY_SQL)))
             print()
-            print(format_table(*query_worker(
-                web_url, "SELECT stage, reason, source FROM dead_letters FINAL ORDER BY source")))
-            chart = write_report(demo_dir / "report.html",
-                                 lambda sql, params: query_worker(web_url, sql, parameters=params),
+            print(format_table(*warehouse.query(
+                "SELECT stage, reason, source FROM dead_letters FINAL ORDER BY source")))
+            chart = write_report(demo_dir / "report.html", warehouse.query,
                                  since=date(2000, 1, 1), until=date.today(), metric="mentions")
             print(f"\nA chart of the same figures: {chart}")
             command = f"NEWSSTREAM_DATA_DIR={shlex.quote(str(demo_dir))} {newsstream_command()}"

@@ -20,8 +20,7 @@ from streams.pipeline.arabic import normalize
 from streams.pipeline.dictionary import ActorDictionary, validate_entry
 from streams.pipeline.stages.candidates import CANDIDATE_PREFIX
 from streams.settings import Settings
-from streams.warehouse.client import Warehouse
-from streams.warehouse.query import worker_action
+from streams.warehouse.client import Warehouse, connect
 
 
 def slug(name: str) -> str:
@@ -114,6 +113,21 @@ def promotion_entry(candidate: str, *, actor_id: str | None, name: str | None, t
             "aliases": aliases, "short": short, "promoted_from": f"{CANDIDATE_PREFIX}{found}"}
 
 
+def candidate_seen(settings: Settings, candidate: str) -> bool:
+    """Whether the warehouse holds mentions of this candidate, or entities under its name: a typo in the id must
+    not become an actor that matches nothing. A warehouse without those tables yet has seen nothing."""
+    with connect(settings) as warehouse:
+        _, tables = warehouse.query("SELECT name FROM system.tables WHERE database = currentDatabase() "
+                                    "AND name IN ('candidate_mentions', 'entities')")
+        if len(tables) < 2:
+            return False
+        _, [(found,)] = warehouse.query(
+            "SELECT (SELECT count() FROM candidate_mentions WHERE candidate_id = {candidate:String}) "
+            "+ (SELECT count() FROM entities WHERE key = {name:String})",
+            {"candidate": candidate, "name": candidate.removeprefix(CANDIDATE_PREFIX)})
+    return found > 0
+
+
 def actor_rows(dictionary: ActorDictionary) -> list[dict]:
     now = datetime.now(UTC)
     return [{"actor_id": a.actor_id, "name": a.name, "type": a.type, "country": a.country, "role": a.role,
@@ -130,16 +144,13 @@ def sync_actors(warehouse: Warehouse, dictionary: ActorDictionary) -> int:
 
 
 def run_actors_sync(settings: Settings) -> dict:
-    """`newsstream actors sync`: through the worker holding the embedded warehouse, else directly."""
-    via_worker = worker_action(settings, "actors-sync", {})
-    if via_worker is not None:
-        return via_worker | {"via": "worker"}
-    from streams.ops.reprocess import open_warehouse
+    """`newsstream actors sync`: the worker holding the embedded warehouse mirrors the dictionary it has loaded;
+    a direct client mirrors the one at settings.actors_path."""
 
-    dictionary = ActorDictionary.load(settings.actors_path)
-    warehouse = open_warehouse(settings)
-    try:
-        return {"actors": sync_actors(warehouse, dictionary), "dictionary_version": dictionary.version,
-                "via": "direct"}
-    finally:
-        warehouse.close()
+    def here(warehouse: Warehouse) -> dict:
+        dictionary = ActorDictionary.load(settings.actors_path)
+        warehouse.migrate()
+        return {"actors": sync_actors(warehouse, dictionary), "dictionary_version": dictionary.version}
+
+    with connect(settings) as warehouse:
+        return warehouse.maintain("actors-sync", {}, here)

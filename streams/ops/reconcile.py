@@ -252,27 +252,25 @@ async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics)
 
 
 def run_maintenance(settings: Settings, action: str, **params) -> dict:
-    """`reconcile` / `replay` from the CLI: through the worker when it holds the embedded warehouse, else directly."""
+    """`reconcile` / `replay` from the CLI, over the one warehouse client: the worker runs it when it holds the
+    embedded warehouse, else it runs here with the broker `run` started (or KAFKA_URL)."""
     from streams.runtime.broker import kafka_url
-    from streams.warehouse.client import Warehouse
-    from streams.warehouse.query import worker_action
+    from streams.warehouse.client import Warehouse, connect
 
     # `is not`: 0 (e.g. --grace 0) is a value, not an absent option.
     wire = {k: ("1" if v is True else str(v)) for k, v in params.items() if v is not None and v is not False}
-    via_worker = worker_action(settings, action, wire)
-    if via_worker is not None:
-        return via_worker
-    url = kafka_url(settings)
-    if url is None:
-        raise UserError("no broker: set KAFKA_URL or start one with `newsstream run`")
-    warehouse = Warehouse(settings.warehouse_url)
 
-    async def query(sql: str, parameters: dict | None = None) -> list[tuple]:
-        return warehouse.query(sql, parameters=parameters)[1]
+    def here(warehouse: Warehouse) -> dict:
+        url = kafka_url(settings)
+        if url is None:
+            raise UserError("no broker: set KAFKA_URL or start one with `newsstream run`")
 
-    try:
+        async def query(sql: str, parameters: dict | None = None) -> list[tuple]:
+            return warehouse.query(sql, parameters=parameters)[1]
+
         if action == "reconcile":
             return asyncio.run(reconcile(settings, url, query, **params)).as_dict()
         return asyncio.run(replay(settings, url, query, **params)).as_dict()
-    finally:
-        warehouse.close()
+
+    with connect(settings) as warehouse:
+        return warehouse.maintain(action, wire, here)

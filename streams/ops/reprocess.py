@@ -11,19 +11,15 @@ system.tables, not re-declared here).
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from schemas.records import Article, ArticleEntities, StoryArticle, StoryAssignment
 from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.steps import MAX_MENTIONS, entities_step
 from streams.settings import Settings
-from streams.warehouse.client import Warehouse
-from streams.warehouse.query import worker_action
+from streams.warehouse.client import Warehouse, connect
 from streams.warehouse.rows import story_rows
 
 BATCH = 500
@@ -156,46 +152,15 @@ def rebuild_aggregates(warehouse: Warehouse, days: set[date], source: str = "men
     return rebuilt
 
 
-def held_elsewhere(directory: Path) -> bool:
-    """Whether another process holds this chDB directory: ClickHouse keeps an exclusive flock on its `status` file."""
-    try:
-        fd = os.open(directory / "status", os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-
-
-def open_warehouse(settings: Settings) -> Warehouse:
-    """The warehouse for a maintenance command run outside the worker, with a clear error if chDB is held."""
-    if settings.embedded_warehouse and held_elsewhere(Path(settings.warehouse_url.removeprefix("chdb://"))):
-        raise RuntimeError(
-            f"the embedded warehouse {settings.warehouse_url} is held by another process and no worker answers "
-            f"at the address in {settings.data_path / 'worker.json'}: stop that process, or start "
-            "`newsstream run` with the same NEWSSTREAM_DATA_DIR and run this command again (it goes through the "
-            "worker)")
-    warehouse = Warehouse(settings.warehouse_url)
-    warehouse.migrate()
-    return warehouse
-
-
 def run_reprocess(settings: Settings, since: str, until: str) -> dict:
     """`newsstream reprocess`: through the worker that holds the embedded warehouse (it uses the dictionary it
     has loaded), else directly with the dictionary at settings.actors_path."""
     parse_day(since), parse_day(until)  # a bad date fails here, before any worker is asked
-    via_worker = worker_action(settings, "reprocess", {"since": since, "until": until})
-    if via_worker is not None:
-        return via_worker | {"via": "worker"}
-    warehouse = open_warehouse(settings)
-    try:
+
+    def here(warehouse: Warehouse) -> dict:
+        warehouse.migrate()
         return reprocess(warehouse, ActorDictionary.load(settings.actors_path), since, until,
-                         settings.max_mentions).as_dict() | {
-            "via": "direct"}
-    finally:
-        warehouse.close()
+                         settings.max_mentions).as_dict()
+
+    with connect(settings) as warehouse:
+        return warehouse.maintain("reprocess", {"since": since, "until": until}, here)

@@ -321,10 +321,10 @@ _CACHE_KEEP = 4  # newest cache files kept; older dictionaries' compilations are
 
 
 def default_cache_dir() -> Path:
-    """$NEWSSTREAM_CACHE_DIR, else $XDG_CACHE_HOME/newsstream, else ~/.cache/newsstream."""
-    if configured := os.environ.get("NEWSSTREAM_CACHE_DIR"):
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsstream"
+    """NEWSSTREAM_CACHE_DIR as the settings read it (streams.settings.Settings.cache_dir), like every setting."""
+    from streams.settings import Settings
+
+    return Settings().cache_dir
 
 
 @contextmanager

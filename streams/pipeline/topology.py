@@ -38,8 +38,7 @@ from streams.runtime.story_index_loader import fill_from_rows, fill_from_stories
 from streams.runtime.story_index_owner import StoryIndexOwner
 from streams.runtime.worker_api import WorkerApi
 from streams.settings import Settings
-from streams.warehouse.client import Warehouse
-from streams.warehouse.query import run_sql, worker_web_url
+from streams.warehouse.client import Warehouse, connect
 from streams.warehouse.rows import write_rows
 from streams.warehouse.sink import WarehouseSink
 from streams.warehouse.site_profiles import learn_site_profiles, load_site_profiles, site_of
@@ -64,10 +63,7 @@ class WarehouseGate:
 
     def _open(self) -> Warehouse:
         if self._warehouse is None:
-            self._warehouse = Warehouse(self.url)
-            applied = self._warehouse.migrate()
-            if applied:
-                log.info("applied migrations %s", applied)
+            self._warehouse = connect(self.settings, role="holder")  # migrated on opening
         return self._warehouse
 
     async def run(self, fn: Callable[[Warehouse], Any]) -> Any:
@@ -78,9 +74,11 @@ class WarehouseGate:
     async def query(self, sql: str, parameters: dict | None = None) -> list[tuple]:
         if self.holds_warehouse:
             return (await self.run(lambda w: w.query(sql, parameters=parameters)))[1]
-        if worker_web_url(self.settings) is None:  # opening chDB here would lock the holder out of its directory
-            raise RuntimeError("no running worker holds the embedded warehouse (NEWSSTREAM_SINK=true)")
-        return (await asyncio.get_running_loop().run_in_executor(None, run_sql, self.settings, sql, parameters))[1]
+        def borrowed() -> list[tuple]:  # never opens the embedded chDB: that would lock the holder out
+            with connect(self.settings, role="borrower") as warehouse:
+                return warehouse.query(sql, parameters)[1]
+
+        return await asyncio.get_running_loop().run_in_executor(None, borrowed)
 
     async def open(self) -> None:
         """Open the warehouse (and apply the migrations) now rather than at the first use."""

@@ -27,7 +27,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Running: a zombie (dead, not yet reaped, e.g. orphaned under an init that does not reap) counts as dead."""
     try:
         os.kill(pid, 0)
@@ -123,7 +123,7 @@ def running_local_broker(settings: Settings) -> str | None:
         info = json.loads((settings.data_path / "broker.json").read_text())
     except (OSError, ValueError):
         return None
-    if _alive(int(info["pid"])):
+    if process_alive(int(info["pid"])):
         return info["url"]
     return None
 

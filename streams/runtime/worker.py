@@ -30,6 +30,7 @@ from streams.runtime.data_dir import choose_web_port, claim_data_dir
 from streams.runtime.kafka import KafkaClients, bootstrap_servers
 from streams.runtime.logs import logging_config
 from streams.settings import Settings
+from streams.warehouse.client import worker_address_file
 
 log = logging.getLogger("newsstream.supervisor")
 
@@ -40,10 +41,6 @@ BROKER_RESTARTS = "NEWSSTREAM_BROKER_RESTARTS"
 STOP_TIMEOUT = 60.0
 WORKED_SECONDS = 30.0  # a worker that exits after running this long is restarted (with an external Kafka)
 STOP_TIMEOUT_BROKER_GONE = 15.0  # a worker whose broker died cannot commit anything: do not wait long
-
-
-def worker_address_file(settings: Settings):
-    return settings.data_path / "worker.json"
 
 
 def _kafka_reachable(url: str) -> bool:

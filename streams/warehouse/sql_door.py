@@ -84,6 +84,24 @@ class Answer(NamedTuple):
     cut: bool  # the result was longer than max_result_rows / max_result_bytes and was cut
 
 
+class TextParameter:
+    """A parameter value in ClickHouse's text format, as typed after `--param` or sent to /sql (`['a','b']` for an
+    Array, `\\N` for NULL): bound server-side as it is, like clickhouse-client's --param_NAME, not escaped again
+    as a Python string (which would make every Array or Map parameter unparsable)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:  # clickhouse-connect sends an object it does not know as str(value)
+        return self.text
+
+
+def as_text_parameters(parameters: dict[str, str] | None) -> dict[str, Any] | None:
+    return {k: TextParameter(v) if isinstance(v, str) else v for k, v in parameters.items()} if parameters else None
+
+
 class Refused(UserError):
     """The door refused the statement; the message says why in one line."""
 
@@ -155,7 +173,7 @@ class SqlDoor:
         statement = self.canonical(text)
         first_word = statement.split(None, 1)[0].upper()
         try:
-            dump = self.client.raw_query(f"EXPLAIN AST {statement}", parameters=parameters or None,
+            dump = self.client.raw_query(f"EXPLAIN AST {statement}", parameters=as_text_parameters(parameters),
                                          fmt=OUTPUT_FORMAT).decode()
         except Exception as exc:
             if first_word not in ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS", "("):
@@ -187,7 +205,7 @@ class SqlDoor:
     def run(self, text: str, parameters: dict[str, str] | None = None) -> Answer:
         statement = self.check(text, parameters)
         try:
-            result = self.client.query(statement, parameters=parameters or None, settings=self._settings())
+            result = self.client.query(statement, parameters=as_text_parameters(parameters), settings=self._settings())
         except Exception as exc:
             self._discard_leftovers()
             raise QueryFailed(_clickhouse_message(exc)) from None

@@ -235,6 +235,31 @@ class Feeder:
                 await self.reconcile()
 
 
+OUTCOME_QUERY_BYTES = 2000  # characters of URLs per request: the worker's /sql reads them from its request line (8 KB)
+
+
+def landed_urls(warehouse, urls: list[str]) -> set[str]:
+    """The URLs that have an outcome in the ledger, asked in chunks of at most OUTCOME_QUERY_BYTES."""
+    found: set[str] = set()
+    for chunk in chunks_by_size(urls, OUTCOME_QUERY_BYTES):
+        _, rows = warehouse.query("SELECT DISTINCT url FROM ledger WHERE url IN {urls:Array(String)}", {"urls": chunk})
+        found.update(r[0] for r in rows)
+    return found
+
+
+def chunks_by_size(items: list[str], max_chars: int) -> list[list[str]]:
+    """Consecutive runs of `items` of at most `max_chars` characters in all (an item longer alone stays whole)."""
+    chunks: list[list[str]] = []
+    size = max_chars + 1
+    for item in items:
+        if size + len(item) > max_chars:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item)
+    return chunks
+
+
 def policy_from(settings) -> FetchPolicy:
     return FetchPolicy(user_agent=settings.feeder_user_agent, max_bytes=settings.max_page_bytes,
                        allow_private=settings.feeder_allow_private, host_delay_seconds=settings.feeder_host_delay,
@@ -248,7 +273,7 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
     from streams.inputs.archive import writer_for
     from streams.pipeline.topics import ensure_topics, topic_specs
     from streams.runtime.kafka import KafkaClients
-    from streams.warehouse.query import run_sql, worker_web_url
+    from streams.warehouse.client import connect
 
     kafka = KafkaClients(settings, kafka_url)
     await ensure_topics(kafka)
@@ -263,20 +288,13 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
     async def send(topic_key: str, key: bytes | None, value: bytes) -> None:
         await producer.send_and_wait(specs[topic_key].name, value, key=key)
 
+    def ask(urls: list[str]) -> set[str]:
+        # chDB allows one process per directory: the feeder borrows the worker's warehouse, never opens it
+        with connect(settings, role="borrower") as warehouse:
+            return landed_urls(warehouse, urls)
+
     async def outcome_query(urls: list[str]) -> set[str]:
-        if settings.embedded_warehouse and worker_web_url(settings) is None:
-            # chDB allows one process per directory: the feeder never opens the worker's embedded warehouse
-            raise RuntimeError("no running worker holds the embedded warehouse")
-        rows = []
-        for i in range(0, len(urls), 200):
-            # One String parameter (it travels through the worker's /sql as text): URLs hold no newline.
-            chunk = "\n".join(u for u in urls[i:i + 200] if "\n" not in u)
-            _, part = await asyncio.get_running_loop().run_in_executor(
-                None, run_sql, settings,
-                "SELECT DISTINCT url FROM ledger WHERE url IN splitByChar('\\n', {urls:String})",
-                {"urls": chunk})
-            rows.extend(part)
-        return {r[0] for r in rows}
+        return await asyncio.get_running_loop().run_in_executor(None, ask, urls)
 
     policy = policy_from(settings)
     archive = writer_for(settings)
