@@ -598,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _kafka_connection_error(exc: BaseException) -> bool:
-    """Without importing aiokafka (0.1-0.3 s at every start): a command that never imported it cannot raise it."""
+    """Without importing aiokafka (a noticeable share of start-up): a command that never imported it cannot raise it."""
     errors = sys.modules.get("aiokafka.errors")
     return errors is not None and isinstance(exc, errors.KafkaConnectionError)
 

@@ -35,7 +35,7 @@ def _warm_up() -> None:
     import streams.pipeline.steps  # noqa: F401  (trafilatura, htmldate)
     from streams.pipeline import langmodel
 
-    langmodel.load()  # from its uncompressed cached copy: ~0.15 s CPU instead of py3langid's 0.6-0.75 s (LZMA)
+    langmodel.load()  # from its uncompressed cached copy, not py3langid's LZMA file (times: benchmarks/RESULTS.md)
     py3langid.classify("warm up")  # otherwise the language model loads on first use, inside a page's budget
 
 

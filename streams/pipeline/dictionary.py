@@ -29,7 +29,7 @@ from streams.pipeline.arabic import normalize
 
 _ARTICLE = "ال"
 log = logging.getLogger("newsstream")
-# libyaml's parser when PyYAML has it (5x faster on thousands of entries), else the pure-Python one.
+# libyaml's parser when PyYAML has it (several times faster on thousands of entries), else the pure-Python one.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -330,7 +330,7 @@ def default_cache_dir() -> Path:
 @contextmanager
 def _no_gc():
     """The cyclic collector paused while hundreds of thousands of acyclic objects are made: it would scan them
-    again and again for nothing (unpickling the cache takes 2-5x longer with it)."""
+    again and again for nothing (unpickling the cache takes several times longer with it)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -192,7 +192,7 @@ def _is_person(item: Mention | Span) -> bool:
 
 def _matches(pattern: re.Pattern, norm: str, names: Iterable[str]) -> list[re.Match]:
     """pattern.finditer(norm) for a pattern whose matches hold one of `names` after at most two clitic letters:
-    the same matches, but tried only where one can start (the regex engine took ~0.1 ms an article to try every
+    the same matches, but tried only where one can start (the regex engine spent most of its time trying every
     position behind the lookbehind)."""
     starts: set[int] = set()
     for name in names:

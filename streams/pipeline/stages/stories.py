@@ -64,7 +64,8 @@ def shingles(text: str, size: int = SHINGLE_WORDS, normalized: str | None = None
 
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch MinHash's affine32 permutations for `SEED` (its `_init_permutations`), drawn the same way here:
-    importing datasketch imports scipy (1.1-1.7 s at every start). Equal values: tests/test_stories.py."""
+    importing datasketch imports scipy at every start (cost: benchmarks/RESULTS.md).
+    Equal values: tests/test_stories.py."""
     gen = np.random.RandomState(SEED)
     a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
@@ -144,8 +145,8 @@ class _Bucket:
 class BandIndex:
     """LSH by banding, as datasketch's MinHashLSH with explicit `params=(bands, rows)`: a key is a candidate when one
     band (`rows` consecutive values) of its signature equals the query's. Written here because that is one dict per
-    band, while importing datasketch imports scipy for a parameter optimizer these fixed parameters never call
-    (1.1-1.7 s at every start). Same candidates as datasketch (tests/test_stories.py)."""
+    band, while importing datasketch imports scipy at every start (cost: benchmarks/RESULTS.md), for a parameter
+    optimizer these fixed parameters never call. Same candidates as datasketch (tests/test_stories.py)."""
 
     def __init__(self, bands: int, rows: int):
         self.bands, self.rows = bands, rows
