@@ -30,7 +30,7 @@ def mask_url_password(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", frozen=True, extra="ignore", populate_by_name=True)
 
     kafka_url: str | None = Field(
         None,

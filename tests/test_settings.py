@@ -23,3 +23,10 @@ def test_the_cache_dir_defaults_to_the_xdg_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("NEWSSTREAM_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert Settings().cache_dir == tmp_path / "newsstream"
+
+
+def test_a_field_with_an_environment_alias_also_takes_its_own_name(monkeypatch):
+    """Settings(run_sink=False) was silently ignored (only the alias NEWSSTREAM_SINK worked): a sink worker resulted."""
+    monkeypatch.delenv("NEWSSTREAM_SINK", raising=False)
+    assert Settings(run_sink=False).run_sink is False
+    assert Settings().run_sink is True
