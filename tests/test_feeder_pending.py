@@ -344,3 +344,26 @@ def test_validators_are_kept_per_url(tmp_path):
     store.set_validators("https://x.example/feed", '"v2"', None)
     assert store.validators("https://x.example/feed") == ('"v2"', None)
     assert store.validators("https://x.example/other") == (None, "Thu, 24 Nov 2016 10:00:00 GMT")
+
+
+def test_a_sitemap_never_expands_entities_and_tolerates_sloppy_xml():
+    from streams.inputs.feeder.discover import Discovered
+
+    evil = b"""<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY secret SYSTEM "file:///etc/hostname">
+      <!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>
+      <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+      <url><loc>https://x.example/&secret;</loc></url><url><loc>https://x.example/&b;</loc></url></urlset>"""
+    urls = from_sitemap(evil).urls
+    assert not any("aaaaaaaaaa" in u for u in urls)
+    assert all(len(u) < 40 for u in urls)
+    sloppy = b"""<urlset><url><loc>https://x.example/a?x=1&y=2</loc></url><url><loc>https://x.example/b</loc>"""
+    assert "https://x.example/b" in from_sitemap(sloppy).urls
+    assert from_sitemap(b"garbage") == Discovered([], []), "not a sitemap: nothing, not a crash"
+
+
+def test_sitemap_entries_without_a_loc_are_skipped_and_loc_is_found_after_other_fields():
+    body = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+      <url><lastmod>2026-11-01</lastmod><loc>https://x.example/1</loc></url>
+      <url><lastmod>2026-11-03</lastmod></url>
+      <url><loc> https://x.example/2 </loc><lastmod>2026-11-02</lastmod></url></urlset>"""
+    assert from_sitemap(body).urls == ["https://x.example/2", "https://x.example/1"]
