@@ -367,3 +367,22 @@ def test_sitemap_entries_without_a_loc_are_skipped_and_loc_is_found_after_other_
       <url><lastmod>2026-11-03</lastmod></url>
       <url><loc> https://x.example/2 </loc><lastmod>2026-11-02</lastmod></url></urlset>"""
     assert from_sitemap(body).urls == ["https://x.example/2", "https://x.example/1"]
+
+
+async def test_a_page_given_up_is_a_feed_dead_letter_naming_its_source_and_is_final(tmp_path):
+    from streams.pipeline.stages import Rejected
+
+    sent = []
+
+    async def send(topic_key, key, value):
+        sent.append((topic_key, key, orjson.loads(value)))
+
+    store = SeenStore(tmp_path / "seen.sqlite")
+    source = Source(name="wire", kind="urls", urls=["https://x.example/1"])
+    feeder = Feeder([source], store, send, POLICY)
+    await feeder.give_up(source, "c:1", "https://x.example/1", Rejected("gone", "HTTP 410"))
+    ((topic_key, key, letter),) = sent
+    assert topic_key == "dead-letters" and key is None
+    assert (letter["stage"], letter["reason"], letter["error"]) == ("feed", "gone", "HTTP 410")
+    assert (letter["source"], letter["url"]) == ("wire", "https://x.example/1")
+    assert store.seen("c:1") and store.unlanded(older_than=1e12) == []

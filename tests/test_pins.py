@@ -314,3 +314,27 @@ def test_the_most_similar_article_wins_whatever_its_age(order):
     for article_id in order:
         index.remember(article_id, f"f-{article_id}", DAY, signatures[article_id], assignment(article_id))
     assert index.near(base.tolist(), DAY + timedelta(hours=1)) == ("b-equal", 1.0)
+
+
+def test_a_reprocessed_article_replaces_its_stored_version_and_an_unasked_change_is_refused():
+    from schemas.records import Article, RawRef
+    from streams.pipeline.stages import Rejected
+    from streams.pipeline.stages.stories import assign_story
+
+    def article(fingerprint: str, replace: bool = False) -> Article:
+        return Article(article_id="a1", source="s", url="https://x.test/a1", canonical_url=None, site="x.test",
+                       title="t", text="t\nbody", lang="en", published_at=DAY, published_source="metadata",
+                       fetched_at=DAY, charset="utf-8", fingerprint=fingerprint,
+                       raw=RawRef(topic="raw", partition=0, offset=1, replace=replace))
+
+    index = StoryIndex(clock=lambda: DAY)
+    values = np.arange(100, 100 + NUM_PERM, dtype=np.uint32).tolist()
+    first = assign_story(article("f1"), values, index)
+    assert assign_story(article("f1"), values, index) == first
+    with pytest.raises(Rejected) as refused:
+        assign_story(article("f2"), values, index)
+    assert refused.value.reason == "changed copy" and "the first version counts" in refused.value.detail
+    assert index.entries["a1"].fingerprint == "f1"
+    assert assign_story(article("f2", replace=True), values, index) == first
+    assert index.entries["a1"].fingerprint == "f2" and index.by_fingerprint["f2"] == "a1"
+    assert assign_story(article("f2"), values, index) == first, "the replacement is now the stored version"

@@ -199,7 +199,11 @@ def producer(monkeypatch):
         return None
 
     monkeypatch.setattr(reconcile_module, "ensure_topics", no_topics)
-    monkeypatch.setattr(reconcile_module, "raw_producer", lambda settings, bootstrap: fake)
+    def producer_for(settings, bootstrap):
+        assert bootstrap == "127.0.0.1:1", "the producer dials the broker reconcile was given"
+        return fake
+
+    monkeypatch.setattr(reconcile_module, "raw_producer", producer_for)
     return fake
 
 
@@ -239,6 +243,7 @@ def test_a_damaged_archive_entry_becomes_a_dead_letter_under_its_page_id(tmp_pat
     letter = letters[0]
     assert letter["stage"] == "archive" and letter["reason"] == "archive damaged"
     assert letter["raw"]["page_id"] == "p000" and letter["raw"]["topic"] == settings.topic("raw-html")
+    assert (letter["raw"]["partition"], letter["raw"]["offset"]) == (-1, -1), "no broker position: from the archive"
     assert letter["source"] == "feed-0" and letter["url"] == wanted[0].url
 
 
@@ -251,6 +256,8 @@ def test_a_page_the_broker_refuses_as_too_large_becomes_a_dead_letter(tmp_path, 
     (topic, letter, _), = producer.sent
     assert topic == settings.topic("dead-letters")
     assert letter["reason"] == "oversized" and letter["raw"]["page_id"] == "p000" and "-byte" in letter["error"]
+    assert (letter["raw"]["partition"], letter["raw"]["offset"]) == (-1, -1)
+    assert letter["source"] == "feed-0" and letter["url"] == "https://Example.org/news/0?utm_source=x"
 
 
 # -- replay: which dead letters are selected -------------------------------------------------------------------------
