@@ -188,3 +188,6 @@ def test_candidates_fill_only_what_is_uncovered(entity_actors):
     assert [(e.surface, e.actor_id) for e in found] == [("حيدر العبادي", "haider-al-abadi"), ("سامي داود", None)]
     assert found[1].type == "person" and found[1].key and (found[1].start, found[1].end) == (
         text.index("سامي داود"), text.index("سامي داود") + len("سامي داود"))
+    text = "وقال الوزير سامي داود إن حيدر العبادي وافق."  # a candidate before a name already taken
+    found = entities_of(text, entity_actors, StubRecognizer(), [candidate("سامي داود")])
+    assert [e.surface for e in found] == ["سامي داود", "حيدر العبادي"]

@@ -437,6 +437,8 @@ def test_dead_letters_never_archived_are_read_back_by_offset_and_sent_with_their
     assert made.started and made.stopped and producer.started and producer.stopped
     assert made.options["enable_auto_commit"] is False and "group_id" not in made.options
     assert made.options["max_partition_fetch_bytes"] >= settings.max_page_bytes
+    assert made.options["fetch_max_bytes"] >= made.options["max_partition_fetch_bytes"]
+    assert made.options["bootstrap_servers"] == "127.0.0.1:1"
     assert [[tp.partition for tp in tps] for tps in made.assigned] == [[0], [1]]
     assert {topic for topic, _, _ in producer.sent} == {raw}
     by_source = {value["source"]: (value, key) for _, value, key in producer.sent}
