@@ -19,6 +19,10 @@ MUTMUT=$(dirname "$PY")/mutmut
 children=${MUTATION_CHILDREN:-2}     # the machine is shared: keep it small
 limit=${MUTATION_TIMEOUT:-14400}     # seconds for the whole run
 sample=${MUTATION_SAMPLE:-1}
+if ! "$PY" -c "import sys; f = float(sys.argv[1]); sys.exit(not 0 < f <= 1)" "$sample" 2>/dev/null; then
+    echo "mutation.sh: MUTATION_SAMPLE must be a fraction in (0, 1], not '$sample'" >&2
+    exit 2
+fi
 if [ "$#" -eq 0 ] && [ "$sample" != "1" ]; then
     # Generates every mutant and the test-coverage map, testing only a small function's mutants; then the sample.
     timeout "$limit" "$MUTMUT" run --max-children "$children" "streams.inputs.feeder.config.x_load_sources*"

@@ -21,7 +21,10 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from mutmut.stats import status_by_exit_code
+try:
+    from mutmut.stats import status_by_exit_code
+except ImportError:
+    raise SystemExit("mutation_report.py: mutmut is not installed: pip install -e '.[test,mutation]'") from None
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
@@ -78,6 +81,10 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=1.0, help="score only this fraction of each module's mutants")
     parser.add_argument("--names", action="store_true", help="print the sample's mutant names without a verdict")
     args = parser.parse_args()
+    if not 0 < args.sample <= 1:
+        parser.error(f"--sample must be a fraction in (0, 1], not {args.sample}")
+    if not (ROOT / "mutants").is_dir():
+        raise SystemExit("mutation_report.py: no mutation results in mutants/: run benchmarks/mutation.sh first")
     if args.names:
         for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
             for name, code in json.loads(meta.read_text("utf-8")).get("exit_code_by_key", {}).items():
