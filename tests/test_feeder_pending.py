@@ -386,3 +386,14 @@ async def test_a_page_given_up_is_a_feed_dead_letter_naming_its_source_and_is_fi
     assert (letter["stage"], letter["reason"], letter["error"]) == ("feed", "gone", "HTTP 410")
     assert (letter["source"], letter["url"]) == ("wire", "https://x.example/1")
     assert store.seen("c:1") and store.unlanded(older_than=1e12) == []
+
+
+def test_relative_links_in_a_feed_are_resolved_against_the_feed_url_newest_first():
+    from streams.inputs.feeder.discover import from_feed
+
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+      <item><title>old</title><link>/news/1</link><pubDate>Mon, 21 Nov 2016 10:00:00 GMT</pubDate></item>
+      <item><title>new</title><link>/news/2</link><pubDate>Wed, 23 Nov 2016 10:00:00 GMT</pubDate></item>
+      <item><title>no link</title></item></channel></rss>"""
+    assert from_feed(body, "https://x.example/feeds/all.xml").urls == ["https://x.example/news/2",
+                                                                       "https://x.example/news/1"]
