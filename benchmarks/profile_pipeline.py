@@ -1,6 +1,6 @@
 """Where the time goes: per stage and per hop, offline and streaming, plus whole-process ratios.
 
-    python benchmarks/profile_pipeline.py [--parts offline,hops,process,stream] [--copies 5] [--stream-pages 400]
+    python benchmarks/profile_pipeline.py [--parts offline,hops,process,ready,stream] [--copies 5] [--stream-pages 400]
 
   offline  cProfile of process_documents (no time budget, one thread) over the sample corpus x copies:
            read, raw_page, clean (trafilatura vs metadata, htmldate, langid, fingerprint, dates, ...),
@@ -11,6 +11,8 @@
   process  whole processes, start-up included: `newsstream process` vs a plain `trafilatura.extract` loop in
            one process on the same files, on samples/corpus x copies and on samples/labeled; and
            process_documents with the time-budget child process vs in the calling thread.
+  ready    time to ready alone: `newsstream run` with its own broker until /health says the story index is ready,
+           with the worker log's timeline (assignment, migrations, story index).
   stream   one `newsstream run` worker with the embedded broker (Tansu) and chDB: time to ready, then the same
            pages as `process` (synthetic distinct copies of the corpus) sent at once; pages/s against
            `newsstream process` on the same JSONL; the worker's main thread profiled with cProfile on
@@ -463,6 +465,33 @@ def _tree_cpu(root: int, descendants_only: bool = False) -> float:
     return total
 
 
+def time_to_ready(ready_dir: Path) -> float:
+    """`newsstream run` with its own broker, from exec to the /health story index ready; prints the timeline."""
+    import re
+    from datetime import datetime as _dt
+
+    from tests.stack import WorkerProcess
+
+    ready_dir.mkdir(parents=True)
+    worker = WorkerProcess(ready_dir, "", name="ready")
+    worker.env.pop("KAFKA_URL")
+    wall_start = time.time()
+    worker.start()
+    try:
+        web_up, ready = _wait_ready(worker.plain_web)
+    finally:
+        worker.stop()
+    log = worker.log_path.read_text(errors="replace")
+    print(f"  `newsstream run` (own broker, fresh data dir): /health answers after {web_up:.1f} s, ready to consume "
+          f"(story index rebuilt) after {ready:.1f} s")
+    for line in log.splitlines():
+        stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)\]", line)
+        if stamp and re.search(r"(?i)assigned|story index|migrations|rebalanc|starting|ready", line):
+            at = _dt.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - wall_start
+            print(f"    +{at:5.1f} s  {line[stamp.end():].strip()[:130]}")
+    return ready
+
+
 def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
     import asyncio
 
@@ -480,27 +509,7 @@ def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
         t_process = _timed(_newsstream(data) + ["process", "--out", "-", str(jsonl)], env=_env(data / "offline"))
         cpu_process = LAST_CPU[0]
 
-        # time to ready: `newsstream run` with its own broker, from exec to the /health story index ready
-        ready_dir = data / "ready"
-        ready_dir.mkdir()
-        worker = WorkerProcess(ready_dir, "", name="ready")
-        worker.env.pop("KAFKA_URL")
-        wall_start = time.time()
-        worker.start()
-        try:
-            web_up, ready = _wait_ready(worker.plain_web)
-        finally:
-            worker.stop()
-        log = worker.log_path.read_text(errors="replace")
-        print(f"  `newsstream run` (own broker, fresh data dir): /health answers after {web_up:.1f} s, ready to consume "
-              f"(story index rebuilt) after {ready:.1f} s")
-        import re
-        from datetime import datetime as _dt
-        for line in log.splitlines():
-            stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)\]", line)
-            if stamp and re.search(r"(?i)assigned|story index|migrations|rebalanc|starting|ready", line):
-                at = _dt.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - wall_start
-                print(f"    +{at:5.1f} s  {line[stamp.end():].strip()[:130]}")
+        time_to_ready(data / "ready")
 
         with LocalBroker(data / "stack") as broker:
             settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=data / "stack")
@@ -625,6 +634,10 @@ def main() -> None:
         hops(args.copies)
     if "process" in parts:
         whole_processes(args.copies, args.baseline)
+    if "ready" in parts:
+        print("\n== time to ready")
+        with tempfile.TemporaryDirectory(prefix="profile-ready-") as tmp:
+            time_to_ready(Path(tmp) / "ready")
     if "stream" in parts:
         stream(args.stream_pages, profiled=not args.no_worker_profile, keep_profile=args.keep_profile)
 

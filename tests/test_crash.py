@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.pipeline.dictionary import ActorDictionary
 from streams.runtime.broker import LocalBroker
@@ -117,6 +119,36 @@ def start_when_reachable(worker: WorkerProcess, timeout: float = 90) -> None:
     raise TimeoutError(worker.log_tail())
 
 
+def wait_for(check, what: str, timeout: float = 180):
+    """Poll `check()` until it is truthy (returns its value); observable state, not a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except (OSError, RuntimeError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    raise TimeoutError(f"waited {timeout:.0f}s for {what}")
+
+
+def wait_for_ledger(web: str, at_least: int) -> int:
+    return wait_for(lambda: (n := ledger_total(web)) >= at_least and n, f"{at_least} outcomes in the ledger")
+
+
+def stage_passed(worker: WorkerProcess, stage: str) -> int:
+    """Records this worker's stage sent on, from its open /metrics."""
+    with urllib.request.urlopen(f"{worker.plain_web}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if (sample.name == "newsstream_stage_messages_total" and sample.labels.get("stage") == stage
+                    and sample.labels.get("outcome") == "passed"):
+                return int(sample.value)
+    return 0
+
+
 def test_three_sigkills_mid_stream(tmp_path, pages, clean_run):
     rng = random.Random(8)
     with LocalBroker(tmp_path) as broker:
@@ -127,7 +159,9 @@ def test_three_sigkills_mid_stream(tmp_path, pages, clean_run):
             report = asyncio.run(ingest([pages], settings, broker.url, progress=False))
             assert report.sent == PAGES
             for _ in range(3):
-                time.sleep(rng.uniform(2, 6))
+                # kill after the stream moved on by a random number of pages: mid-stream by what it did, not a clock
+                landed = wait_for_ledger(worker.web, ledger_total(worker.web) + rng.randint(50, 250))
+                assert landed < PAGES, "the kill must come mid-stream"
                 worker.kill()
                 worker.start()
                 start_when_reachable(worker)
@@ -148,10 +182,16 @@ def test_a_worker_joins_and_leaves_mid_stream(tmp_path, pages, clean_run):
         try:
             start_when_reachable(first)
             report = asyncio.run(ingest([pages], settings, broker.url, progress=False))
-            time.sleep(2)
+            wait_for_ledger(first.web, 1)  # the stream is flowing through the first worker
             second.start()
-            time.sleep(12)
+            # churn really happened: the second worker was given partitions and cleaned pages of its own
+            cleaned = wait_for(lambda: (n := stage_passed(second, "clean")) >= 20 and n,
+                               "the second worker to clean 20 pages")
+            left_at = ledger_total(first.web)
             second.stop()
+            print(f"worker churn: the second worker cleaned {cleaned} pages; it left with {left_at} of "
+                  f"{report.sent} outcomes in the ledger")
+            assert left_at < report.sent, "the second worker must leave mid-stream"
             settle_and_compare(tmp_path, first.web, report.sent, clean_run, "worker churn")
         except Exception:
             print(first.log_tail())

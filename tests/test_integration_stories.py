@@ -153,7 +153,9 @@ def test_unsunk_stories_are_the_records_past_the_sinks_committed_offsets(tmp_pat
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     from streams.runtime.broker import bootstrap_servers
+    from streams.runtime.kafka import KafkaClients
     from streams.runtime.story_index_loader import unsunk_stories
+    from streams.settings import Settings
 
     async def scenario(bootstrap):
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
@@ -162,12 +164,12 @@ def test_unsunk_stories_are_the_records_past_the_sinks_committed_offsets(tmp_pat
             for i in range(4):
                 await producer.send_and_wait("t.stories", f"{partition}-{i}".encode(), partition=partition)
         await producer.stop()
-        sink = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="app", enable_auto_commit=False)
+        sink = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="app-sink", enable_auto_commit=False)
         await sink.start()
         sink.assign([TopicPartition("t.stories", 0), TopicPartition("t.stories", 1)])
         await sink.commit({TopicPartition("t.stories", 0): 3})  # the sink wrote 0-0..0-2; nothing of partition 1
         await sink.stop()
-        return await unsunk_stories(bootstrap, "t.stories", 2, "app")
+        return await unsunk_stories(KafkaClients(Settings(_env_file=None, app_id="app"), broker.url), "t.stories", 2)
 
     with LocalBroker(tmp_path) as broker:
         pending = asyncio.run(scenario(bootstrap_servers(broker.url)))

@@ -20,6 +20,7 @@ from streams.inputs.ingest import ingest
 from streams.warehouse.query import query_worker, worker_action
 from streams.settings import Settings
 from streams.pipeline.topics import ensure_topics
+from streams.runtime.kafka import KafkaClients
 from streams.warehouse.client import Warehouse
 from streams.warehouse.sink import WarehouseSink
 from tests.stack import WorkerProcess
@@ -32,7 +33,7 @@ async def produce_skipped(url: str, settings: Settings, pages: list[dict]) -> in
     """Archive and send pages (as ingest does), then commit the Faust group's offsets past them, as Faust does
     when it commits across a gap."""
     topic = settings.topic("raw-html")
-    await ensure_topics(bootstrap_servers(url), settings)
+    await ensure_topics(KafkaClients(settings, url))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(url))
     await producer.start()
     ends: dict[int, int] = {}
@@ -186,7 +187,7 @@ def test_sink_commits_nothing_while_the_warehouse_is_down_and_loses_nothing_afte
         settings = Settings(_env_file=None, kafka_url=url, data_dir=tmp_path, sink_flush_seconds=0.2,
                             group_session_timeout=6, sink_retry_first_seconds=0.05, sink_retry_max_seconds=0.2,
                             sink_max_retries=10_000)
-        await ensure_topics(bootstrap_servers(url), settings)
+        await ensure_topics(KafkaClients(settings, url))
         await produce_stories(url, settings, 30)
         flaky = FlakyWarehouse(settings.warehouse_url)
         write = flaky.write

@@ -6,7 +6,7 @@ import ssl
 
 import faust
 
-from streams.runtime.broker import faust_credentials, kafka_options
+from streams.runtime.kafka import faust_credentials, kafka_options
 from streams.settings import Settings
 
 

@@ -10,6 +10,7 @@ import asyncio
 from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 
+import aiokafka
 import orjson
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
@@ -165,7 +166,7 @@ def test_the_sink_consumer_never_auto_commits(monkeypatch):
         def __init__(self, *topics, **options):
             seen.update(options, topics=topics)
 
-    monkeypatch.setattr(warehouse_sink, "AIOKafkaConsumer", Consumer)
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", Consumer)  # what streams.runtime.kafka builds
     WarehouseSink(settings(), "kafka://127.0.0.1:9", Warehouse().write)._consumer()
     assert seen["enable_auto_commit"] is False
     assert seen["group_id"] == "newsstream-sink"
@@ -202,7 +203,7 @@ def test_offsets_are_committed_only_after_the_write(monkeypatch):
         events.append("write")
         raise OperationalError("down")
 
-    monkeypatch.setattr(warehouse_sink, "AIOKafkaConsumer", Consumer)
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", Consumer)  # what streams.runtime.kafka builds
     sink = WarehouseSink(settings(), "kafka://127.0.0.1:9", write)
     asyncio.run(asyncio.wait_for(sink.run(), 5))
     assert events == ["write", "commit", "stop"]
@@ -273,7 +274,7 @@ def test_the_ledger_is_written_last():
 
 
 async def test_a_sink_that_gives_up_crashes_the_worker_and_a_stopped_one_does_not():
-    from streams.pipeline.topology import SinkService
+    from streams.runtime.sink_service import SinkService
 
     class GivingUp:
         def __init__(self, error):

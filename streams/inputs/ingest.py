@@ -1,4 +1,4 @@
-"""Produce input documents to the raw topic with aiokafka; unreadable or oversized ones go straight to dead letters."""
+"""Produce input documents to the raw topic; unreadable or oversized ones go straight to dead letters."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
 from streams.inputs.archive import ArchiveWriter
@@ -19,7 +18,7 @@ from streams.pipeline.offline import raw_page
 from streams.pipeline.stages import Rejected
 from streams.pipeline.steps import dead_letter
 from streams.pipeline.topics import ensure_topics, topic_specs
-from streams.runtime.broker import bootstrap_servers, kafka_options
+from streams.runtime.kafka import KafkaClients
 from streams.settings import Settings
 
 
@@ -44,21 +43,15 @@ def _key(doc: RawDocument) -> bytes:
     return raw_key((canonicalize_url(doc.url) if doc.url else None) or doc.source)
 
 
-def raw_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
-    """The producer every writer of raw pages uses: zstd (the local broker keeps all in memory), acks from all."""
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, compression_type="zstd", linger_ms=20,
-                            max_request_size=4 * settings.max_page_bytes, acks="all", **kafka_options(settings))
-
-
 async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str, *, progress: bool = True,
                  on_sent: Callable[[RawDocument], None] | None = None,
                  skip: Callable[[RawDocument], bool] | None = None) -> IngestReport:
     """`on_sent(doc)` runs once the broker acknowledged the page (doc without its body); `skip(doc)` leaves one out.
     Each page is written to the raw archive before it is produced: pages the broker loses are re-sent from there."""
-    bootstrap = bootstrap_servers(kafka_url)
-    await ensure_topics(bootstrap, settings)
+    kafka = KafkaClients(settings, kafka_url)
+    await ensure_topics(kafka)
     specs = topic_specs(settings)
-    producer = raw_producer(settings, bootstrap)
+    producer = kafka.producer()
     await producer.start()
     report = IngestReport()
     pending = []

@@ -15,18 +15,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
 
 from schemas.records import RawRef
 from streams.errors import UserError
 from streams.inputs import archive
-from streams.inputs.ingest import raw_key, raw_producer
+from streams.inputs.ingest import raw_key
 from streams.pipeline.identity import canonicalize_url
 from streams.pipeline.stages import Rejected
 from streams.pipeline.steps import dead_letter
 from streams.pipeline.topics import ensure_topics, topic_specs
-from streams.runtime.broker import bootstrap_servers, kafka_options
+from streams.runtime.kafka import KafkaClients
 from streams.runtime.metrics import WorkerMetrics
 from streams.settings import Settings
 
@@ -83,11 +82,11 @@ async def resend_archived(settings: Settings, kafka_url: str, wanted: list[archi
     """Send archived pages to the raw topic again (topics recreated if the broker lost them); a page the archive
     cannot give back becomes a dead letter under its page id, so it still ends with one outcome. `replace`: each
     page's new version replaces its stored article (`reprocess --from-archive`)."""
-    bootstrap = bootstrap_servers(kafka_url)
-    await ensure_topics(bootstrap, settings)
+    kafka = KafkaClients(settings, kafka_url)
+    await ensure_topics(kafka)
     specs = topic_specs(settings)
     raw_topic = specs["raw-html"].name
-    producer = raw_producer(settings, bootstrap)
+    producer = kafka.producer()
     await producer.start()
     try:
         pending = []
@@ -151,66 +150,33 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
     return report
 
 
-async def _read(consumer: AIOKafkaConsumer, tp: TopicPartition, offsets: list[int]):
-    """The records at `offsets` (ascending), reading each contiguous run once."""
-    wanted = set(offsets)
-    i = 0
-    while i < len(offsets):
-        run_end = i
-        while run_end + 1 < len(offsets) and offsets[run_end + 1] == offsets[run_end] + 1:
-            run_end += 1
-        consumer.seek(tp, offsets[i])
-        last = offsets[run_end]
-        position = offsets[i]
-        while position <= last:
-            got = await consumer.getmany(tp, timeout_ms=5000)
-            records = got.get(tp, [])
-            if not records:
-                break  # deleted by retention, or beyond what the broker reports
-            for record in records:
-                position = record.offset + 1
-                if record.offset in wanted:
-                    yield record
-                if record.offset >= last:
-                    break
-        i = run_end + 1
-
-
 async def _resend_from_topic(settings: Settings, kafka_url: str, wanted: dict[int, list[int]]) -> int:
     """Dead letters of pages that were never archived (written before the archive existed): read back from the
     raw topic by offset, while the broker still holds them, and sent again with their origin."""
     raw_topic = settings.topic("raw-html")
-    bootstrap = bootstrap_servers(kafka_url)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=4 * settings.max_page_bytes,
-                                fetch_max_bytes=8 * settings.max_page_bytes, **kafka_options(settings))
-    producer = raw_producer(settings, bootstrap)
-    await consumer.start()
+    kafka = KafkaClients(settings, kafka_url)
+    producer = kafka.producer()
     await producer.start()
     sent = 0
     try:
         pending = []
-        for partition, offsets in wanted.items():
-            tp = TopicPartition(raw_topic, partition)
-            consumer.assign([tp])
-            async for record in _read(consumer, tp, offsets):
-                try:
-                    value = orjson.loads(record.value or b"")
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(value, dict):
-                    continue
-                if not isinstance(value.get("origin"), dict):
-                    stamp = datetime.fromtimestamp(record.timestamp / 1000, UTC) if record.timestamp else None
-                    value["origin"] = RawRef(topic=record.topic, partition=record.partition, offset=record.offset,
-                                             timestamp=stamp).model_dump(mode="json")
-                pending.append(await producer.send(raw_topic, orjson.dumps(value), key=record.key))
-                sent += 1
+        async for record in kafka.read_at(raw_topic, wanted):
+            try:
+                value = orjson.loads(record.value or b"")
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(value, dict):
+                continue
+            if not isinstance(value.get("origin"), dict):
+                stamp = datetime.fromtimestamp(record.timestamp / 1000, UTC) if record.timestamp else None
+                value["origin"] = RawRef(topic=record.topic, partition=record.partition, offset=record.offset,
+                                         timestamp=stamp).model_dump(mode="json")
+            pending.append(await producer.send(raw_topic, orjson.dumps(value), key=record.key))
+            sent += 1
         for future in pending:
             await future
     finally:
         await producer.stop()
-        await consumer.stop()
     return sent
 
 
@@ -266,24 +232,14 @@ async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics)
     Returns `consumer_lag` rows, so the health dashboard can chart lag from the warehouse."""
     now = datetime.now(UTC)
     rows = []
-    groups = {settings.app_id: ["raw-html"], f"{settings.app_id}-sink": ["stories", "dead-letters"]}
+    kafka = KafkaClients(settings, kafka_url)
+    groups = {kafka.stream_group: ["raw-html"], kafka.sink_group: ["stories", "dead-letters"]}
     for group, keys in groups.items():
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(kafka_url), group_id=group,
-                                    enable_auto_commit=False, **kafka_options(settings))
-        await consumer.start()
-        try:
-            for key in keys:
-                topic = settings.topic(key)
-                tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-                if not tps:
-                    continue
-                end = await consumer.end_offsets(tps)
-                for tp in tps:
-                    lag = max(0, end[tp] - (await consumer.committed(tp) or 0))
-                    metrics.lag.labels(topic, str(tp.partition)).set(lag)
-                    rows.append({"at": now, "grp": group, "topic": topic, "partition": tp.partition, "lag": lag})
-        finally:
-            await consumer.stop()
+        for (topic, partition), (end, committed) in (await kafka.offsets([settings.topic(k) for k in keys],
+                                                                         group=group)).items():
+            lag = max(0, end - (committed or 0))
+            metrics.lag.labels(topic, str(partition)).set(lag)
+            rows.append({"at": now, "grp": group, "topic": topic, "partition": partition, "lag": lag})
     return rows
 
 

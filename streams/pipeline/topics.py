@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.runtime.kafka import KafkaClients
 
 
 @dataclass(frozen=True)
@@ -20,18 +24,6 @@ def topic_specs(settings: Settings) -> dict[str, TopicSpec]:
     return {key: TopicSpec(settings.topic(key), p) for key, p in parts.items()}
 
 
-async def ensure_topics(bootstrap: str, settings: Settings) -> None:
+async def ensure_topics(kafka: KafkaClients) -> None:
     """Create missing topics with their partition counts (the broker's auto-create would pick its own)."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    from streams.runtime.broker import kafka_options
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        new = [NewTopic(s.name, s.partitions, 1) for s in topic_specs(settings).values() if s.name not in existing]
-        if new:
-            await admin.create_topics(new)
-    finally:
-        await admin.close()
+    await kafka.create_missing_topics({s.name: s.partitions for s in topic_specs(kafka.settings).values()})

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+# Kafka client options live in streams.runtime.kafka; these two stay importable from here for older callers.
+from streams.runtime.kafka import bootstrap_servers, kafka_options  # noqa: F401
 from streams.settings import Settings
 
 
@@ -23,45 +25,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def bootstrap_servers(kafka_url: str) -> str:
-    """'kafka://h:1,h2:2' or 'h:1' -> 'h:1,h2:2' for aiokafka."""
-    return ",".join(part.split("://", 1)[-1] for part in kafka_url.split(","))
-
-
-def kafka_options(settings: Settings) -> dict:
-    """TLS and SASL options for every aiokafka client, from the settings (never from code)."""
-    options: dict = {"security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        from aiokafka.helpers import create_ssl_context
-
-        options["ssl_context"] = create_ssl_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
-    if settings.kafka_security_protocol.startswith("SASL"):
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = (settings.kafka_sasl_password.get_secret_value()
-                                          if settings.kafka_sasl_password else None)
-    return options
-
-
-def faust_credentials(settings: Settings):
-    """The same options as Faust's `broker_credentials`."""
-    import faust
-
-    options = kafka_options(settings)
-    if settings.kafka_security_protocol.startswith("SASL"):
-        return faust.SASLCredentials(username=options["sasl_plain_username"],
-                                     password=options["sasl_plain_password"],
-                                     mechanism=settings.kafka_sasl_mechanism, ssl_context=options.get("ssl_context"))
-    if settings.kafka_security_protocol == "SSL":
-        return faust.SSLCredentials(options["ssl_context"])
-    return None
-
-
-def faust_broker_url(kafka_url: str) -> str:
-    return ";".join(f"kafka://{host}" for host in bootstrap_servers(kafka_url).split(","))
 
 
 def _alive(pid: int) -> bool:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from schemas.records import StoryArticle, StoryAssignment
 from streams.pipeline.stages.stories import LEAD_PERSONS, StoryIndex, lead_persons
+
+if TYPE_CHECKING:
+    from streams.runtime.kafka import KafkaClients
 
 log = logging.getLogger("newsstream")
 
@@ -83,32 +86,7 @@ def fill_from_stories(index: StoryIndex, values: Iterable[bytes | dict]) -> int:
     return n
 
 
-async def unsunk_stories(bootstrap: str, topic: str, partitions: int, group: str, idle_seconds: float = 2.0,
-                         **options: Any) -> list[bytes]:
-    """Records on `topic` past `group`'s committed offsets: sent to the sink but maybe not written yet.
-
-    Read until the topic stays idle (the local broker's end offsets can be too low, so they are not trusted)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    # Manual assignment with the group's id: reads the group's committed offsets without joining the group.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=group,
-                                auto_offset_reset="earliest", **options)
-    await consumer.start()
-    out: list[bytes] = []
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        for tp in tps:
-            offset = await consumer.committed(tp)
-            if offset is not None and offset >= 0:
-                consumer.seek(tp, offset)
-            else:
-                await consumer.seek_to_beginning(tp)
-        while True:
-            batch = await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=5000)
-            if not batch:
-                break
-            out.extend(m.value for msgs in batch.values() for m in msgs if m.value is not None)
-    finally:
-        await consumer.stop()
-    return out
+async def unsunk_stories(kafka: KafkaClients, topic: str, partitions: int, idle_seconds: float = 2.0) -> list[bytes]:
+    """Records on the stories topic past the sink group's committed offsets: sent to the sink but maybe not
+    written yet."""
+    return await kafka.past_committed(topic, partitions, kafka.sink_group, idle_seconds)

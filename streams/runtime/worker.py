@@ -25,8 +25,9 @@ import time
 from datetime import UTC, datetime
 
 from streams.pipeline.topics import ensure_topics
-from streams.runtime.broker import LocalBroker, _die_with_parent, _reachable, bootstrap_servers, kafka_url
+from streams.runtime.broker import LocalBroker, _die_with_parent, _reachable, kafka_url
 from streams.runtime.data_dir import choose_web_port, claim_data_dir
+from streams.runtime.kafka import KafkaClients, bootstrap_servers
 from streams.runtime.logs import logging_config
 from streams.settings import Settings
 
@@ -76,7 +77,8 @@ class Supervisor:
         if broker_started_at is not None:
             env[BROKER_STARTED_AT] = broker_started_at.isoformat()
         self.child_started = time.monotonic()
-        self.child = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, preexec_fn=_die_with_parent)
+        self.child = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env,
+                                      preexec_fn=_die_with_parent)
 
     def _restart_asked(self) -> dict | None:
         marker = self.settings.data_path / RESTART_MARKER
@@ -179,20 +181,8 @@ RESTART_MARKER = "worker-restart.json"  # the worker asks its supervisor for a r
 
 
 async def _raw_end_offsets(settings: Settings, url: str) -> dict[int, int]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    from streams.runtime.broker import kafka_options
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url), enable_auto_commit=False,
-                                request_timeout_ms=5000, **kafka_options(settings))
-    await consumer.start()
-    try:
-        topic = settings.topic("raw-html")
-        await consumer.topics()  # fetches the metadata partitions_for_topic reads
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        return {tp.partition: end for tp, end in (await consumer.end_offsets(tps)).items()} if tps else {}
-    finally:
-        await consumer.stop()
+    offsets = await KafkaClients(settings, url).offsets([settings.topic("raw-html")], request_timeout_ms=5000)
+    return {partition: end for (_, partition), (end, _) in offsets.items()}
 
 
 class BrokerWatchdog(threading.Thread):
@@ -235,7 +225,7 @@ class BrokerWatchdog(threading.Thread):
                                   f"offsets {seen} -> {now})")
                     return
                 try:
-                    asyncio.run(ensure_topics(bootstrap_servers(self.url), self.settings))
+                    asyncio.run(ensure_topics(KafkaClients(self.settings, self.url)))
                 except Exception:
                     self.log.exception("could not recreate the topics on %s", self.url)
             elif up and tick % self.sample_every == 0:
@@ -276,7 +266,7 @@ def _run_faust(settings: Settings, url: str, holds_data_dir: bool) -> int:
     from streams.pipeline.topology import create_app
 
     started = os.environ.get(BROKER_STARTED_AT)
-    asyncio.run(ensure_topics(bootstrap_servers(url), settings))
+    asyncio.run(ensure_topics(KafkaClients(settings, url)))
     app = create_app(settings, url, broker_started_at=datetime.fromisoformat(started) if started else None,
                      broker_restarts=int(os.environ.get(BROKER_RESTARTS, "0") or 0))
     BrokerWatchdog(settings, url, app.metrics).start()

@@ -1,7 +1,7 @@
 """The warehouse sink: stories and dead letters -> ClickHouse, offsets committed only after the insert.
 
-A plain aiokafka consumer group rather than a Faust agent: Faust commits offsets by its own rules
-(and has lost messages across offset gaps under churn), while here a commit follows a successful
+A plain Kafka consumer group (built by streams.runtime.kafka) rather than a Faust agent: Faust commits offsets
+by its own rules (and has lost messages across offset gaps under churn), while here a commit follows a successful
 write, so a crash or a rejected batch means re-delivery, which the ReplacingMergeTree tables absorb.
 While the warehouse is down the loop holds its batch and stops fetching: backpressure, not memory growth.
 """
@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas.records import DeadLetter, StoryArticle
 from streams.pipeline.steps import dead_letter
-from streams.runtime.broker import bootstrap_servers, kafka_options
+from streams.runtime.backoff import retry
+from streams.runtime.kafka import KafkaClients
 from streams.runtime.metrics import WorkerMetrics
 from streams.settings import Settings
 from streams.warehouse.rows import Rows, batch_rows
@@ -53,21 +53,12 @@ class WarehouseSink:
         self.write = write
         self.metrics = metrics or WorkerMetrics()
         self.topics = {settings.topic("stories"): "stories", settings.topic("dead-letters"): "dead-letters"}
-        self.consumer: AIOKafkaConsumer | None = None
+        self.consumer: Any = None
         self.written = 0
         self._stopping = asyncio.Event()
 
-    def _consumer(self) -> AIOKafkaConsumer:
-        s = self.settings
-        session_ms = int(s.group_session_timeout * 1000)
-        return AIOKafkaConsumer(
-            *self.topics, bootstrap_servers=bootstrap_servers(self.kafka_url), group_id=f"{s.app_id}-sink",
-            enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=4 * s.max_page_bytes,
-            fetch_max_bytes=8 * s.max_page_bytes, session_timeout_ms=session_ms,
-            heartbeat_interval_ms=max(100, session_ms // 3), rebalance_timeout_ms=session_ms,
-            # A warehouse outage holds the loop; leaving the group then is fine (nothing was committed).
-            max_poll_interval_ms=max(300_000, int(s.sink_flush_seconds * 1000) * 10), **kafka_options(s),
-        )
+    def _consumer(self):
+        return KafkaClients(self.settings, self.kafka_url).sink_consumer(*self.topics)
 
     async def _next_batch(self) -> list[Any]:
         """Up to sink_batch_size messages, waiting at most sink_flush_seconds after the first one."""
@@ -104,7 +95,8 @@ class WarehouseSink:
                 m.end_to_end.observe(max(0.0, (now - raw.timestamp).total_seconds()))
         self.written += len(batch)
 
-    async def write_splitting(self, pairs: list[tuple[Any, StoryArticle | DeadLetter]]) -> list[StoryArticle | DeadLetter]:
+    async def write_splitting(self, pairs: list[tuple[Any, StoryArticle | DeadLetter]]
+                              ) -> list[StoryArticle | DeadLetter]:
         """Insert the items' rows; on a permanent error, halve the batch until each refused item is alone, then
         dead-letter it (stage `sink`, the warehouse's error) so one bad row never stalls the stream.
 
@@ -143,24 +135,21 @@ class WarehouseSink:
         NEWSSTREAM_SINK_MAX_RETRIES retries are spent (the sink stops; nothing uncommitted is lost).
         """
         s = self.settings
-        wait = s.sink_retry_first_seconds
-        for attempt in range(s.sink_max_retries + 1):
-            try:
-                return await self.write(rows)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise PermanentWriteError(str(exc)) from exc
-                self.metrics.sink_errors.labels("transient").inc()
-                if attempt == s.sink_max_retries:
-                    log.error("warehouse write failed %d times; giving up (%s)", attempt + 1, exc)
-                    raise
-                self.metrics.sink_retries.inc()
-                log.warning("warehouse write failed (%s); retry %d/%d in %.1fs", exc, attempt + 1,
-                            s.sink_max_retries, wait)
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, s.sink_retry_max_seconds)
+
+        def retrying(exc: Exception, number: int, wait: float) -> None:
+            self.metrics.sink_errors.labels("transient").inc()
+            self.metrics.sink_retries.inc()
+            log.warning("warehouse write failed (%s); retry %d/%d in %.1fs", exc, number, s.sink_max_retries, wait)
+
+        try:
+            await retry(lambda: self.write(rows), first=s.sink_retry_first_seconds, cap=s.sink_retry_max_seconds,
+                        retries=s.sink_max_retries, retryable=is_transient, on_retry=retrying)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise PermanentWriteError(str(exc)) from exc
+            self.metrics.sink_errors.labels("transient").inc()
+            log.error("warehouse write failed %d times; giving up (%s)", s.sink_max_retries + 1, exc)
+            raise
 
     async def commit(self) -> None:
         try:

@@ -242,15 +242,14 @@ def policy_from(settings) -> FetchPolicy:
 async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool = False) -> dict:
     """The feeder with a real producer, the seen store in the data directory, metrics and SIGTERM handling."""
     from streams.inputs.archive import ArchiveWriter
-    from streams.inputs.ingest import raw_producer
     from streams.pipeline.topics import ensure_topics, topic_specs
-    from streams.runtime.broker import bootstrap_servers
+    from streams.runtime.kafka import KafkaClients
     from streams.warehouse.query import run_sql, worker_web_url
 
-    bootstrap = bootstrap_servers(kafka_url)
-    await ensure_topics(bootstrap, settings)
+    kafka = KafkaClients(settings, kafka_url)
+    await ensure_topics(kafka)
     specs = topic_specs(settings)
-    producer = raw_producer(settings, bootstrap)
+    producer = kafka.producer()
     await producer.start()
     store = SeenStore(settings.data_path / "feeder.sqlite")
     metrics = FeederMetrics()

@@ -1,0 +1,172 @@
+"""The one Kafka client factory (streams/runtime/kafka.py): options, size limits and group names, without a broker."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from pathlib import Path
+
+import aiokafka
+import aiokafka.admin
+import pytest
+
+from streams.runtime import kafka as kafka_module
+from streams.runtime.kafka import KafkaClients, bootstrap_servers, faust_broker_url, sink_group, stream_group
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+URL = "kafka://k1.test:9092,kafka://k2.test:9093"
+
+
+def settings(**overrides) -> Settings:
+    return Settings(_env_file=None, **({"app_id": "ns-test", "max_page_bytes": 1000} | overrides))
+
+
+def sasl() -> Settings:
+    return settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="SCRAM-SHA-512",
+                    kafka_sasl_username="svc", kafka_sasl_password="s3cret-pw")
+
+
+@pytest.fixture
+def built(monkeypatch):
+    """What each aiokafka class was built with: {class name: (positional args, options)}."""
+    seen: dict[str, tuple[tuple, dict]] = {}
+
+    def fake(name):
+        class Fake:
+            def __init__(self, *args, **options):
+                seen[name] = (args, options)
+        return Fake
+
+    for module, name in ((aiokafka, "AIOKafkaProducer"), (aiokafka, "AIOKafkaConsumer"),
+                         (aiokafka.admin, "AIOKafkaAdminClient")):
+        monkeypatch.setattr(module, name, fake(name))
+    return seen
+
+
+def test_bootstrap_servers_and_faust_url_from_any_spelling():
+    assert bootstrap_servers(URL) == "k1.test:9092,k2.test:9093"
+    assert bootstrap_servers("k1.test:9092") == "k1.test:9092"
+    assert faust_broker_url(URL) == "kafka://k1.test:9092;kafka://k2.test:9093"
+
+
+def test_group_names_come_from_the_app_id():
+    s = settings()
+    assert stream_group(s) == "ns-test"
+    assert sink_group(s) == "ns-test-sink"
+    clients = KafkaClients(s, URL)
+    assert (clients.stream_group, clients.sink_group) == ("ns-test", "ns-test-sink")
+
+
+def test_the_producer_has_the_size_limit_compression_acks_and_security(built):
+    KafkaClients(sasl(), URL).producer()
+    _, options = built["AIOKafkaProducer"]
+    assert options["bootstrap_servers"] == "k1.test:9092,k2.test:9093"
+    assert options["max_request_size"] == 4000  # a page at the limit, JSON-escaped
+    assert (options["compression_type"], options["acks"]) == ("zstd", "all")
+    assert options["security_protocol"] == "SASL_PLAINTEXT"
+    assert (options["sasl_mechanism"], options["sasl_plain_username"], options["sasl_plain_password"]) == \
+        ("SCRAM-SHA-512", "svc", "s3cret-pw")
+
+
+def test_the_sink_consumer_is_its_group_commits_by_hand_and_fetches_whole_pages(built):
+    KafkaClients(settings(group_session_timeout=6, sink_flush_seconds=1), URL).sink_consumer("a", "b")
+    topics, options = built["AIOKafkaConsumer"]
+    assert topics == ("a", "b")
+    assert options["group_id"] == "ns-test-sink"
+    assert options["enable_auto_commit"] is False  # commits follow the warehouse write: the no-loss guarantee
+    assert options["auto_offset_reset"] == "earliest"
+    assert options["max_partition_fetch_bytes"] == 4000 and options["fetch_max_bytes"] == 8000
+    assert options["session_timeout_ms"] == options["rebalance_timeout_ms"] == 6000
+    assert options["heartbeat_interval_ms"] == 2000
+    assert options["max_poll_interval_ms"] >= 300_000
+    assert options["bootstrap_servers"] == "k1.test:9092,k2.test:9093"
+    assert options["security_protocol"] == "PLAINTEXT"
+
+
+def test_a_reader_never_joins_nor_commits(built):
+    KafkaClients(settings(), URL).reader(group="ns-test-sink", request_timeout_ms=5000)
+    topics, options = built["AIOKafkaConsumer"]
+    assert topics == ()  # manual assignment only
+    assert options["group_id"] == "ns-test-sink" and options["enable_auto_commit"] is False
+    assert options["request_timeout_ms"] == 5000
+    assert options["max_partition_fetch_bytes"] == 4000
+    KafkaClients(settings(), URL).reader()
+    assert built["AIOKafkaConsumer"][1]["group_id"] is None
+
+
+def test_the_admin_client_has_the_security_options(built):
+    KafkaClients(sasl(), URL).admin()
+    _, options = built["AIOKafkaAdminClient"]
+    assert options["bootstrap_servers"] == "k1.test:9092,k2.test:9093"
+    assert options["sasl_plain_password"] == "s3cret-pw"
+
+
+def test_faust_takes_the_same_broker_credentials_limits_and_timeouts():
+    import faust
+
+    options = KafkaClients(sasl().model_copy(update={"group_session_timeout": 7.0}), URL).faust_options()
+    assert options["broker"] == "kafka://k1.test:9092;kafka://k2.test:9093"
+    assert isinstance(options["broker_credentials"], faust.SASLCredentials)
+    assert options["producer_max_request_size"] == options["consumer_max_fetch_size"] == 4000
+    assert options["broker_session_timeout"] == options["broker_rebalance_timeout"] == 7.0
+    assert KafkaClients(settings(), URL).faust_options()["broker_credentials"] is None
+
+
+def test_aiokafka_accepts_every_option_the_factory_gives():
+    """Real clients (never started): a misspelled option is a TypeError here, not at a user's first run."""
+    async def build():
+        clients = KafkaClients(sasl(), URL)
+        for client in (clients.producer(), clients.sink_consumer("t"), clients.reader(group="g")):
+            assert type(client).__module__.startswith("aiokafka")
+        assert type(clients.admin()).__module__.startswith("aiokafka")
+
+    asyncio.run(build())
+
+
+def test_the_app_is_built_with_the_factorys_kafka_config(tmp_path):
+    from streams.pipeline.topology import create_app
+
+    s = settings(data_dir=str(tmp_path), group_session_timeout=4.0, **{"NEWSSTREAM_SINK": False})
+    app = create_app(s, URL)
+    assert app.conf.id == "ns-test"
+    assert app.conf.producer_max_request_size == 4000 and app.conf.consumer_max_fetch_size == 4000
+    assert app.conf.broker_session_timeout == 4.0
+    assert [str(u) for u in app.conf.broker] == ["kafka://k1.test:9092", "kafka://k2.test:9093"]
+
+
+def test_no_module_but_the_factory_builds_an_aiokafka_client():
+    clients = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient"}
+    builders = []
+    for path in (ROOT / "streams").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in clients:
+                    builders.append(path.relative_to(ROOT).as_posix())
+    assert set(builders) == {Path(kafka_module.__file__).relative_to(ROOT).as_posix()}
+
+
+def test_every_reader_of_the_sink_group_uses_the_one_name(monkeypatch):
+    """The story index reads past the sink's commits, lag is measured for it, the sink joins it: one name."""
+    from streams.ops.reconcile import record_lag
+    from streams.runtime.metrics import WorkerMetrics
+    from streams.runtime.story_index_loader import unsunk_stories
+
+    seen = []
+
+    async def past_committed(self, topic, partitions, group, idle_seconds=2.0):
+        seen.append(("index", group))
+        return []
+
+    async def offsets(self, topics, group=None, request_timeout_ms=40_000):
+        seen.append(("lag", group))
+        return {(topics[0], 0): (10, 4 if group == self.sink_group else None)}
+
+    monkeypatch.setattr(KafkaClients, "past_committed", past_committed)
+    monkeypatch.setattr(KafkaClients, "offsets", offsets)
+    s = settings()
+    asyncio.run(unsunk_stories(KafkaClients(s, URL), "ns-test.stories", 2))
+    rows = asyncio.run(record_lag(s, URL, WorkerMetrics()))
+    assert seen == [("index", "ns-test-sink"), ("lag", "ns-test"), ("lag", "ns-test-sink")]
+    assert {(r["grp"], r["lag"]) for r in rows} == {("ns-test", 10), ("ns-test-sink", 6)}
