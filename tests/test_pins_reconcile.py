@@ -11,6 +11,7 @@ import asyncio
 from collections import namedtuple
 from datetime import UTC, datetime, timedelta
 
+import aiokafka
 import orjson
 import pytest
 from aiokafka import TopicPartition
@@ -22,6 +23,7 @@ from streams.inputs.ingest import raw_key
 from streams.ops import reconcile as reconcile_module
 from streams.ops.reconcile import CHUNK, SAMPLE, ReconcileReport, landed, reconcile, replay, resend_archived
 from streams.pipeline.identity import canonicalize_url
+from streams.runtime.kafka import KafkaClients, _read_runs
 from streams.runtime.metrics import WorkerMetrics
 from streams.settings import Settings
 
@@ -198,12 +200,12 @@ def producer(monkeypatch):
     async def no_topics(*args, **kwargs):
         return None
 
-    monkeypatch.setattr(reconcile_module, "ensure_topics", no_topics)
-    def producer_for(settings, bootstrap):
-        assert bootstrap == "127.0.0.1:1", "the producer dials the broker reconcile was given"
+    def producer_for(clients):
+        assert clients.bootstrap == "127.0.0.1:1", "the producer dials the broker reconcile was given"
         return fake
 
-    monkeypatch.setattr(reconcile_module, "raw_producer", producer_for)
+    monkeypatch.setattr(reconcile_module, "ensure_topics", no_topics)
+    monkeypatch.setattr(KafkaClients, "producer", producer_for)
     return fake
 
 
@@ -360,7 +362,7 @@ class FakeConsumer:
 
 
 async def read(consumer, offsets):
-    return [r.offset async for r in reconcile_module._read(consumer, TopicPartition("t", 0), offsets)]
+    return [r.offset async for r in _read_runs(consumer, TopicPartition("t", 0), offsets)]
 
 
 def test_records_are_read_back_by_offset_seeking_once_per_contiguous_run():
@@ -429,13 +431,13 @@ def test_dead_letters_never_archived_are_read_back_by_offset_and_sent_with_their
         made.records = records
         return made
 
-    monkeypatch.setattr(reconcile_module, "AIOKafkaConsumer", consumer)
-    monkeypatch.setattr(reconcile_module, "raw_producer", lambda settings, bootstrap: producer)
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", consumer)  # what streams.runtime.kafka builds
+    monkeypatch.setattr(KafkaClients, "producer", lambda clients: producer)
     sent = run(reconcile_module._resend_from_topic(settings, KAFKA, {0: [3, 4, 5], 1: [0, 1, 2]}))
     assert sent == 4, "the two records that are not JSON objects are skipped"
     (made,) = TopicConsumer.instances
     assert made.started and made.stopped and producer.started and producer.stopped
-    assert made.options["enable_auto_commit"] is False and "group_id" not in made.options
+    assert made.options["enable_auto_commit"] is False and made.options.get("group_id") is None
     assert made.options["max_partition_fetch_bytes"] >= settings.max_page_bytes
     assert made.options["fetch_max_bytes"] >= made.options["max_partition_fetch_bytes"]
     assert made.options["bootstrap_servers"] == "127.0.0.1:1"
@@ -466,6 +468,9 @@ class LagConsumer:
     async def stop(self):
         self.stopped = True
 
+    async def topics(self):
+        return set()
+
     def partitions_for_topic(self, topic):
         return {"newsstream.raw-html": {1, 0}, "newsstream.stories": {0}}.get(topic)
 
@@ -480,7 +485,7 @@ class LagConsumer:
 def test_lag_is_end_minus_committed_per_group_and_partition(tmp_path, monkeypatch):
     settings = Settings(_env_file=None, data_dir=tmp_path)
     LagConsumer.made.clear()
-    monkeypatch.setattr(reconcile_module, "AIOKafkaConsumer", LagConsumer)
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", LagConsumer)
     metrics = WorkerMetrics()
     rows = run(reconcile_module.record_lag(settings, KAFKA, metrics))
     assert [(r["grp"], r["topic"], r["partition"], r["lag"]) for r in rows] == [

@@ -448,7 +448,7 @@ def test_a_new_sink_group_starts_from_the_earliest_message_and_fetches_a_whole_p
         def __init__(self, *topics, **options):
             seen.update(options)
 
-    monkeypatch.setattr(warehouse_sink, "AIOKafkaConsumer", Consumer)
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", Consumer)  # what streams.runtime.kafka builds
     s = settings(group_session_timeout=12.5, max_page_bytes=1_000_000)
     WarehouseSink(s, "kafka://127.0.0.1:9", Warehouse().write)._consumer()
     assert seen["auto_offset_reset"] == "earliest"
