@@ -198,7 +198,7 @@ def throughput(n: int, seeds: Path, configs: list[tuple[int, int, int, float]], 
         gc.collect()
         used = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename"))
         tracemalloc.stop()
-        candidates = sum(len(index.lsh.query(stories._lean(s))) for s in cut[n:n + 1000]) / 1000
+        candidates = sum(len(index.lsh.query(s)) for s in cut[n:n + 1000]) / 1000
         t0 = time.perf_counter()
         for s in cut[n:]:
             index.near(s)

@@ -1,10 +1,13 @@
-"""The offline path cleans one page ahead in the budget's child process: the lines must be exactly those of
-cleaning each page in the calling thread, in input order, whatever the mix of good, bad and timed-out pages."""
+"""The offline path cleans pages ahead in the budget's child processes (one page ahead per worker): the lines must
+be exactly those of cleaning each page in the calling thread, in input order, whatever the mix of good, bad and
+timed-out pages and however many workers clean side by side."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+
+import pytest
 
 from streams.pipeline.budget import CleanBudget, _start_method
 from streams.inputs.paths import RawDocument, iter_documents
@@ -24,10 +27,11 @@ def _docs() -> list[RawDocument]:
     return docs
 
 
-def test_lines_with_the_budget_equal_lines_cleaned_in_the_calling_thread(dictionary):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_lines_with_the_budget_equal_lines_cleaned_in_the_calling_thread(dictionary, workers):
     docs = _docs()
     in_thread = list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
-    with CleanBudget(60.0) as budget:
+    with CleanBudget(60.0, workers=workers) as budget:
         overlapped = list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary, budget=budget))
     assert len(in_thread) == len(docs)
     assert [line["status"] for line in in_thread].count("ok") > 20
@@ -35,14 +39,21 @@ def test_lines_with_the_budget_equal_lines_cleaned_in_the_calling_thread(diction
     assert overlapped == in_thread
 
 
-def test_a_timeout_in_the_queue_ahead_rejects_only_its_own_page(dictionary):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_timeout_in_the_queue_ahead_rejects_only_its_own_page(dictionary, workers):
     good = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()
     docs = [RawDocument("good-1", None, good, None), RawDocument("slow", None, SLOW, None),
-            RawDocument("good-2", "https://example.org/other", good, None)]
-    with CleanBudget(1.0) as budget:
+            RawDocument("good-2", "https://example.org/other", good, None),
+            RawDocument("good-3", "https://example.org/third", good, None)]
+    with CleanBudget(1.0, workers=workers) as budget:
         lines = list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary, budget=budget))
     assert [(line["source"], line["status"], line["reason"]) for line in lines] == [
-        ("good-1", "ok", None), ("slow", "rejected", "timeout"), ("good-2", "ok", None)]
+        ("good-1", "ok", None), ("slow", "rejected", "timeout"), ("good-2", "ok", None), ("good-3", "ok", None)]
+
+
+def test_a_budget_needs_at_least_one_worker():
+    with pytest.raises(ValueError):
+        CleanBudget(1.0, workers=0)
 
 
 def test_the_child_is_forked_only_from_a_single_threaded_process_without_an_event_loop():

@@ -209,3 +209,37 @@ def test_a_changed_copy_of_a_stored_article_is_dropped_with_its_reason():
         assign_story(article("a", "f2"), [], index)
     assert rejected.value.reason == "changed copy"
     assert assign_story(article("a", "f1"), [], index).story_id == "a", "the first version still stands"
+
+
+def test_band_index_finds_exactly_what_datasketch_minhash_lsh_finds():
+    # The index is written by hand to keep scipy (imported by datasketch) out of start-up: its candidates must stay
+    # datasketch's, through inserts and removals, for signatures sharing some bands and none.
+    import numpy as np
+    from datasketch import LeanMinHash, MinHashLSH
+
+    from streams.pipeline.stages.stories import BANDS, ROWS, SCHEME, SEED, BandIndex
+
+    def lean(values):
+        return LeanMinHash(seed=SEED, hashvalues=np.asarray(values, dtype=np.uint64), scheme=SCHEME)
+
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    sigs = {}
+    for i in range(60):
+        sig = base.copy()
+        changed = rng.random(NUM_PERM) < rng.choice([0.3, 0.7, 0.95, 1.0])  # near copies to unrelated texts
+        sig[changed] = rng.integers(0, 1 << 32, int(changed.sum()), dtype=np.uint32)
+        sigs[f"a{i}"] = sig
+    ours, theirs = BandIndex(BANDS, ROWS), MinHashLSH(num_perm=NUM_PERM, params=(BANDS, ROWS))
+    for key, sig in sigs.items():
+        ours.insert(key, sig)
+        theirs.insert(key, lean(sig), check_duplication=False)
+    for key in list(sigs)[::3]:
+        ours.remove(key)
+        theirs.remove(key)
+    found = 0
+    for sig in [base, *sigs.values()]:
+        assert ours.query(sig) == set(theirs.query(lean(sig)))
+        found += len(ours.query(sig))
+    assert found > len(sigs)  # the check compared real candidate sets, not only empty ones
+    assert set(ours.keys) == {k for i, k in enumerate(sigs) if i % 3}

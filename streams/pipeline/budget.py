@@ -2,15 +2,17 @@
 
 A thread cannot be stopped, and trafilatura spends 25-30 s on some 4 MB pages (80,000 link blocks, a
 90,000-row table, inline tag soup: measured), so a budget that must hold needs a process. pebble runs
-the pool, kills an overrunning worker and starts a fresh one. One worker is enough: the clean agent
-handles one event at a time. In a worker the child is spawned, not forked, since the parent runs threads and an
-event loop; the offline `process` (one thread, no loop) forks it, so the child starts with the steps already
-imported instead of importing them again (~0.8 s of CPU at every start, measured in benchmarks/RESULTS.md).
+the pool, kills an overrunning worker and starts a fresh one. One worker is enough for the clean agent, which
+handles one event at a time; the offline `process` runs one per core. In a worker the child is spawned, not
+forked, since the parent runs threads and an event loop; the offline `process` (one thread, no loop) forks
+it, so the child starts with the steps already imported instead of importing them again (~0.8 s of CPU at every
+start, measured in benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import threading
 from collections.abc import Callable
@@ -30,9 +32,15 @@ def _warm_up() -> None:
     """Load what loads lazily before the first page's clock starts, in every fresh child (after a timeout too)."""
     import py3langid
 
-    import streams.pipeline.steps  # noqa: F401  (trafilatura, htmldate, datasketch)
+    import streams.pipeline.steps  # noqa: F401  (trafilatura, htmldate)
+    from streams.pipeline import langmodel
 
-    py3langid.classify("warm up")  # the language model loads on first use: 1.4 s wall, 0.6 s CPU (measured)
+    langmodel.load()  # from its uncompressed cached copy: ~0.15 s CPU instead of py3langid's 0.6-0.75 s (LZMA)
+    py3langid.classify("warm up")  # otherwise the language model loads on first use, inside a page's budget
+
+
+def _ready() -> bool:
+    return True
 
 
 def _start_method() -> str:
@@ -48,20 +56,38 @@ def _start_method() -> str:
 class CleanBudget:
     """`clean(page)` as `clean_step`, but a page that takes longer than `seconds` is rejected as 'timeout'.
 
-    seconds <= 0 runs in the calling thread with no budget.
+    seconds <= 0 runs in the calling thread with no budget. `workers` child processes clean pages side by side
+    (the offline `process` runs one per core; a stream's clean agent handles one event at a time: one).
     """
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, workers: int = 1):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, not {workers}")
         self.seconds = seconds
+        self.workers = workers
         self._pool: ProcessPool | None = None
         self._lock = threading.Lock()
 
     def _workers(self) -> ProcessPool:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPool(max_workers=1, initializer=_warm_up,
-                                         context=multiprocessing.get_context(_start_method()))
+                method = _start_method()
+                if method == "fork":
+                    from streams.pipeline import langmodel
+
+                    langmodel.load()  # once here, inherited by every child, instead of once in each
+                    # What the parent holds now is inherited, not collected by the children: without this their
+                    # cyclic GC walks those objects and copies every page it touches (copy-on-write).
+                    gc.freeze()
+                self._pool = ProcessPool(max_workers=self.workers, initializer=_warm_up,
+                                         context=multiprocessing.get_context(method))
             return self._pool
+
+    def prestart(self) -> None:
+        """Start the children now (pebble forks them when its pool starts), so they warm up (imports inherited,
+        the language model) while this process loads the dictionary and the recognizer, which they never use."""
+        if self.seconds > 0:
+            self._workers().schedule(_ready)
 
     def clean(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
               profile: SiteProfile | None = None) -> Article:

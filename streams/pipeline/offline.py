@@ -9,12 +9,14 @@ Output contract (stable; evaluation and backfills rely on it):
 from __future__ import annotations
 
 import base64
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from schemas.records import Article, RawPage, StoryArticle
 from streams.inputs.paths import RawDocument
+from streams.pipeline import langmodel
 from streams.pipeline.budget import CleanBudget
 from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.identity import page_id_for
@@ -67,11 +69,14 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
                       budget: CleanBudget | None = None) -> Iterator[dict[str, Any]]:
     """One output line per document, in input order; nothing raises out of here.
 
-    With a `budget`, cleaning runs under its time limit, as in the stream, one page ahead: the child cleans the
-    next page while this process finds the entities and the story of the current one (same lines, same order:
-    cleaning is pure, and the story index is still fed in input order)."""
+    With a `budget`, cleaning runs under its time limit, as in the stream, as many pages ahead as the budget has
+    workers: its children clean the next pages while this process finds the entities and the story of the current
+    one (same lines, same order: cleaning is pure, and the story index is still fed in input order)."""
     index = index if index is not None else StoryIndex()
+    if budget is None:
+        langmodel.load()  # cleaning runs here: the language model from its cached copy (see langmodel)
     start = budget.start if budget is not None else (lambda page, limits: lambda: clean_step(page, limits))
+    depth = budget.workers if budget is not None else 1
 
     def queued(doc: RawDocument) -> tuple[RawDocument, Callable[[], Article] | None]:
         if doc.error or doc.body is None:
@@ -81,13 +86,13 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
         except Exception as exc:  # the record or the pool failed for this document: its line says so
             return doc, _raise(exc)
 
-    ahead: tuple[RawDocument, Callable[[], Article] | None] | None = None
+    ahead: deque[tuple[RawDocument, Callable[[], Article] | None]] = deque()
     for doc in docs:
-        current, ahead = ahead, queued(doc)
-        if current is not None:
-            yield _line(*current, dictionary, max_mentions, index)
-    if ahead is not None:
-        yield _line(*ahead, dictionary, max_mentions, index)
+        ahead.append(queued(doc))
+        if len(ahead) > depth:
+            yield _line(*ahead.popleft(), dictionary, max_mentions, index)
+    while ahead:
+        yield _line(*ahead.popleft(), dictionary, max_mentions, index)
 
 
 def _raise(exc: Exception) -> Callable[[], Article]:

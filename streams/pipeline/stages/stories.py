@@ -2,7 +2,7 @@
 
 Exact duplicates: the same canonical URL (a re-delivery: same article id, same answer as the first time)
 or the same normalized body on another URL. Near duplicates: MinHash over word shingles of the normalized
-text, looked up in an LSH index (datasketch); a candidate counts when its estimated Jaccard similarity reaches
+text, looked up in an LSH index (banding, as datasketch's MinHashLSH); a candidate counts when its estimated
 `THRESHOLD`. The signature is computed upstream (`signature`, in the parallel entities stage); this stage only
 looks up and inserts, so it stays cheap in its single partition. Parameters are chosen by benchmarks/dedup.py.
 The index is explicit state passed in, so the assignment stays a pure function of it.
@@ -29,7 +29,6 @@ from hashlib import sha1
 from operator import methodcaller
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from schemas.records import Article, Mention, StoryAssignment
 from streams.pipeline.arabic import normalize
@@ -63,7 +62,16 @@ def shingles(text: str, size: int = SHINGLE_WORDS, normalized: str | None = None
     return {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
 
 
-_PERMUTATIONS = {NUM_PERM: MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations}
+def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch MinHash's affine32 permutations for `SEED` (its `_init_permutations`), drawn the same way here:
+    importing datasketch imports scipy (1.1-1.7 s at every start). Equal values: tests/test_stories.py."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERMUTATIONS = {NUM_PERM: _permutations(NUM_PERM)}
 
 
 _DIGEST = methodcaller("digest")
@@ -82,9 +90,9 @@ def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_
               normalized: str | None = None) -> list[int]:
     """datasketch's MinHash (affine32, sha1_hash32 of each shingle) of the shingles, computed here in a few
     array operations: datasketch's per-shingle Python calls and per-MinHash set-up were most of the step's
-    signature cost. Equal to datasketch's values (tests/test_stories_speed.py); `normalized`: normalize(text)."""
+    signature cost. Equal to datasketch's values (tests/test_entities_speed.py); `normalized`: normalize(text)."""
     if num_perm not in _PERMUTATIONS:
-        _PERMUTATIONS[num_perm] = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+        _PERMUTATIONS[num_perm] = _permutations(num_perm)
     a, b = _PERMUTATIONS[num_perm]
     words = _words(text, normalized)
     size = shingle_words
@@ -133,8 +141,39 @@ class _Bucket:
         return np.count_nonzero(self.rows[:len(self.keys)] == query, axis=1) / len(query)
 
 
-def _lean(values: Sequence[int] | np.ndarray) -> LeanMinHash:
-    return LeanMinHash(seed=SEED, hashvalues=np.asarray(values, dtype=np.uint64), scheme=SCHEME)
+class BandIndex:
+    """LSH by banding, as datasketch's MinHashLSH with explicit `params=(bands, rows)`: a key is a candidate when one
+    band (`rows` consecutive values) of its signature equals the query's. Written here because that is one dict per
+    band, while importing datasketch imports scipy for a parameter optimizer these fixed parameters never call
+    (1.1-1.7 s at every start). Same candidates as datasketch (tests/test_stories.py)."""
+
+    def __init__(self, bands: int, rows: int):
+        self.bands, self.rows = bands, rows
+        self.tables: list[dict[bytes, set[str]]] = [{} for _ in range(bands)]
+        self.keys: dict[str, list[bytes]] = {}
+
+    def _bands(self, values: Sequence[int] | np.ndarray) -> list[bytes]:
+        raw = np.asarray(values, dtype=np.uint32).tobytes()
+        width = 4 * self.rows
+        return [raw[i * width:(i + 1) * width] for i in range(self.bands)]
+
+    def insert(self, key: str, values: Sequence[int] | np.ndarray) -> None:
+        bands = self.keys[key] = self._bands(values)
+        for table, band in zip(self.tables, bands, strict=True):
+            table.setdefault(band, set()).add(key)
+
+    def query(self, values: Sequence[int] | np.ndarray) -> set[str]:
+        found: set[str] = set()
+        for table, band in zip(self.tables, self._bands(values), strict=True):
+            found.update(table.get(band, ()))
+        return found
+
+    def remove(self, key: str) -> None:
+        for table, band in zip(self.tables, self.keys.pop(key), strict=True):
+            keys = table[band]
+            keys.discard(key)
+            if not keys:
+                del table[band]
 
 
 @dataclass
@@ -180,7 +219,7 @@ class StoryIndex:
     _seq: itertools.count = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
-        self.lsh = MinHashLSH(num_perm=self.bands * self.rows, params=(self.bands, self.rows))
+        self.lsh = BandIndex(self.bands, self.rows)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -194,7 +233,7 @@ class StoryIndex:
         query = np.asarray(values, dtype=np.uint32)
         best: tuple[str, float] | None = None
         best_seq = 0
-        for key in self.lsh.query(_lean(query)):
+        for key in self.lsh.query(query):
             entry = self.entries[key]
             if published_at is not None and abs(entry.published_at - published_at) > self.window:
                 continue
@@ -236,7 +275,7 @@ class StoryIndex:
         self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig, seq, buckets)
         self.by_fingerprint.setdefault(fingerprint, article_id)
         if sig is not None:
-            self.lsh.insert(article_id, _lean(sig), check_duplication=False)
+            self.lsh.insert(article_id, sig)
         for bucket_key in buckets:
             self.by_person_day.setdefault(bucket_key, _Bucket(len(sig))).add(article_id, sig)
         heapq.heappush(self._expiry, (indexed_at or self.clock(), seq, article_id))

@@ -1,0 +1,59 @@
+"""The language model read from its uncompressed cached copy is py3langid's own: same answers, safe fallbacks."""
+
+import os
+
+import pytest
+from py3langid import langid
+
+from streams.pipeline import langmodel
+
+TEXTS = ["قال وزير الخارجية الروسي سيرغي لافروف إن الغرب", "The minister said on Monday that talks would resume",
+         "Le ministre a déclaré lundi que les négociations", "", "12345 !!!", "Der Minister sagte am Montag"]
+
+
+@pytest.fixture
+def fresh_identifier(monkeypatch):
+    monkeypatch.setattr(langid, "IDENTIFIER", None)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE)
+
+
+def test_cached_model_answers_as_py3langid_and_is_written_once(tmp_path, fresh_identifier, shipped):
+    langmodel.load(tmp_path)
+    (cache,) = tmp_path.glob("langid-*.npz")
+    assert [langid.classify(t) for t in TEXTS] == [shipped.classify(t) for t in TEXTS]
+    first = cache.stat().st_mtime_ns
+    langid.IDENTIFIER = None
+    langmodel.load(tmp_path)  # from the cache now
+    assert cache.stat().st_mtime_ns == first and langid.IDENTIFIER is not None
+    assert [langid.rank(t)[:3] for t in TEXTS] == [shipped.rank(t)[:3] for t in TEXTS]
+
+
+def test_a_damaged_cache_is_rewritten(tmp_path, fresh_identifier, shipped):
+    langmodel.load(tmp_path)
+    (cache,) = tmp_path.glob("langid-*.npz")
+    cache.write_bytes(b"not a model")
+    langid.IDENTIFIER = None
+    langmodel.load(tmp_path)
+    assert langid.classify(TEXTS[0]) == shipped.classify(TEXTS[0]) and cache.stat().st_size > 1_000_000
+
+
+def test_a_cache_others_may_write_is_not_read(tmp_path, fresh_identifier, monkeypatch):
+    langmodel.load(tmp_path)
+    (cache,) = tmp_path.glob("langid-*.npz")
+    os.chmod(cache, 0o666)
+    read = []
+    monkeypatch.setattr(langmodel, "_identifier", lambda npz: read.append(npz) or langid.IDENTIFIER)
+    langid.IDENTIFIER = None
+    langmodel.load(tmp_path)
+    assert read and read[0] != cache  # built from py3langid's own file, not from the foreign-writable copy
+
+
+def test_an_unwritable_cache_folder_still_loads_the_model(tmp_path, fresh_identifier, shipped):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the folder should be")
+    langmodel.load(blocked / "cache")
+    assert langid.IDENTIFIER is not None and langid.classify(TEXTS[1]) == shipped.classify(TEXTS[1])
