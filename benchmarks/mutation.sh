@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Mutation testing of the stages, the sink, the warehouse rows, reconcile and the feeder: mutmut, pinned in
-# pyproject's `mutation` extra (pip install -e '.[test,mutation]'), configured in pyproject.toml [tool.mutmut]
+# Mutation testing of the stages, the sink, the warehouse rows, reconcile and the feeder: mutmut 3.8.1, installed
+# into the test venv on its own (pip install mutmut==3.8.1: not an extra, because it needs click>=8.4.2 and
+# faust-streaming pins click<8.4, so pip reports that conflict), configured in pyproject.toml [tool.mutmut]
 # (which modules are mutated; only fast unit tests, never the integration tests, run against a mutant).
 #
 # NOT part of CI: every mutant (~5900) takes hours on a shared 2-core machine. Verdicts are kept in mutants/

@@ -24,7 +24,7 @@ from pathlib import Path
 try:
     from mutmut.stats import status_by_exit_code
 except ImportError:
-    raise SystemExit("mutation_report.py: mutmut is not installed: pip install -e '.[test,mutation]'") from None
+    raise SystemExit("mutation_report.py: mutmut is not installed: pip install mutmut==3.8.1") from None
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
