@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 ActorType = Literal["person", "organization", "location", "other"]
+PublishedSource = Literal["metadata", "dateline", "url", "fetched"]
 
 
 class Record(BaseModel):
@@ -42,7 +43,8 @@ class RawPage(Record):
     source: str = Field(description="Where the page came from: a file path, JSONL line, or feed name.")
     url: str | None = None
     page_id: str | None = Field(
-        None, description="Stable id given once when the page entered (ingest, feeder, backfill): hash of the canonical "
+        None,
+        description="Stable id given once when the page entered (ingest, feeder, backfill): hash of the canonical "
         "URL (or source) and the page bytes. The ledger, reconcile, replay and the raw archive key on it; a message "
         "without one gets the same hash in the clean stage.")
     html: str | None = Field(None, description="Page as text (JSONL inputs that were already decoded).")
@@ -71,7 +73,10 @@ class RawPage(Record):
         return self
 
     def body(self) -> bytes | str:
-        return self.html if self.html is not None else base64.b64decode(self.html_b64)
+        if self.html is not None:
+            return self.html
+        assert self.html_b64 is not None  # _one_body: exactly one of the two is set
+        return base64.b64decode(self.html_b64)
 
 
 class Article(Record):
@@ -87,7 +92,7 @@ class Article(Record):
     lang: str | None
     author: str | None = Field(None, description="Byline or metadata author, when the page names one.")
     published_at: datetime
-    published_source: Literal["metadata", "dateline", "url", "fetched"] = Field(
+    published_source: PublishedSource = Field(
         description="Where published_at came from: page metadata or <time>, a dateline in the text, the URL path; "
         "'fetched' means no date was found on the page."
     )

@@ -58,7 +58,8 @@ class Settings(BaseSettings):
         None,
         validation_alias=AliasChoices("CLICKHOUSE_URL", "NEWSSTREAM_CLICKHOUSE_URL"),
         description="CLICKHOUSE_URL: http(s)://user:pass@host:8123/db for a server (TLS options as query "
-        "parameters, e.g. ?ca_cert=/path/ca.pem), chdb:///abs/dir for embedded. Unset: chdb in NEWSSTREAM_DATA_DIR/clickhouse.",
+        "parameters, e.g. ?ca_cert=/path/ca.pem), chdb:///abs/dir for embedded. "
+        "Unset: chdb in NEWSSTREAM_DATA_DIR/clickhouse.",
     )
     data_dir: Path = Field(
         Path(".newsstream"),
@@ -66,10 +67,12 @@ class Settings(BaseSettings):
     )
     archive_dir: Path | None = Field(
         None, description="NEWSSTREAM_ARCHIVE_DIR: the raw archive (WARC segments of every page that entered). "
-        "Unset: NEWSSTREAM_DATA_DIR/archive. Share it between the writers (ingest, feed, backfill) and the sink worker.",
+        "Unset: NEWSSTREAM_DATA_DIR/archive. "
+        "Share it between the writers (ingest, feed, backfill) and the sink worker.",
     )
     archive_retention_days: float = Field(
-        90.0, ge=0, allow_inf_nan=False, description="NEWSSTREAM_ARCHIVE_RETENTION_DAYS: `archive prune` (and the sink worker, daily) deletes "
+        90.0, ge=0, allow_inf_nan=False,
+        description="NEWSSTREAM_ARCHIVE_RETENTION_DAYS: `archive prune` (and the sink worker, daily) deletes "
         "segments whose newest page is older than this. 0: keep forever.",
     )
     archive_segment_bytes: int = Field(
@@ -94,7 +97,8 @@ class Settings(BaseSettings):
         256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
     )
     clean_timeout_seconds: float = Field(
-        10.0, ge=0, description="NEWSSTREAM_CLEAN_TIMEOUT_SECONDS: longest time cleaning one page may take; a page over "
+        10.0, ge=0,
+        description="NEWSSTREAM_CLEAN_TIMEOUT_SECONDS: longest time cleaning one page may take; a page over "
         "it is rejected as 'timeout' (cleaning runs in a child process, replaced after a timeout). 0: no budget.",
     )
     site_profile_seconds: float = Field(
@@ -103,7 +107,8 @@ class Settings(BaseSettings):
         "clean stage. 0: never.",
     )
     actors_path: Path | None = Field(
-        None, description="NEWSSTREAM_ACTORS_PATH: actor dictionary: one YAML file, or a directory of them (every *.yaml "
+        None,
+        description="NEWSSTREAM_ACTORS_PATH: actor dictionary: one YAML file, or a directory of them (every *.yaml "
         "under it). Unset: the bundled schemas/actors.yaml and schemas/actors/*.yaml."
     )
     sink_batch_size: int = Field(500, ge=1, description="NEWSSTREAM_SINK_BATCH_SIZE: rows per ClickHouse insert.")
@@ -135,7 +140,8 @@ class Settings(BaseSettings):
     )
     lag_seconds: float = Field(15.0, gt=0, description="NEWSSTREAM_LAG_SECONDS: how often consumer lag is measured.")
     group_session_timeout: float = Field(
-        10.0, gt=0, description="NEWSSTREAM_GROUP_SESSION_TIMEOUT: consumer-group session and rebalance timeout, seconds."
+        10.0, gt=0,
+        description="NEWSSTREAM_GROUP_SESSION_TIMEOUT: consumer-group session and rebalance timeout, seconds.",
     )
     feeder_metrics_port: int = Field(
         9108, ge=0, description="NEWSSTREAM_FEEDER_METRICS_PORT: the feeder's Prometheus port (0: none)."
@@ -178,8 +184,8 @@ class Settings(BaseSettings):
     )
     analyst_clickhouse_url: str | None = Field(
         None, validation_alias=AliasChoices("CLICKHOUSE_ANALYST_URL", "NEWSSTREAM_ANALYST_CLICKHOUSE_URL"),
-        description="CLICKHOUSE_ANALYST_URL: ClickHouse server URL of the read-only analyst user, for `sql`, `cookbook`, "
-        "`report` and /sql. Unset: the warehouse URL (the SQL door still applies).",
+        description="CLICKHOUSE_ANALYST_URL: ClickHouse server URL of the read-only analyst user, "
+        "for `sql`, `cookbook`, `report` and /sql. Unset: the warehouse URL (the SQL door still applies).",
     )
     sql_max_execution_seconds: float = Field(
         30.0, gt=0, description="NEWSSTREAM_SQL_MAX_EXECUTION_SECONDS: an analyst query running longer is stopped.",
@@ -205,10 +211,12 @@ class Settings(BaseSettings):
     )
     web_allowed_hosts: str = Field(
         "", description="NEWSSTREAM_WEB_ALLOWED_HOSTS: extra Host header values (comma-separated host[:port]) the "
-        "worker's API answers, besides localhost, 127.0.0.1, [::1] and NEWSSTREAM_WEB_HOST (e.g. worker:6066 in compose).",
+        "worker's API answers, besides localhost, 127.0.0.1, [::1] and NEWSSTREAM_WEB_HOST "
+        "(e.g. worker:6066 in compose).",
     )
     web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
-    web_port: int = Field(6066, ge=0, le=65535, description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
+    web_port: int = Field(6066, ge=0, le=65535,
+                          description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
     log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")
     log_format: Literal["text", "json"] = Field(
         "text", description="NEWSSTREAM_LOG_FORMAT: text, or json for one structured object per line."
@@ -264,10 +272,11 @@ class Settings(BaseSettings):
     @classmethod
     def env_vars(cls) -> dict[str, str]:
         """Environment variable -> field description, for `newsstream config` and the deploy test."""
-        out = {}
+        out: dict[str, str] = {}
         for name, field in cls.model_fields.items():
             alias = field.validation_alias
-            var = alias.choices[0] if isinstance(alias, AliasChoices) else f"NEWSSTREAM_{name.upper()}"
+            first = alias.choices[0] if isinstance(alias, AliasChoices) else None
+            var = first if isinstance(first, str) else f"NEWSSTREAM_{name.upper()}"
             out[var] = field.description or ""
         return out
 

@@ -1,4 +1,5 @@
-"""`newsstream actors ...` and `newsstream reprocess`: thin commands over streams.ops.catalog and streams.ops.reprocess."""
+"""`newsstream actors ...` and `newsstream reprocess`: thin commands over streams.ops.catalog and
+streams.ops.reprocess."""
 
 from __future__ import annotations
 
@@ -129,7 +130,8 @@ def register(sub) -> None:
 
     actors = _command(sub, "actors", "the actor dictionary: add, list, show, promote a candidate, sync to SQL", """
   newsstream actors list --search lavrov
-  newsstream actors add --id jean-marc-ayrault --name "Jean-Marc Ayrault" --type person --country FR --ar "جان مارك أيرولت"
+  newsstream actors add --id jean-marc-ayrault --name "Jean-Marc Ayrault" --type person --country FR \\
+      --ar "جان مارك أيرولت"
 """)
     commands = actors.add_subparsers(dest="actors_command", required=True)
 

@@ -1,4 +1,5 @@
-"""`newsstream archive list|verify|prune` and `newsstream reprocess --from-archive`: thin commands over streams.inputs.archive."""
+"""`newsstream archive list|verify|prune` and `newsstream reprocess --from-archive`: thin commands over
+streams.inputs.archive."""
 
 from __future__ import annotations
 

@@ -242,7 +242,8 @@ def cmd_sql(args) -> int:
     answer = _analyst(_settings(), args.query, _params(args.param) or None)
     columns, rows = answer.columns, answer.rows
     if args.format == "json":
-        print(json.dumps([dict(zip(columns, r, strict=False)) for r in rows], ensure_ascii=False, default=str, indent=1))
+        print(json.dumps([dict(zip(columns, r, strict=False)) for r in rows],
+                         ensure_ascii=False, default=str, indent=1))
     else:
         print(format_table(columns, rows))
     _say_if_cut(answer)
@@ -332,8 +333,8 @@ def cmd_cookbook(args) -> int:
     book = queries()
     if not args.name:
         for name, query in book.items():
-            params = " ".join(f"--param {p}={query.example_params.get(p, '...')}" for p in query.params)
-            print(f"{name}\n    {query.question}" + (f"\n    {params}" if params else ""))
+            usage = " ".join(f"--param {p}={query.example_params.get(p, '...')}" for p in query.params)
+            print(f"{name}\n    {query.question}" + (f"\n    {usage}" if usage else ""))
         return 0
     if args.name not in book:
         raise UserError(f"no cookbook query {args.name!r}; `newsstream cookbook` lists them")

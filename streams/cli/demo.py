@@ -94,10 +94,10 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
             print()
             print(format_table(*query_worker(
                 web_url, "SELECT stage, reason, source FROM dead_letters FINAL ORDER BY source")))
-            report = write_report(demo_dir / "report.html",
-                                  lambda sql, params: query_worker(web_url, sql, parameters=params),
-                                  since=date(2000, 1, 1), until=date.today(), metric="mentions")
-            print(f"\nA chart of the same figures: {report}")
+            chart = write_report(demo_dir / "report.html",
+                                 lambda sql, params: query_worker(web_url, sql, parameters=params),
+                                 since=date(2000, 1, 1), until=date.today(), metric="mentions")
+            print(f"\nA chart of the same figures: {chart}")
             command = f"NEWSSTREAM_DATA_DIR={shlex.quote(str(demo_dir))} {newsstream_command()}"
             print(f"The warehouse stays in {demo_dir / 'clickhouse'}; query it with\n"
                   f"  {command} sql \"SELECT * FROM mentions_per_actor_week\"\n"

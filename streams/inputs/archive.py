@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from io import BytesIO
+from io import BufferedWriter, BytesIO
 from pathlib import Path
 
 import orjson
@@ -58,31 +58,34 @@ class ArchiveWriter:
         self.root = root
         self.segment_bytes = segment_bytes
         self._writer_class = WARCWriter
-        self._warc = None
-        self._index = None
+        self._warc: BufferedWriter | None = None
+        self._index: BufferedWriter | None = None
         self.name: str | None = None
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot create the archive directory {root}: {exc.strerror}") from exc
 
-    def _open(self) -> None:
+    def _open(self) -> tuple[BufferedWriter, BufferedWriter, str]:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        self.name = f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.name = name = f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
         try:
-            self._warc = open(self.root / f"{self.name}{SEGMENT_SUFFIX}", "ab")
-            self._index = open(self.root / f"{self.name}{INDEX_SUFFIX}", "ab")
+            self._warc = warc = open(self.root / f"{name}{SEGMENT_SUFFIX}", "ab")
+            self._index = index = open(self.root / f"{name}{INDEX_SUFFIX}", "ab")
         except OSError as exc:
             raise UserError(f"cannot write to the archive directory {self.root}: {exc.strerror} "
                             "(NEWSSTREAM_ARCHIVE_DIR)") from exc
-        self._writer = self._writer_class(self._warc, gzip=True)
+        self._writer = self._writer_class(warc, gzip=True)
+        return warc, index, name
 
     def append(self, page: RawPage, entered_at: datetime | None = None) -> Entry:
         """Write the page (which must carry its page_id) and index it; flushed before returning."""
         if not page.page_id:
             raise ValueError("an archived page needs its page_id")
-        if self._warc is None:
-            self._open()
+        if self._warc is None or self._index is None or self.name is None:
+            warc, index, name = self._open()
+        else:
+            warc, index, name = self._warc, self._index, self.name
         entered = _utc(entered_at or datetime.now(UTC))
         body = page.body()
         data = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
@@ -91,7 +94,7 @@ class ArchiveWriter:
         meta["entered_at"] = entered.isoformat()
         when = _utc(page.fetched_at or entered).strftime("%Y-%m-%dT%H:%M:%SZ")
         uri = page.url or f"urn:newsstream:source:{page.source}"
-        offset = self._warc.tell()
+        offset = warc.tell()
         record_id = f"<urn:newsstream:page:{page.page_id}>"
         resource = self._writer.create_warc_record(
             uri, "resource", payload=BytesIO(data), length=len(data),
@@ -102,11 +105,11 @@ class ArchiveWriter:
             uri, "metadata", payload=BytesIO(orjson.dumps(meta)), warc_content_type=META_TYPE,
             warc_headers_dict={"WARC-Date": when, "WARC-Concurrent-To": record_id})
         self._writer.write_record(metadata)
-        self._warc.flush()
-        entry = Entry(page.page_id, self.name, offset, entered, page.url, page.source)
-        self._index.write(orjson.dumps({**asdict(entry), "entered_at": entered.isoformat()}) + b"\n")
-        self._index.flush()
-        if self._warc.tell() >= self.segment_bytes:
+        warc.flush()
+        entry = Entry(page.page_id, name, offset, entered, page.url, page.source)
+        index.write(orjson.dumps({**asdict(entry), "entered_at": entered.isoformat()}) + b"\n")
+        index.flush()
+        if warc.tell() >= self.segment_bytes:
             self.close()
         return entry
 
@@ -118,11 +121,11 @@ class ArchiveWriter:
                 os.fsync(handle.fileno())
 
     def close(self) -> None:
-        if self._warc is not None:
-            self.sync()
-            self._warc.close()
-            self._index.close()
-            self._warc = self._index = None
+        self.sync()
+        for handle in (self._warc, self._index):
+            if handle is not None:
+                handle.close()
+        self._warc = self._index = None
 
     def __enter__(self) -> ArchiveWriter:
         return self

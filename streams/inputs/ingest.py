@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from tqdm import tqdm
@@ -30,8 +31,8 @@ class IngestReport:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _size(doc: RawDocument) -> int:
-    return len(doc.body) if isinstance(doc.body, bytes) else len(doc.body.encode("utf-8", "surrogatepass"))
+def _size(body: bytes | str) -> int:
+    return len(body) if isinstance(body, bytes) else len(body.encode("utf-8", "surrogatepass"))
 
 
 def raw_key(canonical: str) -> bytes:
@@ -54,7 +55,7 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
     producer = kafka.producer()
     await producer.start()
     report = IngestReport()
-    pending = []
+    pending: list[tuple[Any, RawDocument | None]] = []  # (the send's future, the document for on_sent)
     archive = ArchiveWriter(settings.archive_path, settings.archive_segment_bytes)
     try:
         for doc in tqdm(iter_documents(paths, max_bytes=settings.max_page_bytes), unit="doc", desc="ingest",
@@ -65,9 +66,9 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
             problem = None
             if doc.error:
                 problem = Rejected("bad input", doc.error)
-            elif doc.body is None or _size(doc) == 0:
+            elif doc.body is None or _size(doc.body) == 0:
                 problem = Rejected("empty", "no bytes")
-            elif _size(doc) > settings.max_page_bytes:
+            elif _size(doc.body) > settings.max_page_bytes:
                 problem = Rejected("oversized", f"over the {settings.max_page_bytes}-byte limit")
             if problem is not None:
                 letter = dead_letter("ingest", problem, source=doc.source, url=doc.url)
@@ -83,10 +84,10 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
             sent = await producer.send(specs["raw-html"].name, value, key=_key(doc))
             pending.append((sent, replace(doc, body=None) if on_sent is not None else None))  # bodies not kept
             report.sent += 1
-        for future, doc in pending:
+        for future, sent_doc in pending:
             await future  # every send acknowledged by the broker before we report it as sent
-            if doc is not None:
-                on_sent(doc)
+            if sent_doc is not None and on_sent is not None:
+                on_sent(sent_doc)
     finally:
         archive.close()
         await producer.stop()

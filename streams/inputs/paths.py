@@ -52,14 +52,16 @@ def _jsonl(path: Path) -> Iterator[RawDocument]:
                 continue
             url = record.get("url") if isinstance(record.get("url"), str) else None
             yield RawDocument(source, url, record["html"], _parse_time(record.get("fetched_at")),
-                              content_type=record.get("content_type") if isinstance(record.get("content_type"), str) else None)
+                              content_type=record.get("content_type")
+                              if isinstance(record.get("content_type"), str) else None)
 
 
 WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
 
 
 def _warc(path: Path, max_bytes: int) -> Iterator[RawDocument]:
-    """Each successful (2xx) HTTP response record holding HTML; bodies over the cap are cut at cap + 1 so they read as oversized.
+    """Each successful (2xx) HTTP response record holding HTML; bodies over the cap are cut at cap + 1 so they read
+    as oversized.
     A file with no readable WARC record (damaged, or not a WARC) is one bad input, never silence."""
     from warcio.archiveiterator import ArchiveIterator
 
@@ -79,7 +81,8 @@ def _warc(path: Path, max_bytes: int) -> Iterator[RawDocument]:
                     continue
                 url = record.rec_headers.get_header("WARC-Target-URI")
                 body = record.content_stream().read(max_bytes + 1)
-                yield RawDocument(f"{path}#{number}", url, body, _parse_time(record.rec_headers.get_header("WARC-Date")),
+                yield RawDocument(f"{path}#{number}", url, body,
+                                  _parse_time(record.rec_headers.get_header("WARC-Date")),
                                   content_type=content_type or None)
         except Exception as exc:  # a damaged archive: what was read stands, the rest is one bad input
             yield RawDocument(str(path), None, None, None, error=f"bad WARC file: {exc}")

@@ -78,7 +78,8 @@ def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
         except (ValueError, yaml.YAMLError) as exc:
             if created:
                 target.unlink(missing_ok=True)
-            raise ValueError(f"{target}: the file would not load after appending: {exc}".replace(tmp, str(target))) from exc
+            raise ValueError(
+                f"{target}: the file would not load after appending: {exc}".replace(tmp, str(target))) from exc
         if actor.actor_id not in loaded.actors or len(loaded.actors) != len(current.actors) + 1:
             if created:
                 target.unlink(missing_ok=True)

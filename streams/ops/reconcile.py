@@ -127,7 +127,8 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
     """Re-send archived pages older than the grace period (or entered before `entered_before`: a broker restart)
     that have no outcome in the ledger, oldest first, at most `limit` per run."""
     grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
-    if not math.isfinite(grace) or grace < 0:  # a negative grace re-sends every page in flight; nan/inf break the cutoff
+    # a negative grace re-sends every page in flight; nan/inf break the cutoff
+    if not math.isfinite(grace) or grace < 0:
         raise ValueError(f"grace_seconds must be a finite number of seconds >= 0, not {grace!r}")
     cutoff = datetime.now(UTC) - timedelta(seconds=grace)
     if entered_before is not None:

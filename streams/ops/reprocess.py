@@ -3,7 +3,8 @@
 For the articles published in [since, until): their mentions, candidate mentions and entities are deleted (lightweight
 DELETE, so a removed alias's old mentions go too), the new ones inserted, the article rows re-written with the
 new count and dictionary version, and every aggregate fed by `mentions` (weekly, daily, co-mentions) rebuilt for
-the days and weeks touched (and the unlinked-names aggregate fed by `entities`): those tables hold uniqExact states, which can merge but never subtract, so their
+the days and weeks touched (and the unlinked-names aggregate fed by `entities`): those tables hold uniqExact states,
+which can merge but never subtract, so their
 rows are deleted and re-aggregated from `mentions` with each materialized view's own SELECT (read from
 system.tables, not re-declared here).
 """
@@ -86,8 +87,8 @@ def reprocess(warehouse: Warehouse, dictionary: ActorDictionary, since, until,
     for offset in range(0, len(rows), BATCH):
         stored = [dict(zip(columns, r, strict=False)) for r in rows[offset:offset + BATCH]]
         ids = [r["article_id"] for r in stored]
-        _, [(before,)] = warehouse.query("SELECT count() FROM mentions FINAL WHERE has({ids:Array(String)}, article_id)",
-                                         parameters={"ids": ids})
+        _, [(before,)] = warehouse.query(
+            "SELECT count() FROM mentions FINAL WHERE has({ids:Array(String)}, article_id)", parameters={"ids": ids})
         report.mentions_before += before
         now = datetime.now(UTC)
         fresh: dict[str, list[dict]] = {"articles": [], "mentions": [], "candidate_mentions": [], "entities": []}
@@ -138,7 +139,9 @@ def rebuild_aggregates(warehouse: Warehouse, days: set[date], source: str = "men
         _, [(select, create)] = warehouse.query(
             "SELECT as_select, create_table_query FROM system.tables WHERE database = currentDatabase() "
             "AND name = {v:String}", parameters={"v": view})
-        target = _MV_TARGET.search(create).group(1).split(".")[-1].strip("`")
+        if (to := _MV_TARGET.search(create)) is None:
+            raise LookupError(f"{view}: its CREATE statement names no TO table to rebuild")
+        target = to.group(1).split(".")[-1].strip("`")
         _, typed = warehouse.query("SELECT name FROM system.columns WHERE database = currentDatabase() "
                                    "AND table = {t:String} AND type = 'Date'", parameters={"t": target})
         if len(typed) != 1:

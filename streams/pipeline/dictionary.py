@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import inspect
 import logging
 import os
 import pickle
@@ -11,6 +12,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Set
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
@@ -21,6 +23,7 @@ import ahocorasick
 import yaml
 
 from schemas import ACTORS_DIR, ACTORS_PATH
+from schemas.records import ActorType
 from streams.errors import UserError
 from streams.pipeline.arabic import normalize
 
@@ -59,7 +62,7 @@ class Role:
 class Actor:
     actor_id: str
     name: str
-    type: str
+    type: ActorType
     country: str | None = None
     role: str | None = None  # the display role; `roles` holds the dated offices
     aliases: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
@@ -67,7 +70,8 @@ class Actor:
     promoted_from: str | None = None  # the candidate id a curator promoted this actor from
     roles: tuple[Role, ...] = field(default=(), compare=False, repr=False)
     shared_aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)  # collisions declared on purpose
-    common_word_aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)  # ordinary words kept on purpose
+    # ordinary words kept on purpose
+    common_word_aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)
     source: str | None = field(default=None, compare=False, repr=False)  # the file the entry comes from
 
 
@@ -79,8 +83,7 @@ def _role_date(value: object, where: str) -> str | None:
         value = value.isoformat()
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    match = _DATE.match(value) if isinstance(value, str) else None
-    if match:
+    if isinstance(value, str) and (match := _DATE.match(value)):
         year, month, day = match.groups()
         try:
             date(int(year), int(month or 1), int(day or 1))
@@ -92,7 +95,10 @@ def _role_date(value: object, where: str) -> str | None:
 
 def _period(value: str, last: bool) -> date:
     """The first (or last) day of a YYYY / YYYY-MM / YYYY-MM-DD period."""
-    year, month, day = _DATE.match(value).groups()
+    match = _DATE.match(value)
+    if match is None:  # _role_date admitted only YYYY, YYYY-MM and YYYY-MM-DD
+        raise ValueError(f"not a YYYY, YYYY-MM or YYYY-MM-DD period: {value!r}")
+    year, month, day = match.groups()
     if day:
         return date(int(year), int(month), int(day))
     if month:
@@ -147,7 +153,8 @@ def validate_entry(item: object) -> Actor:
     for group in ("aliases", "short"):
         value = item.get(group) or {}
         if not isinstance(value, dict) or any(
-                not isinstance(v, list) or not all(isinstance(a, str) and a.strip() for a in v) for v in value.values()):
+                not isinstance(v, list) or not all(isinstance(a, str) and a.strip() for a in v)
+                for v in value.values()):
             raise DictionaryError(f"{where}: {group} must map a language code to a list of names")
         groups[group] = {str(lang): list(v) for lang, v in value.items()}
     listed = {_key(a) for g in groups.values() for v in g.values() for a in v} | {_key(item["name"])}
@@ -303,7 +310,7 @@ def _compile(raws: list[tuple[Path, bytes]]) -> tuple[str, dict[str, Actor], aho
 
 
 # The code whose output the cache holds: a change to matching rules or normalization invalidates it.
-_COMPILER_SOURCES = (Path(__file__), Path(sys.modules[normalize.__module__].__file__))
+_COMPILER_SOURCES = (Path(__file__), Path(inspect.getfile(normalize)))
 _CACHE_KEEP = 4  # newest cache files kept; older dictionaries' compilations are removed
 
 
@@ -347,7 +354,8 @@ def _read_cache(cache: Path):
         with cache.open("rb") as f, _no_gc():
             compiled = pickle.load(f)
         version, actors, automaton = compiled
-        if not isinstance(version, str) or not isinstance(actors, dict) or not isinstance(automaton, ahocorasick.Automaton):
+        if (not isinstance(version, str) or not isinstance(actors, dict)
+                or not isinstance(automaton, ahocorasick.Automaton)):
             return None
         return compiled
     except FileNotFoundError:
@@ -375,8 +383,8 @@ def _write_cache(cache: Path, compiled) -> None:
         log.warning("actor dictionary cache not written to %s: %s", cache.parent, exc)
 
 
-def alias_problems(dictionary: ActorDictionary, stopwords: set[str] = frozenset(),
-                   common_words: set[str] = frozenset()) -> list[str]:
+def alias_problems(dictionary: ActorDictionary, stopwords: Set[str] = frozenset(),
+                   common_words: Set[str] = frozenset()) -> list[str]:
     """What a reviewer must fix, one line each naming the file, the entry and the alias:
     - a full alias (or name) that another actor also holds, as the matcher sees it (normalized; names starting
       with ال also without it), unless every holder lists it as a short form or declares it in `shared_aliases`;
@@ -396,7 +404,8 @@ def alias_problems(dictionary: ActorDictionary, stopwords: set[str] = frozenset(
             ok = short or key in shared
             # Without its article a name is a key of its own kind: the matcher lets a listed name as written win
             # over another actor's name without article (باريس over ألباريس), but two of one kind are ambiguous.
-            variants = [(key, False)] + ([(key[len(_ARTICLE):], True)] if key.startswith(_ARTICLE) and len(key) > 4 else [])
+            variants = [(key, False)] + (
+                [(key[len(_ARTICLE):], True)] if key.startswith(_ARTICLE) and len(key) > 4 else [])
             for variant in variants:
                 mine = holders.setdefault(variant, {})
                 previous = mine.get(actor.actor_id)

@@ -29,13 +29,16 @@ from streams.pipeline.steps import MAX_MENTIONS, clean_step, dead_letter, entiti
 def raw_page(doc: RawDocument, entered_at: datetime | None = None) -> RawPage:
     """The raw-topic record for an input document (bytes travel base64 so the cleaner sees the original charset).
     Its page id and fetch time are fixed here, once: `entered_at` is the fetch time of a document that has none."""
-    page_id = page_id_for(doc.url, doc.source, doc.body)
+    body = doc.body
+    if body is None:  # callers turn a document without a body into a dead letter instead
+        raise ValueError(f"{doc.source}: a document without a body has no raw page")
+    page_id = page_id_for(doc.url, doc.source, body)
     fetched_at = doc.fetched_at or entered_at
-    if isinstance(doc.body, bytes):
+    if isinstance(body, bytes):
         return RawPage(source=doc.source, url=doc.url, page_id=page_id,
-                       html_b64=base64.b64encode(doc.body).decode("ascii"), content_type=doc.content_type,
+                       html_b64=base64.b64encode(body).decode("ascii"), content_type=doc.content_type,
                        fetched_at=fetched_at)
-    return RawPage(source=doc.source, url=doc.url, page_id=page_id, html=doc.body, content_type=doc.content_type,
+    return RawPage(source=doc.source, url=doc.url, page_id=page_id, html=body, content_type=doc.content_type,
                    fetched_at=fetched_at)
 
 

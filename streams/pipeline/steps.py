@@ -44,7 +44,8 @@ def clean_step(page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
     article = clean_page(page.body(), url=page.url, source=page.source, fetched_at=fetched_at,
                          content_type=page.content_type, raw=raw, limits=limits, profile=profile)
     if len(article.text) > limits.max_text_chars:
-        raise Rejected("text too long", f"{len(article.text)} characters of text, over the {limits.max_text_chars} limit")
+        raise Rejected("text too long",
+                       f"{len(article.text)} characters of text, over the {limits.max_text_chars} limit")
     return article
 
 
@@ -59,7 +60,8 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
     candidates = find_candidates(article.text, mentions, normalized)  # every mention: no candidate overlaps one
     entities = extract_entities(article.text, mentions, candidates, dictionary, recognizer, normalized)
     return ArticleEntities(article=article, mentions=mentions[:max_mentions], dictionary_version=dictionary.version,
-                           candidates=candidates[:max_mentions], minhash=signature(article.text, normalized=normalized[0]),
+                           candidates=candidates[:max_mentions],
+                           minhash=signature(article.text, normalized=normalized[0]),
                            entities=entities[:max_mentions], model_version=recognizer.version)
 
 
@@ -80,8 +82,8 @@ def origin(value: object) -> tuple[str | None, str | None]:
     """(source, url) of a stage's input record, for its dead letter: later stages nest the page's article."""
     if not isinstance(value, dict):
         return None, None
-    if isinstance(value.get("article"), dict):
-        value = value["article"]
+    if isinstance(article := value.get("article"), dict):
+        value = article
     source, url = value.get("source"), value.get("url")
     return (source if isinstance(source, str) else None), (url if isinstance(url, str) else None)
 
@@ -96,6 +98,7 @@ def dead_letter(stage: str, exc: BaseException, *, source: str | None = None, ur
     else:
         reason, error = "error", f"{type(exc).__name__}: {exc}"[:PAYLOAD_KEEP_CHARS]
     if payload is not None and not isinstance(payload, str):
-        payload = (payload if isinstance(payload, bytes) else orjson.dumps(payload, default=str)).decode("utf-8", "replace")
+        payload = (payload if isinstance(payload, bytes) else orjson.dumps(payload, default=str)).decode(
+            "utf-8", "replace")
     return DeadLetter(stage=stage, reason=reason, error=error, source=source, url=url, raw=raw,
                       payload=payload[:PAYLOAD_KEEP_CHARS] if payload else None, at=datetime.now(UTC))

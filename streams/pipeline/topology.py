@@ -91,14 +91,22 @@ class WarehouseGate:
         await self.run(lambda w: write_rows(w, rows))
 
 
+class PipelineApp(faust.App):
+    """The Faust app, with the parts the worker (and tests) read back from it."""
+
+    metrics: WorkerMetrics
+    warehouse_gate: WarehouseGate
+    analyst_lane: AnalystLane | None
+
+
 def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetime | None = None,
-               broker_restarts: int = 0) -> faust.App:
+               broker_restarts: int = 0) -> PipelineApp:
     """`broker_started_at`: the broker started empty then (the local one, after `run` or a restart): archived pages
     that entered before it and have no outcome were lost with the old broker and are re-sent at start."""
     codec.register()
     specs = topic_specs(settings)
     kafka = KafkaClients(settings, kafka_url)
-    app = faust.App(
+    app = PipelineApp(
         kafka.stream_group,
         **kafka.faust_options(),
         value_serializer=codec.CODEC_NAME,
@@ -148,7 +156,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     owner = StoryIndexOwner((specs["entities"].name, 0), lambda: StoryIndex(window=window,
                             max_entries=settings.story_index_max), load_story_index)
 
-    @app.on_partitions_assigned.connect
+    # faust's receiver type takes any positional arguments; this signal sends exactly one, the assigned partitions
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender, assigned, **kwargs) -> None:
         owner.on_assigned(assigned)
 

@@ -27,13 +27,13 @@ class SinkService(mode.Service):
 
     async def on_start(self) -> None:
         if self.warm is not None:
-            asyncio.ensure_future(self._warm())
+            asyncio.ensure_future(self._warm(self.warm))
         self._task = asyncio.ensure_future(self.sink.run())
         self._task.add_done_callback(self._ended)
 
-    async def _warm(self) -> None:
+    async def _warm(self, warm: Callable[[], Awaitable[Any]]) -> None:
         try:
-            await self.warm()
+            await warm()
         except Exception as exc:  # the first write or query opens it again and reports what is wrong
             log.warning("opening the warehouse at start failed (%s: %s)", type(exc).__name__, exc)
 

@@ -110,7 +110,8 @@ def refusal(method: str, path: str, headers, token: str, hosts: frozenset[str]) 
     given = headers.get("Authorization") or ""
     scheme, _, credential = given.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(credential.strip().encode(), token.encode()):
-        return 401, "missing or wrong token (Authorization: Bearer <token>; the CLI reads NEWSSTREAM_DATA_DIR/worker-token)"
+        return 401, ("missing or wrong token (Authorization: Bearer <token>; "
+                     "the CLI reads NEWSSTREAM_DATA_DIR/worker-token)")
     return None
 
 

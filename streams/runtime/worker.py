@@ -66,7 +66,11 @@ class Supervisor:
 
     @property
     def url(self) -> str:
-        return self.external_url or self.broker.url
+        if self.external_url:
+            return self.external_url
+        if self.broker is None:
+            raise RuntimeError("no Kafka: no external URL and the local broker is not started")
+        return self.broker.url
 
     def _start_child(self, broker_started_at: datetime | None) -> None:
         (self.settings.data_path / RESTART_MARKER).unlink(missing_ok=True)
@@ -123,7 +127,7 @@ class Supervisor:
         started_at = None
         if self.external_url is None:
             started_at = self._start_broker()
-            print(f"local broker (Tansu) on {self.broker.url}", file=sys.stderr)
+            print(f"local broker (Tansu) on {self.url}", file=sys.stderr)
         try:
             self._start_child(started_at)
             wait = 1.0
@@ -131,7 +135,8 @@ class Supervisor:
                 time.sleep(0.2)
                 if self.stopping:
                     return self._stop_child() or 0
-                if self.broker is not None and self.broker.process.poll() is not None:
+                if (self.broker is not None and self.broker.process is not None
+                        and self.broker.process.poll() is not None):
                     self.restarts += 1
                     code = self.broker.process.returncode
                     print(f"newsstream run: the local broker exited (code {code}); restarting it on port "
@@ -142,6 +147,7 @@ class Supervisor:
                     started_at = self._start_broker(self.broker.port)
                     self._start_child(started_at)
                     continue
+                assert self.child is not None  # started before the loop, and again after each restart
                 code = self.child.poll()
                 if code is None:
                     wait = 1.0
@@ -246,7 +252,9 @@ def run_worker(settings: Settings) -> int:
     """Blocks until the worker stops (SIGTERM / Ctrl-C); stops the broker it started. Returns the exit code."""
     settings.data_path.mkdir(parents=True, exist_ok=True)
     if os.environ.get(SUPERVISED):  # the supervisor claimed the data directory and chose the web port
-        return _run_faust(settings, kafka_url(settings), holds_data_dir=os.environ.get(HOLDS_DATA_DIR) == "1")
+        if (supervised_url := kafka_url(settings)) is None:
+            raise RuntimeError(f"{SUPERVISED} is set but KAFKA_URL is not: the supervisor always passes both")
+        return _run_faust(settings, supervised_url, holds_data_dir=os.environ.get(HOLDS_DATA_DIR) == "1")
     lock = claim_data_dir(settings)  # before anything is started or written: a second sink worker is refused
     settings = choose_web_port(settings)
     try:

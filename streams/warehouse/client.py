@@ -71,7 +71,8 @@ class Warehouse:
         With `cluster`, every statement runs ON CLUSTER with Replicated engines (see on_cluster)."""
         ddl = (lambda sql: on_cluster(sql, cluster)) if cluster else (lambda sql: sql)
         self.client.command(ddl(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime64(3, 'UTC')) "
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version UInt32, name String, applied_at DateTime64(3, 'UTC')) "
             "ENGINE = ReplacingMergeTree ORDER BY version"
         ))
         done = {row[0] for row in self.client.query("SELECT version FROM schema_migrations").result_rows}

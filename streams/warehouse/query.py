@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 
 from streams.errors import UserError
 from streams.runtime.broker import _alive
@@ -32,7 +33,8 @@ def _split_credentials(web_url: str, token: str | None) -> tuple[str, str | None
     parts = urllib.parse.urlsplit(web_url)
     if parts.password is None:
         return web_url, token
-    netloc = parts.hostname if ":" not in (parts.hostname or "") else f"[{parts.hostname}]"
+    host = parts.hostname or ""
+    netloc = host if ":" not in host else f"[{host}]"
     netloc += f":{parts.port}" if parts.port else ""
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), token or urllib.parse.unquote(parts.password)
 
@@ -116,7 +118,7 @@ def worker_action(settings: Settings, action: str, params: dict[str, str], timeo
     return post_worker(web_url, action, params, timeout, client_token(settings))
 
 
-def post_worker(web_url: str, action: str, params: dict[str, str | None], timeout: float = 600.0,
+def post_worker(web_url: str, action: str, params: Mapping[str, str | None], timeout: float = 600.0,
                 token: str | None = None) -> dict:
     web_url, token = _split_credentials(web_url, token)
     url = f"{web_url}/{action}?{urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})}"

@@ -22,8 +22,10 @@ ORDER BY week, actor_id
 """
 TOTALS_SQL = """
 SELECT
-    (SELECT count() FROM articles FINAL WHERE toDate(published_at) BETWEEN toDate({since:String}) AND toDate({until:String})),
-    (SELECT uniqExact(story_id) FROM articles FINAL WHERE toDate(published_at) BETWEEN toDate({since:String}) AND toDate({until:String})),
+    (SELECT count() FROM articles FINAL
+     WHERE toDate(published_at) BETWEEN toDate({since:String}) AND toDate({until:String})),
+    (SELECT uniqExact(story_id) FROM articles FINAL
+     WHERE toDate(published_at) BETWEEN toDate({since:String}) AND toDate({until:String})),
     (SELECT count() FROM dead_letters FINAL)
 """
 
@@ -68,7 +70,8 @@ def chart_svg(rows: list[tuple], actors: list[str], names: dict[str, str], metri
     fig, ax = plt.subplots(figsize=(11, 5), dpi=100)
     for actor in actors:
         values = [series[actor][w] for w in weeks]
-        ax.plot(weeks, values, marker="o", markevery=[i for i, v in enumerate(values) if v], linewidth=1.8,
+        # matplotlib plots dates through its unit converters; its stubs admit only arrays of numbers here
+        ax.plot(weeks, values, marker="o", markevery=[i for i, v in enumerate(values) if v], linewidth=1.8,  # type: ignore[arg-type]
                 label=names.get(actor, actor))
     ax.set_ylabel(f"{metric} per week")
     ax.set_ylim(bottom=0)
@@ -102,7 +105,8 @@ def render_report(query: Query, *, since: date, until: date, metric: str = "ment
         cells = []
         for actor in chosen:
             r = by_key.get((week, actor))
-            cells.append(f"<td title='mentions / articles / stories'>{r[3]} / {r[4]} / {r[5]}</td>" if r else "<td>·</td>")
+            cells.append(f"<td title='mentions / articles / stories'>{r[3]} / {r[4]} / {r[5]}</td>"
+                         if r else "<td>·</td>")
         body.append(f"<tr><th>{week.isoformat()}</th>{''.join(cells)}</tr>")
     chart = chart_svg(rows, chosen, names, metric) if rows and chosen else "<p>No mentions in this range.</p>"
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -154,7 +158,9 @@ def data_range(query: Query) -> tuple[date | None, date | None]:
         return None, None
 
     def as_date(value) -> date:
-        return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        return date.fromisoformat(str(value)[:10])
 
     from datetime import timedelta
 

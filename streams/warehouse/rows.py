@@ -23,8 +23,9 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
     rows["articles"].append({
         "article_id": a.article_id, "story_id": item.story.story_id, "duplicate_of": item.story.duplicate_of,
         "url": a.url, "canonical_url": a.canonical_url, "site": site, "title": a.title, "text": a.text,
-        "lang": a.lang or "", "author": a.author, "published_at": a.published_at, "published_source": a.published_source,
-        "published_utc_offset": a.published_utc_offset, "fetched_at": a.fetched_at, "charset": a.charset, "fingerprint": a.fingerprint, "source": a.source,
+        "lang": a.lang or "", "author": a.author, "published_at": a.published_at,
+        "published_source": a.published_source, "published_utc_offset": a.published_utc_offset,
+        "fetched_at": a.fetched_at, "charset": a.charset, "fingerprint": a.fingerprint, "source": a.source,
         "mention_count": len(item.mentions), "dictionary_version": item.dictionary_version,
         "raw_topic": raw.topic if raw else "", "raw_partition": raw.partition if raw else -1,
         "raw_offset": raw.offset if raw else -1, "page_id": page_id(raw), "processed_at": processed_at,
@@ -81,14 +82,16 @@ def page_id(raw) -> str:
 
 
 def _ledger(raw, source, url, outcome, article_id, reason, processed_at) -> dict[str, Any]:
-    return {"page_id": page_id(raw), "raw_topic": raw.topic, "raw_partition": raw.partition, "raw_offset": raw.offset, "source": source or "",
+    return {"page_id": page_id(raw), "raw_topic": raw.topic, "raw_partition": raw.partition,
+            "raw_offset": raw.offset, "source": source or "",
             "url": url, "outcome": outcome, "article_id": article_id, "reason": reason, "processed_at": processed_at,
             "raw_at": raw.timestamp}
 
 
 def dead_letter_rows(item: DeadLetter) -> Rows:
     raw = item.raw
-    rows: Rows = {"ledger": [_ledger(raw, item.source, item.url, "dead_letter", None, item.reason, item.at)]} if raw else {}
+    rows: Rows = ({"ledger": [_ledger(raw, item.source, item.url, "dead_letter", None, item.reason, item.at)]}
+                  if raw else {})
     return rows | {"dead_letters": [{
         "at": item.at, "stage": item.stage, "reason": item.reason, "error": item.error, "source": item.source or "",
         "url": item.url, "raw_topic": raw.topic if raw else "", "raw_partition": raw.partition if raw else -1,
@@ -97,7 +100,8 @@ def dead_letter_rows(item: DeadLetter) -> Rows:
 
 
 REPLACED = "replaced articles"
-"""Rows key (not a table) listing the articles whose new version replaces the stored one (`reprocess --from-archive`)."""
+"""Rows key (not a table) listing the articles whose new version replaces the stored one
+(`reprocess --from-archive`)."""
 
 
 def write_rows(warehouse, rows: Rows) -> None:

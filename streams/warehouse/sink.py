@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from schemas.records import DeadLetter, StoryArticle
+from schemas.records import DeadLetter, RawRef, StoryArticle
 from streams.pipeline.steps import dead_letter
 from streams.runtime.backoff import retry
 from streams.runtime.kafka import KafkaClients
@@ -38,12 +38,13 @@ def decode(topic_key: str, value: bytes | None) -> StoryArticle | DeadLetter:
         return model.model_validate(orjson.loads(value or b""))
     except Exception as exc:  # a poison message must land as a dead letter, never stop the partition
         raw = None
-        try:
+        try:  # its raw reference when it has a valid one (a malformed one must not fail the dead letter too)
             data = orjson.loads(value or b"")
-            raw = (data.get("article") or {}).get("raw") or data.get("raw")
+            found = (data.get("article") or {}).get("raw") or data.get("raw")
+            raw = RawRef.model_validate(found) if isinstance(found, dict) else None
         except Exception:
             pass
-        return dead_letter("sink", exc, raw=raw if isinstance(raw, dict) else None, payload=value or b"")
+        return dead_letter("sink", exc, raw=raw, payload=value or b"")
 
 
 class WarehouseSink:

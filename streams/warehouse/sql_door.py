@@ -133,7 +133,8 @@ class SqlDoor:
                 canonical = base if base in aggregates else None
         names = {name.lower(), canonical.lower(), alias.get(canonical, canonical).lower()}
         if names & FORBIDDEN_FUNCTIONS or any(n.startswith("dict") for n in names):
-            return f"function {name} is refused (it reads files, dictionaries or models, tells about the host, or sleeps)"
+            return (f"function {name} is refused "
+                    "(it reads files, dictionaries or models, tells about the host, or sleeps)")
         return None
 
     # -- the check ------------------------------------------------------------------------------------
@@ -192,7 +193,8 @@ class SqlDoor:
             raise QueryFailed(_clickhouse_message(exc)) from None
         # With result_overflow_mode=break ClickHouse stops only after the block that crossed a limit, and one block
         # can hold a whole short result (1000 rows of 1 MB), so the door counts rows and bytes itself.
-        rows, size, cut = [], 0, False
+        rows: list[tuple[Any, ...]] = []
+        size, cut = 0, False
         for row in result.result_rows:
             size += sum(_value_bytes(v) for v in row)
             if len(rows) == self.limits.max_result_rows or size > self.limits.max_result_bytes:

@@ -17,15 +17,15 @@ async def backfill(paths: list[str | Path], settings: Settings, kafka_url: str, 
     """Pages whose URL was already sent (by the feeder or an earlier backfill) are skipped unless `resend_seen`."""
     store = SeenStore(settings.data_path / "feeder.sqlite")
 
-    def canonical(doc: RawDocument) -> str:
-        return canonicalize_url(doc.url) or doc.url
+    def canonical(url: str) -> str:
+        return canonicalize_url(url) or url
 
     def sent(doc: RawDocument) -> None:
         if doc.url:
-            store.mark_sent(canonical(doc), doc.url, "backfill")
+            store.mark_sent(canonical(doc.url), doc.url, "backfill")
 
     def already_sent(doc: RawDocument) -> bool:
-        return bool(doc.url) and not resend_seen and store.seen(canonical(doc))
+        return bool(doc.url and not resend_seen and store.seen(canonical(doc.url)))
 
     try:
         return await ingest(paths, settings, kafka_url, progress=progress, on_sent=sent, skip=already_sent)

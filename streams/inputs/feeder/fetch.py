@@ -97,7 +97,8 @@ class Fetcher:
         return self
 
     async def __aexit__(self, *exc) -> None:
-        await self.session.close()
+        if self.session is not None:
+            await self.session.close()
 
     async def _polite(self, host: str):
         """Per host: at most `host_concurrency` at once, `host_delay_seconds` between starts, none before a
@@ -128,21 +129,23 @@ class Fetcher:
         origin = f"{parts.scheme}://{parts.netloc}"
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:  # one robots.txt request per origin, however many pages wait for it
-            read_at, parser = self._robots.get(origin, (None, None))
+            read_at, parser = self._robots.get(origin, (0.0, None))
             if parser is None or time.monotonic() - read_at > self.policy.robots_ttl_seconds:
                 parser = urllib.robotparser.RobotFileParser()
                 got = await self._get(origin + "/robots.txt", check_robots=False, retries=1)
                 if got.error == "stopped":
                     raise _Stopped()  # nothing learnt: cache nothing
                 if (got.status and 400 <= got.status < 500) or (got.error or "").startswith("blocked"):
-                    parser.allow_all = True  # blocked: the page's own request meets the same guard and says so
+                    # blocked: the page's own request meets the same guard and says so. (typeshed lacks
+                    # allow_all/disallow_all, the flags RobotFileParser.read itself sets on 4xx/401/403.)
+                    parser.allow_all = True  # type: ignore[attr-defined]
                 elif got.body is not None and got.status == 200:
                     parser.parse(got.body.decode("utf-8", "replace").splitlines())
                     delay = parser.crawl_delay(self.policy.user_agent)
                     if delay:
                         self._host_delay[parts.netloc] = float(delay)
                 else:
-                    parser.disallow_all = True
+                    parser.disallow_all = True  # type: ignore[attr-defined]
                 self._robots[origin] = (time.monotonic(), parser)
         return parser.can_fetch(self.policy.user_agent, url)
 
@@ -174,6 +177,9 @@ class Fetcher:
 
     async def _one(self, url: str, etag: str | None, last_modified: str | None, retries: int) -> Fetched:
         p = self.policy
+        session = self.session
+        if session is None:
+            raise RuntimeError("a Fetcher fetches only inside `async with`")
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -190,7 +196,7 @@ class Fetcher:
                 # Not started; a retry that has not started either ends here, with what the last try said.
                 return Fetched(url, url, error="stopped" if attempt == 0 else error)
             try:
-                async with self.session.get(url, headers=headers, allow_redirects=False) as response:
+                async with session.get(url, headers=headers, allow_redirects=False) as response:
                     kept = {k.lower(): v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
                     if "location" in response.headers:
                         kept["location"] = response.headers["location"]

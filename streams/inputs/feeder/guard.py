@@ -83,7 +83,8 @@ def is_public(address: str) -> bool:
             return False
         if ip.ipv4_mapped:
             return True
-    return ip.is_global and not ip.is_multicast and not any(ip in net for net in NOT_GLOBAL if net.version == ip.version)
+    return ip.is_global and not ip.is_multicast and not any(
+        ip in net for net in NOT_GLOBAL if net.version == ip.version)
 
 
 class GuardedResolver(AbstractResolver):
@@ -91,7 +92,7 @@ class GuardedResolver(AbstractResolver):
         self.allow_private = allow_private
         self._resolver = DefaultResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
         answers = await self._resolver.resolve(host, port, family)
         if not self.allow_private:
             blocked = [a["host"] for a in answers if not is_public(a["host"])]

@@ -33,8 +33,11 @@ MAX_CHILD_SITEMAPS = 20
 def raw_record(source: Source, fetched: Fetched) -> RawPage:
     import base64
 
-    return RawPage(source=source.name, url=fetched.url, page_id=page_id_for(fetched.url, source.name, fetched.body),
-                   html_b64=base64.b64encode(fetched.body).decode("ascii"),
+    body = fetched.body
+    if body is None:  # only fetches that got a page are sent
+        raise ValueError(f"{fetched.url}: a fetch without a body has no raw page")
+    return RawPage(source=source.name, url=fetched.url, page_id=page_id_for(fetched.url, source.name, body),
+                   html_b64=base64.b64encode(body).decode("ascii"),
                    content_type=fetched.headers.get("content-type"), fetched_at=datetime.now(UTC),
                    final_url=fetched.final_url if fetched.final_url != fetched.url else None,
                    http_status=fetched.status, lang_hint=source.lang,
@@ -112,7 +115,7 @@ class Feeder:
         if source.kind == "urls":
             return list(source.urls)
         found: list[str] = []
-        queue = [source.url]
+        queue = [source.url] if source.url else []  # a feed or sitemap source always has one (config.Source)
         visited = 0
         while queue and visited <= MAX_CHILD_SITEMAPS and len(found) < source.max_items * 2:
             url = queue.pop(0)
@@ -124,7 +127,7 @@ class Feeder:
             if got.not_modified:
                 self.metrics.polls.labels(source.name, "not_modified").inc()
                 continue
-            if not got.ok:
+            if not got.ok or got.body is None:
                 self.metrics.polls.labels(source.name, "failed").inc()
                 log.warning("source %s: %s: %s", source.name, url, got.error)
                 continue
@@ -166,8 +169,7 @@ class Feeder:
                     "oversized", f"the broker refused a {len(value)}-byte message: {exc}"))
                 return
             self.store.mark_sent(canonical, url, source.name)
-            final = canonicalize_url(got.final_url) if got.final_url else None
-            if final and final != canonical:
+            if got.final_url and (final := canonicalize_url(got.final_url)) and final != canonical:
                 self.store.mark_alias(final, got.final_url, source.name)
             self.metrics.count(source.name, "fetched")
             return
@@ -191,7 +193,8 @@ class Feeder:
             log.info("source %s: %s: %s (will retry next poll)", source.name, url, got.error)
 
     async def give_up(self, source: Source, canonical: str, url: str, why: Rejected) -> None:
-        """A page the feeder will not send: a dead letter says why (so the warehouse knows), then it is not asked again."""
+        """A page the feeder will not send: a dead letter says why (so the warehouse knows), then it is not asked
+        again."""
         letter = dead_letter("feed", why, source=source.name, url=url)
         await self.send("dead-letters", None, orjson.dumps(letter.model_dump(mode="json")))
         self.store.mark_final(canonical, url, source.name)
@@ -235,7 +238,8 @@ class Feeder:
 def policy_from(settings) -> FetchPolicy:
     return FetchPolicy(user_agent=settings.feeder_user_agent, max_bytes=settings.max_page_bytes,
                        allow_private=settings.feeder_allow_private, host_delay_seconds=settings.feeder_host_delay,
-                       host_concurrency=settings.feeder_host_concurrency, timeout_seconds=settings.feeder_timeout_seconds,
+                       host_concurrency=settings.feeder_host_concurrency,
+                       timeout_seconds=settings.feeder_timeout_seconds,
                        retries=settings.feeder_retries, max_redirects=settings.feeder_max_redirects)
 
 
@@ -268,7 +272,8 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
             # One String parameter (it travels through the worker's /sql as text): URLs hold no newline.
             chunk = "\n".join(u for u in urls[i:i + 200] if "\n" not in u)
             _, part = await asyncio.get_running_loop().run_in_executor(
-                None, run_sql, settings, "SELECT DISTINCT url FROM ledger WHERE url IN splitByChar('\\n', {urls:String})",
+                None, run_sql, settings,
+                "SELECT DISTINCT url FROM ledger WHERE url IN splitByChar('\\n', {urls:String})",
                 {"urls": chunk})
             rows.extend(part)
         return {r[0] for r in rows}

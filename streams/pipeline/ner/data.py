@@ -68,8 +68,9 @@ def anercorp(directory: Path) -> tuple[list[Sentence], list[Sentence]]:
 
 def spans(tags: list[str]) -> list[tuple[str, int, int]]:
     """(type, start, end) entities of an IOB sequence, CoNLL style (an I- after another type starts one)."""
-    out = []
-    kind, start = None, 0
+    out: list[tuple[str, int, int]] = []
+    kind: str | None = None
+    start = 0
     for i, tag in enumerate(list(tags) + ["O"]):
         if tag == "O" or tag.startswith("B-") or (tag.startswith("I-") and tag[2:] != kind):
             if kind is not None:
@@ -94,7 +95,8 @@ def wikifane(directory: Path) -> tuple[list[tuple[str, list[str]]], Counter, Cou
         coarse = WIKIFANE_TYPES.get(kind)
         if coarse:
             out.append((coarse, words))
-    seen, outside = Counter(), Counter()
+    seen: Counter[str] = Counter()
+    outside: Counter[str] = Counter()
     for words, tags in sentences:
         seen.update(words)
         outside.update(w for w, t in zip(words, tags, strict=False) if t == "O")

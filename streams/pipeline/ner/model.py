@@ -169,7 +169,7 @@ class Recognizer:
         if not named:
             return []
         labels = self.labels
-        tags = {}
+        tags: dict[int, str] = {}
         for i in named:
             label = labels[ids[i]]
             if "-" not in label:  # IO model: a run of one label is one name
@@ -178,7 +178,7 @@ class Recognizer:
         tidy(words, tags)
         out: list[Span] = []
         run: list[int] = []
-        kind = None
+        kind = ""  # the run's entity type, set when a run starts
         for i in sorted(tags) + [-2]:
             tag = tags.get(i, "O")
             if run and (tag == "O" or tag.startswith("B-") or tag[2:] != kind or i != run[-1] + 1):

@@ -80,7 +80,8 @@ _EN_TITLES = re.compile(
     r"\b(?:President|Prime Minister|(?:Foreign|Defen[cs]e|Interior|Finance|Energy) Minister|Minister"
     r"|Secretary of State|Secretary[- ]General|Chancellor|King|Queen|Crown Prince|Prince|Sheikh|Emir|Ambassador"
     r"|Senator|General|envoy|Envoy|counterpart|spokesman|spokeswoman|Speaker)[ \t]+")
-_EN_NAME = re.compile(r"(?:[A-Z][a-z'\-]+|al-[A-Z][a-z]+|el-[A-Z][a-z]+)(?:[ ](?:[A-Z][a-z'\-]+|al-[A-Z][a-z]+|bin|de|von|van|da)){0,3}")
+_EN_NAME = re.compile(r"(?:[A-Z][a-z'\-]+|al-[A-Z][a-z]+|el-[A-Z][a-z]+)"
+                      r"(?:[ ](?:[A-Z][a-z'\-]+|al-[A-Z][a-z]+|bin|de|von|van|da)){0,3}")
 _EN_NOT_NAMES = frozenset(
     "The A An On In At For And But Of To By With From This That Said Says Has Had Was Is Will Would Told Met "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August "

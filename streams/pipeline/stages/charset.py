@@ -24,17 +24,17 @@ def _codec(name: str) -> str | None:
 
 def decode_html(data: bytes, content_type: str | None = None) -> tuple[str, str]:
     """Return (text, how) where `how` records the charset and where it came from, e.g. 'cp1256 (meta)'."""
-    for bom, enc in _BOMS:
+    for bom, bom_codec in _BOMS:
         if data.startswith(bom):
-            return data.decode(enc, errors="replace"), f"{enc} (bom)"
+            return data.decode(bom_codec, errors="replace"), f"{bom_codec} (bom)"
     head = data[:1024]
     if head.startswith(_MAGIC) or b"\x00" in head:
         raise Rejected("binary", "NUL bytes or a binary file signature")
     declared: list[tuple[str, str]] = []
     if content_type and (m := _HEADER_CHARSET.search(content_type)):
         declared.append((m.group(1), "header"))
-    if m := _META_CHARSET.search(data[:4096]):
-        declared.append((m.group(1).decode("ascii", "replace"), "meta"))
+    if meta := _META_CHARSET.search(data[:4096]):
+        declared.append((meta.group(1).decode("ascii", "replace"), "meta"))
     for name, origin in declared:
         enc = _codec(name)
         if enc is None:

@@ -23,6 +23,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 from urllib.parse import urlsplit
 
 import lxml.etree
@@ -33,10 +34,11 @@ from htmldate import find_date
 from htmldate.extractors import extract_url_date
 from htmldate.utils import Extractor
 from trafilatura.metadata import examine_meta, extract_meta_json, extract_title, extract_url
+from trafilatura.settings import Document
 from trafilatura.settings import Extractor as ExtractionOptions
 from trafilatura.utils import load_html
 
-from schemas.records import Article, RawRef
+from schemas.records import Article, PublishedSource, RawRef
 from streams.pipeline.arabic import fingerprint_text
 from streams.pipeline.identity import canonicalize_url
 from streams.pipeline.stages import Rejected
@@ -196,7 +198,8 @@ def listed_articles(tree: lxml.html.HtmlElement | str, min_chars: int) -> tuple[
             tree = lxml.html.fromstring(tree)
         except (lxml.etree.ParserError, ValueError):
             return 0, frozenset()
-    sizes, headed, paragraphs = [], 0, set()
+    sizes: list[int] = []
+    headed, paragraphs = 0, set[str]()
     for node in tree.iter("article"):
         if "comment" in f"{node.get('class', '')} {node.get('id', '')}".lower():
             continue
@@ -284,7 +287,7 @@ def _offset_minutes(value: datetime) -> int | None:
 
 def _publication_time(tree, doc_date: str | None, url: str | None, title: str, body: str, html: str,
                       fetched_at: datetime | None, stamped: datetime | None = None,
-                      ) -> tuple[datetime, str, int | None]:
+                      ) -> tuple[datetime, PublishedSource, int | None]:
     """(UTC time, where it came from, the zone offset the page stated in minutes or None): see the ranking in
     the module docstring."""
     if stamped is not None:
@@ -292,15 +295,16 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
     url_day = extract_url_date(url, _URL_DATE) if url else None
     found = _parse_iso(doc_date)
     # htmldate falls back to the URL path before looking at <time> and text: rank that below them.
-    from_url = found is not None and url_day is not None and doc_date.startswith(f"{url_day}T00:00:00")
+    from_url = (found is not None and url_day is not None and doc_date is not None
+                and doc_date.startswith(f"{url_day}T00:00:00"))
     if found is not None and not from_url:
         return found, "metadata", None  # htmldate does not say which zone the page used
-    if (found := _time_element(tree)) is not None:
-        return found[0], "metadata", found[1]
-    found = (find_stamp(f"{title}\n{body}", not_after=fetched_at)
+    if (element := _time_element(tree)) is not None:
+        return element[0], "metadata", element[1]
+    stamp = (find_stamp(f"{title}\n{body}", not_after=fetched_at)
              or find_stamp(_visible_text(html[:200_000]), not_after=fetched_at))
-    if found is not None:
-        return found[0], "dateline", found[1]
+    if stamp is not None:
+        return stamp[0], "dateline", stamp[1]
     # htmldate's extensive search (visible dates anywhere on the page, never from scripts) before the URL path
     # and the crawl time; the tree is no longer needed for anything else
     lxml.etree.strip_elements(tree, "script", "style", "noscript", with_tail=False)
@@ -361,7 +365,8 @@ def _metadata(tree: lxml.html.HtmlElement, url: str | None, objects: list[dict],
             meta = extract_meta_json(tree, meta)
         except Exception:  # trafilatura's JSON-LD reader raises on odd documents; the meta tags still count
             pass
-    title = choose_headline(page_titles(tree, url, objects, affixes)) or (meta.title or extract_title(tree) or "").strip()
+    title = (choose_headline(page_titles(tree, url, objects, affixes))
+             or (meta.title or extract_title(tree) or "").strip())
     page_url = meta.url or extract_url(tree, url)
     date = _find_date(tree, page_url or "", _DATE_PARAMS) if with_date else None
     return title, page_url, date, _author(meta.author, tree)
@@ -468,7 +473,8 @@ def clean_page(
         # jusText, keeps them): try both, keeping a retry that finds clearly more.
         short = kept < limits.min_text_chars
         for options in ((_RECALL, _FULL) if short else (_FULL, _RECALL)):
-            retry = trafilatura.bare_extraction(tree, options=options)
+            # without as_dict, a Document (trafilatura annotates the as_dict=True dict too, with no overload)
+            retry = cast(Document | None, trafilatura.bare_extraction(tree, options=options))
             if retry is None or not retry.text:
                 continue
             retry_lines, retry_dates = _body_lines(retry.text, title, profile)
@@ -483,7 +489,8 @@ def clean_page(
         raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
     if doc is None or not doc.text:
         if _depth(tree) >= _PARSER_DEPTH:
-            raise Rejected("too deep", f"elements nested {_PARSER_DEPTH}+ levels deep: the parser drops what lies deeper")
+            raise Rejected("too deep",
+                           f"elements nested {_PARSER_DEPTH}+ levels deep: the parser drops what lies deeper")
         raise Rejected("no article text", "the extractor found no main text" + _truncated(html))
     if not title and lines:
         title, lines = lines[0], lines[1:]

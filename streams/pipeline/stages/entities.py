@@ -8,15 +8,15 @@ recognizer (streams/pipeline/ner) and the title patterns find, linked to actors 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import ahocorasick
 
-from schemas.records import Entity, Mention
+from schemas.records import ActorType, Entity, Mention
 from streams.pipeline.arabic import is_mark, normalize, normalize_with_map, word_chars
 from streams.pipeline.dictionary import ActorDictionary, AliasEntry
 from streams.pipeline.ner.linking import actor_key, bare_form, link_alias, name_key
-from streams.pipeline.ner.model import Recognizer
+from streams.pipeline.ner.model import Recognizer, Span
 from streams.pipeline.stages.candidates import _not_names
 
 # Proclitic strings allowed between a word start and a name: conjunction, then preposition.
@@ -95,7 +95,7 @@ def extract_mentions(text: str, dictionary: ActorDictionary,
 # Last words of names that are ordinary words elsewhere (عبد الله، صلاح الدين، عبد الله الثاني): never taken
 # alone as the name again.
 _NOT_SURNAMES = frozenset({"الله", "الدين", "الرحمن", "الثاني", "الاول", "الثالث", "الرابع", "الكبير", "الصغير"})
-_RECOGNIZER_TYPES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "other"}
+_RECOGNIZER_TYPES: dict[str, ActorType] = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "other"}
 
 
 def _original_span(text: str, index: Sequence[int], start: int, end: int) -> tuple[int, int]:
@@ -105,7 +105,7 @@ def _original_span(text: str, index: Sequence[int], start: int, end: int) -> tup
     return o_start, o_end
 
 
-def _matches(pattern: re.Pattern, norm: str, names: Sequence[str]) -> list[re.Match]:
+def _matches(pattern: re.Pattern, norm: str, names: Iterable[str]) -> list[re.Match]:
     """pattern.finditer(norm) for a pattern whose matches hold one of `names` after at most two clitic letters:
     the same matches, but tried only where one can start (the regex engine took ~0.1 ms an article to try every
     position behind the lookbehind)."""
@@ -150,7 +150,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
     for m in mentions:
         take(m.start, m.end)
 
-    items: list[tuple[int, int, object]] = [(m.start, m.end, m) for m in mentions]
+    items: list[tuple[int, int, Mention | Span]] = [(m.start, m.end, m) for m in mentions]
     for span in recognizer.recognize(text, (norm, index)):
         o_start, o_end = _original_span(text, index, span.start, span.end)
         if free(o_start, o_end):
@@ -159,6 +159,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
 
     # surname or last words of a full name (bare) -> (key, actor_id, end of the full name in the original text)
     surnames: dict[str, tuple[str, str | None, int]] = {}
+    actor_id: str | None
     for o_start, o_end, item in items:
         if isinstance(item, Mention):
             actor = dictionary.actors[item.actor_id]
@@ -188,9 +189,9 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
     if surnames:  # later uses of a surname the recognizer did not tag (document consistency)
         alternatives = "|".join(map(re.escape, sorted(surnames, key=len, reverse=True)))  # longest first
         pattern = re.compile(r"(?<!\w)(?:[وف]?[بلك]?)(" + alternatives + r")(?!\w)")
-        for m in _matches(pattern, norm, surnames):
-            key, actor_id, after = surnames[m.group(1)]
-            o_start, o_end = _original_span(text, index, *m.span(1))
+        for match in _matches(pattern, norm, surnames):
+            key, actor_id, after = surnames[match.group(1)]
+            o_start, o_end = _original_span(text, index, *match.span(1))
             if o_start >= after and free(o_start, o_end):
                 found.append((o_start, o_end, Entity(type="person", surface=text[o_start:o_end], start=o_start,
                                                      end=o_end, key=key, actor_id=actor_id)))

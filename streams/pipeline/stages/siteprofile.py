@@ -42,7 +42,8 @@ def line_key(line: str) -> str:
 
 def _affixes(titles: Sequence[str], min_count: int) -> tuple[str, ...]:
     """A prefix or suffix segment, with its separator, shared by at least `min_count` distinct titles."""
-    prefixes, suffixes = Counter(), Counter()
+    prefixes: Counter[str] = Counter()
+    suffixes: Counter[str] = Counter()
     for title in set(titles):
         parts = _SEPARATOR.split(title)
         if len(parts) < 3:  # [text, separator, text]

@@ -111,7 +111,7 @@ def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_
 def lead_persons(mentions: Sequence[Mention], n: int = LEAD_PERSONS) -> tuple[str, ...]:
     """The persons an article names most (earlier first on ties): a rewrite changes words, not whom it is about."""
     counts = Counter(m.actor_id for m in mentions if m.type == "person")
-    first = {}
+    first: dict[str, int] = {}
     for m in mentions:
         first.setdefault(m.actor_id, m.start)
     return tuple(sorted(counts, key=lambda a: (-counts[a], first[a]))[:n])
@@ -274,10 +274,10 @@ class StoryIndex:
         buckets = tuple((person, published_at.date()) for person in persons) if sig is not None else ()
         self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig, seq, buckets)
         self.by_fingerprint.setdefault(fingerprint, article_id)
-        if sig is not None:
+        if sig is not None:  # buckets is empty without a signature
             self.lsh.insert(article_id, sig)
-        for bucket_key in buckets:
-            self.by_person_day.setdefault(bucket_key, _Bucket(len(sig))).add(article_id, sig)
+            for bucket_key in buckets:
+                self.by_person_day.setdefault(bucket_key, _Bucket(len(sig))).add(article_id, sig)
         heapq.heappush(self._expiry, (indexed_at or self.clock(), seq, article_id))
         self.evict()
 
