@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--base", type=Path, required=True, help="the other source tree (a checkout or archive)")
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
-    if not (args.base / "streams" / "steps.py").is_file():
+    if not (args.base / "streams" / "pipeline" / "steps.py").is_file():
         sys.exit(f"entities_step_ab: {args.base} is not a source tree (no streams/pipeline/steps.py)")
     corpus = ROOT / "samples" / "corpus"
     for n in range(args.pairs):

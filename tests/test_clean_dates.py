@@ -53,3 +53,10 @@ def test_impossible_offsets_and_unparsable_urls_do_not_crash_the_stage():
     article = clean_page(page, url="https://example.com/a", source="t")
     assert article.published_utc_offset is None
     assert clean_page(_page(), url="http://[::1", source="t").site is None
+
+
+def test_a_copyright_year_is_not_a_publication_day():
+    fetched = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    page = _page().replace("</body>", "<footer><p>Copyright © 2025 Example News. All rights reserved.</p></footer></body>")
+    article = clean_page(page, url="https://example.com/news/talks", source="t", fetched_at=fetched)
+    assert (article.published_at, article.published_source) == (fetched, "fetched")

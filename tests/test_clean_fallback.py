@@ -42,3 +42,40 @@ def test_a_fast_pass_that_keeps_the_article_is_not_repeated(monkeypatch):
                         lambda tree, options: calls.append(options) or real(tree, options=options))
     article = clean_page(HTML, url="https://example.com/guide", source="t")
     assert all(s in article.text for s in SECTIONS) and calls == [clean._FAST]
+
+
+def test_the_walk_over_the_pages_text_nodes_is_skipped_when_the_kept_text_is_a_large_share(monkeypatch):
+    def walk(tree):
+        raise AssertionError("the page's text nodes were walked although the bound decides")
+
+    monkeypatch.setattr(clean, "_own_chars", walk)
+    article = clean_page(HTML, url="https://example.com/guide", source="t")
+    assert all(s in article.text for s in SECTIONS)
+
+
+def test_the_small_share_test_agrees_with_the_full_measure():
+    from trafilatura.utils import load_html
+
+    for html in (HTML, HTML.replace("<article>", "<nav>" + "<a href='/x'>menu item</a>" * 300 + "</nav><article>"),
+                 HTML.replace("</article>", "</article><div>" + "<span>comment text here</span>" * 400 + "</div>")):
+        tree = load_html(html)
+        page = clean._PageText(tree)
+        for kept in (0, 100, 300, 500, 800, 1200, 2000, 5000):
+            assert page.small_share(kept) == (kept < clean._MIN_KEPT_SHARE * clean._visible_chars(tree)), kept
+
+
+def test_no_recall_pass_when_the_full_pass_keeps_the_fast_pass_text(monkeypatch):
+    """A page whose other text is comments or teasers: the full pass agrees with the fast one, recall is not run."""
+    calls = []
+    comments = "".join(f"<div class='c'><span>Reader {i} says this car guide was useful and well written</span></div>"
+                       for i in range(80))
+    html = HTML.replace("</article>", f"</article><div id='talk'>{comments}</div>")
+    text = "\n".join([INTRO, *SECTIONS])
+
+    def fake(tree, options):
+        calls.append(options)
+        return SimpleNamespace(text=text)
+
+    monkeypatch.setattr(clean.trafilatura, "bare_extraction", fake)
+    article = clean_page(html, url="https://example.com/guide", source="t")
+    assert article.text.split("\n")[1:] == [INTRO, *SECTIONS] and calls == [clean._FAST, clean._FULL]

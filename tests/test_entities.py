@@ -97,6 +97,37 @@ def test_arab_names_keep_their_long_vowels_and_listed_aliases_beat_generated_one
     assert ids("قال غوتيريس", d) == ["gutierrez"]
 
 
+GENERATIONS = """
+version: "generations"
+actors:
+  - id: bashar-al-assad
+    name: Bashar al-Assad
+    type: person
+    aliases: {ar: ["بشار الأسد"]}
+    short: {ar: ["الأسد"]}
+    roles: [{title: President of Syria, from: "2000-07-17", to: "2024-12-08"}]
+  - id: hafez-al-assad
+    name: Hafez al-Assad
+    type: person
+    aliases: {ar: ["حافظ الأسد"]}
+    short: {ar: ["الأسد"]}
+    roles: [{title: President of Syria, from: "1971-03-14", to: "2000-06-10"}]
+"""
+
+
+def test_the_son_and_the_father_resolve_a_shared_family_name_by_dated_offices(tmp_path, small_dictionary):
+    path = tmp_path / "actors.yaml"
+    path.write_text(GENERATIONS, encoding="utf-8")
+    dated = ActorDictionary.load(path)
+    both = "خلف بشار الأسد والده حافظ الأسد. "
+    assert ids(both + "ورث الأسد الابن أجهزة أبيه", dated)[-1] == "bashar-al-assad"
+    assert ids(both + "وقال الأسد الأب إن", dated)[-1] == "hafez-al-assad"
+    assert ids("وقال الأسد الأب إن", dated) == ["hafez-al-assad"]  # no full name needed
+    assert ids(both + "وقال الأسد إن", dated) == ["bashar-al-assad", "hafez-al-assad"]  # no epithet: unresolved
+    # without dated offices the epithet cannot tell them apart
+    assert ids(both + "ورث الأسد الابن", small_dictionary) == ["bashar-al-assad", "hafez-al-assad"]
+
+
 # -- extract_entities' own rules, with a stub recognizer (pins from the mutation run: benchmarks/mutation.sh) ----------
 
 ENTITY_ACTORS = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -14,7 +15,7 @@ import pytest
 from tests.conftest import BAD, CORPUS, ROOT
 
 KEYS = ["source", "status", "reason", "article_id", "url", "title", "text", "lang", "published_at", "mentions",
-        "entities", "story_id", "duplicate_of"]
+        "entities", "story_id", "duplicate_of", "input"]
 MENTION_KEYS = ["actor_id", "name", "type", "surface", "start", "end"]
 ENTITY_KEYS = ["type", "surface", "start", "end", "key", "actor_id"]
 ARTICLE = (CORPUS / sorted(p.name for p in CORPUS.iterdir())[0]).read_text(encoding="utf-8", errors="replace")
@@ -100,3 +101,42 @@ def test_output_is_deterministic(lines, bad_inputs, tmp_path):
     run_process(CORPUS, bad_inputs, BAD, env={"NEWSSTREAM_MAX_PAGE_BYTES": "200000"}, out=out)
     again = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
     assert again == lines
+
+
+def test_each_line_says_where_its_input_was_read(lines, bad_inputs):
+    by_source = {line["source"]: line for line in lines}
+    page = CORPUS / sorted(p.name for p in CORPUS.iterdir())[0]
+    assert by_source[str(page)]["input"] == {"path": str(page), "line": None, "offset": None}
+    jsonl = bad_inputs / "h-records.jsonl"
+    data = jsonl.read_bytes()
+    for number in (1, 2, 3):
+        where = by_source[f"{jsonl}:{number}"]["input"]
+        assert (where["path"], where["line"]) == (str(jsonl), number)
+        # the offset is where that line starts in the file: a user can seek to the input of any output line
+        assert data[where["offset"]:].split(b"\n", 1)[0] == data.split(b"\n")[number - 1]
+
+
+def test_a_warc_record_is_found_again_at_its_offset(tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from streams.inputs.paths import iter_documents
+
+    path = tmp_path / "crawl.warc.gz"
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for n in range(3):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(f"https://example.org/{n}", "response",
+                                                          payload=io.BytesIO(ARTICLE.encode()),
+                                                          http_headers=headers))
+    docs = list(iter_documents([path], max_bytes=10_000_000))
+    assert [d.url for d in docs] == [f"https://example.org/{n}" for n in range(3)]
+    assert len({d.offset for d in docs}) == 3
+    for doc in docs:
+        assert doc.path == str(path)
+        with path.open("rb") as stream:
+            stream.seek(doc.offset)
+            record = next(iter(ArchiveIterator(stream)))
+            assert record.rec_headers.get_header("WARC-Target-URI") == doc.url

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import orjson
 
@@ -16,7 +17,9 @@ WARC_SUFFIXES = (".warc", ".warc.gz")
 
 @dataclass(frozen=True)
 class RawDocument:
-    """One input document. `error` is set when the input itself is unreadable (a bad JSONL line)."""
+    """One input document. `error` is set when the input itself is unreadable (a bad JSONL line).
+    `path`, `line` and `offset` say where it was read: the file, the JSONL line number (1-based), the byte
+    offset of the JSONL line or WARC record in the file (what `warcio extract FILE OFFSET` takes)."""
 
     source: str
     url: str | None
@@ -24,6 +27,9 @@ class RawDocument:
     fetched_at: datetime | None
     content_type: str | None = None
     error: str | None = None
+    path: str | None = None
+    line: int | None = None
+    offset: int | None = None
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -36,24 +42,34 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+class _Where(TypedDict):
+    path: str
+    line: int
+    offset: int
+
+
 def _jsonl(path: Path) -> Iterator[RawDocument]:
+    offset = 0
     with path.open("rb") as lines:
         for number, line in enumerate(lines, 1):
+            start, offset = offset, offset + len(line)
             if not line.strip():
                 continue
             source = f"{path}:{number}"
+            where = _Where(path=str(path), line=number, offset=start)
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                yield RawDocument(source, None, None, None, error=f"bad JSONL record: {exc}")
+                yield RawDocument(source, None, None, None, error=f"bad JSONL record: {exc}", **where)
                 continue
             if not isinstance(record, dict) or not isinstance(record.get("html"), str):
-                yield RawDocument(source, None, None, None, error="bad JSONL record: needs a string 'html' field")
+                yield RawDocument(source, None, None, None, error="bad JSONL record: needs a string 'html' field",
+                                  **where)
                 continue
             url = record.get("url") if isinstance(record.get("url"), str) else None
+            content_type = record.get("content_type") if isinstance(record.get("content_type"), str) else None
             yield RawDocument(source, url, record["html"], _parse_time(record.get("fetched_at")),
-                              content_type=record.get("content_type")
-                              if isinstance(record.get("content_type"), str) else None)
+                              content_type=content_type, **where)
 
 
 WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
@@ -68,7 +84,8 @@ def _warc(path: Path, max_bytes: int) -> Iterator[RawDocument]:
     records = 0
     with path.open("rb") as stream:
         try:
-            for number, record in enumerate(ArchiveIterator(stream), 1):
+            records_in_file = ArchiveIterator(stream)
+            for number, record in enumerate(records_in_file, 1):
                 if record.rec_type not in WARC_TYPES:
                     continue
                 records += 1
@@ -83,19 +100,20 @@ def _warc(path: Path, max_bytes: int) -> Iterator[RawDocument]:
                 body = record.content_stream().read(max_bytes + 1)
                 yield RawDocument(f"{path}#{number}", url, body,
                                   _parse_time(record.rec_headers.get_header("WARC-Date")),
-                                  content_type=content_type or None)
+                                  content_type=content_type or None, path=str(path),
+                                  offset=records_in_file.get_record_offset())
         except Exception as exc:  # a damaged archive: what was read stands, the rest is one bad input
-            yield RawDocument(str(path), None, None, None, error=f"bad WARC file: {exc}")
+            yield RawDocument(str(path), None, None, None, error=f"bad WARC file: {exc}", path=str(path))
             return
     if records == 0:
-        yield RawDocument(str(path), None, None, None, error="bad WARC file: no readable WARC record")
+        yield RawDocument(str(path), None, None, None, error="bad WARC file: no readable WARC record", path=str(path))
 
 
 def _file(path: Path, max_bytes: int) -> RawDocument:
     fetched_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     with path.open("rb") as f:
         body = f.read(max_bytes + 1)  # reading one byte past the cap is enough to know it is oversized
-    return RawDocument(str(path), None, body, fetched_at)
+    return RawDocument(str(path), None, body, fetched_at, path=str(path))
 
 
 def iter_documents(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[RawDocument]:
@@ -107,7 +125,7 @@ def iter_documents(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[R
         elif path.exists():
             files = [path]
         else:
-            yield RawDocument(str(path), None, None, None, error="no such file or folder")
+            yield RawDocument(str(path), None, None, None, error="no such file or folder", path=str(path))
             continue
         for file in files:
             if file.suffix.lower() in JSONL_SUFFIXES:

@@ -109,6 +109,12 @@ def _period(value: str, last: bool) -> date:
     return date(int(year), 12, 31) if last else date(int(year), 1, 1)
 
 
+def first_office(actor: Actor) -> date | None:
+    """The first day of the actor's earliest dated office, None when no office has a start date."""
+    starts = [_period(r.start, last=False) for r in actor.roles if r.start]
+    return min(starts) if starts else None
+
+
 def _roles(value: object, where: str) -> tuple[Role, ...]:
     if value is None:
         return ()

@@ -42,7 +42,12 @@ def raw_page(doc: RawDocument, entered_at: datetime | None = None) -> RawPage:
                    fetched_at=fetched_at)
 
 
-def ok_line(source: str, result: StoryArticle) -> dict[str, Any]:
+def input_of(doc: RawDocument) -> dict[str, Any]:
+    """Where a document was read: file, JSONL line number, byte offset of its line or WARC record."""
+    return {"path": doc.path, "line": doc.line, "offset": doc.offset}
+
+
+def ok_line(source: str, result: StoryArticle, where: dict[str, Any] | None = None) -> dict[str, Any]:
     article = result.article
     return {
         "source": source,
@@ -58,13 +63,16 @@ def ok_line(source: str, result: StoryArticle) -> dict[str, Any]:
         "entities": [e.model_dump() for e in result.entities],
         "story_id": result.story.story_id,
         "duplicate_of": result.story.duplicate_of,
+        "input": where or {"path": None, "line": None, "offset": None},
     }
 
 
-def rejected_line(source: str, reason: str, url: str | None = None) -> dict[str, Any]:
+def rejected_line(source: str, reason: str, url: str | None = None,
+                  where: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"source": source, "status": "rejected", "reason": reason, "article_id": None, "url": url,
             "title": None, "text": None, "lang": None, "published_at": None, "mentions": [],
-            "entities": [], "story_id": None, "duplicate_of": None}
+            "entities": [], "story_id": None, "duplicate_of": None,
+            "input": where or {"path": None, "line": None, "offset": None}}
 
 
 def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,
@@ -107,11 +115,11 @@ def _raise(exc: Exception) -> Callable[[], Article]:
 def _line(doc: RawDocument, cleaned: Callable[[], Article] | None, dictionary: ActorDictionary, max_mentions: int,
           index: StoryIndex) -> dict[str, Any]:
     if doc.error:
-        return rejected_line(doc.source, "bad input", doc.url)
+        return rejected_line(doc.source, "bad input", doc.url, input_of(doc))
     try:
         if cleaned is None:
             raise Rejected("empty", "no body")
         result = story_step(entities_step(cleaned(), dictionary, max_mentions), index)
     except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
-        return rejected_line(doc.source, dead_letter("process", exc).reason, doc.url)
-    return ok_line(doc.source, result)
+        return rejected_line(doc.source, dead_letter("process", exc).reason, doc.url, input_of(doc))
+    return ok_line(doc.source, result, input_of(doc))

@@ -22,10 +22,12 @@ from streams.pipeline.ner.features import OFFSETS, PAD, PERSON_TRIGGERS, TOKEN, 
 
 MODEL_PATH = Path(__file__).with_name("model") / "arner.npz"
 TYPES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "other"}
+# A token of ASCII letters and digits with a letter (a Latin-script word), as a search over a span's text.
+_LATIN_WORD = re.compile(r"(?<!\w)[0-9A-Za-z]*[A-Za-z][0-9A-Za-z]*(?!\w)")
 _CACHE_WORDS = 200_000  # distinct words kept with their score blocks (about 180 bytes each)
 # A token whose O score beats every other label's by this much is taken as O without asking its neighbours.
 # The exact bound (the most the transitions could gain) is far larger and leaves ~99 % of a text undecided;
-# with this margin 70 % of the development part's tokens are decided alone and 6 of its 18,909 tags change
+# with this margin 70 % of the development part's tokens are decided alone and 7 of its 18,909 tags change
 # against exact Viterbi (benchmarks/ner.py prints the count).
 PRUNE_MARGIN = 4.0
 
@@ -52,6 +54,7 @@ class Recognizer:
         self._weights = weights.astype(np.float32)
         self._trans = transitions.astype(np.float32)
         self._o = labels.index("O")
+        self._iob = all(lab == "O" or "-" in lab for lab in labels)
         n = len(labels)
         # An O at t is optimal whatever its neighbours when its emission margin over y beats the most the
         # transitions into and out of t can gain by y instead of O (each term at least 0: a sequence's ends).
@@ -169,23 +172,22 @@ class Recognizer:
         if not named:
             return []
         labels = self.labels
-        tags: dict[int, str] = {}
-        for i in named:
-            label = labels[ids[i]]
-            if "-" not in label:  # IO model: a run of one label is one name
-                label = ("I-" if i - 1 in tags and tags[i - 1][2:] == label else "B-") + label
-            tags[i] = label
-        tidy(words, tags)
+        tags = dict(zip(named, map(labels.__getitem__, ids[named].tolist()), strict=True))
+        if not self._iob:  # IO model: a run of one label is one name
+            for i in named:
+                label = tags[i]
+                tags[i] = ("I-" if i - 1 in tags and tags[i - 1][2:] == label else "B-") + label
+        tidy(words, tags, self.gazetteer.words.get("PER", frozenset()))
         out: list[Span] = []
         run: list[int] = []
         kind = ""  # the run's entity type, set when a run starts
         for i in sorted(tags) + [-2]:
             tag = tags.get(i, "O")
             if run and (tag == "O" or tag.startswith("B-") or tag[2:] != kind or i != run[-1] + 1):
-                span_words = tuple(words[j] for j in run)
-                if not any(w.isascii() and not w.isdigit() and w.isalnum() for w in span_words):
+                start, end = offsets[run[0]][0], offsets[run[-1]][1]
+                if _LATIN_WORD.search(norm, start, end) is None:
                     # trained on Arabic: Latin-script text gets no names from it (the dictionary covers it)
-                    out.append(Span(kind, offsets[run[0]][0], offsets[run[-1]][1], span_words))
+                    out.append(Span(kind, start, end, tuple(words[run[0]:run[-1] + 1])))  # a run is contiguous
                 run = []
             if tag != "O":
                 if not run:
@@ -265,13 +267,18 @@ def line_tokens(norm: str) -> tuple[list[str], list[tuple[int, int]], list[int]]
     return words, offsets, pads
 
 
-def tidy(words: list[str], tags: dict[int, str]) -> None:
-    """Two repairs of the CRF's person boundaries, on the named positions only (position -> tag): a person name
-    right after another is one name split in two (صلاح الدين | احمد ناجي), and a title word starting a person
-    name is not part of it (للشيخ القرضاوي)."""
+def tidy(words: list[str], tags: dict[int, str], name_words: frozenset[str] | set[str] = frozenset()) -> None:
+    """Three repairs of the CRF's person boundaries, on the named positions only (position -> tag): a person name
+    right after another is one name split in two (صلاح الدين | احمد ناجي); but a word with the conjunction و
+    that is no known name word (وليد is one) starts another name after one of two words or more (a list:
+    رانيا فريد شوقي | ورجاء الجداوي); and a title word starting a person name is not part of it (للشيخ القرضاوي)."""
     for i in sorted(tags):
         if tags[i] == "B-PER" and tags.get(i - 1) in ("B-PER", "I-PER"):
             tags[i] = "I-PER"
+    for i in sorted(tags):
+        if (tags[i] == "I-PER" and tags.get(i - 2) in ("B-PER", "I-PER") and words[i].startswith("و")
+                and len(words[i]) >= 4 and words[i] not in name_words):
+            tags[i] = "B-PER"
     for i in sorted(tags):
         if tags[i] == "B-PER" and tags.get(i + 1) == "I-PER" and _bare(words[i]) in PERSON_TRIGGERS:
             del tags[i]

@@ -39,9 +39,16 @@ def _text_len(node: lxml.html.HtmlElement) -> int:
     return len(" ".join(node.text_content().split()))
 
 
-_REGION_CANDIDATES = lxml.etree.XPath(
-    "//body//*[self::section or self::aside or self::div or self::ul or self::nav or self::form or self::dialog]"
-    "[@aria-label or @aria-labelledby or @data-e2e or @data-component or @class or @id]")
+_REGION_TAGS = ("section", "aside", "div", "ul", "nav", "form", "dialog")
+
+
+def _region_candidates(tree: lxml.html.HtmlElement):
+    """Blocks inside <body> with attributes, in document order (lxml's iter: half the time of the XPath it
+    replaced, which walked every node with a predicate)."""
+    for body in tree.iter("body"):
+        for node in body.iter(_REGION_TAGS):
+            if node.attrib:
+                yield node
 
 
 def _link_chars(node: lxml.html.HtmlElement) -> int:
@@ -73,7 +80,7 @@ def prune_chrome(tree: lxml.html.HtmlElement) -> int:
                       or a.get("role") in ("region", "complementary")), None)
         if block is not None and _text_len(block) <= _MAX_CHROME_BLOCK_CHARS:
             doomed.append(block)
-    for node in _REGION_CANDIDATES(tree):
+    for node in _region_candidates(tree):
         aria = node.get("aria-label", "")
         if not (_CHROME_WORDS.search(" ".join(node.attrib.values())) or (aria and _REGION_ARABIC_LABELS.search(aria))):
             continue  # one search over all attributes: most blocks name nothing of the kind

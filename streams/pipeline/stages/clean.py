@@ -218,6 +218,90 @@ def listed_articles(tree: lxml.html.HtmlElement | str, min_chars: int) -> tuple[
     return headed, frozenset(paragraphs)
 
 
+# --- the lead paragraph ---------------------------------------------------------------------------
+# A lead in its own block between the headline and the article's text (a bold first paragraph in a div of its own,
+# which trafilatura leaves out with the headline area). Not a dek or standfirst (a subtitle that the article's text
+# does not continue: the public set's truth leaves those out) and never a caption, byline or list.
+_LEAD_MIN_CHARS, _LEAD_MAX_CHARS = 80, 800
+_LEAD_BLOCK_TAGS = {"p", "div", "section"}
+_BLOCK_CHILDREN = {"p", "div", "section", "article", "ul", "ol", "table", "figure", "h1", "h2", "h3", "h4", "h5",
+                   "h6", "blockquote", "header", "footer", "aside", "nav", "form", "dl", "pre"}
+_NOT_LEAD_PLACES = {"figure", "figcaption", "header", "footer", "nav", "aside", "form", "a", "li", "blockquote",
+                    "table"}
+_DEK_NAMES = re.compile(r"summary|standfirst|dek\b|sub-?title|sub-?head|excerpt|description|strapline|kicker|"
+                        r"teaser|caption|credit|byline|author|meta|date|time|tag|breadcrumb", re.I)
+_SENTENCE_END = (".", "!", "?", "؟", "۔", ".\"", ".”", ".»", ".)")
+_MIN_LINE_CHARS = 40  # shorter blocks between headline and lead are labels, bylines, dates
+_LEAD_MAX_DEPTH = 2  # the lead sits at most this many wrappers below the container it shares with the text
+
+
+def _leaf_blocks(node: lxml.html.HtmlElement):
+    return node.tag in _LEAD_BLOCK_TAGS and not any(
+        isinstance(child.tag, str) and child.tag in _BLOCK_CHILDREN for child in node)
+
+
+def _lead_paragraph(tree: lxml.html.HtmlElement, lines: list[str], title: str) -> str | None:
+    """The text of a lead block the extraction left out: the nearest text block before the element holding the
+    body's first line, after the page's <h1>, when it reads as a paragraph (a sentence of 80-800 characters, few
+    links) and is neither a dek, a caption nor a byline by its place or its names."""
+    if not lines or not title:
+        return None
+    probe = lines[0][:30]
+    if len(probe) < 20:
+        return None
+    h1 = next(tree.iter("h1"), None)
+    if h1 is None:
+        return None
+    found = tree.xpath("//body//text()[contains(., $s)]", s=probe)
+    if not found:
+        return None
+    first = found[0].getparent()
+    if found[0].is_tail:  # text after an inline element: the block is that element's parent
+        first = first.getparent()
+    if first is None:
+        return None
+    # Every block between the headline and the text lies inside their closest shared container, which must be
+    # the article's (not the page's body): only that subtree is walked.
+    above_h1 = set(h1.iterancestors())
+    scope = next((node for node in first.iterancestors() if node in above_h1), None)
+    if scope is None or scope.tag in ("body", "html"):
+        return None
+    candidate, seen_h1 = None, False
+    for node in scope.iter():
+        if node is first:
+            break
+        if node is h1:
+            seen_h1 = True
+            continue
+        if not seen_h1 or not isinstance(node.tag, str) or not _leaf_blocks(node):
+            continue
+        text = " ".join(node.text_content().split())
+        if len(text) >= _MIN_LINE_CHARS and h1 not in node.iterancestors():
+            candidate = node
+    if not seen_h1 or candidate is None or first in candidate.iterdescendants() or candidate in first.iterancestors():
+        return None
+    # headline, lead and text in one article container, the lead a block of its own near the text's
+    above_lead = list(candidate.iterancestors())
+    shared = next((node for node in first.iterancestors() if node in above_lead), None)
+    if shared is None or shared.tag in ("body", "html") or h1 not in shared.iterdescendants():
+        return None
+    if above_lead.index(shared) > _LEAD_MAX_DEPTH:
+        return None
+    text = " ".join(candidate.text_content().split())
+    if not (_LEAD_MIN_CHARS <= len(text) <= _LEAD_MAX_CHARS) or not text.endswith(_SENTENCE_END):
+        return None
+    if text == title or any(text in line or line in text for line in lines[:3]):
+        return None
+    if sum(len(a.text_content()) for a in candidate.iter("a")) > 0.2 * len(text):
+        return None
+    for node in (candidate, *candidate.iterancestors()):
+        if node.tag in _NOT_LEAD_PLACES or _DEK_NAMES.search(f"{node.get('class', '')} {node.get('id', '')}"):
+            return None
+        if node.tag == "body":
+            break
+    return text
+
+
 def _mostly_listed(lines: list[str], paragraphs: frozenset[str]) -> bool:
     """Most of the extracted body comes from the listed blocks' paragraphs."""
     covered = sum(len(line) for line in lines if " ".join(line.split()) in paragraphs)
@@ -285,6 +369,12 @@ def _offset_minutes(value: datetime) -> int | None:
     return None if offset is None else int(offset.total_seconds() // 60)
 
 
+def _year_only(found: datetime) -> bool:
+    """htmldate's extensive search ends with a year alone (the copyright line, "© 2026"), given as 1 January at
+    midnight: not a publication day (6 of the WCXB dev pages, plain trafilatura too)."""
+    return (found.month, found.day, found.hour, found.minute, found.second) == (1, 1, 0, 0, 0)
+
+
 def _publication_time(tree, doc_date: str | None, url: str | None, title: str, body: str, html: str,
                       fetched_at: datetime | None, stamped: datetime | None = None,
                       ) -> tuple[datetime, PublishedSource, int | None]:
@@ -310,7 +400,7 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
     lxml.etree.strip_elements(tree, "script", "style", "noscript", with_tail=False)
     if (found := _parse_iso(_find_date(tree, url or "", _EXTENSIVE_DATE_PARAMS))) is not None and (
             url_day is None or not found.isoformat().startswith(f"{url_day}T00:00:00")) and (
-            fetched_at is None or found <= fetched_at):
+            fetched_at is None or found <= fetched_at) and not _year_only(found):
         return found, "dateline", None
     if url_day is not None:
         return datetime.fromisoformat(url_day).replace(tzinfo=UTC), "url", None
@@ -334,13 +424,46 @@ _MIN_KEPT_SHARE = 0.25  # the fast pass keeping less than this of the page's own
 _RECALL_GAIN = 1.5
 
 
+def _own_chars(tree: lxml.html.HtmlElement) -> int:
+    return sum(len(text.strip()) for text in _VISIBLE_TEXT(tree))
+
+
+def _paragraph_chars(tree: lxml.html.HtmlElement) -> int:
+    return sum(max(0, len(p.text_content().strip()) - sum(len(a.text_content()) for a in p.iter("a")))
+               for p in _PARAGRAPHS(tree))
+
+
 def _visible_chars(tree: lxml.html.HtmlElement) -> int:
     """Characters of the page's own visible text (links and navigation aside), whatever elements hold it, or of
     its paragraphs (links aside) when more: some templates hold the article inside a header or a form."""
-    own = sum(len(text.strip()) for text in _VISIBLE_TEXT(tree))
-    paragraphs = sum(max(0, len(p.text_content().strip()) - sum(len(a.text_content()) for a in p.iter("a")))
-                     for p in _PARAGRAPHS(tree))
-    return max(own, paragraphs)
+    return max(_own_chars(tree), _paragraph_chars(tree))
+
+
+class _PageText:
+    """Whether an extraction kept a small share of _visible_chars, computed only as far as the answer needs: the
+    paragraphs' text first (cheap), then an upper bound of the own text (the body's text without scripts and
+    styles, in C), and the walk over every text node (the costly part) only when the bound cannot decide."""
+
+    def __init__(self, tree: lxml.html.HtmlElement):
+        self._tree = tree
+        self._paragraphs: int | None = None
+        self._bound: int | None = None
+        self._own: int | None = None
+
+    def small_share(self, kept: int) -> bool:
+        if self._paragraphs is None:
+            self._paragraphs = _paragraph_chars(self._tree)
+        if kept < _MIN_KEPT_SHARE * self._paragraphs:
+            return True
+        if self._bound is None:
+            self._bound = sum(len(body.text_content())
+                              - sum(len(code.text or "") for code in body.iter("script", "style"))
+                              for body in self._tree.iter("body"))
+        if kept >= _MIN_KEPT_SHARE * self._bound:
+            return False
+        if self._own is None:
+            self._own = _own_chars(self._tree)
+        return kept < _MIN_KEPT_SHARE * self._own
 
 
 def _extract(tree, favor_recall: bool = False):
@@ -466,8 +589,8 @@ def clean_page(
     doc = _extract(tree)
     lines, dates = _body_lines(doc.text, title, profile) if doc is not None and doc.text else ([], [])
     kept = sum(map(len, lines))
-    page_chars = _visible_chars(tree)
-    if kept < limits.min_text_chars or kept < _MIN_KEPT_SHARE * page_chars:
+    page_text = _PageText(tree)
+    if kept < limits.min_text_chars or page_text.small_share(kept):
         # The fast pass misses some layouts (<br>-separated text in divs: recall finds them) and cuts long
         # guides with many subheadings after their intro (the full pass, comparing with readability and
         # jusText, keeps them): try both, keeping a retry that finds clearly more.
@@ -481,8 +604,15 @@ def clean_page(
             if (short and options is _RECALL) or sum(map(len, retry_lines)) >= _RECALL_GAIN * max(kept, 1):
                 doc, lines, dates = retry, retry_lines, retry_dates
                 kept = sum(map(len, lines))
-            if kept >= limits.min_text_chars and kept >= _MIN_KEPT_SHARE * page_chars:
+            if kept >= limits.min_text_chars and not page_text.small_share(kept):
                 break
+            if options is _FULL and not short and retry.text == doc.text:
+                # The comparison with readability and jusText kept the fast pass's very text: the page's other text
+                # is not the article's (comments, teasers). The recall pass found nothing more on every such page
+                # of the public set and the WCXB dev split (13 of them), at the cost of one more extraction.
+                break
+    if (lead := _lead_paragraph(tree, lines, title)) is not None:
+        lines = [lead, *lines]
     if (why := _error_page(tree, title, lines)) is not None:
         raise Rejected("error page", why)
     if listed >= 2 and (not lines or _mostly_listed(lines, listed_paragraphs)):

@@ -14,7 +14,8 @@ import ahocorasick
 
 from schemas.records import ActorType, Entity, Mention
 from streams.pipeline.arabic import is_mark, normalize, normalize_with_map, word_chars
-from streams.pipeline.dictionary import ActorDictionary, AliasEntry
+from streams.pipeline.dictionary import ActorDictionary, AliasEntry, first_office
+from streams.pipeline.ner.features import PERSON_TRIGGERS, _bare
 from streams.pipeline.ner.linking import actor_key, bare_form, link_alias, name_key
 from streams.pipeline.ner.model import Recognizer, Span
 from streams.pipeline.stages.candidates import _not_names
@@ -78,6 +79,8 @@ def extract_mentions(text: str, dictionary: ActorDictionary,
         if len(ids) > 1:
             ids = tuple(i for i in ids if i in named_in_full)
             if len(ids) != 1:
+                ids = _by_generation(norm, end, entry.actor_ids, dictionary)
+            if len(ids) != 1:
                 continue
         actor = dictionary.actors[ids[0]]
         o_start, o_end = index[span_start], index[end - 1] + 1
@@ -88,6 +91,27 @@ def extract_mentions(text: str, dictionary: ActorDictionary,
                     surface=text[o_start:o_end], start=o_start, end=o_end)
         )
     return mentions
+
+
+# "the son" / "the father" after a family name the press uses for two generations (الأسد الابن، بوش الأب).
+_GENERATIONS = {"الابن": max, "الاب": min}
+_NEXT_WORD = re.compile(r"\s+(\w+)")
+
+
+def _by_generation(norm: str, end: int, ids: Sequence[str], dictionary: ActorDictionary) -> tuple[str, ...]:
+    """The one actor a shared short form means when "the son" (the later first office) or "the father" (the
+    earlier) follows it; () when no such word follows or the actors' dated offices do not tell them apart."""
+    m = _NEXT_WORD.match(norm, end)
+    pick = _GENERATIONS.get(m.group(1)) if m else None
+    if pick is None:
+        return ()
+    starts = {i: first_office(dictionary.actors[i]) for i in ids}
+    dated = [d for d in starts.values() if d is not None]
+    if len(dated) != len(starts):
+        return ()
+    chosen = pick(dated)
+    winners = tuple(i for i in ids if starts[i] == chosen)
+    return winners if len(winners) == 1 else ()
 
 
 # Named entities: the dictionary's mentions, the recognizer's names and the title-pattern candidates, linked.
@@ -103,6 +127,67 @@ def _original_span(text: str, index: Sequence[int], start: int, end: int) -> tup
     while o_end < len(text) and is_mark(text[o_end]):
         o_end += 1
     return o_start, o_end
+
+
+_TITLE_WORD = re.compile(r"\S+\s+(?=\S)")
+# Honorifics that stand before a name but are no part of it, besides the recognizer's person trigger words.
+_HONORIFICS = frozenset(normalize(w) for w in "سمو صاحب السمو الجلالة الفخامة فخامة جلالة معالي سعادة".split())
+# A person name goes on over these (بن، بنت، آل after normalization): محمد بن راشد آل مكتوم.
+_NAME_LINKS = frozenset({"بن", "بنت", "ابن", "ال"})
+_NEXT_LINKED_WORD = re.compile(r"\s+(\S+)\s+(\w+)")
+_LAST_WORD = re.compile(r"\s+(\S+)$")
+
+
+def _after_titles(text: str, start: int, end: int) -> int:
+    """Start of a person name without the title words it begins with (الشيخ محمد بن راشد -> محمد بن راشد):
+    the dictionary lists some aliases with their title, the annotated news does not count it in the name."""
+    while True:
+        m = _TITLE_WORD.match(text, start, end)
+        if not m:
+            return start
+        word = _bare(normalize(m.group().strip()))
+        if word not in PERSON_TRIGGERS and word not in _HONORIFICS:
+            return start
+        start = m.end()
+
+
+def _joined_family_names(text: str, items: list[tuple[int, int, Mention | Span]],
+                         free) -> list[tuple[int, int, Mention | Span]]:
+    """Items (sorted) with a person name continued over "بن X" / "آل X" that follows it: the next item when it
+    is the continuation (the recognizer tagged آل مكتوم apart), else the untagged words themselves."""
+    out: list[tuple[int, int, Mention | Span]] = []
+    for s, e, item in items:
+        if out and _is_person(item) and _is_person(out[-1][2]):
+            ps, pe, previous = out[-1]
+            gap, first = text[pe:s], text[s:e].split(maxsplit=1)[0]
+            if not gap.strip() and gap and normalize(first) in _NAME_LINKS and not isinstance(item, Mention):
+                out[-1] = (ps, e, _longer(previous, text[pe:e]))
+                continue
+        out.append((s, e, item))
+    for n, (s, e, item) in enumerate(out):
+        if not _is_person(item):
+            continue
+        limit = out[n + 1][0] if n + 1 < len(out) else len(text)
+        while (m := _NEXT_LINKED_WORD.match(text, e)) and m.end() <= limit and normalize(m.group(1)) in _NAME_LINKS \
+                and free(e, m.end()):
+            item, e = _longer(item, text[e:m.end()]), m.end()
+        while (last := _LAST_WORD.search(text, s, e)) and normalize(last.group(1)) in _NAME_LINKS:
+            e = last.start()  # a name does not end with بن / آل
+            if not isinstance(item, Mention):
+                item = Span(item.kind, item.start, item.end, item.words[:-1])
+        out[n] = (s, e, item)
+    return out
+
+
+def _longer(item: Mention | Span, more: str) -> Mention | Span:
+    """A recognizer span with the words of `more` appended (a mention takes its words from the text)."""
+    if isinstance(item, Mention):
+        return item
+    return Span(item.kind, item.start, item.end, (*item.words, *normalize(more).split()))
+
+
+def _is_person(item: Mention | Span) -> bool:
+    return item.type == "person" if isinstance(item, Mention) else item.kind == "PER"
 
 
 def _matches(pattern: re.Pattern, norm: str, names: Iterable[str]) -> list[re.Match]:
@@ -151,11 +236,24 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
         take(m.start, m.end)
 
     items: list[tuple[int, int, Mention | Span]] = [(m.start, m.end, m) for m in mentions]
+    widened: dict[int, tuple[int, int]] = {}  # mention position -> its person name's span, grown by the recognizer
     for span in recognizer.recognize(text, (norm, index)):
         o_start, o_end = _original_span(text, index, span.start, span.end)
         if free(o_start, o_end):
             items.append((o_start, o_end, span))
-    items.sort(key=lambda x: x[0])
+        elif span.kind == "PER":  # over a dictionary person: the name may be longer (محمد بن راشد | آل مكتوم)
+            over = [i for i, m in enumerate(mentions) if m.start < o_end and o_start < m.end]
+            if len(over) == 1 and mentions[over[0]].type == "person":
+                s, e = widened.get(over[0], (mentions[over[0]].start, mentions[over[0]].end))
+                widened[over[0]] = (min(s, o_start), max(e, o_end))
+    for i, m in enumerate(mentions):
+        if m.type == "person":
+            s, e = widened.get(i, (m.start, m.end))
+            s = _after_titles(text, s, e)
+            if (s, e) != (m.start, m.end):
+                take(s, e)
+                items[i] = (s, e, m)
+    items = _joined_family_names(text, sorted(items, key=lambda x: x[0]), free)
 
     # surname or last words of a full name (bare) -> (key, actor_id, end of the full name in the original text)
     surnames: dict[str, tuple[str, str | None, int]] = {}
@@ -164,7 +262,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
         if isinstance(item, Mention):
             actor = dictionary.actors[item.actor_id]
             key, actor_id, kind = actor_key(actor), actor.actor_id, actor.type
-            words = normalize(item.surface).split() if kind == "person" else ()
+            words = normalize(text[o_start:o_end]).split() if kind == "person" else ()
         else:
             words = list(item.words)
             kind = _RECOGNIZER_TYPES[item.kind]

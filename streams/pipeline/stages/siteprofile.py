@@ -19,7 +19,8 @@ from streams.pipeline.arabic import normalize
 MIN_PAGES = 5  # below this a site has no profile: one page's paragraph must not look like chrome
 MIN_SHARE = 0.5  # a line on at least half of a site's pages is its template's
 MAX_CHROME_LINE_CHARS = 200
-_SEPARATOR = re.compile(r"(\s+[-–—|:»«·•~/]{1,2}\s+|\s*[|｜]\s*)")
+# "‹" and "›" too: WordPress themes put the site name after "‹" ("Title ‹ Site").
+_SEPARATOR = re.compile(r"(\s+[-–—|:»«‹›·•~/]{1,2}\s+|\s*[|｜]\s*)")
 
 
 @dataclass(frozen=True)
