@@ -78,6 +78,26 @@ class Settings(BaseSettings):
     archive_segment_bytes: int = Field(
         64_000_000, ge=1, description="NEWSSTREAM_ARCHIVE_SEGMENT_BYTES: a writer starts a new segment past this size.",
     )
+    archive_segment_seconds: float = Field(
+        300.0, ge=0, allow_inf_nan=False, description="NEWSSTREAM_ARCHIVE_SEGMENT_SECONDS: a writer starts a new "
+        "segment (with a bucket: uploads the one it closes) at its first page past this age. 0: by size only.",
+    )
+    archive_s3_bucket: str | None = Field(
+        None, min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$",
+        description="NEWSSTREAM_ARCHIVE_S3_BUCKET: keep the archive in this S3-compatible bucket (segments are "
+        "written in NEWSSTREAM_ARCHIVE_DIR first and uploaded when they close). Credentials: AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY (or any source boto3 reads). Unset: the archive directory only.",
+    )
+    archive_s3_prefix: str = Field(
+        "archive/", description="NEWSSTREAM_ARCHIVE_S3_PREFIX: key prefix of the segments in the bucket.",
+    )
+    archive_s3_endpoint: str | None = Field(
+        None, description="NEWSSTREAM_ARCHIVE_S3_ENDPOINT: http(s)://host:port of an S3-compatible service "
+        "(MinIO, Ceph, ...). Unset: AWS S3.",
+    )
+    archive_s3_region: str | None = Field(
+        None, description="NEWSSTREAM_ARCHIVE_S3_REGION: the bucket's region. Unset: AWS_REGION / boto3's default.",
+    )
     topic_prefix: str = Field("newsstream", description="NEWSSTREAM_TOPIC_PREFIX: prefix of every topic name.")
     partitions: int = Field(4, ge=1, description="NEWSSTREAM_PARTITIONS: partitions of the parallel topics.")
     app_id: str = Field("newsstream", description="NEWSSTREAM_APP_ID: Faust app id (consumer group).")
@@ -221,6 +241,25 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="NEWSSTREAM_LOG_FORMAT: text, or json for one structured object per line."
     )
+
+    @field_validator("archive_s3_bucket", mode="before")
+    @classmethod
+    def _no_bucket(cls, bucket: str | None) -> str | None:
+        return bucket or None  # compose passes an unset variable as ""
+
+    @field_validator("archive_s3_endpoint")
+    @classmethod
+    def _an_s3_endpoint(cls, url: str | None) -> str | None:
+        if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+            raise ValueError("not an S3 endpoint: http(s)://host:port")
+        return url or None
+
+    @field_validator("archive_s3_prefix")
+    @classmethod
+    def _a_key_prefix(cls, prefix: str) -> str:
+        """`archive`, `/archive/` and `archive/` are the same prefix; "" is the bucket's top."""
+        prefix = prefix.strip("/")
+        return f"{prefix}/" if prefix else ""
 
     @field_validator("clickhouse_url", "analyst_clickhouse_url")
     @classmethod

@@ -148,3 +148,63 @@ def test_reconcile_refuses_a_grace_that_is_not_finite_and_non_negative(grace, tm
 
     with pytest.raises(ValueError, match="grace_seconds must be a finite number"):
         asyncio.run(reconcile(Settings(data_dir=tmp_path), "kafka://127.0.0.1:1", no_query, grace_seconds=grace))
+
+
+def test_a_garbled_index_line_hides_no_page(tmp_path):
+    """A corrupt line in the middle of an index (not only a torn last one): its page is found in the segment, and
+    verify names the line."""
+    with archive.ArchiveWriter(tmp_path) as writer:
+        written = [writer.append(page(i)) for i in range(4)]
+    index = tmp_path / f"{written[0].segment}.idx"
+    lines = index.read_bytes().splitlines()
+    lines[1] = b"\x00\x00garbage{" + lines[1][20:]
+    index.write_bytes(b"\n".join(lines) + b"\n")
+    problems: list[str] = []
+    found = list(archive.entries(tmp_path, problems=problems))
+    assert [e.page_id for e in found] == [p.page_id for p in map(page, range(4))]
+    assert archive.read_page(tmp_path, found[1]) == page(1)
+    assert problems and "index line 2 garbled" in problems[0]
+    report = archive.verify(tmp_path)
+    assert any("index line 2 garbled" in p for p in report.problems), report.problems
+
+
+def test_a_lost_index_or_a_writer_killed_before_its_index_line_hides_no_page(tmp_path):
+    with archive.ArchiveWriter(tmp_path) as writer:
+        written = [writer.append(page(i)) for i in range(3)]
+    index = tmp_path / f"{written[0].segment}.idx"
+    lines = index.read_bytes().splitlines()
+    index.write_bytes(b"\n".join(lines[:2]) + b"\n")  # the segment holds a page its index never listed
+    assert len(list(archive.entries(tmp_path))) == 3
+    assert any("1 pages not in the index" in p for p in archive.verify(tmp_path).problems)
+    index.unlink()
+    assert [e.offset for e in archive.entries(tmp_path)] == [e.offset for e in written]
+    assert any("no index" in p for p in archive.verify(tmp_path).problems)
+
+
+def test_reconcile_counts_a_page_whose_index_line_is_garbled(tmp_path):
+    import asyncio
+
+    from streams.ops.reconcile import reconcile
+    from streams.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    with archive.ArchiveWriter(settings.archive_path) as writer:
+        written = [writer.append(page(i)) for i in range(3)]
+    index = settings.archive_path / f"{written[0].segment}.idx"
+    lines = index.read_bytes().splitlines()
+    index.write_bytes(lines[0] + b"\n" + b"not json\n" + lines[2] + b"\n")
+
+    async def nothing_landed(sql, params=None):
+        return []
+
+    report = asyncio.run(reconcile(settings, "kafka://127.0.0.1:1", nothing_landed, grace_seconds=0, dry_run=True))
+    assert report.missing == 3 and written[1].page_id in {s["page_id"] for s in report.sample}
+    assert report.archive_problems and "garbled" in report.archive_problems[0]
+
+
+def test_verify_reports_a_segment_that_holds_no_page(tmp_path):
+    with archive.ArchiveWriter(tmp_path) as writer:
+        writer.append(page(1))
+    (tmp_path / "20260101T000000000000Z-1-abcdef.warc.gz").write_bytes(b"\x1f\x8b not gzip at all")
+    report = archive.verify(tmp_path)
+    assert any("abcdef" in p and "no page record" in p for p in report.problems), report.problems

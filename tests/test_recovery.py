@@ -262,3 +262,47 @@ def test_cli_reconcile_grace_zero_is_zero_not_the_default(tmp_path):
             raise
         finally:
             worker.stop()
+
+
+def test_a_page_another_tool_produced_is_archived_by_the_clean_stage(tmp_path):
+    """A raw page produced straight to the topic (no page id: not through ingest/feed/backfill) is archived when the
+    clean stage first sees it, under the id the ledger gives it; after the broker loses it, reconcile finds it in
+    the archive and counts it as landed, and `reprocess --from-archive` would cover it."""
+    from streams.inputs import archive
+
+    body = "<html><body><article><h1>خبر</h1><p>" + "نص الخبر الكامل هنا. " * 30 + "</p></article></body></html>"
+    url = "https://example.org/other-tool?id=7"
+
+    with LocalBroker(tmp_path) as broker:
+        settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=tmp_path)
+
+        async def produce() -> None:
+            await ensure_topics(KafkaClients(settings, broker.url))
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker.url))
+            await producer.start()
+            try:
+                await producer.send_and_wait(settings.topic("raw-html"), orjson.dumps(
+                    {"source": "other-tool", "url": url, "html": body, "schema_version": 1}))
+            finally:
+                await producer.stop()
+
+        asyncio.run(produce())
+        worker = WorkerProcess(tmp_path, broker.url, NEWSSTREAM_RECONCILE_SECONDS="0").start()
+        try:
+            wait_for_outcomes(worker.web, 1, 0, timeout=180)
+            rows = query_worker(worker.web, "SELECT page_id, outcome FROM ledger FINAL")[1]
+            assert len(rows) == 1 and rows[0][0] == page_id_for(url, "other-tool", body), rows
+            deadline = time.monotonic() + 30
+            while not list(archive.entries(settings.archive_path)) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            found = list(archive.entries(settings.archive_path))
+            assert [e.page_id for e in found] == [rows[0][0]]
+            kept = archive.read_page(settings.archive_path, found[0])
+            assert kept.url == url and kept.html == body and kept.page_id == rows[0][0]
+            report = worker_action(settings, "reconcile", {"grace_seconds": "0", "dry_run": "1"})
+            assert report["archived"] == 1 and report["missing"] == 0, report
+        except Exception:
+            print(worker.log_tail())
+            raise
+        finally:
+            worker.stop()

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from tqdm import tqdm
 
-from streams.inputs.archive import ArchiveWriter
+from streams.inputs.archive import writer_for
 from streams.inputs.paths import RawDocument, iter_documents
 from streams.pipeline.identity import canonicalize_url
 from streams.pipeline.offline import raw_page
@@ -56,7 +56,7 @@ async def ingest(paths: Iterable[str | Path], settings: Settings, kafka_url: str
     await producer.start()
     report = IngestReport()
     pending: list[tuple[Any, RawDocument | None]] = []  # (the send's future, the document for on_sent)
-    archive = ArchiveWriter(settings.archive_path, settings.archive_segment_bytes)
+    archive = writer_for(settings)
     try:
         for doc in tqdm(iter_documents(paths, max_bytes=settings.max_page_bytes), unit="doc", desc="ingest",
                         disable=not progress):

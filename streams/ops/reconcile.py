@@ -42,6 +42,8 @@ class ReconcileReport:
     in_flight: int = 0
     resent: int = 0
     dead_lettered: int = 0
+    uploaded: int = 0
+    archive_problems: list[str] = field(default_factory=list)  # index lines rebuilt from the segments, etc.
     sample: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -93,7 +95,7 @@ async def resend_archived(settings: Settings, kafka_url: str, wanted: list[archi
         for entry in wanted:
             ref = RawRef(topic=raw_topic, partition=-1, offset=-1, page_id=entry.page_id)
             try:
-                page = archive.read_page(settings.archive_path, entry)
+                page = await asyncio.to_thread(archive.read_page, archive.archive_for(settings), entry)
             except Exception as exc:
                 letter = dead_letter("archive", Rejected("archive damaged", f"{type(exc).__name__}: {exc}"),
                                      source=entry.source, url=entry.url, raw=ref)
@@ -134,7 +136,12 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
     if entered_before is not None:
         cutoff = max(cutoff, entered_before)
     report = ReconcileReport()
-    pages = archive.first_by_page(archive.entries(settings.archive_path))
+    store = archive.archive_for(settings)
+    if store.bucket is not None:  # segments a killed writer left on this machine: into the bucket first
+        report.uploaded = len(await asyncio.to_thread(store.upload_pending))
+    # off the event loop: reading every index (from a bucket, over the network) must not stall the worker's agents
+    pages = await asyncio.to_thread(
+        lambda: archive.first_by_page(archive.entries(store, problems=report.archive_problems)))
     report.archived = len(pages)
     old = [e for e in pages.values() if e.entered_at <= cutoff]
     report.in_flight = len(pages) - len(old)
@@ -211,7 +218,7 @@ async def replay(settings: Settings, kafka_url: str, query: Query, *, stage: str
     no_raw = await query("SELECT count() FROM dead_letters FINAL WHERE raw_offset < 0 AND page_id = ''"
                          + "".join(f" AND {w}" for w in letters), params)
     report.not_replayable = int(no_raw[0][0])
-    pages = archive.first_by_page(archive.entries(settings.archive_path))
+    pages = archive.first_by_page(archive.entries(archive.archive_for(settings)))
     from_archive = [pages[page_id] for page_id, *_ in rows if page_id in pages]
     from_topic: dict[int, list[int]] = {}
     for page_id, topic, partition, offset, _ in rows:

@@ -20,6 +20,7 @@ from typing import Any
 import faust
 
 from schemas.records import Article, ArticleEntities, RawPage, RawRef
+from streams.inputs.archive import UnarchivedPages
 from streams.pipeline import codec
 from streams.pipeline.budget import CleanBudget
 from streams.pipeline.dictionary import DictionaryWatcher
@@ -165,8 +166,12 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     # handed to the clean stage by the page's site; other workers clean without them.
     site_profiles: dict[str, SiteProfile] = {}
 
+    unarchived = UnarchivedPages(settings)
+
     def clean_page(value: Any, ref: RawRef | None) -> Article:
         page = RawPage.model_validate(value)
+        if ref is not None and unarchived.keep(page, ref.page_id, ref.timestamp):  # produced by another tool
+            metrics.stage_outcomes.labels("archive", "unarchived page kept").inc()
         profile = site_profiles.get(site_of(page.final_url or page.url) or "")
         return budget.clean(page, limits, raw=ref, profile=profile)
 

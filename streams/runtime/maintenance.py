@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from streams.inputs.archive import archive_for
 from streams.inputs.archive import prune as prune_archive
 from streams.ops.catalog import sync_actors
 from streams.ops.reconcile import ReconcileReport, reconcile, record_lag
@@ -49,7 +50,7 @@ class Maintenance:
         if report.resent or report.dead_lettered:
             log.warning("reconcile: %s", report.summary())
         pruned = await asyncio.get_running_loop().run_in_executor(
-            None, prune_archive, self.settings.archive_path, self.settings.archive_retention_days)
+            None, prune_archive, archive_for(self.settings), self.settings.archive_retention_days)
         if pruned:
             log.info("archive: %d segments past NEWSSTREAM_ARCHIVE_RETENTION_DAYS deleted", len(pruned))
 

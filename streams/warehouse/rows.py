@@ -104,6 +104,31 @@ REPLACED = "replaced articles"
 (`reprocess --from-archive`)."""
 
 
+DATED_TABLES = ("articles", "mentions", "candidate_mentions", "entities", "stories")
+"""Tables whose rows carry the article's published_at (in their sort key, or read by the weekly views)."""
+
+
+def keep_stored_dates(warehouse, rows: Rows, replaced: set[str]) -> None:
+    """An article already stored with the same text keeps its stored published_at, however old it is. An undated
+    page's date is its fetch time, so the same bytes fetched again later come with another date; the stories stage
+    keeps the known date only while the article is in its window (NEWSSTREAM_STORY_WINDOW_DAYS), and past it every
+    mention would be stored a second time, in another week. (`reprocess --from-archive` replacements excepted.)"""
+    batch = {r["article_id"]: r for r in rows.get("articles", []) if r["article_id"] not in replaced}
+    if not batch:
+        return
+    _, stored = warehouse.query("SELECT article_id, fingerprint, published_at FROM articles FINAL "
+                                "WHERE article_id IN {ids:Array(String)}", parameters={"ids": sorted(batch)})
+    keep = {}
+    for article_id, fingerprint, published_at in stored:
+        published_at = published_at if published_at.tzinfo else published_at.replace(tzinfo=UTC)
+        if batch[article_id]["fingerprint"] == fingerprint and batch[article_id]["published_at"] != published_at:
+            keep[article_id] = published_at
+    for table in DATED_TABLES if keep else ():
+        for row in rows.get(table, []):
+            if row.get("article_id") in keep:
+                row["published_at"] = keep[row["article_id"]]
+
+
 def write_rows(warehouse, rows: Rows) -> None:
     """Insert a batch; for replaced articles, first delete their old mentions and candidate mentions (their offsets
     index the old text), and afterwards rebuild the aggregates fed by `mentions` for the days touched (their
@@ -112,6 +137,7 @@ def write_rows(warehouse, rows: Rows) -> None:
 
     rows = dict(rows)
     replaced = [r["article_id"] for r in rows.pop(REPLACED, [])]
+    keep_stored_dates(warehouse, rows, set(replaced))
     days = set()
     if replaced:
         _, old = warehouse.query("SELECT DISTINCT toDate(published_at) FROM mentions WHERE has({ids:Array(String)}, "
@@ -141,4 +167,9 @@ def batch_rows(items: list[StoryArticle | DeadLetter]) -> Rows:
         rows = story_rows(item, now) if isinstance(item, StoryArticle) else dead_letter_rows(item)
         for table, table_rows in rows.items():
             merged[table].extend(table_rows)
+    # every URL a page came under: the ledger row keeps only the newest delivery's (what_happened_to_url)
+    urls = [{"page_id": r["page_id"], "url": r["url"], "seen_at": r["processed_at"]}
+            for r in merged.get("ledger", []) if r["url"]]
+    if urls:
+        merged["page_urls"] = urls
     return dict(sorted(merged.items(), key=lambda kv: kv[0] == "ledger"))

@@ -245,7 +245,7 @@ def policy_from(settings) -> FetchPolicy:
 
 async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool = False) -> dict:
     """The feeder with a real producer, the seen store in the data directory, metrics and SIGTERM handling."""
-    from streams.inputs.archive import ArchiveWriter
+    from streams.inputs.archive import writer_for
     from streams.pipeline.topics import ensure_topics, topic_specs
     from streams.runtime.kafka import KafkaClients
     from streams.warehouse.query import run_sql, worker_web_url
@@ -279,7 +279,7 @@ async def run_feeder(settings, sources: list[Source], kafka_url: str, once: bool
         return {r[0] for r in rows}
 
     policy = policy_from(settings)
-    archive = ArchiveWriter(settings.archive_path, settings.archive_segment_bytes)
+    archive = writer_for(settings)
     feeder = Feeder(sources, store, send, policy, metrics, settings.feeder_resend_after_seconds, outcome_query,
                     max_attempts=settings.feeder_max_attempts, archive=archive.append)
     loop = asyncio.get_running_loop()
