@@ -41,3 +41,10 @@ def test_binary_rejected(data):
     with pytest.raises(Rejected) as info:
         decode_html(data)
     assert info.value.reason == "binary"
+
+
+def test_a_bom_page_with_broken_bytes_is_decoded_with_replacement_characters():
+    from streams.pipeline.stages.charset import decode_html
+
+    text, how = decode_html(b"\xef\xbb\xbf<p>\xd9\x84\xff</p>")
+    assert text == "<p>\u0644\ufffd</p>" and how == "utf-8-sig (bom)"

@@ -126,3 +126,99 @@ def test_the_son_and_the_father_resolve_a_shared_family_name_by_dated_offices(tm
     assert ids(both + "وقال الأسد إن", dated) == ["bashar-al-assad", "hafez-al-assad"]  # no epithet: unresolved
     # without dated offices the epithet cannot tell them apart
     assert ids(both + "ورث الأسد الابن", small_dictionary) == ["bashar-al-assad", "hafez-al-assad"]
+
+
+# -- extract_entities' own rules, with a stub recognizer (pins from the mutation run: benchmarks/mutation.sh) ----------
+
+ENTITY_ACTORS = """
+version: "test-entities"
+actors:
+  - id: haider-al-abadi
+    name: Haider al-Abadi
+    type: person
+    aliases: {ar: ["حيدر العبادي"]}
+  - id: united-nations
+    name: United Nations
+    type: organization
+    aliases: {ar: ["الأمم المتحدة"]}
+"""
+
+
+class StubRecognizer:
+    """Tags the given names (normalized text) with the given kinds; the stage's linking rules are under test."""
+
+    class gazetteer:  # noqa: N801  (the attribute the stage reads)
+        words = {"PER": set(), "NN": {"اليوم"}}
+
+    def __init__(self, *names: tuple[str, str]):
+        self.names = names
+
+    def recognize(self, text, normalized):
+        from streams.pipeline.ner.model import Span
+
+        norm = normalized[0]
+        spans = []
+        for kind, name in self.names:
+            at = norm.find(name)
+            if at >= 0:
+                spans.append(Span(kind, at, at + len(name), tuple(name.split())))
+        return spans
+
+
+@pytest.fixture(scope="module")
+def entity_actors(tmp_path_factory) -> ActorDictionary:
+    path = tmp_path_factory.mktemp("entity-actors") / "actors.yaml"
+    path.write_text(ENTITY_ACTORS, encoding="utf-8")
+    return ActorDictionary.load(path)
+
+
+def entities_of(text, dictionary, recognizer, candidates=()):
+    from streams.pipeline.arabic import normalize_with_map
+    from streams.pipeline.stages.entities import extract_entities
+
+    normalized = normalize_with_map(text)
+    mentions = extract_mentions(text, dictionary, normalized)
+    return extract_entities(text, mentions, list(candidates), dictionary, recognizer, normalized)
+
+
+def test_a_dictionary_persons_surname_later_alone_is_that_actor(entity_actors):
+    text = ("التقى العبادي أمس وفدا.\nوقال حيدر العبادي إن الأمم المتحدة تأخرت.\n"
+            "وأكد العبادي وبالعبادي أن المتحدة لم ترد.")
+    found = entities_of(text, entity_actors, StubRecognizer())
+    assert [(e.surface, e.type, e.actor_id) for e in found] == [
+        ("حيدر العبادي", "person", "haider-al-abadi"), ("الأمم المتحدة", "organization", "united-nations"),
+        ("العبادي", "person", "haider-al-abadi"), ("العبادي", "person", "haider-al-abadi")]
+    assert len({e.key for e in found if e.type == "person"}) == 1
+    assert all(text[e.start:e.end] == e.surface for e in found)
+    assert found[2].start == text.index("وأكد العبادي") + len("وأكد ")
+    assert found[3].start == text.index("وبالعبادي") + 2, "two clitic letters before the surname"
+
+
+def test_recognized_names_are_typed_keyed_and_their_surnames_followed(entity_actors):
+    text = "وقال جان مارك أيرولت في باريس إن حيدر العبادي وافق.\nوأضاف أيرولت أن باريس تدعم."
+    recognizer = StubRecognizer(("PER", "جان مارك ايرولت"), ("LOC", "باريس"), ("PER", "حيدر العبادي"))
+    found = entities_of(text, entity_actors, recognizer)
+    got = [(e.surface, e.type, e.actor_id) for e in found]
+    assert got == [("جان مارك أيرولت", "person", None), ("باريس", "location", None),
+                   ("حيدر العبادي", "person", "haider-al-abadi"), ("أيرولت", "person", None)]
+    assert found[0].key == found[3].key and found[0].key != found[2].key
+    assert [e.start for e in found] == sorted(e.start for e in found)
+
+
+def test_candidates_fill_only_what_is_uncovered(entity_actors):
+    from schemas.records import Mention
+
+    text = "وقال حيدر العبادي إن الوزير سامي داود سيزور بغداد."
+
+    def candidate(surface: str) -> Mention:
+        start = text.index(surface)
+        return Mention(actor_id="cand", name=surface, type="person", surface=surface, start=start,
+                       end=start + len(surface))
+
+    found = entities_of(text, entity_actors, StubRecognizer(), [candidate("حيدر العبادي"), candidate("سامي داود")])
+    assert [(e.surface, e.actor_id) for e in found] == [("حيدر العبادي", "haider-al-abadi"), ("سامي داود", None)]
+    assert found[1].type == "person" and found[1].key and (found[1].start, found[1].end) == (
+        text.index("سامي داود"), text.index("سامي داود") + len("سامي داود"))
+    text = "وقال الوزير سامي داود إن حيدر العبادي وافق."  # a candidate before a name already taken
+    found = entities_of(text, entity_actors, StubRecognizer(), [candidate("سامي داود")])
+    assert [e.surface for e in found] == ["سامي داود", "حيدر العبادي"]

@@ -253,3 +253,147 @@ def test_sitemap_index_children_newest_first():
 def test_backfill_and_feeder_key_a_page_by_its_canonical_url():
     doc = RawDocument("file.jsonl:1", "https://Example.org/a?utm_source=x", "<p>", None)
     assert _key(doc) == raw_key("https://example.org/a")
+
+
+# -- the seen store's contract, without a site (pins found by mutation testing: benchmarks/mutation.sh) ---------------
+
+
+def pairs(*names: str) -> list[tuple[str, str]]:
+    return [(f"c:{n}", f"https://x.example/{n}") for n in names]
+
+
+def test_a_sent_page_is_seen_and_leaves_pending(tmp_path):
+    store = SeenStore(tmp_path / "sub" / "seen.sqlite")  # the folder is created
+    store.add_pending("a", pairs("1", "2"), keep=10)
+    assert not store.seen("c:1")
+    store.mark_sent("c:1", "https://x.example/1", "a", at=100.0)
+    assert store.seen("c:1") and store.pending("a", 10) == [("c:2", "https://x.example/2")]
+    assert store.unlanded(older_than=100.5) == [("c:1", "https://x.example/1")]
+    assert store.unlanded(older_than=100.0) == [], "sent at exactly the cutoff is not older"
+    store.mark_landed(["c:1"])
+    assert store.unlanded(older_than=1e12) == []
+    store.close()
+    reopened = SeenStore(tmp_path / "sub" / "seen.sqlite")
+    assert reopened.seen("c:1") and reopened.pending("a", 10) == [("c:2", "https://x.example/2")]
+
+
+def test_final_pages_and_redirect_aliases_wait_for_no_outcome(tmp_path):
+    store = SeenStore(tmp_path / "seen.sqlite")
+    store.add_pending("a", pairs("1", "2", "3"), keep=10)
+    store.mark_final("c:1", "https://x.example/1", "a")
+    store.mark_alias("c:2", "https://x.example/2", "a")
+    assert store.seen("c:1") and store.seen("c:2") and store.pending("a", 10) == [("c:3", "https://x.example/3")]
+    assert store.unlanded(older_than=1e12) == []
+    store.mark_sent("c:9", "https://x.example/9", "a", at=1.0)
+    store.mark_alias("c:9", "https://x.example/other", "b")  # an alias never overwrites a page sent under its URL
+    assert store.unlanded(older_than=1e12) == [("c:9", "https://x.example/9")]
+
+
+def test_pending_order_relisting_and_the_first_source_keeps_a_shared_url(tmp_path):
+    store = SeenStore(tmp_path / "seen.sqlite")
+    store.add_pending("a", pairs("1", "2", "1"), keep=10)  # listed twice in one poll: once
+    assert store.pending("a", 10) == pairs("1", "2")
+    assert store.pending("a", 1) == pairs("1")
+    time.sleep(0.01)
+    store.add_pending("a", pairs("3", "2"), keep=10)  # listed again: to the front, in the new poll's order
+    assert store.pending("a", 10) == pairs("3", "2", "1")
+    store.add_pending("b", pairs("3", "4"), keep=10)
+    assert store.pending("b", 10) == pairs("4"), "a URL listed by two sources stays with the first"
+    assert store.pending("a", 10) == pairs("3", "2", "1")
+    store.add_pending("a", [], keep=1)
+    assert store.pending("a", 10) == pairs("3")
+
+
+def test_failed_attempts_are_counted_per_pending_page(tmp_path):
+    store = SeenStore(tmp_path / "seen.sqlite")
+    store.add_pending("a", pairs("1", "2"), keep=10)
+    assert [store.failed_attempt("c:1") for _ in range(3)] == [1, 2, 3]
+    assert store.failed_attempt("c:2") == 1
+    assert store.failed_attempt("c:unknown") == 0
+
+
+def test_dropping_pending_of_unconfigured_sources(tmp_path):
+    store = SeenStore(tmp_path / "seen.sqlite")
+    store.add_pending("a", pairs("1"), keep=10)
+    store.add_pending("b", pairs("2", "3"), keep=10)
+    assert store.drop_pending_except(["a", "b"]) == 0
+    assert store.drop_pending_except([]) == 3
+    assert store.pending("a", 10) == [] and store.pending("b", 10) == []
+
+
+def test_requeued_pages_of_configured_sources_go_first_and_all_become_unseen(tmp_path):
+    store = SeenStore(tmp_path / "seen.sqlite")
+    store.add_pending("a", pairs("1"), keep=10)
+    store.mark_sent("c:2", "https://x.example/2", "a", at=1.0)
+    store.mark_sent("c:3", "https://x.example/3", "gone", at=1.0)
+    store.requeue(["c:2", "c:3"], sources=["a"])
+    assert not store.seen("c:2") and not store.seen("c:3")
+    assert store.pending("a", 10) == pairs("2", "1")
+    assert store.pending("gone", 10) == []
+    store.mark_sent("c:4", "https://x.example/4", "a", at=1.0)
+    store.forget(["c:4"])
+    assert not store.seen("c:4") and store.pending("a", 10) == pairs("2", "1")
+
+
+def test_validators_are_kept_per_url(tmp_path):
+    store = SeenStore(tmp_path / "seen.sqlite")
+    assert store.validators("https://x.example/feed") == (None, None)
+    store.set_validators("https://x.example/feed", '"v1"', "Wed, 23 Nov 2016 10:00:00 GMT")
+    store.set_validators("https://x.example/other", None, "Thu, 24 Nov 2016 10:00:00 GMT")
+    assert store.validators("https://x.example/feed") == ('"v1"', "Wed, 23 Nov 2016 10:00:00 GMT")
+    store.set_validators("https://x.example/feed", '"v2"', None)
+    assert store.validators("https://x.example/feed") == ('"v2"', None)
+    assert store.validators("https://x.example/other") == (None, "Thu, 24 Nov 2016 10:00:00 GMT")
+
+
+def test_a_sitemap_never_expands_entities_and_tolerates_sloppy_xml():
+    from streams.inputs.feeder.discover import Discovered
+
+    evil = b"""<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY secret SYSTEM "file:///etc/hostname">
+      <!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>
+      <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+      <url><loc>https://x.example/&secret;</loc></url><url><loc>https://x.example/&b;</loc></url></urlset>"""
+    urls = from_sitemap(evil).urls
+    assert not any("aaaaaaaaaa" in u for u in urls)
+    assert all(len(u) < 40 for u in urls)
+    sloppy = b"""<urlset><url><loc>https://x.example/a?x=1&y=2</loc></url><url><loc>https://x.example/b</loc>"""
+    assert "https://x.example/b" in from_sitemap(sloppy).urls
+    assert from_sitemap(b"garbage") == Discovered([], []), "not a sitemap: nothing, not a crash"
+
+
+def test_sitemap_entries_without_a_loc_are_skipped_and_loc_is_found_after_other_fields():
+    body = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+      <url><lastmod>2026-11-01</lastmod><loc>https://x.example/1</loc></url>
+      <url><lastmod>2026-11-03</lastmod></url>
+      <url><loc> https://x.example/2 </loc><lastmod>2026-11-02</lastmod></url></urlset>"""
+    assert from_sitemap(body).urls == ["https://x.example/2", "https://x.example/1"]
+
+
+async def test_a_page_given_up_is_a_feed_dead_letter_naming_its_source_and_is_final(tmp_path):
+    from streams.pipeline.stages import Rejected
+
+    sent = []
+
+    async def send(topic_key, key, value):
+        sent.append((topic_key, key, orjson.loads(value)))
+
+    store = SeenStore(tmp_path / "seen.sqlite")
+    source = Source(name="wire", kind="urls", urls=["https://x.example/1"])
+    feeder = Feeder([source], store, send, POLICY)
+    await feeder.give_up(source, "c:1", "https://x.example/1", Rejected("gone", "HTTP 410"))
+    ((topic_key, key, letter),) = sent
+    assert topic_key == "dead-letters" and key is None
+    assert (letter["stage"], letter["reason"], letter["error"]) == ("feed", "gone", "HTTP 410")
+    assert (letter["source"], letter["url"]) == ("wire", "https://x.example/1")
+    assert store.seen("c:1") and store.unlanded(older_than=1e12) == []
+
+
+def test_relative_links_in_a_feed_are_resolved_against_the_feed_url_newest_first():
+    from streams.inputs.feeder.discover import from_feed
+
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+      <item><title>old</title><link>/news/1</link><pubDate>Mon, 21 Nov 2016 10:00:00 GMT</pubDate></item>
+      <item><title>new</title><link>/news/2</link><pubDate>Wed, 23 Nov 2016 10:00:00 GMT</pubDate></item>
+      <item><title>no link</title></item></channel></rss>"""
+    assert from_feed(body, "https://x.example/feeds/all.xml").urls == ["https://x.example/news/2",
+                                                                       "https://x.example/news/1"]

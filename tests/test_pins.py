@@ -183,3 +183,158 @@ def test_an_equally_similar_earlier_article_wins_the_tie(order):
     for article_id in order:
         index.remember(article_id, f"f-{article_id}", DAY, base.tolist(), assignment(article_id))
     assert index.near(base.tolist(), DAY + timedelta(hours=1)) == (order[0], 1.0)
+
+
+# -- more pins from the mutation run (benchmarks/mutation.sh) ---------------------------------------------------------
+
+
+def test_shingles_are_exactly_the_word_n_grams_and_a_short_text_is_one_shingle():
+    from streams.pipeline.stages.stories import normalize, shingles
+
+    assert shingles("one two three four", size=2) == {b"one two", b"two three", b"three four"}
+    assert shingles("one two", size=3) == {b"one two"}
+    assert shingles("one two three", size=3) == {b"one two three"}
+    text = "قال الوزير إن المحادثات مستمرة"
+    assert shingles(text, size=2, normalized=normalize(text)) == shingles(text, size=2)
+
+
+def test_lead_persons_are_the_most_named_then_the_first_named():
+    from schemas.records import Mention
+    from streams.pipeline.stages.stories import lead_persons
+
+    def m(actor_id: str, start: int, kind: str = "person") -> Mention:
+        return Mention(actor_id=actor_id, name=actor_id, type=kind, surface=actor_id, start=start, end=start + 1)
+
+    mentions = [m("late", 90), m("early", 10), m("often", 50), m("often", 70), m("org", 0, "organization"),
+                m("org", 5, "organization"), m("org", 8, "organization")]
+    assert lead_persons(mentions, n=3) == ("often", "early", "late")
+    assert lead_persons(mentions, n=1) == ("often",)
+    assert lead_persons([m("b", 30), m("a", 20)], n=2) == ("a", "b")
+
+
+def test_a_story_bucket_forgets_exactly_the_removed_article():
+    from streams.pipeline.stages.stories import _Bucket
+
+    bucket = _Bucket(width=4)
+    rows = {k: np.full(4, v, dtype=np.uint32) for k, v in (("a", 1), ("b", 2), ("c", 3))}
+    for key, row in rows.items():
+        bucket.add(key, row)
+    bucket.remove("a")
+    assert sorted(bucket.keys) == ["b", "c"]
+    for key in ("b", "c"):
+        sims = bucket.similarities(rows[key])
+        assert list(sims) == [1.0 if k == key else 0.0 for k in bucket.keys]
+    bucket.remove("c")
+    assert bucket.keys == ["b"] and list(bucket.similarities(rows["b"])) == [1.0]
+
+
+@pytest.mark.parametrize("teaser, dropped", [
+    ("x" * 140, True),          # a recommendation item: up to 140 characters, no closing punctuation
+    ("x" * 141, False),         # longer: a paragraph, which ends the block
+    ("A short sentence.", False),
+    ("جملة قصيرة۔", False),
+    ("Breaking!", False),
+    ("He said:", False),
+    ("A short sentence.  ", False),  # trailing spaces do not hide the full stop
+    ("  .leading dot", True),
+])
+def test_recommendation_items_are_short_unpunctuated_lines(teaser, dropped):
+    from streams.pipeline.stages.chrome import drop_chrome_lines
+
+    lines = ["The article's own paragraph, which stays.", "Related articles", teaser, "Closing paragraph."]
+    out = drop_chrome_lines(lines, min_body_chars=0)
+    assert (teaser not in out) is dropped
+    assert out[0] == lines[0] and out[-1] == "Closing paragraph."
+
+
+def test_a_body_at_least_half_from_listed_paragraphs_is_a_listing():
+    from streams.pipeline.stages.clean import _mostly_listed
+
+    listed = frozenset({"aaaa", "b b"})
+    assert _mostly_listed(["aaaa", "cccc"], listed)            # exactly half
+    assert not _mostly_listed(["aaaa", "ccccc"], listed)       # less than half
+    assert _mostly_listed(["b   b", "cc"], listed)              # whitespace folded before the lookup
+    assert not _mostly_listed(["cc", "dd"], listed)
+
+
+def test_listed_articles_are_counted_on_a_tag_page_and_not_on_an_article_page():
+    from streams.pipeline.stages.clean import count_listed_articles
+
+    body = "A paragraph long enough to be a body of its own, with several words in it. " * 2
+    blocks = [f'<article><h2><a href="/s/{i}">Story {i}</a></h2><p>{body}{i}</p></article>' for i in range(3)]
+    listing = "<html><body>" + "".join(blocks) + "</body></html>"
+    assert count_listed_articles(listing, min_chars=80) == 3
+    single = f'<html><body><article><h1><a href="/1">One</a></h1><p>{body * 6}</p></article>' \
+             f'<article><h3><a href="/2">Teaser</a></h3><p>{body}</p></article></body></html>'
+    assert count_listed_articles(single, min_chars=80) == 0, "one block dominates: an article with a teaser"
+    unlinked = listing.replace('<a href="/s/1">', "<a>").replace('<a href="/s/2">', "<a>")
+    assert count_listed_articles(unlinked, min_chars=80) == 0, "section headings link nowhere: not a listing"
+
+
+@pytest.mark.parametrize("stamp, expected", [
+    ("5 مايو 2016 3:15 م", datetime(2016, 5, 5, 15, 15, tzinfo=UTC)),
+    ("5 مايو 2016 12:30 م", datetime(2016, 5, 5, 12, 30, tzinfo=UTC)),   # noon
+    ("5 مايو 2016 12:30 ص", datetime(2016, 5, 5, 0, 30, tzinfo=UTC)),    # midnight
+    ("5 مايو 2016 12:30", datetime(2016, 5, 5, 12, 30, tzinfo=UTC)),      # no meridian: a 24-hour clock
+    ("5 مايو 2016 13:00 ص", datetime(2016, 5, 5, 13, 0, tzinfo=UTC)),    # past 12: the meridian is ignored
+    ("5 مايو 2016 10:60", datetime(2016, 5, 5, 10, 0, tzinfo=UTC)),       # an impossible minute is dropped
+    ("5 مايو 2016 24:10", datetime(2016, 5, 5, 0, 10, tzinfo=UTC)),       # an impossible hour too
+])
+def test_dateline_clock_times(stamp, expected):
+    from streams.pipeline.stages.dates import find_stamp
+
+    assert find_stamp(stamp) == (expected, None)
+
+
+@pytest.mark.parametrize("zone, offset", [
+    ("GMT+03:30", 210), ("GMT-05", -300), ("UTC-03:30", -210), ("GMT+14", 840), ("GMT+14:30", None),
+    ("GMT-15", None), ("EST", -300), ("IRST", 210),
+])
+def test_dateline_zones_and_the_fourteen_hour_limit(zone, offset):
+    from streams.pipeline.stages.dates import find_stamp
+
+    found, stated = find_stamp(f"5 مايو 2016 10:00 {zone}")
+    assert stated == offset
+    assert found == datetime(2016, 5, 5, 10, 0, tzinfo=UTC) - timedelta(minutes=offset or 0)
+
+
+def test_a_dateline_at_the_fetch_time_is_accepted_and_one_after_it_is_not():
+    from streams.pipeline.stages.dates import find_dateline
+
+    fetched = datetime(2016, 5, 5, 10, 0, tzinfo=UTC)
+    assert find_dateline("5 مايو 2016 10:00", not_after=fetched) == fetched
+    assert find_dateline("5 مايو 2016 10:01", not_after=fetched) is None
+
+
+@pytest.mark.parametrize("order", [("a-partial", "b-equal"), ("b-equal", "a-partial")])
+def test_the_most_similar_article_wins_whatever_its_age(order):
+    base = np.arange(7000, 7000 + NUM_PERM, dtype=np.uint32)
+    index = StoryIndex(clock=lambda: DAY)
+    signatures = {"a-partial": signature_sharing(base, NUM_PERM // 2), "b-equal": base.tolist()}
+    for article_id in order:
+        index.remember(article_id, f"f-{article_id}", DAY, signatures[article_id], assignment(article_id))
+    assert index.near(base.tolist(), DAY + timedelta(hours=1)) == ("b-equal", 1.0)
+
+
+def test_a_reprocessed_article_replaces_its_stored_version_and_an_unasked_change_is_refused():
+    from schemas.records import Article, RawRef
+    from streams.pipeline.stages import Rejected
+    from streams.pipeline.stages.stories import assign_story
+
+    def article(fingerprint: str, replace: bool = False) -> Article:
+        return Article(article_id="a1", source="s", url="https://x.test/a1", canonical_url=None, site="x.test",
+                       title="t", text="t\nbody", lang="en", published_at=DAY, published_source="metadata",
+                       fetched_at=DAY, charset="utf-8", fingerprint=fingerprint,
+                       raw=RawRef(topic="raw", partition=0, offset=1, replace=replace))
+
+    index = StoryIndex(clock=lambda: DAY)
+    values = np.arange(100, 100 + NUM_PERM, dtype=np.uint32).tolist()
+    first = assign_story(article("f1"), values, index)
+    assert assign_story(article("f1"), values, index) == first
+    with pytest.raises(Rejected) as refused:
+        assign_story(article("f2"), values, index)
+    assert refused.value.reason == "changed copy" and "the first version counts" in refused.value.detail
+    assert index.entries["a1"].fingerprint == "f1"
+    assert assign_story(article("f2", replace=True), values, index) == first
+    assert index.entries["a1"].fingerprint == "f2" and index.by_fingerprint["f2"] == "a1"
+    assert assign_story(article("f2"), values, index) == first, "the replacement is now the stored version"

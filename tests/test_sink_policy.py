@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import namedtuple
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import aiokafka
 import orjson
@@ -299,3 +299,162 @@ async def test_a_sink_that_gives_up_crashes_the_worker_and_a_stopped_one_does_no
         await service.on_start()
         await asyncio.sleep(0.05)
         assert len(crashed) == expected  # no silent worker without a sink
+
+
+# -- pins found by mutation testing (benchmarks/mutation.sh) ----------------------------------------------------------
+
+
+def test_a_poison_message_keeps_the_origin_it_names_and_its_payload():
+    origin = {"topic": "newsstream.raw-html", "partition": 3, "offset": 9, "page_id": "p9"}
+    inner = orjson.dumps({"article": {"raw": origin}, "mentions": "not a list"})
+    got = decode("stories", inner)
+    assert isinstance(got, DeadLetter) and got.stage == "sink" and got.reason == "schema"
+    assert got.raw is not None and (got.raw.partition, got.raw.offset, got.raw.page_id) == (3, 9, "p9")
+    assert got.payload == inner.decode()
+    flat = decode("dead-letters", orjson.dumps({"raw": origin, "stage": 5}))
+    assert flat.raw is not None and flat.raw.offset == 9
+    for junk in (b"not json", b"[1, 2]", None, orjson.dumps({"raw": "nope"})):
+        got = decode("stories", junk)
+        assert isinstance(got, DeadLetter) and got.stage == "sink" and got.raw is None
+    assert decode("stories", None).payload is None
+
+
+def test_a_flush_counts_rows_dead_letters_and_latency():
+    warehouse = Warehouse()
+    sink = WarehouseSink(settings(), "kafka://unused:1", warehouse.write)
+    batch = messages(["a", "b"]) + [Message("newsstream.dead-letters", 1, 4, letter("c"))]
+    asyncio.run(flush(sink, batch))
+    m = sink.metrics
+    assert sink.written == 3
+    assert m.sink_rows.labels("articles")._value.get() == 2
+    assert m.sink_rows.labels("dead_letters")._value.get() == 1
+    assert m.dead_letters.labels("clean", "empty")._value.get() == 1
+    assert m.sink_batch_rows._sum.get() == 3
+    assert m.sink_errors.labels("permanent")._value.get() == 0
+    asyncio.run(flush(sink, messages(["d"])))
+    assert sink.written == 4 and m.sink_rows.labels("articles")._value.get() == 3
+
+
+def test_end_to_end_latency_is_measured_from_the_raw_timestamp():
+    def stamped(source: str, seconds_ago: float) -> bytes:
+        record = orjson.loads(story(source, 0))
+        record["article"]["raw"]["timestamp"] = (datetime.now(NOW.tzinfo) - timedelta(seconds=seconds_ago)).isoformat()
+        return orjson.dumps(record)
+
+    sink = WarehouseSink(settings(), "kafka://unused:1", Warehouse().write)
+    asyncio.run(flush(sink, [Message("newsstream.stories", 0, 0, stamped("a", 30.0)),
+                             Message("newsstream.stories", 0, 1, story("b", 1))]))  # no timestamp: not observed
+    histogram = sink.metrics.end_to_end
+    assert histogram._sum.get() == pytest.approx(30.0, abs=5.0)
+    buckets = {s.labels["le"]: s.value for s in histogram.collect()[0].samples if s.name.endswith("_bucket")}
+    assert buckets["+Inf"] == 1
+
+
+def test_a_refused_message_is_dead_lettered_with_its_origin_and_the_warehouse_error():
+    warehouse = Warehouse()
+    sink = WarehouseSink(settings(), "kafka://unused:1", warehouse.write)
+    batch = messages(["a", "poison", "b", "c"])
+    asyncio.run(flush(sink, batch))
+    assert sorted(r["source"] for r in warehouse.tables["articles"]) == ["a", "b", "c"]
+    (row,) = warehouse.tables["dead_letters"]
+    assert (row["stage"], row["reason"], row["source"], row["url"]) == ("sink", REFUSED, "poison",
+                                                                       "https://x.test/poison")
+    assert (row["raw_topic"], row["raw_offset"]) == ("newsstream.raw-html", 1)
+    assert "TYPE_MISMATCH" in row["error"] and row["payload"] == batch[1].value.decode()
+    assert sink.metrics.sink_refused._value.get() == 1
+    assert sink.metrics.sink_errors.labels("permanent")._value.get() >= 1
+    assert sink.metrics.dead_letters.labels("sink", REFUSED)._value.get() == 1
+
+
+def test_a_refused_dead_letter_keeps_its_own_origin():
+    class RefusesClean(Warehouse):
+        async def write(self, rows):
+            if any(r["stage"] == "clean" for r in rows.get("dead_letters", [])):
+                raise DatabaseError("Code: 53. Type mismatch (TYPE_MISMATCH)", code=53)
+            await super().write(rows)
+
+    warehouse = RefusesClean()
+    raw = {"topic": "newsstream.raw-html", "partition": 1, "offset": 7}
+    value = orjson.dumps(DeadLetter(stage="clean", reason="empty", source="s", url="https://x.test/s", raw=raw,
+                                    at=NOW).model_dump(mode="json"))
+    asyncio.run(flush(WarehouseSink(settings(), "kafka://unused:1", warehouse.write),
+                      [Message("newsstream.dead-letters", 0, 0, value)]))
+    (row,) = warehouse.tables["dead_letters"]
+    assert (row["stage"], row["source"], row["url"], row["raw_offset"]) == ("sink", "s", "https://x.test/s", 7)
+
+
+def test_a_stop_ends_the_wait_for_a_batch_and_a_full_batch_is_not_held(monkeypatch):
+    polls = []
+
+    class Consumer:
+        def __init__(self, pending):
+            self.pending = pending
+
+        async def getmany(self, timeout_ms, max_records):
+            polls.append((timeout_ms, max_records))
+            take, self.pending = self.pending[:max_records], self.pending[max_records:]
+            return {("t", 0): take} if take else {}
+
+    sink = WarehouseSink(settings(sink_batch_size=3, sink_flush_seconds=0.2), "kafka://unused:1", Warehouse().write)
+    sink.consumer = Consumer(messages(["a", "b", "c", "d"]))
+    batch = asyncio.run(asyncio.wait_for(sink._next_batch(), 5))
+    assert len(batch) == 3 and polls == [(200, 3)]
+    polls.clear()
+    sink.consumer = Consumer(messages(["a"]))
+    batch = asyncio.run(asyncio.wait_for(sink._next_batch(), 5))
+    assert len(batch) == 1, "a partial batch is written once the broker has nothing more"
+    assert polls[0] == (200, 3) and polls[1][1] == 2 and len(polls) == 2
+    sink.stop()
+    assert asyncio.run(asyncio.wait_for(sink._next_batch(), 5)) == []
+
+
+def test_an_idle_poll_is_short_so_a_stop_is_seen_quickly():
+    polls = []
+
+    class Idle:
+        async def getmany(self, timeout_ms, max_records):
+            polls.append(timeout_ms)
+            if len(polls) == 3:
+                sink.stop()
+            return {}
+
+    sink = WarehouseSink(settings(sink_flush_seconds=30), "kafka://unused:1", Warehouse().write)
+    sink.consumer = Idle()
+    assert asyncio.run(asyncio.wait_for(sink._next_batch(), 5)) == []
+    assert polls == [500, 500, 500]
+
+
+def test_a_commit_that_fails_after_a_write_is_logged_not_raised(caplog):
+    from aiokafka.errors import CommitFailedError
+
+    class Consumer:
+        async def commit(self):
+            raise CommitFailedError("rebalanced")
+
+    sink = WarehouseSink(settings(), "kafka://unused:1", Warehouse().write)
+    sink.consumer = Consumer()
+    asyncio.run(sink.commit())
+    assert "re-delivered" in caplog.text
+
+
+def test_a_new_sink_group_starts_from_the_earliest_message_and_fetches_a_whole_page(monkeypatch):
+    """A group without committed offsets (first start, a lost broker) must read what is there, not only new messages;
+    a fetch must hold the largest page the pipeline accepts; the session follows the group timeout setting."""
+    from streams.runtime.broker import bootstrap_servers
+
+    seen = {}
+
+    class Consumer:
+        def __init__(self, *topics, **options):
+            seen.update(options)
+
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", Consumer)  # what streams.runtime.kafka builds
+    s = settings(group_session_timeout=12.5, max_page_bytes=1_000_000)
+    WarehouseSink(s, "kafka://127.0.0.1:9", Warehouse().write)._consumer()
+    assert seen["auto_offset_reset"] == "earliest"
+    assert seen["bootstrap_servers"] == bootstrap_servers("kafka://127.0.0.1:9")
+    assert seen["session_timeout_ms"] == 12_500 and seen["rebalance_timeout_ms"] == 12_500
+    assert seen["heartbeat_interval_ms"] == 12_500 // 3
+    assert seen["max_partition_fetch_bytes"] >= 1_000_000
+    assert seen["fetch_max_bytes"] >= seen["max_partition_fetch_bytes"]
+    assert seen["max_poll_interval_ms"] >= 300_000

@@ -94,3 +94,26 @@ def test_a_profile_learned_from_stored_articles_reaches_the_clean_stage(tmp_path
         article = budget.clean(new, limits, profile=profile)
     assert PROMO not in article.text and article.title == "خبر رقم 7 عن المحادثات"
     assert article.text.split("\n")[1:] == paragraphs(7)
+
+
+def test_the_share_threshold_rounds_up_and_the_profile_names_its_site_and_pages():
+    """12 pages at a share of 0.5 need 6; 11 pages need 6 too (5.5 rounded up), never 7."""
+    from streams.pipeline.stages.siteprofile import learn_profile
+
+    def pages(n: int, with_line: int) -> list[tuple[str, str]]:
+        return [(f"Story {i} - Site News", f"Story {i}\nBody {i}\n{'Follow us' if i < with_line else f'filler {i}'}")
+                for i in range(n)]
+
+    profile = learn_profile("site.test", pages(11, 6), min_pages=5)
+    assert profile.chrome_lines == frozenset({"follow us"}) and profile.pages == 11 and profile.site == "site.test"
+    assert learn_profile("site.test", pages(11, 5), min_pages=5).chrome_lines == frozenset()
+    few = learn_profile("few.test", pages(4, 4), min_pages=5)
+    assert few.site == "few.test" and few.pages == 4 and few.chrome_lines == frozenset()
+    assert profile.title_affixes == (" - Site News",)
+
+
+def test_title_prefixes_are_learned_like_suffixes():
+    from streams.pipeline.stages.siteprofile import learn_profile
+
+    articles = [(f"Site News | Story {i}", f"Story {i}\nBody {i}") for i in range(6)]
+    assert learn_profile("s", articles, min_pages=5).title_affixes == ("Site News | ",)
