@@ -139,3 +139,37 @@ def test_a_trailing_particle_is_not_part_of_an_english_candidate():
     assert [(m.surface, m.start) for m in found] == [("Emmanuel Macron", 10)]
     found = find_candidates("Minister Ahmed Saleh bin said so.", [])
     assert [m.surface for m in found] == ["Ahmed Saleh"]
+
+
+# --- Arabic candidates after a title -------------------------------------------------------------------------
+
+def _surfaces(text: str) -> list[str]:
+    from streams.pipeline.stages.candidates import find_candidates
+
+    return [m.surface for m in find_candidates(text, [])]
+
+
+def test_a_name_right_after_the_title_is_read_from_its_first_word():
+    assert _surfaces("وصل نظيره وليد المعلم في المساء") == ["وليد المعلم"]
+
+
+def test_a_place_after_lada_is_skipped_before_the_name():
+    assert _surfaces("التقى السفير لدى مصر أحمد حسن في القاهرة") == ["أحمد حسن"]
+
+
+def test_a_title_and_modifier_at_the_text_end_name_no_one():
+    assert _surfaces("التقى المبعوث الأممي") == []
+
+
+def test_an_appositive_comma_between_title_and_name_is_skipped():
+    assert _surfaces("وصل نظيره، وليد المعلم في المساء") == ["وليد المعلم"]
+    assert _surfaces("وصل نظيره - وليد المعلم في المساء") == ["وليد المعلم"]
+
+
+def test_a_name_does_not_start_with_the_article():
+    assert _surfaces("وصل نظيره الملاكم وليد سعيد في المساء") == []
+
+
+def test_every_later_use_of_the_surname_counts():
+    text = "وصل نظيره جان لودريان في المساء. وقال لودريان إن. وأضاف لودريان أن. ثم غادر لودريان"
+    assert _surfaces(text) == ["جان لودريان", "لودريان", "لودريان", "لودريان"]
