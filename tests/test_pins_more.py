@@ -94,14 +94,25 @@ def test_an_entry_indexed_exactly_one_window_ago_is_kept():
 TEXT = "وزير الخارجية الروسي يحذر الغرب من تثبيط عزيمة المعارضة في محادثات جنيف المقبلة"
 
 
-@pytest.mark.parametrize("size", [1, 2, 4, 5])
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("width", [NUM_PERM, 32])
-def test_signature_of_other_shingle_sizes_equals_datasketch(size, width):
+def test_signature_of_any_shingle_size_equals_datasketch(size, width):
     from datasketch import MinHash
 
     fresh = MinHash(num_perm=width, seed=SEED, scheme=SCHEME)
     fresh.update_batch(shingles(TEXT, size))
     assert signature(TEXT, num_perm=width, shingle_words=size) == fresh.hashvalues.tolist()
+
+
+def test_a_width_never_asked_before_gets_its_own_permutations():
+    from datasketch import MinHash
+
+    from streams.pipeline.stages import stories
+
+    width = next(w for w in range(33, 1000) if w not in stories._PERMUTATIONS)  # not cached by an earlier call
+    fresh = MinHash(num_perm=width, seed=SEED, scheme=SCHEME)
+    fresh.update_batch(shingles(TEXT))
+    assert signature(TEXT, num_perm=width) == fresh.hashvalues.tolist()
 
 
 def test_a_text_no_longer_than_the_shingle_is_one_shingle():
