@@ -221,6 +221,7 @@ def cli(data: Path, *argv: str) -> subprocess.CompletedProcess:
     ("SELECT 1 INTO OUTFILE '/tmp/x'", "INTO OUTFILE is refused: results go back to you, never to the server's files"),
 ])
 def test_sql_errors_read_the_same_on_both_paths(worker_data, tmp_path, sql, message):
+    assert cli(tmp_path, "migrate").returncode == 0  # a free warehouse that exists: analyst SQL never creates one
     for data in (tmp_path, worker_data):  # a free warehouse (direct), then the worker's
         run = cli(data, "sql", sql)
         assert (run.returncode, run.stderr) == (2, f"newsstream: {message.format(data=data)}\n"), data
