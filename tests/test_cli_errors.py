@@ -334,8 +334,8 @@ def test_replay_since_and_reconcile_grace_are_checked_before_anything_runs(data_
     with pytest.raises(SystemExit) as exit_:
         cli.main(["reconcile", "--grace", "-1", "--dry-run"])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err == ("newsstream reconcile: argument --grace: must be a finite number of seconds "
-                                       ">= 0, not '-1' (see `newsstream reconcile --help`)\n")
+    assert capsys.readouterr().err == ("newsstream reconcile: argument --grace: must be a number of seconds from 0 "
+                                       "to 315360000 (ten years), not '-1' (see `newsstream reconcile --help`)\n")
 
 
 def test_replay_refuses_a_since_that_is_not_a_time_before_querying():

@@ -467,8 +467,11 @@ def _grace_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
+    from streams.ops.reconcile import MAX_GRACE_SECONDS
+
+    if not math.isfinite(value) or not 0 <= value <= MAX_GRACE_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to {MAX_GRACE_SECONDS:.0f} (ten years), "
+                                         f"not {text!r}")
     return value
 
 
