@@ -540,15 +540,22 @@ def test_a_run_stops_fetching_at_its_last_offset():
 
 
 def test_maintenance_goes_through_the_worker_with_its_options_as_text(tmp_path, monkeypatch):
-    from streams.warehouse import query as query_module
+    from streams.warehouse import client
 
     asked = []
 
-    def worker_action(settings, action, params):
-        asked.append((action, params))
-        return {"via": "worker"}
+    class ThroughWorker:
+        def maintain(self, action, params, here):
+            asked.append((action, params))
+            return {"via": "worker"}
 
-    monkeypatch.setattr(query_module, "worker_action", worker_action)
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(client, "connect", lambda settings, role="command": ThroughWorker())
     settings = Settings(_env_file=None, data_dir=tmp_path)
     got = reconcile_module.run_maintenance(settings, "reconcile", grace_seconds=0, dry_run=True, entered_before=None,
                                            limit=5, stage=False)
@@ -559,9 +566,9 @@ def test_maintenance_goes_through_the_worker_with_its_options_as_text(tmp_path, 
 def test_maintenance_without_a_worker_or_a_broker_is_a_user_error(tmp_path, monkeypatch):
     from streams.errors import UserError
     from streams.runtime import broker
-    from streams.warehouse import query as query_module
+    from streams.warehouse import client
 
-    monkeypatch.setattr(query_module, "worker_action", lambda *a: None)
+    monkeypatch.setattr(client, "worker_web_url", lambda settings: None)
     monkeypatch.setattr(broker, "kafka_url", lambda settings: None)
     with pytest.raises(UserError, match="no broker"):
         reconcile_module.run_maintenance(Settings(_env_file=None, data_dir=tmp_path), "replay", dry_run=True)
@@ -571,23 +578,27 @@ def test_maintenance_without_a_worker_or_a_broker_is_a_user_error(tmp_path, monk
 def test_maintenance_without_a_worker_reads_the_warehouse_directly(tmp_path, monkeypatch, action):
     from streams.runtime import broker
     from streams.warehouse import client
-    from streams.warehouse import query as query_module
 
     asked = []
 
     class Warehouse:
-        def __init__(self, url):
+        def __init__(self, url, *args, **kwargs):
             self.url = url
-            self.closed = False
 
         def query(self, sql, parameters=None):
             asked.append((sql, parameters))
             return [], ([(0,)] if "count()" in sql else [])
 
-        def close(self):
+        def maintain(self, action, params, here):
+            return here(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
             asked.append("closed")
 
-    monkeypatch.setattr(query_module, "worker_action", lambda *a: None)
+    monkeypatch.setattr(client, "worker_web_url", lambda settings: None)
     monkeypatch.setattr(broker, "kafka_url", lambda settings: KAFKA)
     monkeypatch.setattr(client, "Warehouse", Warehouse)
     settings = archived(tmp_path, [500])
