@@ -182,8 +182,9 @@ def test_a_comments_heading_after_a_short_intro_does_not_cut_the_article():
     assert later.strip() in lines
 
 
-def test_trailing_chrome_with_punctuation_is_dropped():
-    lines, _ = _body_lines(f"{PARAGRAPH}\nRead more:", "Title")
+@pytest.mark.parametrize("heading", ["Tags:", "الوسوم:", "Leave a reply."])
+def test_trailing_chrome_with_punctuation_is_dropped(heading):
+    lines, _ = _body_lines(f"{PARAGRAPH}\n{heading}", "Title")
     assert lines == [PARAGRAPH.strip()]
 
 
@@ -275,3 +276,16 @@ def test_the_fetch_time_fallback_is_aware():
     when, source, _ = _publication_time(tree_of(html), None, None, "t", "b", html, None)
     assert source == "fetched" and when.tzinfo is not None
     assert abs(when - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+def test_only_the_first_200000_characters_are_searched_for_a_dateline():
+    date = "5 March 2024"
+    head = "<html><body><p>"
+    html = head + "a" * (200_000 - len(head) - len(date) + 1) + date + "</p></body></html>"
+    assert html[200_000] == "4"  # the year's last digit lies just past the searched part
+    when, source, _ = _publication_time(tree_of("<html><body><p>x</p></body></html>"), None, None, "t", "b", html,
+                                        FETCHED)
+    assert (when, source) == (FETCHED, "fetched")
+    within = html.replace("a" * 10, "", 1)
+    assert _publication_time(tree_of("<html><body><p>x</p></body></html>"), None, None, "t", "b", within,
+                             FETCHED)[1] == "dateline"
