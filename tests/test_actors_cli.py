@@ -112,3 +112,22 @@ def test_reprocess_on_a_warehouse_held_by_another_process_says_what_to_do(env, t
         holder.kill()
         holder.wait(10)
         time.sleep(0.1)
+
+
+def test_add_refuses_to_write_into_an_installed_package(tmp_path, monkeypatch, capsys):
+    """After `pip install .` the bundled dictionary sits in site-packages: an addition there dies at the next
+    upgrade, so it is refused with the way out (NEWSSTREAM_ACTORS_PATH)."""
+    from streams.ops import catalog
+
+    installed = tmp_path / "lib" / "site-packages" / "schemas" / "actors.yaml"
+    installed.parent.mkdir(parents=True)
+    installed.write_text(SMALL_DICTIONARY, "utf-8")
+    monkeypatch.setattr(catalog, "ACTORS_PATH", installed)
+    monkeypatch.delenv("NEWSSTREAM_ACTORS_PATH", raising=False)
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path / "data"))
+    before = installed.read_text("utf-8")
+    assert main(["actors", "add", "--id", "new-person", "--name", "New Person", "--type", "person",
+                 "--en", "New Person"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "NEWSSTREAM_ACTORS_PATH" in err
+    assert installed.read_text("utf-8") == before

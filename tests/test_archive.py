@@ -135,7 +135,7 @@ def test_archive_commands_name_a_bad_setting_in_one_line(tmp_path):
         assert "NEWSSTREAM_ARCHIVE_RETENTION_DAYS" in done.stderr
 
 
-@pytest.mark.parametrize("grace", [-1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("grace", [-1.0, float("nan"), float("inf"), 1e308])
 def test_reconcile_refuses_a_grace_that_is_not_finite_and_non_negative(grace, tmp_path):
     """The one check behind the CLI and the worker's POST /reconcile (which answers 400 with it)."""
     import asyncio
@@ -146,7 +146,7 @@ def test_reconcile_refuses_a_grace_that_is_not_finite_and_non_negative(grace, tm
     async def no_query(*args, **kwargs):
         raise AssertionError("nothing may be read before the grace is checked")
 
-    with pytest.raises(ValueError, match="grace_seconds must be a finite number"):
+    with pytest.raises(ValueError, match="grace_seconds must be a number of seconds from 0 to"):
         asyncio.run(reconcile(Settings(data_dir=tmp_path), "kafka://127.0.0.1:1", no_query, grace_seconds=grace))
 
 
@@ -208,3 +208,55 @@ def test_verify_reports_a_segment_that_holds_no_page(tmp_path):
     (tmp_path / "20260101T000000000000Z-1-abcdef.warc.gz").write_bytes(b"\x1f\x8b not gzip at all")
     report = archive.verify(tmp_path)
     assert any("abcdef" in p and "no page record" in p for p in report.problems), report.problems
+
+
+def _cut_last_page(tmp_path):
+    """A segment whose last page is cut partway through its body (a disk or copy that stopped short)."""
+    with archive.ArchiveWriter(tmp_path) as writer:
+        entries = [writer.append(page(i)) for i in range(3)]
+    segment = tmp_path / f"{entries[0].segment}.warc.gz"
+    data = segment.read_bytes()
+    segment.write_bytes(data[: entries[2].offset + 40])  # inside the page's first record: its iterator ends early
+    return entries
+
+
+def test_a_page_cut_short_is_a_value_error_not_a_stop_iteration(tmp_path):
+    """StopIteration escaped read_page; through asyncio.to_thread it became a TypeError that hung reconcile."""
+    entries = _cut_last_page(tmp_path)
+    with pytest.raises(ValueError, match="cut short"):
+        archive.read_page(tmp_path, entries[2])
+    assert archive.read_page(tmp_path, entries[0]) == page(0)
+
+
+def test_verify_names_a_page_that_cannot_be_read_back(tmp_path):
+    """verify said 'all digests and index entries check out' for a segment whose last page was cut short."""
+    entries = _cut_last_page(tmp_path)
+    report = archive.verify(tmp_path)
+    assert not report.ok
+    assert any(entries[2].page_id in p and "cannot be read back" in p for p in report.problems), report.problems
+
+
+async def test_reconcile_dead_letters_a_page_cut_short_instead_of_hanging(tmp_path):
+    import asyncio
+
+    from streams.ops.reconcile import reconcile
+    from streams.runtime.broker import LocalBroker
+    from streams.settings import Settings
+
+    _cut_last_page(tmp_path / "archive")
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+
+    async def no_outcomes(sql, parameters=None):
+        return []
+
+    with LocalBroker(tmp_path / "broker") as broker:
+        report = await asyncio.wait_for(reconcile(settings, broker.url, no_outcomes, grace_seconds=0), 120)
+    assert report.missing == 3 and report.resent == 2 and report.dead_lettered == 1
+
+
+@pytest.mark.parametrize("grace", ["1e308", "4e8"])
+def test_reconcile_refuses_a_grace_past_ten_years(grace, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "streams.cli", "reconcile", "--dry-run", "--grace", grace],
+                          env=os.environ | {"NEWSSTREAM_DATA_DIR": str(tmp_path)}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "ten years" in done.stderr

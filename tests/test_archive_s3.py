@@ -249,3 +249,11 @@ def test_an_index_replaced_in_the_bucket_is_read_again(tmp_path, s3_endpoint, bu
     client.delete_object(Bucket=name, Key=key)
     problems = []
     assert len(list(archive.entries(store, problems=problems))) == 2 and "no index" in problems[0]
+
+
+def test_a_bucket_that_does_not_exist_keeps_the_segment_locally_without_a_traceback(tmp_path, s3_endpoint, bucket):
+    """upload_file wraps NoSuchBucket in S3UploadFailedError, which escaped the writer: ingest died mid-way."""
+    missing = s3_settings(tmp_path, s3_endpoint, "nosuchbucket-newsstream")
+    with archive.writer_for(missing) as writer:
+        writer.append(page(1))
+    assert len(list(missing.archive_path.glob("*.warc.gz"))) == 1, "a refused upload keeps the segment"

@@ -55,13 +55,24 @@ def test_user_error_is_one_line_and_non_zero(monkeypatch, capsys):
     assert err == "newsstream: no such file: nosuch.yaml\n"
 
 
-def test_verbose_shows_the_traceback(monkeypatch):
+def test_verbose_shows_the_traceback_and_keeps_the_exit_status(monkeypatch, capsys):
     def boom(args):
         raise UserError("no such file: nosuch.yaml")
 
     monkeypatch.setattr(cli, "cmd_config", boom)
-    with pytest.raises(UserError):
-        cli.main(["--verbose", "config"])
+    assert cli.main(["--verbose", "config"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and err.endswith("newsstream: no such file: nosuch.yaml\n")
+
+
+def test_analyst_sql_on_a_data_directory_with_no_warehouse_says_so_and_creates_nothing(tmp_path, monkeypatch, capsys):
+    """A mistyped NEWSSTREAM_DATA_DIR used to get a new empty warehouse and then 'Unknown table'."""
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(tmp_path / "typo"))
+    monkeypatch.delenv("CLICKHOUSE_URL", raising=False)
+    assert cli.main(["sql", "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no warehouse in" in err and "newsstream migrate" in err
+    assert not (tmp_path / "typo" / "clickhouse").exists()
 
 
 def test_warehouse_errors_become_one_readable_line():
@@ -75,6 +86,7 @@ def test_warehouse_errors_become_one_readable_line():
 
 def test_sql_errors_on_the_embedded_warehouse_are_one_line(tmp_path):
     env = {"NEWSSTREAM_DATA_DIR": str(tmp_path / "data")}
+    assert run_process(["migrate"], env, tmp_path).returncode == 0
     bad = run_process(["sql", "SELEC 1"], env, tmp_path)
     assert (bad.returncode, bad.stderr) == (
         2, "newsstream: not a single valid statement: Syntax error: failed at position 7 (1): 1\n")
@@ -322,8 +334,8 @@ def test_replay_since_and_reconcile_grace_are_checked_before_anything_runs(data_
     with pytest.raises(SystemExit) as exit_:
         cli.main(["reconcile", "--grace", "-1", "--dry-run"])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err == ("newsstream reconcile: argument --grace: must be a finite number of seconds "
-                                       ">= 0, not '-1' (see `newsstream reconcile --help`)\n")
+    assert capsys.readouterr().err == ("newsstream reconcile: argument --grace: must be a number of seconds from 0 "
+                                       "to 315360000 (ten years), not '-1' (see `newsstream reconcile --help`)\n")
 
 
 def test_replay_refuses_a_since_that_is_not_a_time_before_querying():

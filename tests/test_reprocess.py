@@ -170,3 +170,12 @@ def test_actors_table_follows_the_dictionary_and_promoted_candidates_leave_the_c
     sync_actors(warehouse, ActorDictionary.load(path))
     assert [r[0] for r in warehouse.query("SELECT actor_id FROM actors FINAL ORDER BY actor_id")[1]] == [
         "sergey-lavrov", "syria"]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_date_outside_the_warehouse_years_is_refused(day):
+    """Year 1 reached ClickHouse unpadded and failed there with a traceback (DateTime64 holds 1900-2299)."""
+    from streams.ops.reprocess import parse_day
+
+    with pytest.raises(ValueError, match="outside the years"):
+        parse_day(day)

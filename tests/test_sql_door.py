@@ -195,3 +195,11 @@ def test_a_result_over_the_byte_limit_is_cut_and_says_so(warehouse):
     assert sum(len(r[0]) for r in answer.rows) <= 1 << 20
     whole = door.run("SELECT repeat('x', 1000) AS s FROM numbers(100)")
     assert not whole.cut and len(whole.rows) == 100
+
+
+def test_an_empty_result_still_names_its_columns(door):
+    """chDB returns no column names with no rows; the CLI printed a table with no header."""
+    answer = door.run("SELECT actor_id, mentions FROM mentions_per_actor_week WHERE week < {d:Date}",
+                      {"d": "1970-01-02"})
+    assert answer.rows == [] and answer.columns == ["actor_id", "mentions"]
+    assert door.run("SELECT 1 AS one").rows == [(1,)]  # the door's connection is clean after the DESCRIBE

@@ -221,6 +221,7 @@ def cli(data: Path, *argv: str) -> subprocess.CompletedProcess:
     ("SELECT 1 INTO OUTFILE '/tmp/x'", "INTO OUTFILE is refused: results go back to you, never to the server's files"),
 ])
 def test_sql_errors_read_the_same_on_both_paths(worker_data, tmp_path, sql, message):
+    assert cli(tmp_path, "migrate").returncode == 0  # a free warehouse that exists: analyst SQL never creates one
     for data in (tmp_path, worker_data):  # a free warehouse (direct), then the worker's
         run = cli(data, "sql", sql)
         assert (run.returncode, run.stderr) == (2, f"newsstream: {message.format(data=data)}\n"), data
@@ -254,3 +255,13 @@ def test_the_worker_path_keeps_the_workers_auth(worker_data):
                          timeout=120, env={k: v for k, v in os.environ.items() if k not in UNSET}
                          | {"NEWSSTREAM_DATA_DIR": str(worker_data), "NEWSSTREAM_WEB_TOKEN": "w" * 20})
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "answered 401" in run.stderr, run.stderr
+
+
+def test_a_query_too_long_for_the_worker_is_refused_in_one_line_before_it_is_sent():
+    """The worker's web server cuts request lines at 8 KB: the answer was a bare 'Bad Request'."""
+    from streams.errors import UserError
+    from streams.warehouse.client import WorkerWarehouse
+
+    urls = ", ".join(f"'https://example.org/news/{i}'" for i in range(400))
+    with pytest.raises(UserError, match="too long to send to the worker"):
+        WorkerWarehouse("http://127.0.0.1:9").analyst(f"SELECT count() FROM ledger WHERE url IN ({urls})")

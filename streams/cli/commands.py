@@ -8,6 +8,7 @@ import json
 import math
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from streams.errors import UserError
@@ -466,8 +467,11 @@ def _grace_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
+    from streams.ops.reconcile import MAX_GRACE_SECONDS
+
+    if not math.isfinite(value) or not 0 <= value <= MAX_GRACE_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to {MAX_GRACE_SECONDS:.0f} (ten years), "
+                                         f"not {text!r}")
     return value
 
 
@@ -616,9 +620,9 @@ def main(argv: list[str] | None = None) -> int:
                 logger.addHandler(logging.NullHandler())
     try:
         return args.func(args)
-    except UserError as exc:  # one readable line, no traceback
+    except UserError as exc:  # one readable line, no traceback (with --verbose the traceback too, same status)
         if args.verbose:
-            raise
+            traceback.print_exc()
         print(f"newsstream: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -631,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         if not _kafka_connection_error(exc):  # KAFKA_URL names no broker that answers: one line; anything else raises
             raise
         if args.verbose:
-            raise
+            traceback.print_exc()
         print(f"newsstream: cannot reach Kafka: {' '.join(str(exc).split())}", file=sys.stderr)
         return UserError.exit_code  # a setting to fix (KAFKA_URL), like every other user error
 

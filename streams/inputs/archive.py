@@ -147,11 +147,12 @@ class S3Store:
         return ArchiveUnavailable(f"archive bucket {self}: {what} failed: {exc}{hint}")
 
     def _call(self, what: str, fn, *args, **kwargs):
+        from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return fn(*args, **kwargs)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:  # upload_file wraps ClientError in the last
             raise self._unavailable(what, exc) from exc
 
     def segments(self) -> dict[str, SegmentFile]:
@@ -275,7 +276,8 @@ def archive_for(settings) -> Archive:
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30,
+    # a hung endpoint costs a writer at most a few attempts of these timeouts before it keeps the segment locally
+    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=15,
                     s3={"addressing_style": "path"} if settings.archive_s3_endpoint else None)
     client = boto3.session.Session().client("s3", endpoint_url=settings.archive_s3_endpoint,
                                             region_name=settings.archive_s3_region, config=config)
@@ -550,6 +552,8 @@ def read_page(where: Path | Archive, entry: Entry) -> RawPage:
     stream = as_archive(where).open(entry.segment, entry.offset)
     try:
         page = _page_from(iter(ArchiveIterator(stream)))
+    except StopIteration:  # would escape asyncio.to_thread as a TypeError and hang the caller's future
+        raise ValueError(f"the page at {entry.offset} of {entry.segment} is cut short") from None
     finally:
         stream.close()
     if page.page_id != entry.page_id:
@@ -632,6 +636,13 @@ def verify(where: Path | Archive) -> VerifyReport:
         unindexed = len(found) - len({e.offset for e in listed} & found.keys())
         if unindexed:
             report.problems.append(f"{segment}: {unindexed} pages not in the index")
+        for entry in index_entries(archive, segment, size=info.bytes):  # what reconcile would read back
+            try:
+                read_page(archive, entry)
+            except Exception as exc:
+                detail = "".join(c if c.isprintable() else "?" for c in str(exc))[:120]
+                report.problems.append(f"{segment}: page {entry.page_id} at {entry.offset} cannot be read back: "
+                                       f"{type(exc).__name__}: {detail}")
         report.pages += len(found)
     return report
 

@@ -28,10 +28,18 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
 
 
+def installed_package_file(path: Path) -> bool:
+    """A file pip installed (site-packages), not one in a clone: writing there is lost at the next install."""
+    return any(part in ("site-packages", "dist-packages") for part in path.resolve().parts)
+
+
 def edit_target(path: Path | None = None) -> Path:
     """The file `actors add` appends to: the named file; in a dictionary directory, its actors.yaml (created on
     first use); by default the bundled schemas/actors.yaml (the other bundled files are curated by region)."""
     if path is None:
+        if installed_package_file(ACTORS_PATH):
+            raise ValueError(f"the bundled dictionary {ACTORS_PATH} belongs to the installed package (an upgrade "
+                             "would erase the addition): copy it out and set NEWSSTREAM_ACTORS_PATH to the copy")
         return ACTORS_PATH
     path = Path(path)
     return path / "actors.yaml" if path.is_dir() else path

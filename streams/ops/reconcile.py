@@ -32,6 +32,7 @@ from streams.settings import Settings
 Query = Callable[..., Awaitable[list[tuple]]]
 """`await query(sql, parameters)`: SQL with server-side bound parameters ({name:Type})."""
 SAMPLE = 50
+MAX_GRACE_SECONDS = 10 * 365 * 86400.0  # longer is a typo, and past datetime's range at 1e308
 CHUNK = 1000
 
 
@@ -130,10 +131,13 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
     that have no outcome in the ledger, oldest first, at most `limit` per run."""
     grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
     # a negative grace re-sends every page in flight; nan/inf break the cutoff
-    if not math.isfinite(grace) or grace < 0:
-        raise ValueError(f"grace_seconds must be a finite number of seconds >= 0, not {grace!r}")
+    if not math.isfinite(grace) or not 0 <= grace <= MAX_GRACE_SECONDS:
+        raise ValueError(f"grace_seconds must be a number of seconds from 0 to {MAX_GRACE_SECONDS:.0f} (ten years), "
+                         f"not {grace!r}")
     cutoff = datetime.now(UTC) - timedelta(seconds=grace)
     if entered_before is not None:
+        if entered_before.tzinfo is None:  # a time with no zone is UTC, as everywhere in the archive and ledger
+            entered_before = entered_before.replace(tzinfo=UTC)
         cutoff = max(cutoff, entered_before)
     report = ReconcileReport()
     store = archive.archive_for(settings)

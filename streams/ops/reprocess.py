@@ -55,6 +55,8 @@ def parse_day(value: str | date | datetime) -> datetime:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD or ISO 8601)") from None
+    if not 1900 <= moment.year <= 2299:  # ClickHouse's DateTime64 range: outside it the warehouse cannot compare
+        raise ValueError(f"{value!s} is outside the years the warehouse stores (1900-2299)")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -265,6 +265,9 @@ def split_credentials(web_url: str, token: str | None) -> tuple[str, str | None]
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), token or urllib.parse.unquote(parts.password)
 
 
+WORKER_MAX_REQUEST_LINE = 8190  # aiohttp's max_line_size, the request line the worker's web server accepts
+
+
 class WorkerWarehouse:
     """The client through the worker that holds the embedded warehouse: its /sql door for reads, its POST
     endpoints (/reconcile, /replay, /reprocess, /actors-sync) for maintenance, always with its bearer token."""
@@ -304,8 +307,12 @@ class WorkerWarehouse:
         """GET /sql: the door runs on the worker, in its analyst lane, with the worker's limits. Parameters are
         ClickHouse text values (as typed after --param), as for the door on a direct client."""
         fields = {"q": sql} | {f"param_{k}": v for k, v in (parameters or {}).items()}
-        body = self._call(urllib.request.Request(f"{self.web_url}/sql?{urllib.parse.urlencode(fields)}"),
-                          timeout or self.timeout)
+        url = f"{self.web_url}/sql?{urllib.parse.urlencode(fields)}"
+        line = len(urllib.parse.urlsplit(url).path) + len(urllib.parse.urlsplit(url).query) + len("GET ? HTTP/1.1")
+        if line > WORKER_MAX_REQUEST_LINE:
+            raise UserError(f"the query and its parameters are too long to send to the worker ({line} bytes "
+                            f"URL-encoded; its limit is {WORKER_MAX_REQUEST_LINE}): shorten them")
+        body = self._call(urllib.request.Request(url), timeout or self.timeout)
         return Answer(body["columns"], [tuple(r) for r in body["rows"]], bool(body.get("cut")))
 
     def query(self, sql: str, parameters: dict | None = None) -> tuple[list[str], list[tuple]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
+from streams.errors import UserError
 from streams.settings import Settings
 from streams.warehouse.client import WorkerError, WorkerWarehouse, connect, whole, worker_web_url
 from streams.warehouse.sql_door import Answer
@@ -14,6 +16,11 @@ __all__ = ["WorkerError", "analyst_sql", "ask_worker", "format_table", "post_wor
 
 def analyst_sql(settings: Settings, query: str, parameters: dict[str, str] | None = None) -> Answer:
     """Analyst SQL through the door: on the worker that holds an embedded chDB, else on a client opened here."""
+    if settings.embedded_warehouse and worker_web_url(settings) is None:
+        directory = Path(settings.warehouse_url.removeprefix("chdb://"))
+        if not directory.exists():  # a mistyped NEWSSTREAM_DATA_DIR would otherwise get an empty new warehouse
+            raise UserError(f"no warehouse in {directory} yet (NEWSSTREAM_DATA_DIR={settings.data_path}): start "
+                            "`newsstream run`, which creates it, or run `newsstream migrate`")
     with connect(settings) as warehouse:
         return warehouse.analyst(query, parameters)
 

@@ -219,7 +219,20 @@ class SqlDoor:
                 cut = True
                 break
             rows.append(tuple(row))
-        return Answer(list(result.column_names), rows, cut)
+        return Answer(list(result.column_names) or self._columns_of_empty(statement, parameters), rows, cut)
+
+    def _columns_of_empty(self, statement: str, parameters: dict[str, str] | None) -> list[str]:
+        """chDB names no columns for an empty result: the header comes from DESCRIBE of the same checked
+        statement, which analyses it without running it."""
+        if statement.split(None, 1)[0].upper() not in ("SELECT", "WITH", "("):
+            return []
+        try:
+            described = self.client.query(f"DESCRIBE TABLE ({statement})", parameters=as_text_parameters(parameters),
+                                          settings=self._settings())
+        except Exception:
+            self._discard_leftovers()
+            return []
+        return [row[0] for row in described.result_rows]
 
 
 def _value_bytes(value) -> int:
