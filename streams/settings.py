@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     archive_s3_region: str | None = Field(
         None, description="NEWSSTREAM_ARCHIVE_S3_REGION: the bucket's region. Unset: AWS_REGION / boto3's default.",
     )
+    archive_s3_timeout_seconds: float = Field(
+        15.0, gt=0, allow_inf_nan=False,
+        description="NEWSSTREAM_ARCHIVE_S3_TIMEOUT_SECONDS: connect and read timeout of each bucket request (tried "
+        "twice); a hung endpoint costs a writer about this long before it keeps the segment locally.",
+    )
     topic_prefix: str = Field("newsstream", description="NEWSSTREAM_TOPIC_PREFIX: prefix of every topic name.")
     partitions: int = Field(4, ge=1, description="NEWSSTREAM_PARTITIONS: partitions of the parallel topics.")
     app_id: str = Field("newsstream", description="NEWSSTREAM_APP_ID: Faust app id (consumer group).")

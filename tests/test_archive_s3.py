@@ -257,3 +257,13 @@ def test_a_bucket_that_does_not_exist_keeps_the_segment_locally_without_a_traceb
     with archive.writer_for(missing) as writer:
         writer.append(page(1))
     assert len(list(missing.archive_path.glob("*.warc.gz"))) == 1, "a refused upload keeps the segment"
+
+
+def test_the_bucket_timeout_is_a_setting(tmp_path, s3_endpoint, bucket):
+    """A hung endpoint held ingest for minutes; the timeout is NEWSSTREAM_ARCHIVE_S3_TIMEOUT_SECONDS, not a literal."""
+    _, name = bucket
+    store = archive.archive_for(s3_settings(tmp_path, s3_endpoint, name, archive_s3_timeout_seconds=3.0)).bucket
+    assert store is not None
+    client_config = store.client.meta.config
+    assert (client_config.connect_timeout, client_config.read_timeout) == (3.0, 3.0)
+    assert client_config.retries["total_max_attempts"] == 2

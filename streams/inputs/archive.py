@@ -276,9 +276,9 @@ def archive_for(settings) -> Archive:
     import boto3
     from botocore.config import Config
 
-    # a hung endpoint costs a writer at most a few attempts of these timeouts before it keeps the segment locally
-    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=15,
-                    s3={"addressing_style": "path"} if settings.archive_s3_endpoint else None)
+    timeout = settings.archive_s3_timeout_seconds  # a hung endpoint: two attempts, then the segment stays local
+    config = Config(retries={"total_max_attempts": 2, "mode": "standard"}, connect_timeout=timeout,
+                    read_timeout=timeout, s3={"addressing_style": "path"} if settings.archive_s3_endpoint else None)
     client = boto3.session.Session().client("s3", endpoint_url=settings.archive_s3_endpoint,
                                             region_name=settings.archive_s3_region, config=config)
     return Archive(local, S3Store(client, settings.archive_s3_bucket, settings.archive_s3_prefix))
