@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from streams.runtime.broker import LocalBroker  # noqa: E402
 from streams.inputs.ingest import ingest  # noqa: E402
-from streams.warehouse.query import query_worker, worker_action  # noqa: E402
+from streams.warehouse.client import WorkerWarehouse, connect  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from tests.stack import WorkerProcess  # noqa: E402
 from tests.synthetic import synthetic_pages, write_jsonl  # noqa: E402
@@ -39,7 +39,7 @@ def peak_rss_mib(pid: int) -> float:
 
 
 def sql(web: str, query: str):
-    return query_worker(web, query, timeout=120)[1]
+    return WorkerWarehouse(web, timeout=120).query(query)[1]
 
 
 def wait_for(web: str, target: int, stall_seconds: float, timeout: float) -> tuple[int, float]:
@@ -108,7 +108,7 @@ def main() -> None:
                 for _ in range(5):
                     if landed >= report.sent:
                         break
-                    result = worker_action(Settings(_env_file=None, data_dir=data), "reconcile", {"grace_seconds": "0"})
+                    result = connect(Settings(_env_file=None, data_dir=data)).post("reconcile", {"grace_seconds": "0"})
                     resent += result["resent"] + result["dead_lettered"]
                     landed, _ = wait_for(web, report.sent, stall_seconds=30, timeout=600)
                 p50, p95, p99 = sql(web, "SELECT quantiles(0.5, 0.95, 0.99)(dateDiff('millisecond', raw_at, "

@@ -497,7 +497,10 @@ def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
 
     from streams.runtime.broker import LocalBroker
     from streams.inputs.ingest import ingest
-    from streams.warehouse.query import query_worker
+    from streams.warehouse.client import WorkerWarehouse
+
+    def query_worker(web: str, sql: str) -> tuple[list[str], list[tuple]]:
+        return WorkerWarehouse(web).query(sql)
     from streams.settings import Settings
     from tests.stack import WorkerProcess
     from tests.synthetic import synthetic_pages, write_jsonl

@@ -23,7 +23,7 @@ from streams.pipeline.identity import page_id_for
 from streams.inputs.ingest import ingest
 from streams.inputs.paths import iter_documents
 from streams.pipeline.offline import process_documents
-from streams.warehouse.query import query_worker, worker_action
+from tests.worker_calls import query_worker, worker_action
 from streams.settings import Settings
 from streams.pipeline.stages.clean import CleanLimits
 from tests.stack import WorkerProcess

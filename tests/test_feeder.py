@@ -232,7 +232,7 @@ async def test_from_a_local_feed_to_rows_in_the_warehouse(site, tmp_path):
     from streams.runtime.broker import LocalBroker
     from streams.cli.demo import wait_for_outcomes
     from streams.inputs.feeder.run import run_feeder
-    from streams.warehouse.query import query_worker
+    from tests.worker_calls import query_worker
     from streams.settings import Settings
     from tests.stack import WorkerProcess
 

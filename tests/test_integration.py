@@ -22,7 +22,7 @@ from streams.cli.demo import wait_for_outcomes
 from streams.inputs.ingest import ingest
 from streams.inputs.paths import iter_documents
 from streams.pipeline.offline import process_documents
-from streams.warehouse.query import post_worker, query_worker
+from tests.worker_calls import post_worker, query_worker
 from streams.runtime.webauth import server_token
 from streams.settings import Settings
 from streams.pipeline.stages.clean import CleanLimits

@@ -23,7 +23,7 @@ import pytest
 from streams.runtime.broker import LocalBroker, free_port
 from streams.cli.demo import wait_for_outcomes
 from streams.inputs.ingest import ingest
-from streams.warehouse.query import query_worker
+from tests.worker_calls import query_worker
 from streams.settings import Settings
 from streams.runtime.webauth import server_token
 from tests.test_stories import OTHER, THIRD, WIRE

@@ -17,7 +17,7 @@ from streams.runtime.broker import LocalBroker, bootstrap_servers
 from streams.pipeline.identity import page_id_for
 from streams.cli.demo import wait_for_outcomes
 from streams.inputs.ingest import ingest
-from streams.warehouse.query import query_worker, worker_action
+from tests.worker_calls import query_worker, worker_action
 from streams.settings import Settings
 from streams.pipeline.topics import ensure_topics
 from streams.runtime.kafka import KafkaClients

@@ -18,7 +18,7 @@ import pytest
 
 from streams.runtime.broker import LocalBroker
 from streams.inputs.ingest import ingest
-from streams.warehouse.query import WorkerError, ask_worker, post_worker
+from tests.worker_calls import WorkerError, ask_worker, post_worker
 from streams.warehouse.sql_door import Busy, Refused
 from streams.settings import Settings
 from tests.conftest import CORPUS
