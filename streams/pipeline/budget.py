@@ -5,8 +5,8 @@ A thread cannot be stopped, and trafilatura spends 25-30 s on some 4 MB pages (8
 the pool, kills an overrunning worker and starts a fresh one. One worker is enough for the clean agent, which
 handles one event at a time; the offline `process` runs one per core. In a worker the child is spawned, not
 forked, since the parent runs threads and an event loop; the offline `process` (one thread, no loop) forks
-it, so the child starts with the steps already imported instead of importing them again (~0.8 s of CPU at every
-start, measured in benchmarks/RESULTS.md).
+it, so the child starts with the steps already imported instead of importing them again at every start (the cost
+is in benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

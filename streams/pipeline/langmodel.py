@@ -1,8 +1,8 @@
 """py3langid's language model, loaded from an uncompressed copy kept in the cache folder.
 
-py3langid ships its model LZMA-compressed and unpacks it on the first `classify`: 0.6-0.75 s of CPU in every
-process that cleans a page (the `process` runner's clean child, each worker's clean child), most of it LZMA.
-The same arrays read from a plain .npz take ~0.15 s. The model is the one py3langid ships, unchanged, so every
+py3langid ships its model LZMA-compressed and unpacks it on the first `classify`, in every process that cleans a
+page (the `process` runner's clean child, each worker's clean child); reading the same arrays from a plain .npz is
+several times cheaper (times: benchmarks/RESULTS.md). The model is the one py3langid ships, unchanged, so every
 answer is the same (tests/test_langmodel.py); any failure leaves py3langid to load its model itself.
 """
 
