@@ -60,9 +60,9 @@ def _remove(node: lxml.html.HtmlElement) -> None:
     if parent is None:
         return
     tail = node.tail
+    prev = node.getprevious()  # the block's own neighbour: the parent's last child would move the text to the end
     parent.remove(node)
     if tail and tail.strip():  # keep text that followed the block in its parent
-        prev = parent[-1] if len(parent) else None
         if prev is not None:
             prev.tail = (prev.tail or "") + tail
         else:
