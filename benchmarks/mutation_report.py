@@ -6,9 +6,13 @@ or crashed); the score is killed / (killed + survived + no tests); "not checked"
 
     .venv/bin/python benchmarks/mutation_report.py [--sample FRACTION] [--survivors FILE]
     .venv/bin/python benchmarks/mutation_report.py --sample 0.25 --names     # the sample's mutant names, for mutmut
+    .venv/bin/python benchmarks/mutation_report.py --sample 0.25 --apart 'streams/pipeline/stages/entities.py'
+    .venv/bin/python benchmarks/mutation_report.py --sample 0.25 --names --only 'streams/pipeline/stages/e*.py'
 
 A full run is hours on a shared 2-core machine; `--sample F` takes the same fraction F of every module's mutants,
 chosen by a hash of the mutant's name (so the same mutants on every machine and every run), and scores only those.
+`--apart GLOB` (module paths, repeatable) adds a second total without those modules, and `--names` leaves their
+mutants out (modules being rewritten: run them later); `--only GLOB` keeps just the matching modules.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import fnmatch
 import hashlib
 import json
 from collections import Counter
@@ -49,16 +54,27 @@ def in_sample(name: str, fraction: float) -> bool:
     return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) < fraction * 2**32
 
 
-def collect(root: Path, fraction: float = 1.0) -> tuple[dict[str, Counter], list[tuple[str, str, str]]]:
+def matches(module: str, globs: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(module, glob) for glob in globs)
+
+
+def metas(root: Path, only: list[str] | None = None) -> list[tuple[str, Path]]:
+    """Every mutated module's path (as in pyproject's only_mutate) and its mutmut meta file; `only` globs filter."""
+    found = [(meta.with_suffix("").relative_to(root / "mutants").as_posix(), meta)
+             for meta in sorted((root / "mutants").rglob("*.py.meta"))]
+    return [(module, meta) for module, meta in found if not only or matches(module, only)]
+
+
+def collect(root: Path, fraction: float = 1.0,
+            only: list[str] | None = None) -> tuple[dict[str, Counter], list[tuple[str, str, str]]]:
     per_module: dict[str, Counter] = {}
     survivors = []
-    for meta in sorted((root / "mutants").rglob("*.py.meta")):
+    for module, meta in metas(root, only):
         module_file = meta.with_suffix("")
         data = json.loads(meta.read_text("utf-8"))
         codes = data.get("exit_code_by_key", {})
         if not codes:
             continue
-        module = str(module_file.relative_to(root / "mutants"))
         counts = per_module.setdefault(module, Counter())
         sources = None
         for name, code in sorted(codes.items(), key=lambda kv: (kv[0].rsplit("_", 1)[0], int(kv[0].rsplit("_", 1)[1]))):
@@ -80,24 +96,34 @@ def main() -> None:
     parser.add_argument("--survivors", type=Path, help="also write every survivor with its changed line to FILE")
     parser.add_argument("--sample", type=float, default=1.0, help="score only this fraction of each module's mutants")
     parser.add_argument("--names", action="store_true", help="print the sample's mutant names without a verdict")
+    parser.add_argument("--apart", action="append", default=[], metavar="GLOB",
+                        help="module path glob: total also without these modules; --names leaves them out")
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB",
+                        help="module path glob: only these modules (scores and --names)")
     args = parser.parse_args()
     if not 0 < args.sample <= 1:
         parser.error(f"--sample must be a fraction in (0, 1], not {args.sample}")
     if not (ROOT / "mutants").is_dir():
         raise SystemExit("mutation_report.py: no mutation results in mutants/: run benchmarks/mutation.sh first")
     if args.names:
-        for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
+        for module, meta in metas(ROOT, args.only):
+            if matches(module, args.apart):
+                continue
             for name, code in json.loads(meta.read_text("utf-8")).get("exit_code_by_key", {}).items():
                 if code is None and in_sample(name, args.sample):
                     print(name)
         return
-    per_module, survivors = collect(ROOT, args.sample)
-    total = Counter()
+    per_module, survivors = collect(ROOT, args.sample, args.only)
+    total, kept = Counter(), Counter()
     print(f"{'module':48} {'mutants':>7} {'killed':>7} {'survived':>8} {'no tests':>8} {'unchecked':>9} {'score':>6}")
     for module, counts in per_module.items():
         total.update(counts)
-        row(module, counts)
+        if not matches(module, args.apart):
+            kept.update(counts)
+        row(module + (" (apart)" if matches(module, args.apart) else ""), counts)
     row("all", total)
+    if args.apart:
+        row("all without the modules apart", kept)
     if args.survivors:
         args.survivors.write_text("".join(f"{name}\t{status}\t{change}\n" for name, status, change in survivors),
                                   "utf-8")
