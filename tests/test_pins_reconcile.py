@@ -319,7 +319,7 @@ def test_replay_resends_archived_pages_from_the_archive_and_the_rest_from_the_to
     from_archive, from_topic = [], []
 
     async def fake_resend(settings_, kafka_url, wanted, report, replace=False):
-        assert kafka_url == KAFKA and not replace
+        assert settings_ is settings and kafka_url == KAFKA and not replace
         from_archive.extend(e.page_id for e in wanted)
         report.resent += len(wanted)
 
@@ -570,7 +570,7 @@ def test_maintenance_without_a_worker_or_a_broker_is_a_user_error(tmp_path, monk
 
     monkeypatch.setattr(client, "worker_web_url", lambda settings: None)
     monkeypatch.setattr(broker, "kafka_url", lambda settings: None)
-    with pytest.raises(UserError, match="no broker"):
+    with pytest.raises(UserError, match=r"^no broker: set KAFKA_URL or start one with `newsstream run`$"):
         reconcile_module.run_maintenance(Settings(_env_file=None, data_dir=tmp_path), "replay", dry_run=True)
 
 
@@ -609,3 +609,122 @@ def test_maintenance_without_a_worker_reads_the_warehouse_directly(tmp_path, mon
     else:
         assert got["selected"] == 0 and "dead_letter" in asked[0][0]
     assert asked[-1] == "closed"
+
+
+@pytest.mark.parametrize("action", ["reconcile", "replay"])
+def test_maintenance_here_passes_the_broker_the_query_and_every_option(tmp_path, monkeypatch, action):
+    from streams.runtime import broker
+    from streams.warehouse import client
+
+    calls = []
+
+    class Warehouse:
+        def __init__(self, url, *args, **kwargs):
+            pass
+
+        def query(self, sql, parameters=None):
+            return ["n"], [(sql, parameters)]
+
+        def maintain(self, action, params, here):
+            return here(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    def recording(report):
+        async def run(settings, kafka_url, query, **options):
+            calls.append((kafka_url, await query("SELECT 1", {"p": 1}), options))
+            return report
+
+        return run
+
+    monkeypatch.setattr(client, "worker_web_url", lambda settings: None)
+    monkeypatch.setattr(broker, "kafka_url", lambda settings: KAFKA)
+    monkeypatch.setattr(client, "Warehouse", Warehouse)
+    monkeypatch.setattr(reconcile_module, "reconcile", recording(ReconcileReport(missing=3)))
+    monkeypatch.setattr(reconcile_module, "replay", recording(reconcile_module.ReplayReport(selected=2)))
+    options = {"grace_seconds": 0, "limit": 5} if action == "reconcile" else {"stage": "clean", "reason": "empty"}
+    got = reconcile_module.run_maintenance(Settings(_env_file=None, data_dir=tmp_path), action, **options)
+    assert got == (ReconcileReport(missing=3) if action == "reconcile" else reconcile_module.ReplayReport(
+        selected=2)).as_dict()
+    assert calls == [(KAFKA, [("SELECT 1", {"p": 1})], options)]
+
+
+def test_the_longest_grace_is_accepted_and_a_longer_one_refused(tmp_path):
+    settings = archived(tmp_path, [100])
+    report = run(reconcile(settings, KAFKA, ledger(), grace_seconds=reconcile_module.MAX_GRACE_SECONDS, dry_run=True))
+    assert (report.missing, report.in_flight) == (0, 1)
+    with pytest.raises(ValueError, match="grace_seconds"):
+        run(reconcile(settings, KAFKA, ledger(), grace_seconds=reconcile_module.MAX_GRACE_SECONDS + 1, dry_run=True))
+
+
+def test_reconciled_counts_resent_and_dead_lettered_pages(tmp_path, monkeypatch):
+    settings = archived(tmp_path, [100, 200, 300])
+
+    async def fake_resend(settings_, kafka_url, wanted, report, replace=False):
+        report.resent += 2
+        report.dead_lettered += 1
+
+    monkeypatch.setattr(reconcile_module, "resend_archived", fake_resend)
+    metrics = WorkerMetrics()
+    run(reconcile(settings, KAFKA, ledger(), grace_seconds=10, metrics=metrics))
+    assert metrics.reconciled._value.get() == 3
+
+
+def test_every_damaged_entry_is_its_own_dead_letter_naming_the_error(tmp_path, producer):
+    settings = archived(tmp_path, [10, 20])
+    wanted = list(archive.entries(settings.archive_path))
+    damaged = [archive.Entry(e.page_id, f"no-such-segment-{n}", 0, e.entered_at, e.url, e.source)
+               for n, e in enumerate(wanted)]
+    report = ReconcileReport()
+    run(resend_archived(settings, KAFKA, damaged, report))
+    assert (report.resent, report.dead_lettered) == (0, 2)
+    errors = [value["error"] for topic, value, _ in producer.sent if topic == settings.topic("dead-letters")]
+    try:
+        archive.read_page(archive.archive_for(settings), damaged[0])
+    except Exception as exc:  # what the archive says about a missing segment, named in the letter
+        expected = f"{type(exc).__name__}: {exc}"
+    assert errors[0] == expected and errors[0].split(":")[0] not in ("", "NoneType")
+
+
+def test_the_ledger_and_replay_queries_run_on_the_real_warehouse(tmp_path):
+    """landed() and replay's selection as SQL the embedded warehouse accepts, with their parameters bound."""
+    from streams.pipeline.stages import Rejected
+    from streams.pipeline.steps import dead_letter
+    from streams.warehouse.client import Warehouse
+    from streams.warehouse.rows import batch_rows, write_rows
+
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    raw_topic = settings.topic("raw-html")
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+
+    def letter(n: int, stage: str, reason: str, **raw):
+        from schemas.records import RawRef
+
+        ref = RawRef(**({"topic": raw_topic, "partition": 0, "offset": n, "timestamp": at, "page_id": f"p{n}"} | raw))
+        item = dead_letter(stage, Rejected(reason, "x"), source="s", url=f"https://news.test/{n}", raw=ref)
+        return item.model_copy(update={"at": at + timedelta(days=n)})
+
+    warehouse = Warehouse(f"chdb://{tmp_path / 'chdb'}")
+    try:
+        warehouse.migrate()
+        write_rows(warehouse, batch_rows([letter(1, "clean", "empty"), letter(2, "clean", "binary"),
+                                          letter(3, "entities", "empty")]))
+        write_rows(warehouse, batch_rows([dead_letter("feed", Rejected("empty", "x"), source="s", url="u")]))
+
+        async def query(sql, parameters=None):
+            return warehouse.query(sql, parameters=parameters)[1]
+
+        assert run(landed(query, ["p1", "p3", "p9"])) == {"p1", "p3"}
+        every = run(replay(settings, KAFKA, query, dry_run=True))
+        assert (every.selected, every.reasons, every.not_replayable) == (3, {"empty": 2, "binary": 1}, 1)
+        chosen = run(replay(settings, KAFKA, query, dry_run=True, stage="clean", reason="empty",
+                            since="2026-05-02T00:00:00"))
+        assert (chosen.selected, chosen.reasons, chosen.not_replayable) == (1, {"empty": 1}, 0)
+        later = run(replay(settings, KAFKA, query, dry_run=True, since="2026-05-03T12:00:00"))
+        assert later.selected == 1 and later.reasons == {"empty": 1}
+    finally:
+        warehouse.close()

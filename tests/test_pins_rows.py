@@ -189,3 +189,33 @@ def test_a_replaced_article_loses_its_old_mentions_first_and_its_days_are_rebuil
     assert REPLACED not in inserted and inserted == [t for t in rows if t != REPLACED]
     assert rebuilt == [{date(2024, 4, 1), PUBLISHED.date()}]
     assert REPLACED in rows, "the caller's rows are not changed"
+
+
+def test_a_replacement_on_the_real_warehouse_keeps_only_its_new_mentions_and_the_old_days(tmp_path):
+    """write_rows' own SQL on chDB: the same text fetched again keeps the stored date, another text does not; a
+    replaced article's old mentions are deleted."""
+    from datetime import timedelta
+
+    from streams.warehouse.client import Warehouse
+
+    def variant(ref: RawRef, days: int, mentions=(LAVROV,), **update) -> StoryArticle:
+        base = item(ref)
+        changed = base.article.model_copy(update={"published_at": PUBLISHED + timedelta(days=days), **update})
+        return base.model_copy(update={"article": changed, "mentions": list(mentions)})
+
+    def stored_dates() -> list[datetime]:
+        rows = warehouse.query("SELECT DISTINCT published_at FROM mentions FINAL WHERE article_id = 'art-1'")[1]
+        return [d.replace(tzinfo=UTC) for (d,) in rows]
+
+    warehouse = Warehouse(f"chdb://{tmp_path / 'chdb'}")
+    try:
+        warehouse.migrate()
+        write_rows(warehouse, batch_rows([item()]))
+        write_rows(warehouse, batch_rows([variant(raw("page-2"), 40)]))  # a re-fetch of an undated page
+        assert stored_dates() == [PUBLISHED], "the same text keeps its stored date"
+        write_rows(warehouse, batch_rows([variant(raw("page-3", replace=True), 3, mentions=())]))
+        assert warehouse.query("SELECT count() FROM mentions WHERE article_id = 'art-1'")[1] == [(0,)]
+        write_rows(warehouse, batch_rows([variant(raw("page-4"), 9, fingerprint="other text")]))
+        assert stored_dates() == [PUBLISHED + timedelta(days=9)], "another text keeps its own date"
+    finally:
+        warehouse.close()
