@@ -36,8 +36,10 @@ fi
 if [ "$#" -eq 0 ] && { [ "$sample" != "1" ] || [ "${#filters[@]}" -gt 0 ]; }; then
     # Generates every mutant and the test-coverage map, testing only a small function's mutants; then the sample.
     timeout "$limit" "$MUTMUT" run --max-children "$children" "streams.inputs.feeder.config.x_load_sources*"
-    mapfile -t names < <("$PY" benchmarks/mutation_report.py --sample "$sample" --names ${filters[@]+"${filters[@]}"})
-    if [ "${#names[@]}" -gt 0 ]; then
+    # (not `< <(...)`: a glob that matches no module must stop the run here, with the report's message)
+    listed=$("$PY" benchmarks/mutation_report.py --sample "$sample" --names ${filters[@]+"${filters[@]}"})
+    if [ -n "$listed" ]; then
+        mapfile -t names <<< "$listed"
         timeout "$limit" "$MUTMUT" run --max-children "$children" "${names[@]}"
     fi
 else

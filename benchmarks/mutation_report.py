@@ -58,6 +58,10 @@ def matches(module: str, globs: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(module, glob) for glob in globs)
 
 
+def matches_any(glob: str, modules: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(module, glob) for module in modules)
+
+
 def metas(root: Path, only: list[str] | None = None) -> list[tuple[str, Path]]:
     """Every mutated module's path (as in pyproject's only_mutate) and its mutmut meta file; `only` globs filter."""
     found = [(meta.with_suffix("").relative_to(root / "mutants").as_posix(), meta)
@@ -105,6 +109,10 @@ def main() -> None:
         parser.error(f"--sample must be a fraction in (0, 1], not {args.sample}")
     if not (ROOT / "mutants").is_dir():
         raise SystemExit("mutation_report.py: no mutation results in mutants/: run benchmarks/mutation.sh first")
+    modules = [module for module, _ in metas(ROOT)]
+    for glob in args.apart + args.only:
+        if not matches_any(glob, modules):  # a typo would silently score (or run) everything, or nothing
+            parser.error(f"{glob!r} matches no mutated module (they are paths such as {modules[0]})")
     if args.names:
         for module, meta in metas(ROOT, args.only):
             if matches(module, args.apart):
