@@ -657,7 +657,7 @@ def test_the_longest_grace_is_accepted_and_a_longer_one_refused(tmp_path):
     settings = archived(tmp_path, [100])
     report = run(reconcile(settings, KAFKA, ledger(), grace_seconds=reconcile_module.MAX_GRACE_SECONDS, dry_run=True))
     assert (report.missing, report.in_flight) == (0, 1)
-    with pytest.raises(ValueError, match="grace_seconds"):
+    with pytest.raises(ValueError, match="the grace must be a number of seconds from 0"):
         run(reconcile(settings, KAFKA, ledger(), grace_seconds=reconcile_module.MAX_GRACE_SECONDS + 1, dry_run=True))
 
 
