@@ -524,3 +524,14 @@ async def test_once_stopping_nothing_starts_and_the_stop_event_is_the_callers(se
     assert got.error == "stopped" and site.count("/a") == 1
     async with Fetcher(FetchPolicy(**FAST)) as f:
         assert not f.stopping.is_set()
+
+
+def test_the_fetch_policy_is_every_feeder_setting():
+    from streams.inputs.feeder.fetch import FetchPolicy
+
+    settings = Settings(_env_file=None, feeder_user_agent="pin/2", max_page_bytes=12345, feeder_allow_private=True,
+                        feeder_host_delay=0.5, feeder_host_concurrency=3, feeder_timeout_seconds=7.5,
+                        feeder_retries=4, feeder_max_redirects=6)
+    assert run_module.policy_from(settings) == FetchPolicy(
+        user_agent="pin/2", max_bytes=12345, allow_private=True, host_delay_seconds=0.5, host_concurrency=3,
+        timeout_seconds=7.5, retries=4, max_redirects=6)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import namedtuple
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import aiokafka
 import orjson
@@ -728,3 +728,39 @@ def test_the_ledger_and_replay_queries_run_on_the_real_warehouse(tmp_path):
         assert later.selected == 1 and later.reasons == {"empty": 1}
     finally:
         warehouse.close()
+
+
+def test_every_page_the_broker_refuses_is_counted(tmp_path, producer):
+    settings = archived(tmp_path, [10, 20])
+    producer.refuse_larger_than = 10
+    report = ReconcileReport()
+    run(resend_archived(settings, KAFKA, list(archive.entries(settings.archive_path)), report))
+    assert (report.resent, report.dead_lettered) == (0, 2)
+
+
+def test_entered_before_without_a_zone_is_utc_and_with_one_is_that_moment(tmp_path):
+    settings = archived(tmp_path, [7200, 3 * 3600 + 1800])  # entered 2 h and 3.5 h ago
+    now = datetime.now(UTC)
+    naive = (now - timedelta(hours=2.5)).replace(tzinfo=None)  # UTC wall time between the two
+    report = run(reconcile(settings, KAFKA, ledger(), grace_seconds=36000, entered_before=naive, dry_run=True))
+    assert [s["page_id"] for s in report.sample] == ["p001"]
+    east = (now - timedelta(hours=2.5)).astimezone(timezone(timedelta(hours=3)))  # the same moment, 3 h east
+    report = run(reconcile(settings, KAFKA, ledger(), grace_seconds=36000, entered_before=east, dry_run=True))
+    assert [s["page_id"] for s in report.sample] == ["p001"], "an offset is a moment, not UTC wall time"
+
+
+def test_the_default_cap_is_ten_thousand_pages_a_run(tmp_path, monkeypatch):
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    old = datetime.now(UTC) - timedelta(days=1)
+    pages = {f"p{n:05d}": archive.Entry(f"p{n:05d}", "seg", n, old + timedelta(seconds=n), None, "s")
+             for n in range(10_001)}
+    monkeypatch.setattr(archive, "entries", lambda store, problems=None: [])
+    monkeypatch.setattr(archive, "first_by_page", lambda entries: pages)
+    sent = []
+
+    async def fake_resend(settings_, kafka_url, wanted, report, replace=False):
+        sent.append([e.page_id for e in wanted])
+
+    monkeypatch.setattr(reconcile_module, "resend_archived", fake_resend)
+    report = run(reconcile(settings, KAFKA, ledger(), grace_seconds=0))
+    assert report.missing == 10_001 and len(sent[0]) == 10_000 and sent[0][-1] == "p09999"
