@@ -535,3 +535,47 @@ def test_the_fetch_policy_is_every_feeder_setting():
     assert run_module.policy_from(settings) == FetchPolicy(
         user_agent="pin/2", max_bytes=12345, allow_private=True, host_delay_seconds=0.5, host_concurrency=3,
         timeout_seconds=7.5, retries=4, max_redirects=6)
+
+
+# --- the feeder's loops: what they log ------------------------------------------------------------------------------
+
+
+async def test_a_failed_poll_is_logged_with_its_source_and_the_schedule_goes_on(tmp_path, caplog):
+    feeder = run_module.Feeder([], SeenStore(tmp_path / "seen.sqlite"), None, None)
+    source = Source(name="pin-src", kind="urls", urls=["http://127.0.0.1:9/a"], interval_seconds=0.01)
+    polls = []
+
+    async def poll(fetcher, src):
+        polls.append(src.name)
+        if len(polls) == 2:
+            feeder.stopping.set()
+        raise RuntimeError("broken feed")
+
+    feeder.poll = poll
+    with caplog.at_level("INFO", logger="newsstream.feeder"):
+        await asyncio.wait_for(feeder._keep_polling(None, source), 10)
+    assert polls == ["pin-src", "pin-src"], "one failed poll does not end the source's schedule"
+    failed = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in failed] == ["source pin-src: poll failed"] * 2
+    assert all(r.exc_info and r.exc_info[0] is RuntimeError for r in failed)
+
+
+async def test_housekeeping_logs_the_counters_then_reconciles_until_stopped(tmp_path, caplog):
+    feeder = run_module.Feeder([], SeenStore(tmp_path / "seen.sqlite"), None, None)
+    feeder.metrics.count("pin-src", "fetched")
+    pauses, reconciles = [], []
+
+    async def pause(seconds):
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            feeder.stopping.set()
+
+    async def reconcile():
+        reconciles.append(1)
+        return 0
+
+    feeder._pause, feeder.reconcile = pause, reconcile
+    with caplog.at_level("INFO", logger="newsstream.feeder"):
+        await asyncio.wait_for(feeder._housekeeping(), 10)
+    assert pauses == [60, 60] and reconciles == [1], "every minute; no reconcile once stopping"
+    assert [r.getMessage() for r in caplog.records] == ["feeder counters: {'pin-src': {'fetched': 1}}"] * 2
