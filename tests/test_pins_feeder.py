@@ -579,3 +579,143 @@ async def test_housekeeping_logs_the_counters_then_reconciles_until_stopped(tmp_
         await asyncio.wait_for(feeder._housekeeping(), 10)
     assert pauses == [60, 60] and reconciles == [1], "every minute; no reconcile once stopping"
     assert [r.getMessage() for r in caplog.records] == ["feeder counters: {'pin-src': {'fetched': 1}}"] * 2
+
+
+# --- discovery: sitemap indexes, caps, failures (a fetcher stand-in: no HTTP needed) -------------------------------
+
+
+def urlset(*urls: str) -> bytes:
+    locs = "".join(f"<url><loc>{u}</loc></url>" for u in urls)
+    return f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'.encode()
+
+
+def sitemap_index(*children: str) -> bytes:
+    locs = "".join(f"<sitemap><loc>{c}</loc></sitemap>" for c in children)
+    return (f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}'
+            "</sitemapindex>").encode()
+
+
+class Documents:
+    """A fetcher whose answers are set per URL; records the URLs asked."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def get(self, url, etag=None, last_modified=None):
+        from streams.inputs.feeder.fetch import Fetched
+
+        self.asked.append(url)
+        answer = self.answers.get(url, Fetched(url, url, 404, error="http 404"))
+        return answer if isinstance(answer, Fetched) else Fetched(url, url, 200, {}, answer)
+
+
+def sitemap_source(**kw) -> Source:
+    return Source(**({"name": "pin-map", "kind": "sitemap", "url": "https://s.test/index.xml"} | kw))
+
+
+async def test_a_sitemap_index_is_read_to_twenty_children(tmp_path):
+    children = [f"https://s.test/c{n:02d}.xml" for n in range(25)]
+    answers = {"https://s.test/index.xml": sitemap_index(*children)}
+    answers |= {c: urlset(f"https://s.test/a{n:02d}") for n, c in enumerate(children)}
+    docs = Documents(answers)
+    feeder = run_module.Feeder([], SeenStore(tmp_path / "seen.sqlite"), None, None)
+    found = await feeder.discover(docs, sitemap_source(max_items=1000))
+    assert len(docs.asked) == 1 + run_module.MAX_CHILD_SITEMAPS == 21 and len(found) == 20
+    assert feeder.metrics.polls.labels("pin-map", "fetched")._value.get() == 21
+
+
+async def test_discovery_stops_at_twice_the_poll_cap(tmp_path):
+    children = [f"https://s.test/c{n}.xml" for n in range(3)]
+    answers = {"https://s.test/index.xml": sitemap_index(*children)}
+    answers |= {c: urlset(f"https://s.test/{n}a", f"https://s.test/{n}b") for n, c in enumerate(children)}
+    docs = Documents(answers)
+    feeder = run_module.Feeder([], SeenStore(tmp_path / "seen.sqlite"), None, None)
+    found = await feeder.discover(docs, sitemap_source(max_items=2))
+    assert len(found) == 4 and len(docs.asked) == 3, "4 URLs (2 x max_items) found: the third child is not read"
+
+
+async def test_a_broken_or_failed_child_is_skipped_and_logged_and_the_rest_is_read(tmp_path, caplog):
+    answers = {"https://s.test/index.xml": sitemap_index("https://s.test/broken.xml", "https://s.test/down.xml",
+                                                         "https://s.test/ok.xml"),
+               "https://s.test/broken.xml": b"\x1f\x8b\x08\x00 a truncated gzip file",
+               "https://s.test/ok.xml": urlset("https://s.test/a1")}
+    feeder = run_module.Feeder([], SeenStore(tmp_path / "seen.sqlite"), None, None)
+    with caplog.at_level("WARNING", logger="newsstream.feeder"):
+        found = await feeder.discover(Documents(answers), sitemap_source())
+    assert found == ["https://s.test/a1"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert "source pin-map: https://s.test/down.xml: http 404" in messages
+    assert any(m.startswith("source pin-map: cannot parse https://s.test/broken.xml: ") for m in messages), messages
+    assert feeder.metrics.polls.labels("pin-map", "failed")._value.get() == 1
+
+
+async def test_a_stop_during_discovery_ends_it_without_counting_a_failure(tmp_path):
+    from streams.inputs.feeder.fetch import Fetched
+
+    answers = {"https://s.test/index.xml": Fetched("https://s.test/index.xml", error="stopped")}
+    docs = Documents(answers)
+    feeder = run_module.Feeder([], SeenStore(tmp_path / "seen.sqlite"), None, None)
+    assert await feeder.discover(docs, sitemap_source()) == []
+    assert feeder.metrics.polls.labels("pin-map", "failed")._value.get() == 0
+
+
+async def test_urls_already_seen_are_counted_as_skipped(tmp_path):
+    store = SeenStore(tmp_path / "seen.sqlite")
+    store.mark_sent("https://s.test/a", "https://s.test/a", "pin-list")
+    feeder = run_module.Feeder([], store, None, None)
+    await feeder.poll(Documents({}), Source(name="pin-list", kind="urls", urls=["https://s.test/a"]))
+    assert feeder.metrics.snapshot() == {"pin-list": {"skipped_seen": 1}}
+
+
+def test_a_raw_record_keeps_the_headers_but_the_redirect_location():
+    from streams.inputs.feeder.fetch import Fetched
+
+    got = Fetched("https://s.test/a", "https://s.test/a", 200, {"etag": '"e"', "location": "/b"}, b"<p>x</p>")
+    source = Source(name="s", kind="urls", urls=["https://s.test/a"])
+    assert run_module.raw_record(source, got).headers == {"etag": '"e"'}
+    only_location = Fetched("https://s.test/a", "https://s.test/a", 200, {"location": "/b"}, b"<p>x</p>")
+    assert run_module.raw_record(source, only_location).headers is None
+
+
+async def test_reconcile_asks_only_about_pages_sent_before_the_resend_period_and_says_how_many_are_lost(
+        tmp_path, caplog):
+    store = SeenStore(tmp_path / "seen.sqlite")
+    store.mark_sent("old-1", "https://s.test/old-1", "pin", at=time.time() - 7200)
+    store.mark_sent("old-2", "https://s.test/old-2", "pin", at=time.time() - 7200)
+    store.mark_sent("new", "https://s.test/new", "pin")
+    asked = []
+
+    async def outcome_query(urls):
+        asked.append(sorted(urls))
+        return {"https://s.test/old-1"}
+
+    feeder = run_module.Feeder([], store, None, None, resend_after_seconds=3600, outcome_query=outcome_query)
+    with caplog.at_level("WARNING", logger="newsstream.feeder"):
+        assert await feeder.reconcile() == 1
+    assert asked == [["https://s.test/old-1", "https://s.test/old-2"]]
+    assert [r.getMessage() for r in caplog.records] == [
+        "feeder reconcile: 1 sent pages never reached the warehouse; they will be fetched again"]
+
+
+async def test_a_gone_page_and_a_page_given_up_are_logged_with_their_url_and_error(serve, tmp_path, caplog):
+    site = await serve({"/robots.txt": (404, b"", {}), "/gone": (410, b"", {}), "/down": (503, b"", {})})
+    sent = []
+
+    async def send(topic, key, value):
+        sent.append(topic)
+
+    from streams.inputs.feeder.fetch import Fetcher, FetchPolicy
+
+    feeder = run_module.Feeder([], SeenStore(tmp_path / "seen.sqlite"), send, FetchPolicy(**FAST, retries=0),
+                               max_attempts=1)
+    source = Source(name="pin", kind="urls", urls=[f"{site.base}/gone"])
+    feeder.store.add_pending("pin", [(f"{site.base}/down", f"{site.base}/down")], keep=10)
+    with caplog.at_level("INFO", logger="newsstream.feeder"):
+        async with Fetcher(feeder.policy) as f:
+            await feeder.fetch_page(f, source, f"{site.base}/gone", f"{site.base}/gone")
+            await feeder.fetch_page(f, source, f"{site.base}/down", f"{site.base}/down")
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"source pin: {site.base}/gone: http 410 (not asked again)" in messages
+    assert f"source pin: {site.base}/down: http 503 in 1 polls; given up" in messages
+    assert sent == ["dead-letters"]
