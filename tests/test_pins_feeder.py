@@ -719,3 +719,125 @@ async def test_a_gone_page_and_a_page_given_up_are_logged_with_their_url_and_err
     assert f"source pin: {site.base}/gone: http 410 (not asked again)" in messages
     assert f"source pin: {site.base}/down: http 503 in 1 polls; given up" in messages
     assert sent == ["dead-letters"]
+
+
+# --- the fetcher's error results, retries and pauses; the feeder's metrics and archive thread -----------------------
+
+
+async def test_error_results_name_the_url_they_came_from(serve):
+    site = await serve({"/robots.txt": (404, b"", {}), "/gone": (404, b"", {}), "/down": (503, b"", {}),
+                        "/big": (200, b"x" * 100, HTML)})
+    async with fetcher(retries=0, max_bytes=50) as f:
+        gone, down, big = [await f.get(f"{site.base}/{p}") for p in ("gone", "down", "big")]
+    for got, path in ((gone, "gone"), (down, "down"), (big, "big")):
+        assert got.url == got.final_url == f"{site.base}/{path}", (path, got)
+    assert big.error == "oversized" and big.headers.get("content-type") == HTML["Content-Type"]
+    async with fetcher(allow_private=False) as f:
+        f._robots["http://localhost:9"] = (time.monotonic(), _allow_all())
+        blocked = await f.get("http://localhost:9/a")
+    assert blocked.error.startswith("blocked") and blocked.final_url == "http://localhost:9/a"
+
+
+async def test_a_500_is_retried_like_any_server_error(serve):
+    site = await serve({"/robots.txt": (404, b"", {}), "/err": (500, b"", {}), "/nope": (501, b"", {})})
+    async with fetcher(retries=1) as f:
+        err, nope = await f.get(f"{site.base}/err"), await f.get(f"{site.base}/nope")
+    assert (err.error, nope.error) == ("http 500", "http 501")
+    assert site.count("/err") == 2 and site.count("/nope") == 2
+
+
+async def test_a_retry_after_of_exactly_the_cap_is_waited_for(serve):
+    hits = []
+
+    async def busy_once(request):
+        hits.append(1)
+        if len(hits) == 1:
+            return web.Response(status=503, headers={"Retry-After": "1"})
+        return web.Response(body=PAGE, headers=HTML)
+
+    site = await serve({"/robots.txt": (404, b"", {}), "/busy": busy_once})
+    async with fetcher(retries=1, max_retry_after_seconds=1) as f:
+        got = await f.get(f"{site.base}/busy")
+    assert got.ok and len(hits) == 2
+
+
+async def test_backoff_doubles_with_each_retry(serve, monkeypatch):
+    from streams.inputs.feeder import fetch
+
+    site = await serve({"/robots.txt": (404, b"", {}), "/down": (503, b"", {})})
+    bounds = []
+    monkeypatch.setattr(fetch.random, "uniform", lambda low, high: bounds.append((low, high)) or 0.0)
+    async with fetcher(retries=3, backoff_seconds=0.5) as f:
+        await f.get(f"{site.base}/down")
+    assert bounds == [(0, 0.5), (0, 1.0), (0, 2.0)]
+
+
+async def test_a_crawl_delay_holds_the_next_request_to_that_host(serve):
+    site = await serve({"/robots.txt": (404, b"", {}), "/a": (200, PAGE, HTML), "/b": (200, PAGE, HTML)})
+    async with fetcher() as f:
+        assert (await f.get(f"{site.base}/a")).ok
+        f._host_delay[site.base.removeprefix("http://")] = 30.0
+        waiting = asyncio.ensure_future(f.get(f"{site.base}/b"))
+        await asyncio.sleep(0.3)
+        held = not waiting.done()
+        f.stopping.set()
+        got = await asyncio.wait_for(waiting, 10)
+    assert held and got.error == "stopped" and site.count("/b") == 0
+
+
+def test_the_feeder_metrics_are_exported_under_their_names():
+    from prometheus_client import generate_latest
+
+    metrics = run_module.FeederMetrics()
+    metrics.count("pin", "fetched")
+    metrics.polls.labels("pin", "failed").inc()
+    text = generate_latest(metrics.registry).decode()
+    assert "# HELP newsstream_feeder_pages_total Pages per source and outcome." in text
+    assert "# HELP newsstream_feeder_polls_total Source documents polled, by outcome." in text
+    assert 'newsstream_feeder_polls_total{outcome="failed",source="pin"} 1.0' in text
+
+
+async def test_pages_are_archived_one_at_a_time_on_the_feeders_archive_thread(serve, tmp_path):
+    import threading
+
+    site = await serve({"/robots.txt": (404, b"", {}), **{f"/p{n}": (200, PAGE + str(n).encode(), HTML)
+                                                           for n in range(4)}})
+    threads, running, most = [], 0, 0
+    lock = threading.Lock()
+
+    def archive(record):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        threads.append(threading.current_thread().name)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+
+    async def send(topic, key, value):
+        pass
+
+    from streams.inputs.feeder.fetch import FetchPolicy
+
+    feeder = run_module.Feeder([Source(name="pin", kind="urls", urls=[f"{site.base}/p{n}" for n in range(4)])],
+                               SeenStore(tmp_path / "seen.sqlite"), send, FetchPolicy(**FAST), archive=archive)
+    await asyncio.wait_for(feeder.run(once=True), 30)
+    assert len(threads) == 4 and set(threads) == {"feeder-archive_0"} and most == 1
+
+
+async def test_a_page_that_will_be_retried_says_so_and_dropped_pending_urls_are_logged(serve, tmp_path, caplog):
+    from streams.inputs.feeder.fetch import Fetcher, FetchPolicy
+
+    site = await serve({"/robots.txt": (404, b"", {}), "/down": (503, b"", {})})
+    store = SeenStore(tmp_path / "seen.sqlite")
+    store.add_pending("gone-source", [("https://s.test/x", "https://s.test/x")], keep=10)
+    feeder = run_module.Feeder([], store, None, FetchPolicy(**FAST, retries=0))
+    source = Source(name="pin", kind="urls", urls=[f"{site.base}/down"])
+    with caplog.at_level("INFO", logger="newsstream.feeder"):
+        await feeder.run(once=True)
+        async with Fetcher(feeder.policy) as f:
+            await feeder.fetch_page(f, source, f"{site.base}/down", f"{site.base}/down")
+    messages = [r.getMessage() for r in caplog.records]
+    assert "feeder: 1 pending URLs of sources no longer configured dropped" in messages
+    assert f"source pin: {site.base}/down: http 503 (will retry next poll)" in messages
