@@ -841,3 +841,32 @@ async def test_a_page_that_will_be_retried_says_so_and_dropped_pending_urls_are_
     messages = [r.getMessage() for r in caplog.records]
     assert "feeder: 1 pending URLs of sources no longer configured dropped" in messages
     assert f"source pin: {site.base}/down: http 503 (will retry next poll)" in messages
+
+
+# --- unreadable URLs: a listed one or a redirect's Location must not end the poll ----------------------------------
+
+
+def test_an_unreadable_url_is_blocked_not_a_crash():
+    from streams.inputs.feeder.guard import BlockedAddress, check_url
+
+    with pytest.raises(BlockedAddress, match=r"^unreadable URL: http://\[bad$"):
+        check_url("http://[bad", True)
+
+
+async def test_a_listed_unreadable_url_is_final_and_the_other_pages_are_sent(serve, tmp_path):
+    from streams.inputs.feeder.fetch import FetchPolicy
+
+    site = await serve({"/robots.txt": (404, b"", {}), "/ok": (200, PAGE, HTML),
+                        "/moved": (302, b"", {"Location": "http://[bad"})})
+    sent = []
+
+    async def send(topic, key, value):
+        sent.append(orjson.loads(value)["url"])
+
+    store = SeenStore(tmp_path / "seen.sqlite")
+    source = Source(name="pin", kind="urls", urls=["http://[bad", f"{site.base}/ok", f"{site.base}/moved"])
+    feeder = run_module.Feeder([source], store, send, FetchPolicy(**FAST))
+    await asyncio.wait_for(feeder.run(once=True), 30)
+    assert sent == [f"{site.base}/ok"]
+    assert feeder.metrics.snapshot() == {"pin": {"fetched": 1, "blocked": 2}}
+    assert store.seen("http://[bad") and store.pending("pin", 10) == [], "final: not asked again every poll"

@@ -168,7 +168,12 @@ class Fetcher:
                 return Fetched(url, current, error="stopped")
             result = await self._one(current, etag, last_modified, p.retries if retries is None else retries)
             if result.status in REDIRECTS and "location" in result.headers:
-                current = urljoin(current, result.headers["location"])
+                location = result.headers["location"]
+                try:
+                    current = urljoin(current, location)
+                except ValueError:  # urljoin splits the target: "http://[bad" would end the whole poll
+                    return Fetched(url, current, result.status, result.headers,
+                                   error=f"blocked: unreadable URL: {location[:200]}")
                 etag = last_modified = None
                 continue
             result.url = url

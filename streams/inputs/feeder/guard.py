@@ -27,7 +27,10 @@ def check_url(url: str, allow_private: bool) -> None:
     (`１２７.０.０.１`, `127。0。0。1`) into an IP literal, and aiohttp takes legacy forms (`127.1`, `2130706433`,
     `0177.0.0.1`, a trailing dot) for addresses too; those never reach the resolver.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[bad": a listed link or a Location header the feeder must refuse, not crash on
+        raise BlockedAddress(f"unreadable URL: {url[:200]}") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise BlockedAddress(f"only http and https are fetched: {url[:200]}")
     try:
