@@ -870,3 +870,34 @@ async def test_a_listed_unreadable_url_is_final_and_the_other_pages_are_sent(ser
     assert sent == [f"{site.base}/ok"]
     assert feeder.metrics.snapshot() == {"pin": {"fetched": 1, "blocked": 2}}
     assert store.seen("http://[bad") and store.pending("pin", 10) == [], "final: not asked again every poll"
+
+
+async def test_a_name_that_resolves_to_loopback_is_fetched_when_private_addresses_are_allowed(serve):
+    site = await serve({"/robots.txt": (404, b"", {}), "/a": (200, PAGE, HTML)})
+    by_name = site.base.replace("127.0.0.1", "localhost")
+    async with fetcher(allow_private=True) as f:
+        assert (await f.get(f"{by_name}/a")).ok, "the resolver allows what the policy allows"
+    async with fetcher(allow_private=False) as f:
+        assert (await f.get(f"{by_name}/a")).error.startswith("blocked")
+
+
+async def test_robots_and_stop_results_name_the_url_asked_and_the_hop(serve):
+    site = await serve({"/robots.txt": (200, b"User-agent: *\nDisallow: /private/\n", {}),
+                        "/old": (301, b"", {"Location": "/private/new"})})
+    async with fetcher() as f:
+        denied = await f.get(f"{site.base}/old")
+    assert (denied.url, denied.final_url, denied.error) == (f"{site.base}/old", f"{site.base}/private/new", "robots")
+    stop = asyncio.Event()
+    stop.set()
+    from streams.inputs.feeder.fetch import Fetcher, FetchPolicy
+
+    async with Fetcher(FetchPolicy(**FAST), stop) as f:  # robots.txt not read yet: the stop ends it there
+        stopped = await f.get(f"{site.base}/a")
+    assert (stopped.url, stopped.final_url, stopped.error) == (f"{site.base}/a", f"{site.base}/a", "stopped")
+
+
+async def test_a_robots_txt_with_bytes_that_are_not_utf8_is_still_read(serve):
+    site = await serve({"/robots.txt": (200, b"User-agent: *\nDisallow: /caf\xe9/\nDisallow: /x/\n", {}),
+                        "/x/1": (200, PAGE, HTML), "/a": (200, PAGE, HTML)})
+    async with fetcher() as f:
+        assert (await f.get(f"{site.base}/x/1")).error == "robots" and (await f.get(f"{site.base}/a")).ok
