@@ -901,3 +901,39 @@ async def test_a_robots_txt_with_bytes_that_are_not_utf8_is_still_read(serve):
                         "/x/1": (200, PAGE, HTML), "/a": (200, PAGE, HTML)})
     async with fetcher() as f:
         assert (await f.get(f"{site.base}/x/1")).error == "robots" and (await f.get(f"{site.base}/a")).ok
+
+
+async def test_a_stop_between_retries_ends_with_what_the_last_try_said(serve):
+    from streams.inputs.feeder.fetch import Fetcher, FetchPolicy
+
+    stop = asyncio.Event()
+
+    async def down_then_stop(request):
+        stop.set()
+        return web.Response(status=503)
+
+    site = await serve({"/robots.txt": (404, b"", {}), "/down": down_then_stop})
+    async with Fetcher(FetchPolicy(**FAST, retries=3), stop) as f:
+        got = await f.get(f"{site.base}/down")
+    assert (got.url, got.final_url, got.error) == (f"{site.base}/down", f"{site.base}/down", "http 503")
+    assert site.count("/down") == 1
+
+
+async def test_a_long_running_feeder_keeps_house_beside_its_sources(tmp_path):
+    feeder = run_module.Feeder([Source(name="pin", kind="urls", urls=["http://127.0.0.1:9/a"])],
+                               SeenStore(tmp_path / "seen.sqlite"), None, None)
+    ran = []
+
+    async def housekeeping():
+        ran.append("housekeeping")
+
+    async def keep_polling(fetcher, source):
+        ran.append(source.name)
+        feeder.stopping.set()
+
+    feeder._housekeeping, feeder._keep_polling = housekeeping, keep_polling
+    from streams.inputs.feeder.fetch import FetchPolicy
+
+    feeder.policy = FetchPolicy(**FAST)
+    await asyncio.wait_for(feeder.run(), 10)
+    assert sorted(ran) == ["housekeeping", "pin"]
