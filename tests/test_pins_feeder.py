@@ -851,6 +851,10 @@ def test_an_unreadable_url_is_blocked_not_a_crash():
 
     with pytest.raises(BlockedAddress, match=r"^unreadable URL: http://\[bad$"):
         check_url("http://[bad", True)
+    long = "http://[" + "a" * 300
+    with pytest.raises(BlockedAddress) as raised:
+        check_url(long, True)
+    assert str(raised.value) == f"unreadable URL: {long[:200]}", "the URL quoted up to 200 characters"
 
 
 async def test_a_listed_unreadable_url_is_final_and_the_other_pages_are_sent(serve, tmp_path):
@@ -867,6 +871,10 @@ async def test_a_listed_unreadable_url_is_final_and_the_other_pages_are_sent(ser
     source = Source(name="pin", kind="urls", urls=["http://[bad", f"{site.base}/ok", f"{site.base}/moved"])
     feeder = run_module.Feeder([source], store, send, FetchPolicy(**FAST))
     await asyncio.wait_for(feeder.run(once=True), 30)
+    async with fetcher() as f:
+        moved = await f.get(f"{site.base}/moved")
+    assert (moved.url, moved.final_url, moved.status) == (f"{site.base}/moved", f"{site.base}/moved", 302)
+    assert moved.error == "blocked: unreadable URL: http://[bad"
     assert sent == [f"{site.base}/ok"]
     assert feeder.metrics.snapshot() == {"pin": {"fetched": 1, "blocked": 2}}
     assert store.seen("http://[bad") and store.pending("pin", 10) == [], "final: not asked again every poll"
@@ -937,3 +945,11 @@ async def test_a_long_running_feeder_keeps_house_beside_its_sources(tmp_path):
     feeder.policy = FetchPolicy(**FAST)
     await asyncio.wait_for(feeder.run(), 10)
     assert sorted(ran) == ["housekeeping", "pin"]
+
+
+async def test_an_unreadable_redirect_target_is_quoted_up_to_200_characters(serve):
+    location = "http://[" + "b" * 300
+    site = await serve({"/robots.txt": (404, b"", {}), "/moved": (302, b"", {"Location": location})})
+    async with fetcher() as f:
+        got = await f.get(f"{site.base}/moved")
+    assert got.error == f"blocked: unreadable URL: {location[:200]}"
