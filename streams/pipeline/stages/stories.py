@@ -84,7 +84,7 @@ _S32, _S33 = np.uint64(32), np.uint64(33)
 def _word_codes() -> np.ndarray:
     """Each Basic Multilingual Plane code point that `_WORD_CHAR` matches, 0 elsewhere: words are `_WORD`'s runs."""
     plane = "".join(map(chr, range(0x10000)))
-    table = np.zeros(0x10000, dtype=np.uint32)
+    table = np.zeros(0x10000, dtype=np.uint64)  # the width of the hash arithmetic: no conversion per text
     at = np.fromiter((m.start() for m in _WORD_CHAR.finditer(plane)), dtype=np.int64)
     table[at] = at
     return table
@@ -120,12 +120,16 @@ def _word_hashes(normalized: str) -> np.ndarray:
     try:
         word = _word_codes().take(codes)  # a word character's code point, 0 for a separator
     except IndexError:  # a character outside the Basic Multilingual Plane: rare, tested one by one
-        word = np.array([c if _WORD_CHAR.match(chr(c)) else 0 for c in codes.tolist()], dtype=np.uint32)
+        word = np.array([c if _WORD_CHAR.match(chr(c)) else 0 for c in codes.tolist()], dtype=np.uint64)
     inside = word != 0
     edges = np.flatnonzero(inside[1:] != inside[:-1])  # a word is word[1:][edges[2i]:edges[2i + 1]]
+    if not len(edges):
+        return np.zeros(0, dtype=np.uint64)
     up, down = _powers(len(codes))
-    sums = np.add.reduceat(word[1:] * up[:len(codes) - 1], edges)[::2] if len(edges) else edges.astype(np.uint64)
-    return sums * down[edges[::2]]  # sum of code * _BASE**(offset in the word): the same wherever the word stands
+    word[1:] *= up[:len(codes) - 1]  # wraps: mod 2**64
+    sums = np.add.reduceat(word[1:], edges)[::2]
+    sums *= down[edges[::2]]  # sum of code * _BASE**(offset in the word): the same wherever the word stands
+    return sums
 
 
 def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_WORDS,
@@ -157,11 +161,12 @@ def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_
     mixed *= _C1
     mixed ^= mixed >> _S33
     mixed *= _C2
-    values = np.sort(mixed >> _S32)
+    mixed >>= _S32
+    values = np.sort(mixed)
     bounds, probes, positions = _bins(num_perm)
     first = np.searchsorted(values, bounds)  # where each bin's values start in the sorted hashes
     filled = first[:-1] < first[1:]
-    sig = values[np.minimum(first[:-1], len(values) - 1)]
+    sig = values.take(first[:-1], mode="clip")  # an empty last bin reads a value it then replaces
     if not filled.all():
         empty = np.flatnonzero(~filled)
         order = probes[empty]
