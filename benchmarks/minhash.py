@@ -1,12 +1,13 @@
 """The MinHash signature's own cost, before and after the change of scheme, measured in one run (issue 15).
 
-    python benchmarks/minhash.py [--rounds 7] [--repeat 200] [PATH ...]
+    python benchmarks/minhash.py [--rounds 7] [--repeat 200] [--step-repeat 10] [PATH ...]
 
 "before" is the signature as the entities step computed it until migration 0013 (scheme sha1-affine32-w3-126:
 sha1 of every word 3-gram, datasketch's 126 affine permutations), kept below only to be measured; "after" is
 `streams.pipeline.stages.stories.signature` (scheme oph1-w3-126). Both get the normalized text, as in the step.
 The two alternate round by round and CPU time (time.process_time) is counted, so other processes on a shared
-machine weigh on both alike: compare the ratio of one run, not figures across runs.
+machine weigh on both alike: compare the ratio of one run, not figures across runs. Then the whole entities step
+the same way, once with each signature in its place (everything else in the step is the same code).
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import streams.pipeline.steps as steps  # noqa: E402
 from streams.inputs.paths import iter_documents  # noqa: E402
 from streams.pipeline.arabic import normalize_with_map  # noqa: E402
+from streams.pipeline.dictionary import ActorDictionary  # noqa: E402
 from streams.pipeline.offline import raw_page  # noqa: E402
 from streams.pipeline.stages import Rejected  # noqa: E402
 from streams.pipeline.stages.clean import CleanLimits  # noqa: E402
 from streams.pipeline.stages.stories import NUM_PERM, SCHEME, signature  # noqa: E402
-from streams.pipeline.steps import clean_step  # noqa: E402
+from streams.pipeline.steps import clean_step, entities_step  # noqa: E402
 
 _WORD = re.compile(r"\w+")
 _DIGEST = methodcaller("digest")
@@ -67,17 +70,19 @@ def main() -> None:
     parser.add_argument("paths", nargs="*", default=[str(ROOT / "samples" / "corpus")])
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds of before and after")
     parser.add_argument("--repeat", type=int, default=200, help="times each round signs every article")
+    parser.add_argument("--step-repeat", type=int, default=10, help="times each round runs the step on every article")
     args = parser.parse_args()
 
     limits = CleanLimits()
-    texts = []
+    articles = []
     for doc in iter_documents(args.paths, max_bytes=limits.max_page_bytes):
         if doc.body is None:
             continue
         try:
-            texts.append(clean_step(raw_page(doc), limits).text)
+            articles.append(clean_step(raw_page(doc), limits))
         except Rejected:
             pass
+    texts = [a.text for a in articles]
     normalized = [normalize_with_map(t)[0] for t in texts]
     words = sum(len(_WORD.findall(n)) for n in normalized) / len(normalized)
     print(f"{len(texts)} articles (mean {sum(map(len, texts)) / len(texts):.0f} characters, {words:.0f} words); "
@@ -97,13 +102,40 @@ def main() -> None:
                     sign(n)
             per_article[name].append((time.process_time() - start) / (args.repeat * len(normalized)))
         before, after = (per_article[name][-1] for name in runs)
-        print(f"round {r + 1}: before {before * 1e6:6.1f} us   after {after * 1e6:6.1f} us   ratio {before / after:5.1f}x")
+        print(f"round {r + 1}: before {before * 1e6:6.1f} us   after {after * 1e6:6.1f} us   "
+              f"ratio {before / after:5.1f}x")
     print()
     for name, seconds in per_article.items():
         median = statistics.median(seconds)
         print(f"{name:32} median {median * 1e6:7.1f} us per article  {1 / median:9.0f} articles/s of CPU time")
     ratios = [b / a for b, a in zip(*per_article.values(), strict=True)]
-    print(f"median ratio before/after: {statistics.median(ratios):.1f}x (min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
+    print(f"median ratio before/after: {statistics.median(ratios):.1f}x "
+          f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
+
+    print(f"\nthe whole entities step with each signature, {args.rounds} alternating rounds of {args.step_repeat} x "
+          f"{len(articles)} articles, CPU time")
+    dictionary = ActorDictionary.load()
+    shipped = steps.signature
+    with_signature = {"before": lambda text, normalized=None: legacy_signature(normalized), "after": shipped}
+    step_us: dict[str, list[float]] = {name: [] for name in with_signature}
+    try:
+        for a in articles:  # warm-up: the recognizer's model and per-word score blocks
+            entities_step(a, dictionary)
+        for r in range(args.rounds):
+            for name, sign in with_signature.items():
+                steps.signature = sign  # type: ignore[assignment]
+                start = time.process_time()
+                for _ in range(args.step_repeat):
+                    for a in articles:
+                        entities_step(a, dictionary)
+                step_us[name].append((time.process_time() - start) / (args.step_repeat * len(articles)) * 1e6)
+            print(f"round {r + 1}: step with before {step_us['before'][-1]:6.0f} us   with after "
+                  f"{step_us['after'][-1]:6.0f} us   ratio {step_us['before'][-1] / step_us['after'][-1]:4.2f}x")
+    finally:
+        steps.signature = shipped
+    before, after = statistics.median(step_us["before"]), statistics.median(step_us["after"])
+    print(f"step median: with before {before:.0f} us ({1e6 / before:.0f} articles/s of CPU time), with after "
+          f"{after:.0f} us ({1e6 / after:.0f} articles/s); saved {before - after:.0f} us per article")
 
 
 if __name__ == "__main__":

@@ -96,12 +96,13 @@ _POWERS: tuple[np.ndarray, np.ndarray] = (np.ones(1, dtype=np.uint64), np.ones(1
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """_BASE**i and _BASE_INVERSE**i mod 2**64 for i < n (at least), grown by doubling and kept."""
     global _POWERS
-    if len(_POWERS[0]) < n:
-        size = max(n, 2 * len(_POWERS[0]), 4096)
+    powers = _POWERS  # this call's own: another thread may put a shorter table back meanwhile
+    if len(powers[0]) < n:
+        size = max(n, 2 * len(powers[0]), 4096)
         up, down = np.full(size, _BASE, dtype=np.uint64), np.full(size, _BASE_INVERSE, dtype=np.uint64)
         up[0] = down[0] = 1
-        _POWERS = (np.cumprod(up, dtype=np.uint64), np.cumprod(down, dtype=np.uint64))  # wraps: mod 2**64
-    return _POWERS
+        powers = _POWERS = (np.cumprod(up, dtype=np.uint64), np.cumprod(down, dtype=np.uint64))  # wraps: mod 2**64
+    return powers
 
 
 @cache
