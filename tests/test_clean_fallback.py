@@ -131,3 +131,10 @@ def test_a_real_footer_is_still_left_out():
     html = HTML.replace("</body>", f"{footer}</body>")
     article = clean_page(html, url="https://example.com/guide", source="t")
     assert "editorial code" not in article.text and all(s in article.text for s in SECTIONS)
+
+
+def test_a_guide_read_from_a_file_is_judged_by_its_canonical_host():
+    html = _guide_in_a_footer_named_block().replace(
+        "<head>", '<head><link rel="canonical" href="https://blog.example.com/2025/11/guide/">')
+    article = clean_page(html, url=None, source="guide.html")
+    assert all(text in article.text for _name, text in VENUES)

@@ -799,7 +799,7 @@ def clean_page(
     if (why := _error_page(tree, title, lines)) is not None:
         raise Rejected("error page", why)
     if listed >= 2 and (not lines or _mostly_listed(lines, listed_paragraphs)) and not (
-            _declares_article(tree, objects) and _listed_links_away(tree, url)):
+            _declares_article(tree, objects) and _listed_links_away(tree, page_url or url)):
         raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
     if doc is None or not doc.text:
         if _depth(tree) >= _PARSER_DEPTH:
