@@ -136,3 +136,23 @@ def test_an_updated_date_with_the_headline_is_not_the_publication():
     fetched = datetime(2026, 1, 5, tzinfo=timezone.utc)
     article = clean_page(page, url="https://example.com/a", source="t", fetched_at=fetched)
     assert article.published_local().date().isoformat() != "2025-12-09"
+
+
+def test_a_published_time_that_hatom_also_marks_updated_is_the_publication():
+    # WordPress themes write <time class="entry-date published updated">: the publication, with its zone
+    page = _english_page(body_extra='<div class="entry-byline"><time class="entry-published updated" '
+                                    'datetime="2019-11-20T10:03:33+01:00">November 20, 2019</time></div>')
+    article = clean_page(page, url="https://example.com/2019/11/20/story/", source="t")
+    assert (article.published_at, article.published_source, article.published_utc_offset) == (
+        datetime(2019, 11, 20, 9, 3, 33, tzinfo=timezone.utc), "metadata", 60)
+
+
+def test_a_zone_shared_by_other_times_only_when_the_url_day_confirms_it():
+    # comments' times say -06:00; the UTC stamp (05:00) would be the day before there: without a URL day to confirm
+    # it, the stamp keeps UTC; with the URL's day confirming the local day, the zone is taken
+    meta = '<meta property="article:published_time" content="2018-08-08T05:00:04+00:00">'
+    comments = '<div class="comment-metadata"><time datetime="2018-08-08T15:17:21-06:00">August 8</time></div>'
+    page = _english_page(meta, comments)
+    assert clean_page(page, url="https://example.com/brand-story/", source="t").published_utc_offset == 0
+    assert clean_page(page, url="https://example.com/2018/08/07/brand-story/", source="t").published_utc_offset == -360
+    assert clean_page(page, url="https://example.com/2018/08/08/brand-story/", source="t").published_utc_offset == 0

@@ -337,17 +337,21 @@ def _mostly_listed(lines: list[str], paragraphs: frozenset[str]) -> bool:
 # block holding it, or the words just before it ("Updated <time>…</time>").
 _UPDATED_TIME = re.compile(r"^\W*(?:last\s+)?(?:updated|modified|edited|تحديث|تم التحديث|آخر تحديث)\b", re.I)
 _UPDATED_NAMES = re.compile(r"updat|modif|edited", re.I)
+_PUBLISHED_NAMES = re.compile(r"publish|posted|entry-date|created", re.I)
 _UPDATED_BEFORE = re.compile(r"(?:updated|modified|edited|تحديث)\W{0,3}(?:on|at|في)?\W{0,3}$", re.I)
+
+
+def _updated_names(node: lxml.html.HtmlElement) -> bool:
+    names = f"{node.get('class', '')} {node.get('id', '')} {node.get('itemprop', '')}"
+    # hAtom marks the publication "published updated" (WordPress: <time class="entry-date published updated">)
+    return bool(_UPDATED_NAMES.search(names)) and not _PUBLISHED_NAMES.search(names)
 
 
 def _updated_time(node: lxml.html.HtmlElement) -> bool:
     """Whether a <time> element is an "updated" stamp (NPR-like "Updated November 11", class "last-updated")."""
-    if _UPDATED_TIME.match(node.text_content()) or _UPDATED_NAMES.search(
-            f"{node.get('class', '')} {node.get('itemprop', '')}"):
+    if _UPDATED_TIME.match(node.text_content()) or any(
+            _updated_names(holder) for holder in (node, *list(node.iterancestors())[:2])):
         return True
-    for holder in list(node.iterancestors())[:2]:
-        if _UPDATED_NAMES.search(f"{holder.get('class', '')} {holder.get('id', '')} {holder.get('itemprop', '')}"):
-            return True
     before = node.getprevious()
     text_before = (before.tail if before is not None else node.getparent().text if node.getparent() is not None
                    else None) or ""
@@ -435,13 +439,17 @@ def _headline_date(html: str, not_after: datetime | None) -> tuple[datetime, int
     return None
 
 
-def _page_zone(stamps: dict[datetime, int | None], at: datetime) -> int | None:
-    """The zone the page's own <time> stamps state: the one stated for the instant `at`, else the single non-zero
-    offset they all share (WordPress writes its meta stamps in UTC, its visible times in the site's zone)."""
+def _page_zone(stamps: dict[datetime, int | None], at: datetime, url_day: str | None) -> int | None:
+    """The zone the page's own <time> stamps state for the instant `at`, else the single non-zero offset they all share
+    when the day in the URL path confirms the local day it gives (WordPress writes its meta stamps in UTC, its visible
+    times, comments' too, in the site's zone)."""
     if stamps.get(at) is not None:
         return stamps[at]
     offsets = {offset for offset in stamps.values() if offset is not None}
-    return offsets.pop() if len(offsets) == 1 and 0 not in offsets else None
+    if len(offsets) != 1 or 0 in offsets or url_day is None:
+        return None
+    offset = offsets.pop()
+    return offset if _local_day((at, offset)) == url_day else None
 
 
 _INVISIBLE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
@@ -502,12 +510,12 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
     """(UTC time, where it came from, the zone offset the page stated in minutes or None): see the ranking in
     the module docstring."""
     zones = _time_offsets(tree)
+    url_day = extract_url_date(url, _URL_DATE) if url else None
     if stamped is not None:
         offset = _offset_minutes(stamped)
         if offset == 0:  # a stamp written in UTC says nothing of the page's zone: its <time> elements may
-            offset = _page_zone(zones, stamped.astimezone(UTC)) or 0
+            offset = _page_zone(zones, stamped.astimezone(UTC), url_day) or 0
         return stamped.astimezone(UTC), "metadata", offset
-    url_day = extract_url_date(url, _URL_DATE) if url else None
     found = _parse_iso(doc_date)
     # htmldate falls back to the URL path before looking at <time> and text: rank that below them.
     from_url = (found is not None and url_day is not None and doc_date is not None
