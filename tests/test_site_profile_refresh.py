@@ -43,21 +43,20 @@ def test_the_refresh_timer_learns_profiles_from_the_warehouse_and_the_clean_stag
     assert all(PROMO in a.text for a in stored)  # the site's template leaks before anything is learned
 
     async def scenario() -> None:
-        await gate.write(batch_rows([StoryArticle(article=a, mentions=[], dictionary_version="v",
-                                                  story=StoryAssignment(story_id=a.article_id, duplicate_of=None))
-                                     for a in stored]))
-        new = _page(7).model_dump(mode="json", exclude_none=True)
-        await clean.run(FakeStream([new]))  # before the refresh: no profile, the promo stays
-        await refresh()
-        await clean.run(FakeStream([new]))
-        rows = await gate.query("SELECT site, pages FROM site_profiles")
-        assert rows == [("alwatan.example", 6)]
+        try:
+            await gate.write(batch_rows([StoryArticle(article=a, mentions=[], dictionary_version="v",
+                                                      story=StoryAssignment(story_id=a.article_id, duplicate_of=None))
+                                         for a in stored]))
+            new = _page(7).model_dump(mode="json", exclude_none=True)
+            await clean.run(FakeStream([new]))  # before the refresh: no profile, the promo stays
+            await refresh()
+            await clean.run(FakeStream([new]))
+            rows = await gate.query("SELECT site, pages FROM site_profiles")
+            assert rows == [("alwatan.example", 6)]
+        finally:
+            await gate.run(lambda warehouse: warehouse.close())
 
-    try:
-        asyncio.run(asyncio.wait_for(scenario(), 120))
-    finally:
-        if gate._warehouse is not None:
-            gate._warehouse.close()
+    asyncio.run(asyncio.wait_for(scenario(), 120))
     before, after = outbox.values("cleaned")
     assert PROMO in before["text"] and before["title"].endswith("‹ بوابة الوطن")
     assert PROMO not in after["text"] and after["title"] == "خبر رقم 7 عن المحادثات"
