@@ -180,6 +180,18 @@ def test_recognized_names_are_unchanged_text_by_text_and_in_batches(texts):
     assert shipped().recognize_many(["", "\n", "Putin"]) == [[], [], []]
 
 
+@pytest.mark.parametrize("walk_in_python", [0, 10**9])
+def test_both_ways_back_through_the_runs_give_the_same_names(texts, monkeypatch, walk_in_python):
+    """Decoding walks back in Python for an article's few runs and per step in numpy for many: the same labels."""
+    import streams.pipeline.ner.model as model
+
+    monkeypatch.setattr(model, "_WALK_IN_PYTHON", walk_in_python)
+    recognizer = shipped()
+    some = texts[:60]
+    assert [recognizer.recognize(text) for text in some] == [reference_recognize(recognizer, t) for t in some]
+    assert recognizer.recognize_many(some[:20]) == [reference_recognize(recognizer, t) for t in some[:20]]
+
+
 def test_the_word_cache_starts_over_between_texts_and_changes_no_name(texts, monkeypatch):
     """A full cache starts over before a text, never within one (that would void the ids of its first words); a text
     with more new words than the whole cache holds still gets them all."""

@@ -3,7 +3,10 @@
 Each distinct word is turned once into a (5 offsets x labels) block of scores (the sum of its attributes'
 weights at each window offset) and cached; a text's emission scores are then gathers and adds over its word
 ids, and Viterbi runs only between tokens whose best label is O whatever their neighbours (most of a text),
-so a page costs a few array operations instead of a Python loop over feature dicts per token.
+so a page costs a few array operations instead of a Python loop over feature dicts per token. recognize()
+keeps it so to the end (tokens, word ids per whitespace chunk, the boundary repairs and the runs of names are
+array operations too); recognize_many() does many texts for the calls of one. Hand-written because a CRF's
+decoding with this pruning and these repairs, as numpy batches, is in no library.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ _LATIN_TOKEN = re.compile(r"[0-9A-Za-z]*[A-Za-z][0-9A-Za-z]*")
 # Per-word flags for the span rules: Latin word; و-word that is no known name word (tidy's list split);
 # person trigger word (tidy's title drop).
 _LATIN, _WAW_NOT_NAME, _TRIGGER = 1, 2, 4
+_WALK_IN_PYTHON = 48  # runs of two tokens or more up to which decoding walks back in Python (an article has ~20)
 # A token whose O score beats every other label's by this much is taken as O without asking its neighbours.
 # The exact bound (the most the transitions could gain) is far larger and leaves ~99 % of a text undecided;
 # with this margin 70 % of the development part's tokens are decided alone and 7 of its 18,909 tags change
@@ -344,9 +348,18 @@ class Recognizer:
         if sequence_end:
             score[last_run] = last
         current = score.argmax(axis=1)
+        if longer > _WALK_IN_PYTHON:  # many runs (a long text, a batch): back through all of them per step
+            runs = np.arange(longer)
+            for t in range(width - 1, 0, -1):
+                k = active[t]
+                now = current[:k]
+                best[starts[:k] + t] = now
+                now[:] = backs[t - 1][runs[:k], now]
+            best[starts] = current
+            return best
         best[starts] = current  # the runs of one token; the others' first labels are set below
-        # Back through the runs of two tokens or more, in Python: a few dozen tokens, where a numpy call per
-        # step and run length cost more.
+        # Back through the runs of two tokens or more in Python: for a few dozen tokens a numpy call per step
+        # costs more.
         pointers = [b.tolist() for b in backs]  # pointers[t - 1][run][label at t] = label at t - 1
         positions: list[int] = []
         labels: list[int] = []
