@@ -15,7 +15,7 @@ import io
 import json
 import re
 from functools import lru_cache
-from itertools import chain
+from itertools import repeat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,6 +35,7 @@ _LATIN_TOKEN = re.compile(r"[0-9A-Za-z]*[A-Za-z][0-9A-Za-z]*")
 # Per-word flags for the span rules: Latin word; و-word that is no known name word (tidy's list split);
 # person trigger word (tidy's title drop).
 _LATIN, _WAW_NOT_NAME, _TRIGGER = 1, 2, 4
+_new_tuple = tuple.__new__
 _WALK_IN_PYTHON = 48  # runs of two tokens or more up to which decoding walks back in Python (an article has ~20)
 # A token whose O score beats every other label's by this much is taken as O without asking its neighbours.
 # The exact bound (the most the transitions could gain) is far larger and leaves ~99 % of a text undecided;
@@ -89,7 +90,7 @@ class Recognizer:
 
     def _reset_cache(self) -> None:
         self._ids: dict[str, int] = {}
-        self._chunks: dict[str, tuple[int, ...]] = {}  # whitespace-separated chunk -> its tokens' word ids
+        self._chunks: dict[str, bytes] = {}  # whitespace-separated chunk -> its tokens' word ids (intp bytes)
         self.resets = getattr(self, "resets", -1) + 1  # times the cache started over
         # (offset, word id, label): each offset's scores of the words one contiguous table, gathered by word id
         self._blocks = np.zeros((len(OFFSETS), 1024, len(self.labels)), dtype=np.float32)
@@ -227,8 +228,9 @@ class Recognizer:
                  else [0] * len(firsts))
         names = self._kinds
         # trained on Arabic: Latin-script text gets no names from it (the dictionary covers it)
-        spans = [Span(names[k], starts[a], ends[b - 1], tuple(words[a:b]))
-                 for a, b, k, is_latin in zip(firsts, nexts, kind[first].tolist(), latin, strict=True) if not is_latin]
+        fields = [(names[k], starts[a], ends[b - 1], tuple(words[a:b]))
+                  for a, b, k, is_latin in zip(firsts, nexts, kind[first].tolist(), latin, strict=True) if not is_latin]
+        spans = list(map(_new_tuple, repeat(Span), fields))  # Span(*f) without its Python-level __new__
         if bounds is not None and any(latin):
             which = [i for i, is_latin in zip(which, latin, strict=True) if not is_latin]
         return spans, which
@@ -269,12 +271,14 @@ class Recognizer:
         chunks = norm.split()  # str.isspace is TOKEN's \\s: tokens never cross a chunk's edge
         got = list(map(self._chunks.get, chunks))
         try:
-            ids = np.fromiter(chain.from_iterable(got), dtype=np.intp)
+            joined = b"".join(got)  # one copy: the ids as bytes, no Python int per token
         except TypeError:  # a chunk seen for the first time (None)
             for i, chunk in enumerate(chunks):
                 if got[i] is None:
-                    self._chunks[chunk] = got[i] = tuple(map(self._word_id, TOKEN.findall(chunk)))
-            ids = np.fromiter(chain.from_iterable(got), dtype=np.intp)
+                    ids = np.array([self._word_id(w) for w in TOKEN.findall(chunk)], dtype=np.intp)
+                    self._chunks[chunk] = got[i] = ids.tobytes()
+            joined = b"".join(got)
+        ids = np.frombuffer(joined, dtype=np.intp)
         if len(ids) != count:
             raise AssertionError(f"chunks gave {len(ids)} tokens, the character classes {count}")
         return ids
