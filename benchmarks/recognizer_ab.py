@@ -1,93 +1,101 @@
-"""The named-entity recognizer of this tree against another source tree's (e.g. main's), alternately in child
-processes: CPU microseconds per article of `Recognizer.recognize` over the sample corpus (normalized beforehand,
-as the entities step passes its normalization on), and, where the tree has it, of `recognize_many` over batches.
+"""The named-entity recognizer of this tree against another tree's `streams/pipeline/ner/model.py` (e.g. main's),
+in one process, rounds alternated: CPU microseconds per article of `recognize` over the sample corpus (normalized
+beforehand, as the entities step passes its normalization on) and of this tree's `recognize_many` over batches.
 
     git archive main | tar -x -C /tmp/base   # a tree to compare with
-    python benchmarks/recognizer_ab.py --base /tmp/base [--pairs 3] [--batch 70]
+    python benchmarks/recognizer_ab.py --base /tmp/base [--rounds 15] [--batch 70]
 
-On a loaded shared machine wall-clock figures of two separate runs are not comparable; alternating the two
-trees and taking CPU time (time.process_time, best of several rounds) is what makes the ratio mean something.
+The other tree's model.py is loaded as a module of its own beside this tree's (its imports, normalization and
+features, come from this tree: compare trees whose other recognizer files are the same). On a loaded shared
+machine two separate runs are not comparable; rounds alternated in one process, in CPU time
+(time.process_time), with best and median of each side, are what make the ratio mean something.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import importlib.util
+import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-# Run in a child with the tree to measure first on sys.path; prints "recognize <us>" and maybe "batch <us>".
-CHILD = """
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from streams.inputs.paths import iter_documents
-from streams.pipeline.arabic import normalize_with_map
-from streams.pipeline.ner.model import shipped
-from streams.pipeline.offline import raw_page
-from streams.pipeline.stages import Rejected
-from streams.pipeline.stages.clean import CleanLimits
-from streams.pipeline.steps import clean_step
-limits = CleanLimits()
-texts = []
-for doc in iter_documents([sys.argv[2]], max_bytes=limits.max_page_bytes):
-    try:
-        texts.append(clean_step(raw_page(doc), limits).text)
-    except Rejected:
-        pass
-normalized = [normalize_with_map(t) for t in texts]
-recognizer = shipped()
-for text, norm in zip(texts, normalized):
-    recognizer.recognize(text, norm)  # warm-up: model load, per-word score blocks
-def best_of(run, articles, rounds=7):
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        run()
-        best = min(best, (time.process_time() - start) / articles)
-    return best * 1e6
-def one_by_one():
-    for _ in range(20):
-        for text, norm in zip(texts, normalized):
-            recognizer.recognize(text, norm)
-print("recognize", best_of(one_by_one, 20 * len(texts)))
-if hasattr(recognizer, "recognize_many"):
-    size = int(sys.argv[3])
-    batch_texts = (texts * (size // len(texts) + 1))[:size]
-    batch_norms = (normalized * (size // len(texts) + 1))[:size]
-    def batches():
-        for _ in range(max(1, 140 // size)):
-            recognizer.recognize_many(batch_texts, batch_norms)
-    print("batch", best_of(batches, max(1, 140 // size) * size))
-"""
+from streams.inputs.paths import iter_documents  # noqa: E402
+from streams.pipeline.arabic import normalize_with_map  # noqa: E402
+from streams.pipeline.ner.model import Recognizer  # noqa: E402
+from streams.pipeline.offline import raw_page  # noqa: E402
+from streams.pipeline.stages import Rejected  # noqa: E402
+from streams.pipeline.stages.clean import CleanLimits  # noqa: E402
+from streams.pipeline.steps import clean_step  # noqa: E402
 
 
-def cpu_us_per_article(tree: Path, corpus: Path, batch: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(corpus), str(batch)], check=True,
-                         capture_output=True, text=True, cwd=tree)
-    return {line.split()[0]: float(line.split()[1]) for line in out.stdout.strip().splitlines()}
+def other_model(tree: Path):
+    """The other tree's model module, loaded under a name of its own."""
+    path = tree / "streams" / "pipeline" / "ner" / "model.py"
+    if not path.is_file():
+        sys.exit(f"recognizer_ab: {tree} is not a source tree (no streams/pipeline/ner/model.py)")
+    spec = importlib.util.spec_from_file_location("base_recognizer_model", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, required=True, help="the other source tree (a checkout or archive)")
-    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=15, help="alternated rounds of 10 passes over the corpus")
     parser.add_argument("--batch", type=int, default=70, help="texts per recognize_many call")
     args = parser.parse_args()
-    if not (args.base / "streams" / "pipeline" / "ner" / "model.py").is_file():
-        sys.exit(f"recognizer_ab: {args.base} is not a source tree (no streams/pipeline/ner/model.py)")
-    if args.batch < 1 or args.pairs < 1:
-        sys.exit("recognizer_ab: --batch and --pairs must be at least 1")
-    corpus = ROOT / "samples" / "corpus"
-    for n in range(args.pairs):
-        base, this = cpu_us_per_article(args.base, corpus, args.batch), cpu_us_per_article(ROOT, corpus, args.batch)
-        line = (f"pair {n + 1}: recognize base {base['recognize']:5.0f} us/article   this tree "
-                f"{this['recognize']:5.0f} us/article   ratio {base['recognize'] / this['recognize']:.2f}x")
-        if "batch" in this:
-            line += (f"   recognize_many x{args.batch} {this['batch']:5.0f} us/article "
-                     f"(ratio {base['recognize'] / this['batch']:.2f}x)")
-        print(line)
+    if args.batch < 1 or args.rounds < 1:
+        sys.exit("recognizer_ab: --batch and --rounds must be at least 1")
+    limits = CleanLimits()
+    texts = []
+    for doc in iter_documents([ROOT / "samples" / "corpus"], max_bytes=limits.max_page_bytes):
+        try:
+            texts.append(clean_step(raw_page(doc), limits).text)
+        except Rejected:
+            pass
+    normalized = [normalize_with_map(t) for t in texts]
+    base, this = other_model(args.base).Recognizer.load(), Recognizer.load()
+    for text, norm in zip(texts, normalized, strict=True):  # warm-up, and the same names from both
+        if [tuple(vars(s).values()) if hasattr(s, "__dict__") else tuple(s) for s in base.recognize(text, norm)] \
+                != [tuple(s) for s in this.recognize(text, norm)]:
+            sys.exit("recognizer_ab: the two trees find different names")
+    batch_texts = [texts[i % len(texts)] for i in range(args.batch)]
+    batch_norms = [normalized[i % len(texts)] for i in range(args.batch)]
+    this.recognize_many(batch_texts, batch_norms)
+    calls = max(1, 10 * len(texts) // args.batch)
+
+    def one_by_one(recognizer: Recognizer) -> float:
+        start = time.process_time()
+        for _ in range(10):
+            for text, norm in zip(texts, normalized, strict=True):
+                recognizer.recognize(text, norm)
+        return (time.process_time() - start) / (10 * len(texts)) * 1e6
+
+    def batches() -> float:
+        start = time.process_time()
+        for _ in range(calls):
+            this.recognize_many(batch_texts, batch_norms)
+        return (time.process_time() - start) / (calls * args.batch) * 1e6
+
+    times: dict[str, list[float]] = {"base": [], "this": [], "batch": []}
+    for _ in range(args.rounds):
+        times["base"].append(one_by_one(base))
+        times["this"].append(one_by_one(this))
+        times["batch"].append(batches())
+    best = {k: min(v) for k, v in times.items()}
+    median = {k: statistics.median(v) for k, v in times.items()}
+    print(f"{len(texts)} articles, {args.rounds} alternated rounds; CPU us per article, best / median")
+    print(f"recognize, base tree          {best['base']:6.0f} / {median['base']:6.0f}")
+    print(f"recognize, this tree          {best['this']:6.0f} / {median['this']:6.0f}   ratio "
+          f"{best['base'] / best['this']:.2f}x / {median['base'] / median['this']:.2f}x")
+    print(f"recognize_many x{args.batch:<4d} this tree  {best['batch']:6.0f} / {median['batch']:6.0f}   ratio "
+          f"{best['base'] / best['batch']:.2f}x / {median['base'] / median['batch']:.2f}x")
 
 
 if __name__ == "__main__":
