@@ -17,7 +17,7 @@ import re
 from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class Recognizer:
         self._trans = transitions.astype(np.float32)
         self._o = labels.index("O")
         self._iob = all(lab == "O" or "-" in lab for lab in labels)
-        self._name_words = gazetteer.words.get("PER", frozenset())
+        self._name_words: set[str] | frozenset[str] = gazetteer.words.get("PER", frozenset())
         # Each label's entity type (an index into _kinds, -1 for O) and whether it begins a name (IOB models).
         self._kinds = sorted({lab.split("-")[-1] for lab in labels if lab != "O"})
         self._kind_of = np.array([-1 if lab == "O" else self._kinds.index(lab.split("-")[-1]) for lab in labels])
@@ -271,13 +271,13 @@ class Recognizer:
         chunks = norm.split()  # str.isspace is TOKEN's \\s: tokens never cross a chunk's edge
         got = list(map(self._chunks.get, chunks))
         try:
-            joined = b"".join(got)  # one copy: the ids as bytes, no Python int per token
+            joined = b"".join(cast(list[bytes], got))  # one copy: the ids as bytes, no Python int per token
         except TypeError:  # a chunk seen for the first time (None)
             for i, chunk in enumerate(chunks):
                 if got[i] is None:
                     ids = np.array([self._word_id(w) for w in TOKEN.findall(chunk)], dtype=np.intp)
                     self._chunks[chunk] = got[i] = ids.tobytes()
-            joined = b"".join(got)
+            joined = b"".join(cast(list[bytes], got))
         ids = np.frombuffer(joined, dtype=np.intp)
         if len(ids) != count:
             raise AssertionError(f"chunks gave {len(ids)} tokens, the character classes {count}")
