@@ -20,7 +20,8 @@ from streams.pipeline.arabic import fingerprint_text, is_word_char, normalize, n
 from streams.ops.evaluation import labeled_articles
 from streams.pipeline.ner.data import anercorp, data_dir
 from streams.pipeline.ner.features import PAD, TOKEN
-from streams.pipeline.ner.model import Recognizer, line_tokens, shipped
+from streams.pipeline.ner.model import Recognizer, _class_of, _token_bounds, line_tokens, shipped
+from streams.pipeline.ner.model import _char_classes as model_char_classes
 from streams.inputs.paths import iter_documents
 from streams.pipeline.offline import raw_page
 from streams.pipeline.stages import Rejected
@@ -31,6 +32,7 @@ from streams.pipeline.stages.clean import CleanLimits
 from streams.pipeline.steps import clean_step, entities_step
 from tests.conftest import ROOT
 from tests.minhash_reference import reference_signature
+from tests.recognizer_reference import reference_emissions, reference_recognize, reference_tag_ids
 
 EDGE_CASES = [
     "", "x", "\n\n", "ال", "بوتين", "وبوتين قال.", "لافروف_الوزير بوتين",
@@ -111,40 +113,6 @@ def reference_tokens(norm: str) -> tuple[list[str], list[tuple[int, int]], list[
     return words, offsets, pads
 
 
-def reference_emissions(recognizer: Recognizer, words: list[str]) -> np.ndarray:
-    ids = [recognizer._word_id(w) for w in words]
-    padded = np.array([0, 0, *ids, 0, 0], dtype=np.int64)
-    n, blocks = len(words), recognizer._blocks
-    e = blocks[padded[2:n + 2], 2].copy()
-    for k, o in ((0, -2), (1, -1), (3, 1), (4, 2)):
-        e += blocks[padded[2 + o:n + 2 + o], k]
-    return e
-
-
-def reference_viterbi_runs(self: Recognizer, e, starts, ends, best) -> None:
-    n, o, trans = len(e), self._o, self._trans
-    order = np.argsort(starts - ends, kind="stable")
-    starts, ends = starts[order], ends[order]
-    lengths = ends - starts
-    width = int(lengths[0])
-    active = np.searchsorted(-lengths, -np.arange(width), side="left")
-    score = e[starts] + np.where((starts > 0)[:, None], trans[o][None, :], 0.0)
-    back = np.empty((len(starts), width, len(self.labels)), dtype=np.int64)
-    for t in range(1, width):
-        k = int(active[t])
-        cand = score[:k, :, None] + trans
-        arg = cand.argmax(axis=1)
-        back[:k, t] = arg
-        score[:k] = np.take_along_axis(cand, arg[:, None, :], axis=1)[:, 0, :] + e[starts[:k] + t]
-    score += np.where((ends < n)[:, None], trans[:, o][None, :], 0.0)
-    current = score.argmax(axis=1)
-    for t in range(width - 1, 0, -1):
-        k = int(active[t])
-        best[starts[:k] + t] = current[:k]
-        current[:k] = back[np.arange(k), t, current[:k]]
-    best[starts] = current
-
-
 # --- the fast paths against them -----------------------------------------------------------------------------
 
 def test_normalization_is_unchanged(texts):
@@ -169,17 +137,79 @@ def test_dictionary_hits_are_unchanged(texts, dictionary):
         assert entities_stage._accepted_hits(norm, dictionary) == reference_hits(norm, dictionary)
 
 
-def test_tokens_emissions_and_tags_are_unchanged(texts, monkeypatch):
+def test_tokens_emissions_and_tags_are_unchanged(texts):
     recognizer = shipped()
     for text in texts:
         norm, _ = normalize_with_map(text)
         words, offsets, pads = line_tokens(norm)
         assert (words, offsets, pads) == reference_tokens(norm)
+        bounds = _token_bounds(norm)  # the same tokens as arrays, PADs left as gaps in the positions
+        assert (bounds is None) == (not words)
         if words:
+            starts, ends, positions = bounds
+            assert [offsets[i] for i in positions] == list(zip(starts.tolist(), ends.tolist(), strict=True))
+            assert sorted(set(range(len(words))) - set(positions.tolist())) == pads
             assert np.array_equal(recognizer.emissions(words), reference_emissions(recognizer, words))
-    fast = [recognizer.recognize(text) for text in texts]
-    monkeypatch.setattr(Recognizer, "_viterbi_runs", reference_viterbi_runs)
-    assert [recognizer.recognize(text) for text in texts] == fast
+            assert np.array_equal(recognizer.tag_ids(words, pads), reference_tag_ids(recognizer, words, pads))
+            assert np.array_equal(recognizer.tag_ids(words), reference_tag_ids(recognizer, words))
+
+
+def test_recognized_names_are_unchanged_text_by_text_and_in_batches(texts):
+    """recognize() (array tokens, chunk ids, dense decoding, tidy on arrays) and recognize_many() give the names the
+    straightforward code gave, exact decoding too."""
+    for recognizer in (shipped(), Recognizer.load(prune_margin=None)):
+        expected = [reference_recognize(recognizer, text) for text in texts]
+        assert sum(map(len, expected)) > 500  # the texts do name people, places and bodies
+        assert [recognizer.recognize(text) for text in texts] == expected
+        assert [recognizer.recognize(text, normalize_with_map(text)) for text in texts] == expected
+        assert recognizer.recognize_many(texts) == expected
+        assert recognizer.recognize_many(texts, [normalize_with_map(t) for t in texts]) == expected
+        for size in (1, 2, 7):  # batches cut anywhere: a text's edges are a sequence's, wherever it sits
+            batches = [recognizer.recognize_many(texts[i:i + size]) for i in range(0, len(texts), size)]
+            assert [names for batch in batches for names in batch] == expected
+    assert shipped().recognize_many([]) == []
+    assert shipped().recognize_many(["", "\n", "Putin"]) == [[], [], []]
+
+
+@pytest.mark.parametrize("walk_in_python", [0, 10**9])
+def test_both_ways_back_through_the_runs_give_the_same_names(texts, monkeypatch, walk_in_python):
+    """Decoding walks back in Python for an article's few runs and per step in numpy for many: the same labels."""
+    import streams.pipeline.ner.model as model
+
+    monkeypatch.setattr(model, "_WALK_IN_PYTHON", walk_in_python)
+    recognizer = shipped()
+    some = texts[:60]
+    assert [recognizer.recognize(text) for text in some] == [reference_recognize(recognizer, t) for t in some]
+    assert recognizer.recognize_many(some[:20]) == [reference_recognize(recognizer, t) for t in some[:20]]
+
+
+def test_the_word_cache_starts_over_between_texts_and_changes_no_name(texts, monkeypatch):
+    """A full cache starts over before a text, never within one (that would void the ids of its first words); a text
+    with more new words than the whole cache holds still gets them all."""
+    import streams.pipeline.ner.model as model
+
+    recognizer = Recognizer.load()
+    some = texts[:30]
+    expected = [reference_recognize(recognizer, text) for text in some]
+    monkeypatch.setattr(model, "_CACHE_WORDS", 150)
+    monkeypatch.setattr(model, "_CACHE_CHUNKS", 60)
+    assert max(len(set(text.split())) for text in some) > 150
+    for _ in range(2):
+        assert [recognizer.recognize(text) for text in some] == expected
+        assert recognizer.recognize_many(some) == expected
+    assert recognizer.resets > 10
+    words = "قال الرئيس الروسي فلاديمير بوتين إن".split()
+    assert np.array_equal(recognizer.emissions(words), reference_emissions(recognizer, words))
+
+
+def test_the_character_classes_agree_with_str_split():
+    """The chunks (str.split) and the array tokenizer (TOKEN's \\s) cut at the same characters."""
+    classes = model_char_classes()
+    space = np.array([chr(c).isspace() for c in range(0x10000)])
+    assert np.array_equal(classes == 2, space)
+    for ch in ("\U0001F600", "\U00020000", "\U0001D7D8"):  # outside the BMP: an emoji, a CJK letter, a digit
+        assert _class_of(ch) == (1 if TOKEN.match(ch) and TOKEN.match(ch).group().isalnum() else 0)
+    assert [len(words) for words, _, _ in map(line_tokens, ["a\U0001F600b", "\U00020000\U00020001 x"])] == [3, 2]
 
 
 def test_scans_tried_only_where_a_match_can_start(texts):

@@ -3,7 +3,10 @@
 Each distinct word is turned once into a (5 offsets x labels) block of scores (the sum of its attributes'
 weights at each window offset) and cached; a text's emission scores are then gathers and adds over its word
 ids, and Viterbi runs only between tokens whose best label is O whatever their neighbours (most of a text),
-so a page costs a few array operations instead of a Python loop over feature dicts per token.
+so a page costs a few array operations instead of a Python loop over feature dicts per token. recognize()
+keeps it so to the end (tokens, word ids per whitespace chunk, the boundary repairs and the runs of names are
+array operations too); recognize_many() does many texts for the calls of one. Hand-written because a CRF's
+decoding with this pruning and these repairs, as numpy batches, is in no library.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -25,6 +29,14 @@ TYPES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "oth
 # A token of ASCII letters and digits with a letter (a Latin-script word), as a search over a span's text.
 _LATIN_WORD = re.compile(r"(?<!\w)[0-9A-Za-z]*[A-Za-z][0-9A-Za-z]*(?!\w)")
 _CACHE_WORDS = 200_000  # distinct words kept with their score blocks (about 180 bytes each)
+_CACHE_CHUNKS = 400_000  # distinct whitespace-separated chunks kept with their tokens' word ids
+# A Latin-script word token, the whole of it: _LATIN_WORD finds one in a span iff one of its tokens is one.
+_LATIN_TOKEN = re.compile(r"[0-9A-Za-z]*[A-Za-z][0-9A-Za-z]*")
+# Per-word flags for the span rules: Latin word; و-word that is no known name word (tidy's list split);
+# person trigger word (tidy's title drop).
+_LATIN, _WAW_NOT_NAME, _TRIGGER = 1, 2, 4
+_new_tuple = tuple.__new__
+_WALK_IN_PYTHON = 48  # runs of two tokens or more up to which decoding walks back in Python (an article has ~20)
 # A token whose O score beats every other label's by this much is taken as O without asking its neighbours.
 # The exact bound (the most the transitions could gain) is far larger and leaves ~99 % of a text undecided;
 # with this margin 70 % of the development part's tokens are decided alone and 7 of its 18,909 tags change
@@ -32,9 +44,9 @@ _CACHE_WORDS = 200_000  # distinct words kept with their score blocks (about 180
 PRUNE_MARGIN = 4.0
 
 
-@dataclass(frozen=True)
-class Span:
-    """A recognized name: type (PER/ORG/LOC/MISC) and offsets into the normalized text, with its tokens."""
+class Span(NamedTuple):
+    """A recognized name: type (PER/ORG/LOC/MISC) and offsets into the normalized text, with its tokens. A named
+    tuple (immutable, compared by value) because a frozen dataclass took ~1 us per span just to be built."""
 
     kind: str
     start: int
@@ -55,6 +67,14 @@ class Recognizer:
         self._trans = transitions.astype(np.float32)
         self._o = labels.index("O")
         self._iob = all(lab == "O" or "-" in lab for lab in labels)
+        self._name_words: set[str] | frozenset[str] = gazetteer.words.get("PER", frozenset())
+        # Each label's entity type (an index into _kinds, -1 for O) and whether it begins a name (IOB models).
+        self._kinds = sorted({lab.split("-")[-1] for lab in labels if lab != "O"})
+        self._kind_of = np.array([-1 if lab == "O" else self._kinds.index(lab.split("-")[-1]) for lab in labels])
+        self._begins = np.array([lab.startswith("B-") for lab in labels])
+        self._per = self._kinds.index("PER") if "PER" in self._kinds else -2
+        self._from_start = np.stack([np.zeros(len(labels), np.float32), transitions.astype(np.float32)[self._o]])
+        self._to_end = np.stack([np.zeros(len(labels), np.float32), transitions.astype(np.float32)[:, self._o]])
         n = len(labels)
         # An O at t is optimal whatever its neighbours when its emission margin over y beats the most the
         # transitions into and out of t can gain by y instead of O (each term at least 0: a sequence's ends).
@@ -63,44 +83,57 @@ class Recognizer:
                                 for y in range(n)], dtype=np.float32)
         self.prune_margin = prune_margin
         self._margin = self._swing if prune_margin is None else np.minimum(self._swing, np.float32(prune_margin))
+        # The same bound with O's own entry at -1, so O's margin over itself is 1 (> 0: never uncertain).
+        self._margin_o = self._margin.copy()
+        self._margin_o[self._o] = -1.0
         self._reset_cache()
 
     def _reset_cache(self) -> None:
         self._ids: dict[str, int] = {}
-        self._blocks = np.zeros((1024, len(OFFSETS), len(self.labels)), dtype=np.float32)
+        self._chunks: dict[str, bytes] = {}  # whitespace-separated chunk -> its tokens' word ids (intp bytes)
+        self.resets = getattr(self, "resets", -1) + 1  # times the cache started over
+        # (offset, word id, label): each offset's scores of the words one contiguous table, gathered by word id
+        self._blocks = np.zeros((len(OFFSETS), 1024, len(self.labels)), dtype=np.float32)
+        self._flags = np.zeros(1024, dtype=np.uint8)  # per word id: _LATIN, _WAW_NOT_NAME, _TRIGGER
         self._word_id(PAD)
+
+    def _bound_cache(self) -> None:
+        """Start the word cache over when full: before a sequence, never within it (which would void the ids
+        got for its first words), so the cache may pass its bound by one text's new words."""
+        if len(self._ids) >= _CACHE_WORDS:
+            self._reset_cache()
+        elif len(self._chunks) >= _CACHE_CHUNKS:
+            self._chunks.clear()
 
     def _word_id(self, word: str) -> int:
         got = self._ids.get(word)
         if got is not None:
             return got
-        if len(self._ids) >= _CACHE_WORDS:
-            self._reset_cache()
         i = len(self._ids)
-        if i == len(self._blocks):
-            self._blocks = np.concatenate([self._blocks, np.zeros_like(self._blocks)])
+        if i == self._blocks.shape[1]:
+            self._blocks = np.concatenate([self._blocks, np.zeros_like(self._blocks)], axis=1)
+            self._flags = np.concatenate([self._flags, np.zeros_like(self._flags)])
+        self._flags[i] = ((_LATIN if _LATIN_TOKEN.fullmatch(word) else 0)
+                          | (_WAW_NOT_NAME if word.startswith("و") and len(word) >= 4 and word not in self._name_words
+                             else 0)
+                          | (_TRIGGER if _bare(word) in PERSON_TRIGGERS else 0))
         own, ctx = word_attributes(word, self.gazetteer)
         row, w = self._row, self._weights
         for k, o in enumerate(OFFSETS):
             names = own if o == 0 else [f"{o}:{a}" for a in ctx]
             rows = [row[a] for a in names if a in row]
             if rows:
-                self._blocks[i, k] = w[rows].sum(axis=0)
+                self._blocks[k, i] = w[rows].sum(axis=0)
         self._ids[word] = i
         return i
 
     def emissions(self, words: list[str]) -> np.ndarray:
         """Scores (tokens x labels) of a sequence, gathered from the per-word blocks."""
+        self._bound_cache()
         ids = list(map(self._ids.get, words))
         if None in ids:
             ids = [self._word_id(w) if i is None else i for w, i in zip(words, ids, strict=False)]
-        padded = np.array([0, 0, *ids, 0, 0], dtype=np.int64)
-        n = len(words)
-        window = self._blocks[padded]  # one gather; then each offset's scores, added in the same order as ever
-        e = window[2:n + 2, 2].copy()
-        for k, o in ((0, -2), (1, -1), (3, 1), (4, 2)):
-            e += window[2 + o:n + 2 + o, k]
-        return e
+        return self._emissions_of(np.array([0, 0, *ids, 0, 0], dtype=np.intp), len(words))
 
     def tag(self, words: list[str]) -> list[str]:
         """Best label sequence as IOB tags (Viterbi over the runs between tokens taken as O: exact with
@@ -117,83 +150,234 @@ class Recognizer:
 
     def tag_ids(self, words: list[str], pads: list[int] | None = None) -> np.ndarray:
         """Label ids of the best sequence; `pads`: positions of PAD words when the caller knows them."""
-        n = len(words)
-        best = np.full(n, self._o, dtype=np.int64)
-        if n == 0:
-            return best
-        e = self.emissions(words)
-        if pads is None:
-            pads = [i for i, w in enumerate(words) if w == PAD]
-        if pads:
-            e[pads] = -1e4
-            e[pads, self._o] = 1e4
-        margin = e[:, self._o:self._o + 1] - e - self._margin
-        margin[:, self._o] = 1.0
-        uncertain = np.flatnonzero((margin <= 0).any(axis=1))
-        if len(uncertain):
-            # Runs of uncertain tokens, each bounded by certain-O tokens (or the sequence's ends).
-            breaks = np.flatnonzero(np.diff(uncertain) > 1)
-            starts = np.concatenate([uncertain[:1], uncertain[breaks + 1]])
-            ends = np.concatenate([uncertain[breaks], uncertain[-1:]]) + 1
-            self._viterbi_runs(e, starts, ends, best)
-        return best
-
-    def _viterbi_runs(self, e: np.ndarray, starts: np.ndarray, ends: np.ndarray, best: np.ndarray) -> None:
-        """Viterbi over all runs at once, longest first, so the runs still going at step t are a prefix."""
-        n, o, trans = len(e), self._o, self._trans
-        order = np.argsort(starts - ends, kind="stable")  # longest first
-        starts, ends = starts[order], ends[order]
-        lengths = ends - starts
-        width = int(lengths[0])
-        active = np.searchsorted(-lengths, -np.arange(width), side="left")  # runs longer than t
-        score = e[starts] + np.where((starts > 0)[:, None], trans[o][None, :], 0.0)
-        back = np.empty((len(starts), width, len(self.labels)), dtype=np.int64)
-        for t in range(1, width):
-            k = int(active[t])
-            cand = score[:k, :, None] + trans
-            back[:k, t] = cand.argmax(axis=1)
-            score[:k] = cand.max(axis=1) + e[starts[:k] + t]  # the value at the argmax
-        score += np.where((ends < n)[:, None], trans[:, o][None, :], 0.0)
-        current = score.argmax(axis=1)
-        for t in range(width - 1, 0, -1):
-            k = int(active[t])
-            best[starts[:k] + t] = current[:k]
-            current[:k] = back[np.arange(k), t, current[:k]]
-        best[starts] = current
+        if not words:
+            return np.full(0, self._o, dtype=np.intp)
+        real = np.ones(len(words), dtype=bool)
+        real[[i for i, w in enumerate(words) if w == PAD] if pads is None else pads] = False
+        return self._decode(self.emissions(words), real)
 
     def recognize(self, text: str, normalized: tuple[str, object] | None = None) -> list[Span]:
         """Names in a text, one sequence per line; offsets index the normalized text."""
         norm, _ = normalized or normalize_with_map(text)
-        words, offsets, pads = line_tokens(norm)
-        if not words:
-            return []
-        ids = self.tag_ids(words, pads)
-        named = np.flatnonzero(ids != self._o).tolist()
-        if not named:
-            return []
-        labels = self.labels
-        tags = dict(zip(named, map(labels.__getitem__, ids[named].tolist()), strict=True))
-        if not self._iob:  # IO model: a run of one label is one name
-            for i in named:
-                label = tags[i]
-                tags[i] = ("I-" if i - 1 in tags and tags[i - 1][2:] == label else "B-") + label
-        tidy(words, tags, self.gazetteer.words.get("PER", frozenset()))
-        out: list[Span] = []
-        run: list[int] = []
-        kind = ""  # the run's entity type, set when a run starts
-        for i in sorted(tags) + [-2]:
-            tag = tags.get(i, "O")
-            if run and (tag == "O" or tag.startswith("B-") or tag[2:] != kind or i != run[-1] + 1):
-                start, end = offsets[run[0]][0], offsets[run[-1]][1]
-                if _LATIN_WORD.search(norm, start, end) is None:
-                    # trained on Arabic: Latin-script text gets no names from it (the dictionary covers it)
-                    out.append(Span(kind, start, end, tuple(words[run[0]:run[-1] + 1])))  # a run is contiguous
-                run = []
-            if tag != "O":
-                if not run:
-                    kind = tag[2:]
-                run.append(i)
+        return self._names(norm)[0]
+
+    def recognize_many(self, texts: list[str],
+                       normalized: list[tuple[str, object]] | None = None) -> list[list[Span]]:
+        """recognize() of each text, in one set of array operations for all of them (their tokens joined as one
+        sequence, a PAD pair between two texts as between two lines: the same names as text by text)."""
+        norms = [n for n, _ in normalized] if normalized is not None else [normalize_with_map(t)[0] for t in texts]
+        out: list[list[Span]] = [[] for _ in norms]
+        bounds = np.cumsum([0] + [len(n) + 1 for n in norms])  # where each text starts in the joined one
+        spans, which = self._names("\n".join(norms), bounds)
+        for span, i in zip(spans, which, strict=True):
+            out[i].append(span)
         return out
+
+    def _names(self, norm: str, bounds: np.ndarray | None = None) -> tuple[list[Span], list[int]]:
+        """recognize()'s names: tokens, emissions, decoding, tidy and the runs of named tokens as array
+        operations over the whole text (some dozens of numpy calls, none per token). `bounds`: where each of
+        several texts joined by newlines starts in norm (and where the last ends): each is its own sequence,
+        the names' offsets index their own text, and the second list says whose each name is."""
+        tokens = _token_bounds(norm)
+        if tokens is None:
+            return [], []
+        token_starts, token_ends, pos = tokens
+        size = int(pos[-1]) + 1  # tokens and the PAD pairs between lines
+        padded = np.zeros(size + 4, dtype=np.intp)  # word ids, two PADs (id 0) before and after
+        padded[pos + 2] = self._chunk_token_ids(norm, len(token_starts))
+        e = self._emissions_of(padded, size)
+        real = padded[2:size + 2] != 0  # a PAD is never a word's id (TOKEN splits "<s>")
+        edges = None
+        if bounds is not None:  # each text's first and last tokens are a sequence's ends, not a line's
+            first = np.searchsorted(token_starts, bounds[:-1])
+            last = np.searchsorted(token_starts, bounds[1:]) - 1
+            has = first <= last
+            edges = np.zeros(size, dtype=np.int8), np.zeros(size, dtype=np.int8)
+            edges[0][pos[first[has]]] = 1
+            edges[1][pos[last[has]]] = 1
+        labels = self._decode(e, real, edges)
+        npos = (labels != self._o).nonzero()[0]
+        if not len(npos):
+            return [], []
+        nlabels = labels[npos]
+        kind = self._kind_of[nlabels]
+        # same[j]: the named token before j is its neighbour and of its type (tidy's and the runs' question)
+        same = np.zeros(len(npos), dtype=bool)
+        np.equal(npos[1:], npos[:-1] + 1, out=same[1:])
+        same[1:] &= kind[1:] == kind[:-1]
+        begins = self._begins[nlabels] if self._iob else ~same  # IO model: a run of one label is one name
+        flags = self._flags[padded[npos + 2]]
+        keep = self._tidy(npos, kind, begins, same, flags)
+        if keep is not None:
+            npos, kind, begins, flags = npos[keep], kind[keep], begins[keep], flags[keep]
+            same = np.zeros(len(npos), dtype=bool)
+            np.equal(npos[1:], npos[:-1] + 1, out=same[1:])
+            same[1:] &= kind[1:] == kind[:-1]
+        first = (begins | ~same).nonzero()[0]  # each run's first token
+        token = npos if len(pos) == size else np.searchsorted(pos, npos)
+        starts, ends = token_starts[token], token_ends[token]
+        words = [norm[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        which: list[int] = []
+        if bounds is not None:  # offsets into each name's own text
+            text = np.searchsorted(bounds, starts, side="right") - 1
+            starts, ends, which = starts - bounds[text], ends - bounds[text], text[first].tolist()
+        starts, ends = starts.tolist(), ends.tolist()
+        firsts = first.tolist()
+        nexts = firsts[1:] + [len(words)]
+        latin = (np.bitwise_or.reduceat(flags & _LATIN, first).tolist() if (flags & _LATIN).any()
+                 else [0] * len(firsts))
+        names = self._kinds
+        # trained on Arabic: Latin-script text gets no names from it (the dictionary covers it)
+        fields = [(names[k], starts[a], ends[b - 1], tuple(words[a:b]))
+                  for a, b, k, is_latin in zip(firsts, nexts, kind[first].tolist(), latin, strict=True) if not is_latin]
+        spans = list(map(_new_tuple, repeat(Span), fields))  # Span(*f) without its Python-level __new__
+        if bounds is not None and any(latin):
+            which = [i for i, is_latin in zip(which, latin, strict=True) if not is_latin]
+        return spans, which
+
+    def _tidy(self, npos: np.ndarray, kind: np.ndarray, begins: np.ndarray, same: np.ndarray,
+              flags: np.ndarray) -> np.ndarray | None:
+        """tidy() on the named tokens' arrays (positions, types, begins-a-name, `same`), `begins` in place;
+        returns the mask of the tokens kept when the title rule dropped some, else None."""
+        per = kind == self._per
+        # A person name right after another is one name (the rules below see the tags as changed here).
+        begins[same & per] = False
+        if not (flags & (_WAW_NOT_NAME | _TRIGGER)).any():
+            return None
+        # The two other rules concern a few flagged words: walked in order, as tidy() walks the tags.
+        positions, is_per, n = npos.tolist(), per.tolist(), len(npos)
+        person_at = {p for p, q in zip(positions, is_per, strict=True) if q}
+        for j in (flags & _WAW_NOT_NAME).nonzero()[0].tolist():
+            # A و-word that is no known name word starts another name after one of two words or more.
+            if is_per[j] and not begins[j] and positions[j] - 2 in person_at:
+                begins[j] = True
+        keep = None
+        for j in (flags & _TRIGGER).nonzero()[0].tolist():
+            # A title word starting a person name is not part of it; the next word then begins the name (and
+            # may be a title itself: الرئيس الشيخ ...).
+            while ((keep is None or keep[j]) and begins[j] and is_per[j] and flags[j] & _TRIGGER and j + 1 < n
+                   and positions[j + 1] == positions[j] + 1 and is_per[j + 1] and not begins[j + 1]):
+                if keep is None:
+                    keep = np.ones(n, dtype=bool)
+                keep[j] = False
+                begins[j + 1] = True
+                j += 1
+        return keep
+
+    def _chunk_token_ids(self, norm: str, count: int) -> np.ndarray:
+        """The word id of each of the text's tokens: one dictionary lookup per whitespace-separated chunk (its
+        tokens' ids cached together); a chunk seen for the first time is tokenized by TOKEN itself."""
+        self._bound_cache()
+        chunks = norm.split()  # str.isspace is TOKEN's \\s: tokens never cross a chunk's edge
+        got = list(map(self._chunks.get, chunks))
+        try:
+            joined = b"".join(cast(list[bytes], got))  # one copy: the ids as bytes, no Python int per token
+        except TypeError:  # a chunk seen for the first time (None)
+            for i, chunk in enumerate(chunks):
+                if got[i] is None:
+                    ids = np.array([self._word_id(w) for w in TOKEN.findall(chunk)], dtype=np.intp)
+                    self._chunks[chunk] = got[i] = ids.tobytes()
+            joined = b"".join(cast(list[bytes], got))
+        ids = np.frombuffer(joined, dtype=np.intp)
+        if len(ids) != count:
+            raise AssertionError(f"chunks gave {len(ids)} tokens, the character classes {count}")
+        return ids
+
+    def _emissions_of(self, padded: np.ndarray, size: int) -> np.ndarray:
+        """emissions() from word ids already padded with two PADs at each end."""
+        blocks = self._blocks  # a gather per offset, added in the same order as ever
+        e = blocks[2].take(padded[2:size + 2], axis=0)
+        e += blocks[0].take(padded[0:size], axis=0)
+        e += blocks[1].take(padded[1:size + 1], axis=0)
+        e += blocks[3].take(padded[3:size + 3], axis=0)
+        e += blocks[4].take(padded[4:size + 4], axis=0)
+        return e
+
+    def _decode(self, e: np.ndarray, real: np.ndarray, edges: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> np.ndarray:
+        """tag_ids() from emissions: O for the tokens taken as O (and the PADs: `real` False), Viterbi over each
+        run of the others, all runs at once, longest first (the runs still going at step t are a prefix).
+        `edges`: marks (1) of the positions that start and that end a sequence, when there are others than the
+        first and the last (texts joined)."""
+        o, trans, size = self._o, self._trans, len(e)
+        best = np.full(size, o, dtype=np.intp)
+        by_label = np.ascontiguousarray(e.T)  # (labels, tokens): the reductions over labels run along rows
+        margin = by_label[o] - by_label
+        margin -= self._margin_o[:, None]
+        uncertain = np.zeros(size + 2, dtype=bool)
+        np.logical_and(np.logical_or.reduce(margin <= 0, axis=0), real, out=uncertain[1:-1])
+        bounds = (uncertain[1:] != uncertain[:-1]).nonzero()[0]  # run starts and ends, alternately
+        if not len(bounds):
+            return best
+        starts, ends = bounds[0::2], bounds[1::2]
+        # A run's first token follows an O (a certain one or a PAD) unless it starts a sequence; same at its end.
+        if edges is None:
+            score = e[starts] + trans[o]
+            if starts[0] == 0:
+                score[0] = e[0]
+            sequence_end = int(ends[-1]) == size  # the last run ends the sequence
+        else:
+            score = e[starts] + self._from_start[1 - edges[0][starts]]
+            sequence_end = False
+        negative_lengths = starts - ends
+        if int(negative_lengths.min()) == -1:  # all runs of one token: no step
+            if sequence_end:
+                last = score[-1].copy()
+            score += trans[:, o] if edges is None else self._to_end[1 - edges[1][ends - 1]]
+            if sequence_end:
+                score[-1] = last
+            best[starts] = score.argmax(axis=1)
+            return best
+        order = np.argsort(negative_lengths, kind="stable")  # longest first
+        if sequence_end:
+            last_run = int((order == len(order) - 1).nonzero()[0][0])
+        starts, ends, score, negative_lengths = starts[order], ends[order], score[order], negative_lengths[order]
+        width = -int(negative_lengths[0])
+        active = negative_lengths.searchsorted(np.arange(0, -width, -1), side="left").tolist()  # runs longer than t
+        longer = active[1]  # the runs of two tokens or more
+        scores_at = e.take(starts[:longer, None] + np.arange(width), axis=0, mode="clip")  # (run, step, label)
+        backs = []  # per step t >= 1: the best previous label of each (run still going, label)
+        cand = np.empty((longer, len(self.labels), len(self.labels)), dtype=np.float32)
+        for t in range(1, width):
+            k = active[t]
+            c = cand[:k]
+            now = score[:k]
+            np.add(now[:, :, None], trans, out=c)
+            backs.append(c.argmax(axis=1))
+            np.maximum.reduce(c, axis=1, out=now)
+            now += scores_at[:k, t]  # the value at the argmax
+        if sequence_end:
+            last = score[last_run].copy()
+        score += trans[:, o] if edges is None else self._to_end[1 - edges[1][ends - 1]]
+        if sequence_end:
+            score[last_run] = last
+        current = score.argmax(axis=1)
+        if longer > _WALK_IN_PYTHON:  # many runs (a long text, a batch): back through all of them per step
+            runs = np.arange(longer)
+            for t in range(width - 1, 0, -1):
+                k = active[t]
+                now = current[:k]
+                best[starts[:k] + t] = now
+                now[:] = backs[t - 1][runs[:k], now]
+            best[starts] = current
+            return best
+        best[starts] = current  # the runs of one token; the others' first labels are set below
+        # Back through the runs of two tokens or more in Python: for a few dozen tokens a numpy call per step
+        # costs more.
+        pointers = [b.tolist() for b in backs]  # pointers[t - 1][run][label at t] = label at t - 1
+        positions: list[int] = []
+        labels: list[int] = []
+        lengths = (-negative_lengths[:longer]).tolist()
+        for run, (first, length, label) in enumerate(zip(starts[:longer].tolist(), lengths,
+                                                         current[:longer].tolist(), strict=True)):
+            for t in range(length - 1, 0, -1):
+                positions.append(first + t)
+                labels.append(label)
+                label = pointers[t - 1][run][label]
+            positions.append(first)
+            labels.append(label)
+        best[positions] = labels
+        return best
 
     def save(self, path: Path, attributes: list[str]) -> None:
         gaz = {k: sorted(v) for k, v in self.gazetteer.words.items()}
@@ -223,6 +407,37 @@ def _char_classes() -> np.ndarray:
     classes[[m.start() for m in re.finditer(r"\w", plane)]] = 1
     classes[[m.start() for m in re.finditer(r"\s", plane)]] = 2
     return classes
+
+
+def _class_of(ch: str) -> int:
+    """_char_classes()'s class of one character (those outside the Basic Multilingual Plane)."""
+    return 1 if re.match(r"\w", ch) else 2 if re.match(r"\s", ch) else 0
+
+
+def _token_bounds(norm: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """line_tokens() as arrays: each token's start and end in norm and its position in the token sequence
+    with a PAD pair between two lines that have tokens; None when norm has no token."""
+    codes = code_points(" " + norm + " ")  # a space at each end: every token has a neighbour on both sides
+    try:
+        classes = _char_classes()[codes]
+    except IndexError:  # a character outside the BMP (rare): classified by the regex itself
+        classes = _char_classes()[np.minimum(codes, 0xFFFF)]
+        for i in np.flatnonzero(codes > 0xFFFF).tolist():
+            classes[i] = _class_of(chr(codes[i]))
+    other = classes[1:-1] == 0  # a character that is a token by itself
+    word = classes == 1
+    starts = (other | (word[1:-1] > word[:-2])).nonzero()[0]  # indexes into norm (codes has one more in front)
+    if not len(starts):
+        return None
+    ends = (other | (word[1:-1] > word[2:])).nonzero()[0] + 1
+    count = len(starts)
+    if "\n" not in norm:
+        return starts, ends, np.arange(count)
+    lines = (codes == 10).nonzero()[0].searchsorted(starts, side="right")  # newlines before each token
+    step = np.ones(count, dtype=np.intp)
+    step[1:][lines[1:] != lines[:-1]] = 3  # a new line: two PADs before its first token
+    step[0] = 0
+    return starts, ends, np.cumsum(step)
 
 
 def line_tokens(norm: str) -> tuple[list[str], list[tuple[int, int]], list[int]]:
