@@ -16,10 +16,17 @@ from streams.pipeline.ner.features import PERSON_TRIGGERS, _bare
 from streams.pipeline.ner.linking import actor_key, bare_form, link_alias, name_key
 from streams.pipeline.ner.model import Recognizer, Span
 from streams.pipeline.stages.candidates import (
+    _AR_FIXED_MODIFIERS,
+    _AR_PARTICLES,
+    _EN_NAME,
+    _EN_NOT_NAMES,
+    _EN_PARTICLES,
+    _EN_TITLES,
+    _TOKEN,
     CANDIDATE_PREFIX,
-    _arabic_candidates,
-    _english_candidates,
     _not_names,
+    _strip_clitic,
+    _title_ends,
     candidate_id,
 )
 
@@ -308,6 +315,98 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
 
 
 # From streams/pipeline/stages/candidates.py
+
+def _is_modifier(word: str) -> bool:
+    """A word between title and name: a nisba adjective (الروسي، الفلسطينية) or a fixed one (السابق)."""
+    return word in _AR_FIXED_MODIFIERS or (word.startswith("ال") and len(word) >= 5 and word.endswith(("ي", "يه")))
+
+
+def _arabic_candidates(norm: str) -> list[tuple[int, int]]:
+    """Spans (in the normalized text) of Arabic names that follow a title."""
+    not_names = _not_names()
+    spans: list[tuple[int, int]] = []
+    for title_end in _title_ends(norm):
+        tokens = []
+        for m in _TOKEN.finditer(norm, title_end):
+            tokens.append((m.group(), m.start(), m.end()))
+            if len(tokens) == 12:
+                break
+        n = len(tokens)
+        # Modifiers: adjectives, one "الي/لدي <place>" (المبعوث الاممي الي سوريا), an appositive comma.
+        k, places = 0, 0
+        while k < n:
+            word = tokens[k][0]
+            if _is_modifier(word):
+                k += 1
+            elif word in ("الي", "لدي") and places == 0 and k + 1 < n and tokens[k + 1][0].isalpha():
+                k, places = k + 2, 1
+            else:
+                break
+        if k < n and tokens[k][0] in (",", "-"):
+            k += 1
+        name: list[tuple[str, int, int]] = []
+        bounded = False  # the name ends at punctuation, a function word or the text's end, not mid-phrase
+        while True:
+            if k == n:
+                bounded = n < 12
+                break
+            word = tokens[k][0]
+            if not word.isalpha():
+                bounded = not word.isalnum()
+                break
+            if word not in _AR_PARTICLES and any(f in not_names for f in _strip_clitic(word)):
+                bounded = True
+                break
+            if not name and (word.startswith(("ال", "لل")) or word in _AR_PARTICLES - {"عبد", "ابو"}):
+                break  # a name starts with a given name, not an article or a particle
+            if len(name) == 4:
+                break
+            name.append(tokens[k])
+            k += 1
+        while name and name[-1][0] in _AR_PARTICLES:
+            name.pop()
+        if bounded and len(name) >= 2 and not any(w[0].isascii() for w in name):
+            spans.append((name[0][1], name[-1][2]))
+    return spans
+
+
+_LATIN_RUN = re.compile(r"[A-Za-z]+")
+
+
+def _english_titles(text: str) -> list[re.Match]:
+    """_EN_TITLES.finditer(text), tried only where a run of Latin letters starts (a title's \\b can be nowhere
+    else): the engine spent most of its time trying the alternation at every position."""
+    out: list[re.Match] = []
+    end = 0
+    for run in _LATIN_RUN.finditer(text):
+        if run.start() >= end:
+            m = _EN_TITLES.match(text, run.start())
+            if m:
+                out.append(m)
+                end = m.end()
+    return out
+
+
+def _english_candidates(text: str) -> list[tuple[int, int]]:
+    """Spans (in the original text, where case tells names apart) of names after an English title."""
+    spans = []
+    for title in _english_titles(text):
+        m = _EN_NAME.match(text, title.end())
+        if not m:
+            continue
+        words = m.group().split()
+        while words and (words[-1] in _EN_PARTICLES or words[-1] in _EN_NOT_NAMES):
+            words.pop()
+        if not words or words[0] in _EN_NOT_NAMES or words[0] in _EN_PARTICLES:
+            continue
+        cut = next((n for n, w in enumerate(words) if w in _EN_NOT_NAMES), len(words))
+        words = words[:cut]
+        if words:
+            end = m.start() + len(" ".join(words))
+            if text[m.start():end] == " ".join(words):
+                spans.append((m.start(), end))
+    return spans
+
 
 def _surname_spans(norm: str, surname: str, after: int) -> list[tuple[int, int]]:
     """Later standalone uses of a candidate's surname (أيرولت after جان مارك أيرولت), clitics allowed."""

@@ -27,6 +27,24 @@ NAME_CASES = [
 ]
 
 
+# Title words inside Latin words, after letters of other scripts and digits, overlapping titles.
+TITLE_CASES = [
+    "XPresident Obama", "éPresident Putin", "1President Putin", "_President Putin", "بPresident Putin",
+    "President Prime Minister Theresa May", "envoyPresident Putin envoy Staffan de Mistura", "Prime Minister",
+    "Foreign Minister Sergey Lavrov and Defence Minister Sergei Shoigu, Defense Minister Ash Carter",
+    "Secretary-General Ban Ki-moon, Secretary General Guterres, Secretary of State John Kerry",
+    "counterpart\tJohn Kerry; spokeswoman Maria Zakharova; spokesmanX Y; KingKing Salman; Crown Prince Mohammed",
+    "President", "President ", "الرئيس President  Emmanuel Macron\nPresident\tBashar al-Assad", "Ministers Minister X",
+]
+
+
+def test_english_titles_are_what_the_regex_found(texts):  # noqa: F811
+    for text in [*texts, *TITLE_CASES, " ".join(TITLE_CASES)]:
+        assert ([m.span() for m in candidates_stage._english_titles(text)]
+                == [m.span() for m in candidates_stage._EN_TITLES.finditer(text)]), text[:80]
+        assert candidates_stage._english_candidates(text) == reference._english_candidates(text)
+
+
 def _names_in(norm: str) -> list[list[str]]:
     words = sorted(set(re.findall(r"\w{2,}", norm)))
     pairs = [f"{a} {b}" for a, b in zip(norm.split(), norm.split()[1:], strict=False)][:6]
