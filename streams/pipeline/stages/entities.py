@@ -11,6 +11,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
+from operator import itemgetter
 
 import ahocorasick
 from pydantic import TypeAdapter
@@ -32,6 +33,7 @@ _LONGEST_PREFIX = max(map(len, _CLITICS | _ARTICLE_PREFIXES))
 # (the same schema, so the same checks; ~half the time of building each model on its own).
 _MENTIONS = TypeAdapter(list[Mention])
 _ENTITIES = TypeAdapter(list[Entity])
+_FIRST = itemgetter(0)
 
 
 def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, int, int, AliasEntry]]:
@@ -168,16 +170,19 @@ def _joined_family_names(text: str, items: list[tuple[int, int, Mention | Span]]
     """Items (sorted) with a person name continued over "بن X" / "آل X" that follows it: the next item when it
     is the continuation (the recognizer tagged آل مكتوم apart), else the untagged words themselves."""
     out: list[tuple[int, int, Mention | Span]] = []
+    persons: list[bool] = []  # _is_person of each item of `out` (joining keeps a person a person)
     for s, e, item in items:
-        if out and _is_person(item) and _is_person(out[-1][2]):
+        person = _is_person(item)
+        if person and persons and persons[-1]:
             ps, pe, previous = out[-1]
             gap, first = text[pe:s], text[s:e].split(maxsplit=1)[0]
             if not gap.strip() and gap and _normalized(first) in _NAME_LINKS and not isinstance(item, Mention):
                 out[-1] = (ps, e, _longer(previous, text[pe:e]))
                 continue
         out.append((s, e, item))
+        persons.append(person)
     for n, (s, e, item) in enumerate(out):
-        if not _is_person(item):
+        if not persons[n]:
             continue
         limit = out[n + 1][0] if n + 1 < len(out) else len(text)
         while (m := _NEXT_LINKED_WORD.match(text, e)) and m.end() <= limit and _normalized(m.group(1)) in _NAME_LINKS \
@@ -249,7 +254,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
             if (s, e) != (m.start, m.end):
                 occupied[s:e] = b"\x01" * (e - s)
                 items[i] = (s, e, m)
-    items = _joined_family_names(text, sorted(items, key=_first), free)
+    items = _joined_family_names(text, sorted(items, key=_FIRST), free)
 
     # surname or last words of a full name (bare) -> (key, actor_id, end of the full name in the original text)
     surnames: dict[str, tuple[str, str | None, int]] = {}
@@ -308,12 +313,8 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
             found.append((c.start, c.end, {"type": "person", "surface": c.surface, "start": c.start, "end": c.end,
                                            "key": name_key(normalize(c.surface).split(), known), "actor_id": None}))
             occupied[c.start:c.end] = b"\x01" * (c.end - c.start)
-    found.sort(key=_first)
+    found.sort(key=_FIRST)
     return _ENTITIES.validate_python([row for _, _, row in found])
-
-
-def _first(item: tuple) -> int:
-    return item[0]
 
 
 @lru_cache(maxsize=1 << 14)
