@@ -146,7 +146,7 @@ def test_reconcile_refuses_a_grace_that_is_not_finite_and_non_negative(grace, tm
     async def no_query(*args, **kwargs):
         raise AssertionError("nothing may be read before the grace is checked")
 
-    with pytest.raises(ValueError, match="grace_seconds must be a number of seconds from 0 to"):
+    with pytest.raises(ValueError, match="the grace must be a number of seconds from 0 to"):
         asyncio.run(reconcile(Settings(data_dir=tmp_path), "kafka://127.0.0.1:1", no_query, grace_seconds=grace))
 
 

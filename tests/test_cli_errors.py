@@ -334,8 +334,8 @@ def test_replay_since_and_reconcile_grace_are_checked_before_anything_runs(data_
     with pytest.raises(SystemExit) as exit_:
         cli.main(["reconcile", "--grace", "-1", "--dry-run"])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err == ("newsstream reconcile: argument --grace: must be a number of seconds from 0 "
-                                       "to 315360000 (ten years), not '-1' (see `newsstream reconcile --help`)\n")
+    assert capsys.readouterr().err == ("newsstream reconcile: argument --grace: the grace must be a number of seconds "
+                                       "from 0 to 315360000 (ten years), not -1.0 (see `newsstream reconcile --help`)\n")
 
 
 def test_replay_refuses_a_since_that_is_not_a_time_before_querying():
@@ -419,3 +419,15 @@ def test_reconcile_without_a_broker_is_one_line(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("KAFKA_URL", raising=False)
     assert cli.main(["reconcile", "--grace", "0"]) == 2
     assert capsys.readouterr().err == "newsstream: no broker: set KAFKA_URL or start one with `newsstream run`\n"
+
+
+def test_an_unknown_option_before_the_command_is_named_not_taken_for_a_missing_command(capsys):
+    """`newsstream --nosuch` said 'the following arguments are required: COMMAND'."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--nosuch"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "newsstream: unrecognized arguments: --nosuch (see `newsstream --help`)\n"
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([])
+    assert exit_.value.code == 2
+    assert "required: COMMAND" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import io
+import threading
 import time
 
 import orjson
@@ -276,7 +277,10 @@ async def test_fetched_pages_are_archived_with_their_page_id_before_they_are_sen
         order.append(("sent", orjson.loads(value).get("page_id")))
         await sent_before(topic, key, value)
 
+    loop_thread, archive_threads = threading.get_ident(), set()
+
     def archive_page(page):
+        archive_threads.add(threading.get_ident())
         order.append(("archived", page.page_id))
         return writer.append(page)
 
@@ -286,6 +290,8 @@ async def test_fetched_pages_are_archived_with_their_page_id_before_they_are_sen
     ids = [v["page_id"] for _, _, v in sent]
     assert len(set(ids)) == 2 and all(ids)
     assert order.index(("archived", ids[0])) < order.index(("sent", ids[0]))
+    # appending fsyncs and a rolled segment is uploaded: never on the event loop, which every fetch shares
+    assert archive_threads and loop_thread not in archive_threads
     pages = archive.first_by_page(archive.entries(tmp_path / "archive"))
     assert set(pages) == set(ids)
     assert archive.read_page(tmp_path / "archive", pages[ids[0]]).model_dump(mode="json", exclude_none=True) == \

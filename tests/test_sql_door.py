@@ -203,3 +203,23 @@ def test_an_empty_result_still_names_its_columns(door):
                       {"d": "1970-01-02"})
     assert answer.rows == [] and answer.columns == ["actor_id", "mentions"]
     assert door.run("SELECT 1 AS one").rows == [(1,)]  # the door's connection is clean after the DESCRIBE
+
+
+@pytest.mark.parametrize("sql, value, message", [
+    ("SELECT {d:Date} AS d", "2025-02-30", "parameter d='2025-02-30': no such day"),
+    ("SELECT {d:Date32} AS d", "2025-13-01", "parameter d='2025-13-01': no such day"),
+    ("SELECT {d:Nullable(Date)} AS d", "yesterday", "parameter d='yesterday' is not a Nullable(Date) (YYYY-MM-DD)"),
+    ("SELECT {t:DateTime} AS t", "2024-04-31 10:00:00", "parameter t='2024-04-31 10:00:00': no such day"),
+])
+def test_a_date_parameter_naming_no_real_day_is_refused(sql, value, message, door):
+    """chDB read 2025-02-30 as 1970-01-01 and answered for that day without a word."""
+    name = sql.split("{")[1].split(":")[0]
+    with pytest.raises(Refused) as refused:
+        door.run(sql, {name: value})
+    assert str(refused.value) == message
+
+
+def test_real_days_and_timestamps_pass_as_date_parameters(door):
+    assert door.run("SELECT {d:Date} AS d", {"d": "2024-02-29"}).rows[0][0].isoformat() == "2024-02-29"
+    assert door.run("SELECT toUnixTimestamp({t:DateTime('UTC')}) AS t", {"t": "1700000000"}).rows == [(1700000000,)]
+    assert door.run("SELECT {d:Nullable(Date)} AS d", {"d": "\\N"}).rows == [(None,)]

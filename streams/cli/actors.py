@@ -25,7 +25,7 @@ def cmd_add(args) -> int:
     settings = _settings()
     entry = {"id": args.id, "name": args.name, "type": args.type, "country": args.country, "role": args.role,
              "aliases": _aliases(args), "short": _aliases(args, "short_")}
-    dictionary = add_actor(entry, settings.actors_path)
+    dictionary = add_actor(entry, settings.actors_path, cache_dir=settings.cache_dir)
     print(f"added {args.id} to {edit_target(settings.actors_path)}; dictionary version {dictionary.version} "
           f"({len(dictionary.actors)} actors). A running worker picks it up; `newsstream reprocess` recounts the past.")
     return 0
@@ -49,7 +49,7 @@ def cmd_promote(args) -> int:
         raise UserError(f"{entry['promoted_from']!r} is neither a candidate nor an entity key in the warehouse "
                         f"{_shown(settings.warehouse_url)} (`newsstream sql \"SELECT candidate_id FROM candidates "
                         "LIMIT 20\"` lists candidates); --force promotes it anyway")
-    dictionary = add_actor(entry, settings.actors_path)
+    dictionary = add_actor(entry, settings.actors_path, cache_dir=settings.cache_dir)
     print(f"promoted {args.candidate} to {entry['id']} ({entry['name']}) in {dictionary.path}; "
           f"dictionary version {dictionary.version}. `newsstream reprocess --since ... --until ...` recounts it.")
     return 0
@@ -71,7 +71,7 @@ def cmd_list(args) -> int:
     from streams.pipeline.dictionary import ActorDictionary
     from streams.warehouse.query import format_table
 
-    dictionary = ActorDictionary.load(_settings().actors_path)
+    dictionary = ActorDictionary.from_settings(_settings())
     needle = (args.search or "").lower()
     rows = [(a.actor_id, a.name, a.type, a.country or "", a.role or "") for a in dictionary.actors.values()
             if (not args.type or a.type == args.type) and (
@@ -86,7 +86,7 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     from streams.pipeline.dictionary import ActorDictionary
 
-    dictionary = ActorDictionary.load(_settings().actors_path)
+    dictionary = ActorDictionary.from_settings(_settings())
     actor = dictionary.actors.get(args.id)
     if actor is None:
         from streams.errors import UserError

@@ -45,13 +45,13 @@ def edit_target(path: Path | None = None) -> Path:
     return path / "actors.yaml" if path.is_dir() else path
 
 
-def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
+def add_actor(entry: dict, path: Path | None = None, cache_dir: Path | None | str = "default") -> ActorDictionary:
     """Append one validated actor to the dictionary; the new dictionary, or ValueError and the files untouched.
     Ids and full aliases are checked against every file of the dictionary, not only the one written."""
     target = edit_target(path)
     entry = {k: v for k, v in entry.items() if v not in (None, {}, [])}
     actor = validate_entry(entry)
-    current = ActorDictionary.load(path)
+    current = ActorDictionary.load(path, cache_dir=cache_dir)
     if actor.actor_id in current.actors:
         raise ValueError(f"actor id {actor.actor_id!r} already exists ({current.actors[actor.actor_id].name})")
     listed = {}
@@ -81,7 +81,7 @@ def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
         if created:  # a new file in a dictionary directory: checked as part of it
             target.write_text("actors: []\n", encoding="utf-8")
         try:
-            loaded = ActorDictionary.load(path, replace={target: Path(tmp)})
+            loaded = ActorDictionary.load(path, replace={target: Path(tmp)}, cache_dir=cache_dir)
         except (ValueError, yaml.YAMLError) as exc:
             if created:
                 target.unlink(missing_ok=True)
@@ -95,7 +95,7 @@ def add_actor(entry: dict, path: Path | None = None) -> ActorDictionary:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return ActorDictionary.load(path)
+    return ActorDictionary.load(path, cache_dir=cache_dir)
 
 
 def promotion_entry(candidate: str, *, actor_id: str | None, name: str | None, type_: str = "person",
@@ -156,7 +156,7 @@ def run_actors_sync(settings: Settings) -> dict:
     a direct client mirrors the one at settings.actors_path."""
 
     def here(warehouse: Warehouse) -> dict:
-        dictionary = ActorDictionary.load(settings.actors_path)
+        dictionary = ActorDictionary.from_settings(settings)
         warehouse.migrate()
         return {"actors": sync_actors(warehouse, dictionary), "dictionary_version": dictionary.version}
 

@@ -129,11 +129,7 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
                     limit: int = 10_000) -> ReconcileReport:
     """Re-send archived pages older than the grace period (or entered before `entered_before`: a broker restart)
     that have no outcome in the ledger, oldest first, at most `limit` per run."""
-    grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
-    # a negative grace re-sends every page in flight; nan/inf break the cutoff
-    if not math.isfinite(grace) or not 0 <= grace <= MAX_GRACE_SECONDS:
-        raise ValueError(f"grace_seconds must be a number of seconds from 0 to {MAX_GRACE_SECONDS:.0f} (ten years), "
-                         f"not {grace!r}")
+    grace = checked_grace(settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds)
     cutoff = datetime.now(UTC) - timedelta(seconds=grace)
     if entered_before is not None:
         if entered_before.tzinfo is None:  # a time with no zone is UTC, as everywhere in the archive and ledger
@@ -253,6 +249,15 @@ async def record_lag(settings: Settings, kafka_url: str, metrics: WorkerMetrics)
             metrics.lag.labels(topic, str(partition)).set(lag)
             rows.append({"at": now, "grp": group, "topic": topic, "partition": partition, "lag": lag})
     return rows
+
+
+def checked_grace(grace: float) -> float:
+    """The grace period, or ValueError: a negative one re-sends every page in flight; nan/inf break the cutoff;
+    past ten years it is a typo (and past datetime's range at 1e308). The CLI checks it with this before it runs."""
+    if not math.isfinite(grace) or not 0 <= grace <= MAX_GRACE_SECONDS:
+        raise ValueError(f"the grace must be a number of seconds from 0 to {MAX_GRACE_SECONDS:.0f} (ten years), "
+                         f"not {grace!r}")
+    return grace
 
 
 def run_maintenance(settings: Settings, action: str, **params) -> dict:

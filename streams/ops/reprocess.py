@@ -161,7 +161,7 @@ def run_reprocess(settings: Settings, since: str, until: str) -> dict:
 
     def here(warehouse: Warehouse) -> dict:
         warehouse.migrate()
-        return reprocess(warehouse, ActorDictionary.load(settings.actors_path), since, until,
+        return reprocess(warehouse, ActorDictionary.from_settings(settings), since, until,
                          settings.max_mentions).as_dict()
 
     with connect(settings) as warehouse:

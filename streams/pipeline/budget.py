@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -28,14 +29,14 @@ from streams.pipeline.stages.siteprofile import SiteProfile
 from streams.pipeline.steps import clean_step
 
 
-def _warm_up() -> None:
+def _warm_up(cache_dir: Path | None = None) -> None:
     """Load what loads lazily before the first page's clock starts, in every fresh child (after a timeout too)."""
     import py3langid
 
     import streams.pipeline.steps  # noqa: F401  (trafilatura, htmldate)
     from streams.pipeline import langmodel
 
-    langmodel.load()  # from its uncompressed cached copy, not py3langid's LZMA file (times: benchmarks/RESULTS.md)
+    langmodel.load(cache_dir)  # its uncompressed cached copy, not py3langid's LZMA file (times: benchmarks/RESULTS.md)
     py3langid.classify("warm up")  # otherwise the language model loads on first use, inside a page's budget
 
 
@@ -60,11 +61,12 @@ class CleanBudget:
     (the offline `process` runs one per core; a stream's clean agent handles one event at a time: one).
     """
 
-    def __init__(self, seconds: float, workers: int = 1):
+    def __init__(self, seconds: float, workers: int = 1, cache_dir: Path | None = None):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, not {workers}")
         self.seconds = seconds
         self.workers = workers
+        self.cache_dir = cache_dir  # where the language model's cached copy lives (settings.cache_dir)
         self._pool: ProcessPool | None = None
         self._lock = threading.Lock()
 
@@ -75,11 +77,11 @@ class CleanBudget:
                 if method == "fork":
                     from streams.pipeline import langmodel
 
-                    langmodel.load()  # once here, inherited by every child, instead of once in each
+                    langmodel.load(self.cache_dir)  # once here, inherited by every child, instead of once in each
                     # What the parent holds now is inherited, not collected by the children: without this their
                     # cyclic GC walks those objects and copies every page it touches (copy-on-write).
                     gc.freeze()
-                self._pool = ProcessPool(max_workers=self.workers, initializer=_warm_up,
+                self._pool = ProcessPool(max_workers=self.workers, initializer=_warm_up, initargs=(self.cache_dir,),
                                          context=multiprocessing.get_context(method))
             return self._pool
 
@@ -100,6 +102,9 @@ class CleanBudget:
         The offline path queues the next page before it runs the later steps of this one, so cleaning (in the
         child) and entities/stories (here) overlap. The budget still counts from when the child starts the page."""
         if self.seconds <= 0:
+            from streams.pipeline import langmodel
+
+            langmodel.load(self.cache_dir)  # cleaning runs here (no-op once loaded): from the cached copy
             return lambda: clean_step(page, limits, raw, profile)
         future = self._workers().schedule(clean_step, args=(page, limits, raw, profile), timeout=self.seconds)
         return lambda: self._result(future)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ahocorasick
 import yaml
@@ -26,6 +27,9 @@ from schemas import ACTORS_DIR, ACTORS_PATH
 from schemas.records import ActorType
 from streams.errors import UserError
 from streams.pipeline.arabic import normalize
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 _ARTICLE = "ال"
 log = logging.getLogger("newsstream")
@@ -239,6 +243,11 @@ class ActorDictionary:
         return cls(version=version, actors=actors, automaton=automaton,
                    path=Path(path) if path is not None else ACTORS_PATH, files=tuple(files))
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ActorDictionary:
+        """The dictionary the settings name, cached where they say: how every command and the worker load it."""
+        return cls.load(settings.actors_path, cache_dir=settings.cache_dir)
+
 
 def _compile(raws: list[tuple[Path, bytes]]) -> tuple[str, dict[str, Actor], ahocorasick.Automaton]:
     files = [file for file, _ in raws]
@@ -321,7 +330,8 @@ _CACHE_KEEP = 4  # newest cache files kept; older dictionaries' compilations are
 
 
 def default_cache_dir() -> Path:
-    """NEWSSTREAM_CACHE_DIR as the settings read it (streams.settings.Settings.cache_dir), like every setting."""
+    """NEWSSTREAM_CACHE_DIR for library callers without settings (tests, benchmarks, training); the product
+    passes its settings' cache_dir (ActorDictionary.from_settings, CleanBudget, process_documents)."""
     from streams.settings import Settings
 
     return Settings().cache_dir
@@ -484,13 +494,15 @@ class DictionaryWatcher:
     seconds), so a worker picks up a new actor without a restart. A broken edit keeps the last good dictionary
     and logs why."""
 
-    def __init__(self, path: Path | None = None, interval: float = 5.0, clock=time.monotonic):
+    def __init__(self, path: Path | None = None, interval: float = 5.0, clock=time.monotonic,
+                 cache_dir: Path | None | str = "default"):
         self.path = Path(path) if path is not None else None
+        self.cache_dir = cache_dir
         self.interval = interval
         self._clock = clock
         self._state = self._files_state()
         self._checked = clock()
-        self.dictionary = ActorDictionary.load(self.path)
+        self.dictionary = ActorDictionary.load(self.path, cache_dir=self.cache_dir)
 
     def _files_state(self) -> tuple:
         return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in dictionary_files(self.path))
@@ -507,7 +519,7 @@ class DictionaryWatcher:
         if state != self._state:
             self._state = state  # a broken edit is reported once, not at every check
             try:
-                self.dictionary = ActorDictionary.load(self.path)
+                self.dictionary = ActorDictionary.load(self.path, cache_dir=self.cache_dir)
                 log.info("actor dictionary reloaded: %s", self.dictionary.version)
             except Exception:
                 log.exception("actor dictionary %s not reloaded; keeping %s", self.path or "(bundled)",

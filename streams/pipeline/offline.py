@@ -12,6 +12,7 @@ import base64
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from schemas.records import Article, RawPage, StoryArticle
@@ -77,7 +78,7 @@ def rejected_line(source: str, reason: str, url: str | None = None,
 
 def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,
                       index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS,
-                      budget: CleanBudget | None = None) -> Iterator[dict[str, Any]]:
+                      budget: CleanBudget | None = None, cache_dir: Path | None = None) -> Iterator[dict[str, Any]]:
     """One output line per document, in input order; nothing raises out of here.
 
     With a `budget`, cleaning runs under its time limit, as in the stream, as many pages ahead as the budget has
@@ -85,7 +86,7 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
     one (same lines, same order: cleaning is pure, and the story index is still fed in input order)."""
     index = index if index is not None else StoryIndex()
     if budget is None:
-        langmodel.load()  # cleaning runs here: the language model from its cached copy (see langmodel)
+        langmodel.load(cache_dir)  # cleaning runs here: the language model from its cached copy (see langmodel)
     start = budget.start if budget is not None else (lambda page, limits: lambda: clean_step(page, limits))
     depth = budget.workers if budget is not None else 1
 

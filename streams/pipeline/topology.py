@@ -126,8 +126,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     topic = {key: app.topic(spec.name, partitions=spec.partitions, value_serializer=codec.CODEC_NAME)
              for key, spec in specs.items()}
     limits = clean_limits(settings)
-    budget = CleanBudget(settings.clean_timeout_seconds)
-    actors = DictionaryWatcher(settings.actors_path)
+    budget = CleanBudget(settings.clean_timeout_seconds, cache_dir=settings.cache_dir)
+    actors = DictionaryWatcher(settings.actors_path, cache_dir=settings.cache_dir)
     metrics = WorkerMetrics()
     metrics.broker_restarts.set(broker_restarts)
     metrics.broker_up.set(1)

@@ -385,13 +385,14 @@ def held_elsewhere(directory: Path) -> bool:
         os.close(fd)
 
 
-Role = Literal["command", "holder", "borrower"]
+Role = Literal["command", "reader", "holder", "borrower"]
 
 
 @overload
 def connect(settings: Settings, role: Literal["holder"]) -> Warehouse: ...
 @overload
-def connect(settings: Settings, role: Literal["command", "borrower"] = "command") -> Warehouse | WorkerWarehouse: ...
+def connect(settings: Settings,
+            role: Literal["command", "reader", "borrower"] = "command") -> Warehouse | WorkerWarehouse: ...
 
 
 def connect(settings: Settings, role: Role = "command") -> Warehouse | WorkerWarehouse:
@@ -399,6 +400,8 @@ def connect(settings: Settings, role: Role = "command") -> Warehouse | WorkerWar
 
     - "command" (the CLI): through the worker that holds the embedded warehouse when one runs, else directly;
       a chDB directory another process holds is refused in one line (chDB allows one process per directory).
+    - "reader" (analyst SQL, reports): as "command", but an embedded warehouse that does not exist yet is refused
+      in one line instead of created empty (a mistyped NEWSSTREAM_DATA_DIR).
     - "holder" (the worker that holds the warehouse): directly, with the pending migrations applied.
     - "borrower" (the feeder, a worker with NEWSSTREAM_SINK=false): never opens the embedded chDB itself (it would
       lock the holder out): through the worker, or a UserError when none runs. A server warehouse: directly.
@@ -414,7 +417,11 @@ def connect(settings: Settings, role: Role = "command") -> Warehouse | WorkerWar
         if role == "borrower":
             raise UserError(f"no running worker holds the embedded warehouse {where} (start `newsstream run` with "
                             f"NEWSSTREAM_DATA_DIR={settings.data_path})")
-        if where not in _OPENED_HERE and held_elsewhere(Path(where.removeprefix("chdb://"))):
+        directory = Path(where.removeprefix("chdb://"))
+        if role == "reader" and not directory.exists():
+            raise UserError(f"no warehouse in {directory} yet (NEWSSTREAM_DATA_DIR={settings.data_path}): start "
+                            "`newsstream run`, which creates it, or run `newsstream migrate`")
+        if where not in _OPENED_HERE and held_elsewhere(directory):
             raise UserError(f"another process holds the embedded warehouse {where} (chDB allows one process per "
                             "directory); stop it, or start `newsstream run` so commands go through it")
     warehouse = Warehouse(settings.warehouse_url, settings.analyst_warehouse_url, limits)

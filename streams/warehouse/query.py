@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from streams.errors import UserError
 from streams.settings import Settings
-from streams.warehouse.client import connect, whole, worker_web_url
+from streams.warehouse.client import connect, whole
 from streams.warehouse.sql_door import Answer
 
 __all__ = ["analyst_sql", "format_table", "run_sql"]
@@ -14,12 +11,7 @@ __all__ = ["analyst_sql", "format_table", "run_sql"]
 
 def analyst_sql(settings: Settings, query: str, parameters: dict[str, str] | None = None) -> Answer:
     """Analyst SQL through the door: on the worker that holds an embedded chDB, else on a client opened here."""
-    if settings.embedded_warehouse and worker_web_url(settings) is None:
-        directory = Path(settings.warehouse_url.removeprefix("chdb://"))
-        if not directory.exists():  # a mistyped NEWSSTREAM_DATA_DIR would otherwise get an empty new warehouse
-            raise UserError(f"no warehouse in {directory} yet (NEWSSTREAM_DATA_DIR={settings.data_path}): start "
-                            "`newsstream run`, which creates it, or run `newsstream migrate`")
-    with connect(settings) as warehouse:
+    with connect(settings, role="reader") as warehouse:
         return warehouse.analyst(query, parameters)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, NamedTuple
 
 from streams.errors import UserError
@@ -106,6 +107,28 @@ class Refused(UserError):
     """The door refused the statement; the message says why in one line."""
 
 
+_TYPED_PARAMETER = re.compile(r"\{\s*(\w+)\s*:\s*((?:Nullable\()?(?:Date32|Date|DateTime64|DateTime)\b[^}]*)\}")
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def check_date_parameters(statement: str, parameters: dict[str, str] | None) -> None:
+    """A Date/DateTime parameter naming a day that does not exist (2025-02-30) is refused: ClickHouse would
+    read it as some other day (chDB gives 1970-01-01) and answer for that day without a word."""
+    for name, type_ in _TYPED_PARAMETER.findall(statement):
+        value = (parameters or {}).get(name)
+        if not isinstance(value, str) or (type_.startswith("Nullable") and value == "\\N"):
+            continue
+        day = _DAY.match(value.strip())
+        if day is None:
+            if type_.removeprefix("Nullable(").startswith("DateTime") and value.strip().isdigit():
+                continue  # a Unix timestamp is a DateTime too
+            raise Refused(f"parameter {name}={value!r} is not a {type_.strip()} (YYYY-MM-DD)")
+        try:
+            date(*map(int, day.groups()))
+        except ValueError:
+            raise Refused(f"parameter {name}={value!r}: no such day") from None
+
+
 def _line(message: str) -> str:
     return " ".join(str(message).split())[:400]
 
@@ -171,6 +194,7 @@ class SqlDoor:
     def check(self, text: str, parameters: dict[str, str] | None = None) -> str:
         """The canonical statement when it passes the door; else Refused with a one-line reason."""
         statement = self.canonical(text)
+        check_date_parameters(statement, parameters)
         first_word = statement.split(None, 1)[0].upper()
         try:
             dump = self.client.raw_query(f"EXPLAIN AST {statement}", parameters=as_text_parameters(parameters),

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import orjson
@@ -82,6 +83,9 @@ class Feeder:
         self.outcome_query = outcome_query
         self.max_attempts = max_attempts
         self.archive = archive
+        # One thread, off the event loop: appending fsyncs, and rolling a segment uploads it to the bucket (seconds
+        # on a slow link) while every other fetch and send waits; one thread keeps appends in order, one at a time.
+        self._archive_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feeder-archive")
         self.stopping = asyncio.Event()
 
     async def reconcile(self) -> int:
@@ -160,7 +164,7 @@ class Feeder:
             record = raw_record(source, got)
             value = orjson.dumps(record.model_dump(mode="json", exclude_none=True))
             if self.archive is not None:
-                self.archive(record)
+                await asyncio.get_running_loop().run_in_executor(self._archive_thread, self.archive, record)
             try:
                 await self.send("raw-html", raw_key(canonical), value)
             except MessageSizeTooLargeError as exc:  # a broker limit below ours: said once, not retried each poll
@@ -205,11 +209,14 @@ class Feeder:
         dropped = self.store.drop_pending_except([s.name for s in self.sources])
         if dropped:
             log.info("feeder: %d pending URLs of sources no longer configured dropped", dropped)
-        async with Fetcher(self.policy, self.stopping) as fetcher:
-            if once:
-                await asyncio.gather(*(self.poll(fetcher, s) for s in self.sources))
-            else:
-                await asyncio.gather(self._housekeeping(), *(self._keep_polling(fetcher, s) for s in self.sources))
+        try:
+            async with Fetcher(self.policy, self.stopping) as fetcher:
+                if once:
+                    await asyncio.gather(*(self.poll(fetcher, s) for s in self.sources))
+                else:
+                    await asyncio.gather(self._housekeeping(), *(self._keep_polling(fetcher, s) for s in self.sources))
+        finally:
+            self._archive_thread.shutdown(wait=True)  # an append in progress finishes before the writer closes
         log.info("feeder stopped; counters: %s", self.metrics.snapshot())
 
     async def _pause(self, seconds: float) -> None:
