@@ -1,6 +1,7 @@
 """Where the time goes: per stage and per hop, offline and streaming, plus whole-process ratios.
 
     python benchmarks/profile_pipeline.py [--parts offline,hops,process,ready,stream] [--copies 5] [--stream-pages 400]
+                                         [--rounds 1] [--baseline TREE]
 
   offline  cProfile of process_documents (no time budget, one thread) over the sample corpus x copies:
            read, raw_page, clean (trafilatura vs metadata, htmldate, langid, fingerprint, dates, ...),
@@ -11,8 +12,9 @@
   process  whole processes, start-up included: `newsstream process` vs a plain `trafilatura.extract` loop in
            one process on the same files, on samples/corpus x copies and on samples/labeled; and
            process_documents with the time-budget child process vs in the calling thread.
-  ready    time to ready alone: `newsstream run` with its own broker until /health says the story index is ready,
-           with the worker log's timeline (assignment, migrations, story index).
+  ready    time to ready alone: `newsstream run` with its own broker and a user's defaults until /health says the
+           story index is ready, with the worker log's timeline (assignment, migrations, story index) and the CPU
+           time of its processes; --rounds N repeats it, alternated with a --baseline tree when given.
   stream   one `newsstream run` worker with the embedded broker (Tansu) and chDB: time to ready, then the same
            pages as `process` (synthetic distinct copies of the corpus) sent at once; pages/s against
            `newsstream process` on the same JSONL; the worker's main thread profiled with cProfile on
@@ -465,8 +467,10 @@ def _tree_cpu(root: int, descendants_only: bool = False) -> float:
     return total
 
 
-def time_to_ready(ready_dir: Path) -> float:
-    """`newsstream run` with its own broker, from exec to the /health story index ready; prints the timeline."""
+def time_to_ready(ready_dir: Path, tree: Path = ROOT, timeline: bool = True) -> tuple[float, float, float]:
+    """`newsstream run` of `tree` with its own broker and a user's defaults, from exec until /health says the story
+    index is ready: (seconds to /health, seconds to ready, CPU seconds of its process tree by then: supervisor,
+    worker, broker, clean child). Prints the worker log's timeline."""
     import re
     from datetime import datetime as _dt
 
@@ -475,21 +479,46 @@ def time_to_ready(ready_dir: Path) -> float:
     ready_dir.mkdir(parents=True)
     worker = WorkerProcess(ready_dir, "", name="ready")
     worker.env.pop("KAFKA_URL")
+    worker.env.pop("NEWSSTREAM_GROUP_SESSION_TIMEOUT")  # the tests' value; a user runs with the defaults
+    worker.env["PYTHONPATH"] = str(tree)
     wall_start = time.time()
-    worker.start()
+    log = open(worker.log_path, "ab")
+    worker.process = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=worker.env, stdout=log,
+                                      stderr=subprocess.STDOUT, cwd=tree)
+    log.close()
     try:
         web_up, ready = _wait_ready(worker.plain_web)
+        cpu = _tree_cpu(worker.process.pid)
     finally:
         worker.stop()
-    log = worker.log_path.read_text(errors="replace")
-    print(f"  `newsstream run` (own broker, fresh data dir): /health answers after {web_up:.1f} s, ready to consume "
-          f"(story index rebuilt) after {ready:.1f} s")
-    for line in log.splitlines():
-        stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)\]", line)
-        if stamp and re.search(r"(?i)assigned|story index|migrations|rebalanc|starting|ready", line):
-            at = _dt.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - wall_start
-            print(f"    +{at:5.1f} s  {line[stamp.end():].strip()[:130]}")
-    return ready
+    if timeline:
+        print(f"  `newsstream run` (own broker, fresh data dir): /health answers after {web_up:.1f} s, ready to "
+              f"consume (story index rebuilt) after {ready:.1f} s; CPU of its processes by then {cpu:.1f} s")
+        for line in worker.log_path.read_text(errors="replace").splitlines():
+            stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)\]", line)
+            if stamp and re.search(r"(?i)assigned|story index|migrations|rebalanc|recovery\]: starting|ready", line):
+                at = _dt.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - wall_start
+                print(f"    +{at:5.1f} s  {line[stamp.end():].strip()[:130]}")
+    return web_up, ready, cpu
+
+
+def ready_rounds(rounds: int, baseline: str | None) -> None:
+    """Time to ready of this tree, alternated with `baseline` (another source tree) when given, `rounds` each."""
+    import statistics
+
+    trees = [("this tree", ROOT)] + ([("baseline", Path(baseline).resolve())] if baseline else [])
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in trees}
+    with tempfile.TemporaryDirectory(prefix="profile-ready-") as tmp:
+        for i in range(rounds):
+            for name, tree in trees if i % 2 == 0 else list(reversed(trees)):
+                print(f"  round {i + 1}, {name} ({tree}):")
+                results[name].append(time_to_ready(Path(tmp) / f"{name.replace(' ', '-')}-{i}", tree))
+    print(f"  time to ready, {rounds} round(s){', alternated' if baseline else ''}:")
+    for name, rows in results.items():
+        runs = ", ".join(f"{r:.1f} s ({c:.1f} s CPU)" for _, r, c in rows)
+        print(f"    {name:<10} /health median {statistics.median(w for w, _, _ in rows):.1f} s, ready median "
+              f"{statistics.median(r for _, r, _ in rows):.1f} s, CPU median {statistics.median(c for *_, c in rows):.1f} "
+              f"s; runs: {runs}")
 
 
 def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
@@ -626,8 +655,9 @@ def main() -> None:
     parser.add_argument("--stream-pages", type=int, default=400)
     parser.add_argument("--no-worker-profile", action="store_true", help="time the worker without cProfile")
     parser.add_argument("--keep-profile", help="copy the worker's cProfile stats to this file")
-    parser.add_argument("--baseline", help="another source tree (e.g. an export of main) whose `process` is timed "
-                                           "in the same run, for a before/after")
+    parser.add_argument("--baseline", help="another source tree (e.g. an export of main) whose `process` and time "
+                                           "to ready are timed in the same run, alternated, for a before/after")
+    parser.add_argument("--rounds", type=int, default=1, help="time-to-ready runs per tree")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     os.chdir(ROOT)
@@ -639,8 +669,7 @@ def main() -> None:
         whole_processes(args.copies, args.baseline)
     if "ready" in parts:
         print("\n== time to ready")
-        with tempfile.TemporaryDirectory(prefix="profile-ready-") as tmp:
-            time_to_ready(Path(tmp) / "ready")
+        ready_rounds(args.rounds, args.baseline)
     if "stream" in parts:
         stream(args.stream_pages, profiled=not args.no_worker_profile, keep_profile=args.keep_profile)
 

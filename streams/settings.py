@@ -174,6 +174,13 @@ class Settings(BaseSettings):
         10.0, gt=0,
         description="NEWSSTREAM_GROUP_SESSION_TIMEOUT: consumer-group session and rebalance timeout, seconds.",
     )
+    local_group_session_timeout: float = Field(
+        2.0, ge=1,
+        description="NEWSSTREAM_LOCAL_GROUP_SESSION_TIMEOUT: the same for workers on the local broker that `run` "
+        "starts, seconds. Tansu holds every group join for half of it (1 s steps), so it bounds how soon `run` is "
+        "ready; at least 1 (a member silent that long leaves its group). Kafka refuses session timeouts under 6 s by "
+        "default.",
+    )
     feeder_metrics_port: int = Field(
         9108, ge=0, description="NEWSSTREAM_FEEDER_METRICS_PORT: the feeder's Prometheus port (0: none)."
     )

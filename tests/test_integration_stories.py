@@ -174,3 +174,32 @@ def test_unsunk_stories_are_the_records_past_the_sinks_committed_offsets(tmp_pat
     with LocalBroker(tmp_path) as broker:
         pending = asyncio.run(scenario(bootstrap_servers(broker.url)))
     assert sorted(pending) == [b"0-3", b"1-0", b"1-1", b"1-2", b"1-3"]
+
+
+def test_unsunk_stories_read_past_an_end_offset_that_stops_at_the_last_batch(tmp_path):
+    """Records sent in one batch: the local broker reports the partition's end as the batch's first offset + 1, so
+    reading only up to the end offsets would miss the rest; the reader goes on until a fetch finds nothing."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from streams.runtime.broker import bootstrap_servers
+    from streams.runtime.kafka import KafkaClients
+    from streams.runtime.story_index_loader import unsunk_stories
+    from streams.settings import Settings
+
+    async def scenario(bootstrap):
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=200)
+        await producer.start()
+        await producer.send_and_wait("t.stories", b"0-0", partition=0)
+        sent = [await producer.send("t.stories", f"0-{i}".encode(), partition=0) for i in range(1, 7)]
+        await asyncio.gather(*sent)  # one batch: 0-1 .. 0-6
+        await producer.stop()
+        sink = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="app-sink", enable_auto_commit=False)
+        await sink.start()
+        sink.assign([TopicPartition("t.stories", 0), TopicPartition("t.stories", 1)])
+        await sink.commit({TopicPartition("t.stories", 0): 3})  # the sink wrote 0-0..0-2
+        await sink.stop()
+        return await unsunk_stories(KafkaClients(Settings(_env_file=None, app_id="app"), broker.url), "t.stories", 2)
+
+    with LocalBroker(tmp_path) as broker:
+        pending = asyncio.run(scenario(bootstrap_servers(broker.url)))
+    assert pending == [b"0-3", b"0-4", b"0-5", b"0-6"]

@@ -132,6 +132,7 @@ def test_the_app_is_built_with_the_factorys_kafka_config(tmp_path):
     assert app.conf.id == "ns-test"
     assert app.conf.producer_max_request_size == 4000 and app.conf.consumer_max_fetch_size == 4000
     assert app.conf.broker_session_timeout == 4.0
+    assert app.conf.broker_heartbeat_interval < 4.0 / 2  # a member heartbeats several times within its session
     assert [str(u) for u in app.conf.broker] == ["kafka://k1.test:9092", "kafka://k2.test:9093"]
 
 
@@ -170,3 +171,83 @@ def test_every_reader_of_the_sink_group_uses_the_one_name(monkeypatch):
     rows = asyncio.run(record_lag(s, URL, WorkerMetrics()))
     assert seen == [("index", "ns-test-sink"), ("lag", "ns-test"), ("lag", "ns-test-sink")]
     assert {(r["grp"], r["lag"]) for r in rows} == {("ns-test", 10), ("ns-test-sink", 6)}
+
+
+def test_the_clean_child_starts_with_the_app_not_on_the_first_page(tmp_path):
+    from streams.pipeline.topology import create_app
+
+    app = create_app(settings(data_dir=str(tmp_path), **{"NEWSSTREAM_SINK": False}), URL)
+    started = []
+
+    class Budget:
+        def prestart(self) -> None:
+            started.append(True)
+
+    app.clean_budget = Budget()  # type: ignore[assignment]
+    asyncio.run(app.on_first_start())
+    assert started == [True]
+
+
+class ScriptedReader:
+    """A reader whose polls return scripted batches; every poll stamps each partition as just fetched (aiokafka's
+    last_poll_timestamp), unless `answers` is False (a broker that never answers a fetch)."""
+
+    def __init__(self, script: list[dict[int, list[bytes]]], ends: dict[int, int], answers: bool = True):
+        self.script, self.ends, self.answers = list(script), ends, answers
+        self.positions: dict = {}
+        self.stamps: dict = {}
+        self.polls = 0
+
+    async def start(self): ...
+    async def stop(self): ...
+
+    def assign(self, tps):
+        self.tps = tps
+        self.positions = {tp: 0 for tp in tps}
+
+    async def committed(self, tp):
+        return None
+
+    async def seek_to_beginning(self, tp):
+        self.positions[tp] = 0
+
+    async def end_offsets(self, tps):
+        return {tp: self.ends.get(tp.partition, 0) for tp in tps}
+
+    async def position(self, tp):
+        return self.positions[tp]
+
+    def last_poll_timestamp(self, tp):
+        return self.stamps.get(tp)
+
+    async def getmany(self, timeout_ms, max_records):
+        import time
+        from types import SimpleNamespace
+
+        self.polls += 1
+        await asyncio.sleep(0.001)
+        batch = self.script.pop(0) if self.script else {}
+        out = {}
+        for tp in self.tps:
+            values = batch.get(tp.partition, [])
+            if values:
+                out[tp] = [SimpleNamespace(value=v) for v in values]
+                self.positions[tp] += len(values)
+            if self.answers:
+                self.stamps[tp] = time.time() * 1000
+        return out
+
+
+def test_past_committed_reads_on_past_the_end_offsets_until_a_fetch_finds_nothing(monkeypatch):
+    # The end offset says 1, but more records come after an empty poll (a batch the broker counted as one record).
+    reader = ScriptedReader([{}, {0: [b"a"]}, {}, {0: [b"b", b"c"]}], ends={0: 1})
+    monkeypatch.setattr(KafkaClients, "reader", lambda self, **kw: reader)
+    got = asyncio.run(KafkaClients(settings(), URL).past_committed("t", 2, "g"))
+    assert got == [b"a", b"b", b"c"]
+
+
+def test_past_committed_gives_up_when_no_fetch_ever_answers(monkeypatch, caplog):
+    reader = ScriptedReader([], ends={0: 5}, answers=False)
+    monkeypatch.setattr(KafkaClients, "reader", lambda self, **kw: reader)
+    got = asyncio.run(KafkaClients(settings(), URL).past_committed("t", 1, "g", stall_seconds=0.2))
+    assert got == [] and "no empty fetch" in caplog.text

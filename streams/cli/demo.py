@@ -76,7 +76,9 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
     with LocalBroker(demo_dir) as broker:
         print(f"1/4 local broker (Tansu) on {broker.url}")
         env = os.environ | {"KAFKA_URL": broker.url, "NEWSSTREAM_DATA_DIR": str(demo_dir),
-                            "NEWSSTREAM_WEB_PORT": str(web_port), "NEWSSTREAM_WEB_HOST": "127.0.0.1"}
+                            "NEWSSTREAM_WEB_PORT": str(web_port), "NEWSSTREAM_WEB_HOST": "127.0.0.1",
+                            # the broker started here is the local one (streams.runtime.worker.on_local_broker)
+                            "NEWSSTREAM_GROUP_SESSION_TIMEOUT": str(settings.local_group_session_timeout)}
         env.pop("CLICKHOUSE_URL", None)
         demo_settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=demo_dir, web_port=web_port,
                                  web_host="127.0.0.1", clickhouse_url=None)

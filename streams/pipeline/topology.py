@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 import faust
+from faust.tables import TableManager
 
 from schemas.records import Article, ArticleEntities, RawPage, RawRef
 from streams.inputs.archive import UnarchivedPages
@@ -36,6 +36,7 @@ from streams.runtime.sink_service import SinkService
 from streams.runtime.stage_runner import Stage, StageRunner, entry_ref
 from streams.runtime.story_index_loader import fill_from_rows, fill_from_stories, index_query, unsunk_stories
 from streams.runtime.story_index_owner import StoryIndexOwner
+from streams.runtime.warehouse_thread import WarehouseThread, holds_warehouse
 from streams.runtime.worker_api import WorkerApi
 from streams.settings import Settings
 from streams.warehouse.client import Warehouse, connect
@@ -53,23 +54,18 @@ class WarehouseGate:
     A worker that does not hold an embedded warehouse (NEWSSTREAM_SINK=false) reads through the worker that does.
     """
 
-    def __init__(self, settings: Settings, metrics: WorkerMetrics):
+    def __init__(self, settings: Settings, metrics: WorkerMetrics, thread: WarehouseThread | None = None):
         self.settings = settings
         self.url = settings.warehouse_url
         self.metrics = metrics
-        self.holds_warehouse = settings.run_sink or not settings.embedded_warehouse
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
-        self._warehouse: Warehouse | None = None
-
-    def _open(self) -> Warehouse:
-        if self._warehouse is None:
-            self._warehouse = connect(self.settings, role="holder")  # migrated on opening
-        return self._warehouse
+        self.holds_warehouse = holds_warehouse(settings)
+        self._thread = thread or WarehouseThread(settings)
 
     async def run(self, fn: Callable[[Warehouse], Any]) -> Any:
         if not self.holds_warehouse:
             raise RuntimeError("this worker does not hold the embedded warehouse (NEWSSTREAM_SINK=false)")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(self._open()))
+        return await asyncio.get_running_loop().run_in_executor(self._thread.executor,
+                                                                lambda: fn(self._thread.warehouse()))
 
     async def query(self, sql: str, parameters: dict | None = None) -> list[tuple]:
         if self.holds_warehouse:
@@ -90,18 +86,39 @@ class WarehouseGate:
         await self.run(lambda w: write_rows(w, rows))
 
 
+class PromptTableManager(TableManager):
+    """Faust's table manager, without the fixed second it sleeps at start, before the stage consumer may subscribe,
+    for tables to register: this app has none (the story index is rebuilt, not restored from a changelog)."""
+
+    async def on_start(self) -> None:
+        if len(self):  # tables after all: Faust's own start, with its pause
+            await super().on_start()
+        elif not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 class PipelineApp(faust.App):
     """The Faust app, with the parts the worker (and tests) read back from it."""
 
     metrics: WorkerMetrics
     warehouse_gate: WarehouseGate
     analyst_lane: AnalystLane | None
+    clean_budget: CleanBudget
+    story_index_owner: StoryIndexOwner
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        # The clean child (spawned: imports, language model, seconds of CPU) starts with the app, while the groups
+        # join, rather than on the first page, whose latency it would otherwise carry.
+        self.clean_budget.prestart()
 
 
 def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetime | None = None,
-               broker_restarts: int = 0) -> PipelineApp:
+               broker_restarts: int = 0, warehouse_thread: WarehouseThread | None = None) -> PipelineApp:
     """`broker_started_at`: the broker started empty then (the local one, after `run` or a restart): archived pages
-    that entered before it and have no outcome were lost with the old broker and are re-sent at start."""
+    that entered before it and have no outcome were lost with the old broker and are re-sent at start.
+    `warehouse_thread`: the thread owning the warehouse client, possibly already opening it."""
     codec.register()
     specs = topic_specs(settings)
     kafka = KafkaClients(settings, kafka_url)
@@ -120,6 +137,7 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
         web_host=settings.web_host,
         processing_guarantee="at_least_once",
         stream_buffer_maxsize=settings.stream_buffer,
+        TableManager=PromptTableManager,
         # One check for every route but /health and /metrics: token, Host, Origin (streams.runtime.webauth).
         web_application_options={"middlewares": [webauth.middleware(settings)]},
     )
@@ -131,9 +149,10 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     metrics = WorkerMetrics()
     metrics.broker_restarts.set(broker_restarts)
     metrics.broker_up.set(1)
-    gate = WarehouseGate(settings, metrics)
+    gate = WarehouseGate(settings, metrics, warehouse_thread)
     app.metrics = metrics
     app.warehouse_gate = gate  # used by tests
+    app.clean_budget = budget
     # Analyst SQL runs in its own threads and clients: it never queues behind or in front of the sink's inserts.
     lane = AnalystLane(settings.analyst_warehouse_url, Limits.from_settings(settings), settings.sql_concurrency) \
         if gate.holds_warehouse else None
@@ -147,13 +166,15 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
 
     async def load_story_index(index: StoryIndex) -> tuple[int, int]:
         """Warehouse rows, then stories the sink has not committed (the local broker cannot be trusted to restore
-        tables)."""
-        loaded = fill_from_rows(index, await gate.query(index_query(window)))
+        tables). The uncommitted ones are read first: a record the sink commits after that read was written before
+        its commit, so the warehouse query that follows holds it (read the other way round, it could be in neither)."""
         pending = await unsunk_stories(kafka, specs["stories"].name, specs["stories"].partitions)
+        loaded = fill_from_rows(index, await gate.query(index_query(window)))
         return loaded, fill_from_stories(index, pending)
 
     owner = StoryIndexOwner((specs["entities"].name, 0), lambda: StoryIndex(window=window,
                             max_entries=settings.story_index_max), load_story_index)
+    app.story_index_owner = owner  # used by tests
 
     # faust's receiver type takes any positional arguments; this signal sends exactly one, the assigned partitions
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]

@@ -110,7 +110,8 @@ class KafkaClients:
             # A warehouse outage holds the loop; leaving the group then is fine (nothing was committed).
             max_poll_interval_ms=max(300_000, int(s.sink_flush_seconds * 1000) * 10), **self._common())
 
-    def reader(self, group: str | None = None, request_timeout_ms: int = 40_000) -> AIOKafkaConsumer:
+    def reader(self, group: str | None = None, request_timeout_ms: int = 40_000,
+               fetch_max_wait_ms: int = 500) -> AIOKafkaConsumer:
         """A consumer for manual assignment that never joins a group nor commits: reads by offset, end offsets,
         and (with `group`) that group's committed offsets."""
         from aiokafka import AIOKafkaConsumer
@@ -118,7 +119,8 @@ class KafkaClients:
         s = self.settings
         return AIOKafkaConsumer(group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
                                 max_partition_fetch_bytes=max_message_bytes(s), fetch_max_bytes=max_fetch_bytes(s),
-                                request_timeout_ms=request_timeout_ms, **self._common())
+                                request_timeout_ms=request_timeout_ms, fetch_max_wait_ms=fetch_max_wait_ms,
+                                **self._common())
 
     def admin(self) -> AIOKafkaAdminClient:
         from aiokafka.admin import AIOKafkaAdminClient
@@ -175,13 +177,23 @@ class KafkaClients:
             await consumer.stop()
 
     async def past_committed(self, topic: str, partitions: int, group: str,
-                             idle_seconds: float = 2.0) -> list[bytes]:
-        """The values on `topic` past `group`'s committed offsets, read until the topic stays idle for
-        `idle_seconds` (the local broker's end offsets can be too low, so they are not trusted)."""
+                             stall_seconds: float = 10.0) -> list[bytes]:
+        """The values on `topic` past `group`'s committed offsets: everything up to the end offsets, and then until
+        a fetch at every partition's position has come back empty.
+
+        The local broker reports the end of a partition as the start of its last batch + 1, too low when that
+        batch holds several records, so the end offsets alone are not trusted; a fetch answered at the position
+        with nothing past it is (with Kafka both agree). Reading polls the broker rather than waiting for the topic
+        to stay idle. If that confirmation does not come within `stall_seconds` of the last record read, it is
+        logged and what was read is returned."""
+        import logging
+        import time
+
         from aiokafka import TopicPartition
 
         # Manual assignment with the group's id: reads the group's committed offsets without joining the group.
-        consumer = self.reader(group=group)
+        # A short fetch wait: an empty fetch answers "nothing past here" sooner.
+        consumer = self.reader(group=group, fetch_max_wait_ms=50)
         await consumer.start()
         out: list[bytes] = []
         try:
@@ -193,14 +205,33 @@ class KafkaClients:
                     consumer.seek(tp, offset)
                 else:
                     await consumer.seek_to_beginning(tp)
+            ends = await consumer.end_offsets(tps)
+            empty_since: float | None = None  # ms, wall clock, as aiokafka stamps fetch responses
+            progress = time.monotonic()
             while True:
-                batch = await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=5000)
-                if not batch:
-                    break
-                out.extend(m.value for msgs in batch.values() for m in msgs if m.value is not None)
+                # Stamps read before the poll: a fetch answered after `empty_since` whose records this poll does
+                # not return held none.
+                answered = empty_since is not None and all(
+                    (consumer.last_poll_timestamp(tp) or 0) > empty_since for tp in tps)
+                batch = await consumer.getmany(timeout_ms=50, max_records=5000)
+                if batch:
+                    out.extend(m.value for msgs in batch.values() for m in msgs if m.value is not None)
+                    empty_since, progress = None, time.monotonic()
+                    continue
+                if time.monotonic() - progress > stall_seconds:  # a broker that never answers: say so, go on
+                    logging.getLogger("newsstream").warning(
+                        "%s: no empty fetch at positions %s (end offsets %s) within %.0fs; going on with %d records",
+                        topic, {tp.partition: await consumer.position(tp) for tp in tps},
+                        {tp.partition: ends[tp] for tp in tps}, stall_seconds, len(out))
+                    return out
+                if any([await consumer.position(tp) < ends[tp] for tp in tps]):
+                    continue
+                if answered:
+                    return out
+                if empty_since is None:
+                    empty_since = time.time() * 1000
         finally:
             await consumer.stop()
-        return out
 
     def faust_options(self) -> dict[str, Any]:
         """The Faust app's Kafka config: the same broker, credentials, limits and group timeouts."""
@@ -211,9 +242,11 @@ class KafkaClients:
             "producer_compression_type": "zstd",
             "producer_max_request_size": max_message_bytes(s),
             "consumer_max_fetch_size": max_message_bytes(s),
-            # The local broker holds a joining group until the rebalance timeout passes: keep both short.
+            # The local broker answers a group join only once half the group's session timeout has passed (the
+            # worker on it runs with NEWSSTREAM_LOCAL_GROUP_SESSION_TIMEOUT); heartbeats as the sink's, a third of it.
             "broker_session_timeout": s.group_session_timeout,
             "broker_rebalance_timeout": s.group_session_timeout,
+            "broker_heartbeat_interval": s.group_session_timeout / 3,
         }
 
 

@@ -86,7 +86,7 @@ def fill_from_stories(index: StoryIndex, values: Iterable[bytes | dict]) -> int:
     return n
 
 
-async def unsunk_stories(kafka: KafkaClients, topic: str, partitions: int, idle_seconds: float = 2.0) -> list[bytes]:
+async def unsunk_stories(kafka: KafkaClients, topic: str, partitions: int) -> list[bytes]:
     """Records on the stories topic past the sink group's committed offsets: sent to the sink but maybe not
     written yet."""
-    return await kafka.past_committed(topic, partitions, kafka.sink_group, idle_seconds)
+    return await kafka.past_committed(topic, partitions, kafka.sink_group)

@@ -43,6 +43,12 @@ WORKED_SECONDS = 30.0  # a worker that exits after running this long is restarte
 STOP_TIMEOUT_BROKER_GONE = 15.0  # a worker whose broker died cannot commit anything: do not wait long
 
 
+def on_local_broker(settings: Settings) -> Settings:
+    """The settings of a worker on the local broker: its consumer groups use the local session timeout (Tansu
+    answers a group join only once half of it has passed, so it bounds time to ready)."""
+    return settings.model_copy(update={"group_session_timeout": settings.local_group_session_timeout})
+
+
 def _kafka_reachable(url: str) -> bool:
     for server in bootstrap_servers(url).split(","):
         host, _, port = server.rpartition(":")
@@ -74,6 +80,8 @@ class Supervisor:
         env = os.environ | {SUPERVISED: "1", "KAFKA_URL": self.url, BROKER_RESTARTS: str(self.restarts),
                             HOLDS_DATA_DIR: "1" if self.holds_data_dir else "0",
                             "NEWSSTREAM_WEB_PORT": str(self.settings.web_port)}  # the port chosen above
+        if self.external_url is None:  # the child sees a KAFKA_URL, but it is the broker started here
+            env["NEWSSTREAM_GROUP_SESSION_TIMEOUT"] = str(self.settings.local_group_session_timeout)
         env.pop(BROKER_STARTED_AT, None)
         if broker_started_at is not None:
             env[BROKER_STARTED_AT] = broker_started_at.isoformat()
@@ -259,13 +267,20 @@ def run_worker(settings: Settings) -> int:
         if url is None or settings.kafka_url:
             return Supervisor(settings, url, holds_data_dir=lock is not None).run()
         # A second worker on the broker another `run` started: that run supervises the broker.
-        return _run_faust(settings, url, holds_data_dir=lock is not None)
+        return _run_faust(on_local_broker(settings), url, holds_data_dir=lock is not None)
     finally:
         if lock:
             lock.release()
 
 
 def _run_faust(settings: Settings, url: str, holds_data_dir: bool) -> int:
+    from streams.runtime.warehouse_thread import WarehouseThread, holds_warehouse
+
+    # Before the heavy imports: the warehouse (chDB, migrations) opens while they run and the groups join.
+    warehouse_thread = WarehouseThread(settings)
+    if holds_warehouse(settings):
+        warehouse_thread.open_early()
+
     from faust.worker import Worker
 
     from streams.pipeline.topology import create_app
@@ -273,7 +288,7 @@ def _run_faust(settings: Settings, url: str, holds_data_dir: bool) -> int:
     started = os.environ.get(BROKER_STARTED_AT)
     asyncio.run(ensure_topics(KafkaClients(settings, url)))
     app = create_app(settings, url, broker_started_at=datetime.fromisoformat(started) if started else None,
-                     broker_restarts=int(os.environ.get(BROKER_RESTARTS, "0") or 0))
+                     broker_restarts=int(os.environ.get(BROKER_RESTARTS, "0") or 0), warehouse_thread=warehouse_thread)
     BrokerWatchdog(settings, url, app.metrics).start()
     # The address file names the worker that holds the warehouse: `sql`, `reconcile` and workers
     # started with NEWSSTREAM_SINK=false reach the embedded ClickHouse through it. Only the holder of the
