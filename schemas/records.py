@@ -112,6 +112,10 @@ class Article(Record):
 
 MINHASH_DOC = ("MinHash signature of the text's word shingles (computed in the parallel entities stage, "
                "so the single-partition stories stage only looks it up); empty: exact matching only.")
+# The scheme of every signature made before schemes were recorded (records without one, warehouse rows before 0013).
+LEGACY_MINHASH_SCHEME: Final = "sha1-affine32-w3-126"
+MINHASH_SCHEME_DOC = ("How `minhash` was computed (streams.pipeline.stages.stories.SCHEME); signatures of two schemes "
+                      f"are never compared. Absent (a record from before schemes): '{LEGACY_MINHASH_SCHEME}'.")
 
 
 class Mention(BaseModel):
@@ -150,6 +154,7 @@ class ArticleEntities(Record):
     candidates: list[Mention] = Field(
         default_factory=list, description="Persons after a title the dictionary lacks; actor_id 'candidate:<name>'.")
     minhash: list[int] = Field(default_factory=list, description=MINHASH_DOC)
+    minhash_scheme: str | None = Field(None, description=MINHASH_SCHEME_DOC)
     entities: list[Entity] = Field(default_factory=list, description=ENTITIES_DOC)
     model_version: str | None = Field(None, description=MODEL_VERSION_DOC)
 
@@ -167,6 +172,7 @@ class StoryArticle(Record):
     mentions: list[Mention]
     dictionary_version: str
     minhash: list[int] = Field(default_factory=list, description=MINHASH_DOC)
+    minhash_scheme: str | None = Field(None, description=MINHASH_SCHEME_DOC)
     story: StoryAssignment
     candidates: list[Mention] = Field(default_factory=list, description="Candidate persons, as in `entities`.")
     entities: list[Entity] = Field(default_factory=list, description=ENTITIES_DOC)

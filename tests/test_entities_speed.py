@@ -1,6 +1,7 @@
 """The entities step's fast paths give exactly what the straightforward code gave: normalization, dictionary hits,
 tokens, emission scores, Viterbi, the regex scans tried only where a match can start, and the MinHash signature
-(stored in the warehouse: its values must never change). Each reference below is the code as it was before
+(stored in the warehouse: its values must never change within a scheme; the plain scheme is
+tests/minhash_reference.py). Each reference below is the code as it was before
 the fast path replaced it, run on the sample corpus, the labeled set, ANERcorp sentences (when ../shared/ner is
 present) and edge cases (marks, non-BMP characters, lone surrogates, Latin, underscores, empty lines)."""
 
@@ -11,7 +12,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
-from datasketch import MinHash
 
 import streams.pipeline.arabic as arabic
 from schemas.records import Article
@@ -30,6 +30,7 @@ from streams.pipeline.stages import stories
 from streams.pipeline.stages.clean import CleanLimits
 from streams.pipeline.steps import clean_step, entities_step
 from tests.conftest import ROOT
+from tests.minhash_reference import reference_signature
 
 EDGE_CASES = [
     "", "x", "\n\n", "ال", "بوتين", "وبوتين قال.", "لافروف_الوزير بوتين",
@@ -74,16 +75,6 @@ def reference_normalize_with_map(text: str) -> tuple[str, list[int]]:
             out.append(arabic._fold_char(ch))
             index.append(i)
     return "".join(out), index
-
-
-def reference_signature(text: str) -> list[int]:
-    words = fingerprint_text(text).split()
-    size = stories.SHINGLE_WORDS
-    grams = ({" ".join(words).encode()} if len(words) <= size
-             else {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)})
-    minhash = MinHash(num_perm=stories.NUM_PERM, seed=stories.SEED, scheme=stories.SCHEME)
-    minhash.update_batch(grams)
-    return minhash.hashvalues.tolist()
 
 
 def reference_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, int, int, AliasEntry]]:
@@ -164,7 +155,7 @@ def test_normalization_is_unchanged(texts):
         assert word_chars(norm) == bytes(is_word_char(ch) for ch in norm)
 
 
-def test_signatures_are_datasketch_values(texts):
+def test_signatures_are_the_plain_scheme(texts):
     for text in texts:
         expected = reference_signature(text)
         assert stories.signature(text) == expected

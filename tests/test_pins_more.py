@@ -12,10 +12,11 @@ import pytest
 
 from schemas.records import StoryAssignment
 from streams.pipeline.stages.dates import parse_stamp
-from streams.pipeline.stages.stories import BANDS, NUM_PERM, ROWS, SCHEME, SEED, StoryIndex, shingles, signature
+from streams.pipeline.stages.stories import BANDS, NUM_PERM, ROWS, StoryIndex, signature
 from streams.settings import Settings
 from streams.warehouse import sink as sink_module
 from streams.warehouse.sink import WarehouseSink
+from tests.minhash_reference import reference_signature
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -96,32 +97,30 @@ TEXT = "وزير الخارجية الروسي يحذر الغرب من تثبي
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("width", [NUM_PERM, 32])
-def test_signature_of_any_shingle_size_equals_datasketch(size, width):
-    from datasketch import MinHash
-
-    fresh = MinHash(num_perm=width, seed=SEED, scheme=SCHEME)
-    fresh.update_batch(shingles(TEXT, size))
-    assert signature(TEXT, num_perm=width, shingle_words=size) == fresh.hashvalues.tolist()
+def test_signature_of_any_shingle_size_equals_the_plain_scheme(size, width):
+    assert signature(TEXT, num_perm=width, shingle_words=size) == reference_signature(TEXT, width, size)
 
 
-def test_a_width_never_asked_before_gets_its_own_permutations():
-    from datasketch import MinHash
-
+def test_a_width_never_asked_before_gets_its_own_bins():
     from streams.pipeline.stages import stories
 
-    width = next(w for w in range(33, 1000) if w not in stories._PERMUTATIONS)  # not cached by an earlier call
-    fresh = MinHash(num_perm=width, seed=SEED, scheme=SCHEME)
-    fresh.update_batch(shingles(TEXT))
-    assert signature(TEXT, num_perm=width) == fresh.hashvalues.tolist()
+    asked = stories._bins.cache_info().currsize
+    width = 1000 + asked  # not cached by an earlier call
+    assert signature(TEXT, num_perm=width) == reference_signature(TEXT, width)
+    assert stories._bins.cache_info().currsize == asked + 1
 
 
 def test_a_text_no_longer_than_the_shingle_is_one_shingle():
-    from datasketch import MinHash
-
     for words in ("", "واحد", "واحد اثنان اثنان"):
-        fresh = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
-        fresh.update_batch(shingles(words, 3))
-        assert signature(words) == fresh.hashvalues.tolist()
+        assert signature(words) == reference_signature(words)
+        assert len(set(signature(words))) == 1  # one shingle: every bin copies the one filled bin
+    assert signature("واحد اثنان ثلاثة") != signature("اثنان واحد ثلاثة")  # word order counts
+
+
+def test_a_signature_needs_a_width_and_a_shingle_size():
+    for width, size in ((0, 3), (NUM_PERM, 0)):
+        with pytest.raises(ValueError, match="num_perm >= 1 and shingle_words >= 1"):
+            signature(TEXT, num_perm=width, shingle_words=size)
 
 
 # --- machine time stamps -------------------------------------------------------------------------------------

@@ -58,8 +58,10 @@ def test_an_article_becomes_exactly_these_rows():
         "author": "A. Writer", "published_at": PUBLISHED, "published_source": "dateline", "published_utc_offset": 180,
         "fetched_at": FETCHED, "charset": "utf-8", "fingerprint": "fp", "source": "feed-a", "mention_count": 1,
         "dictionary_version": "dict-7", "raw_topic": "newsstream.raw-html", "raw_partition": 2, "raw_offset": 17,
-        "page_id": "page-1", "processed_at": AT, "minhash": [1, 2, 3],
-    }]
+        "page_id": "page-1", "processed_at": AT, "minhash": [1, 2, 3], "minhash_scheme": "sha1-affine32-w3-126",
+    }]  # a record without a scheme is from before schemes: the old one
+    with_scheme = item().model_copy(update={"minhash_scheme": "oph1-w3-126"})
+    assert story_rows(with_scheme, AT)["articles"][0]["minhash_scheme"] == "oph1-w3-126"
     assert rows["mentions"] == [{
         "actor_id": "sergei-lavrov", "actor_name": "Sergei Lavrov", "actor_type": "person", "article_id": "art-1",
         "story_id": "story-9", "site": "news.test", "published_at": PUBLISHED, "surface": "Sergei Lavrov",

@@ -7,7 +7,7 @@ import pytest
 from schemas.records import Mention, RawRef, StoryArticle
 from streams.pipeline.arabic import fingerprint_text
 from streams.warehouse.rows import batch_rows
-from streams.pipeline.stages.stories import StoryIndex, assign_story, lead_persons, signature
+from streams.pipeline.stages.stories import LEGACY_SCHEME, SCHEME, StoryIndex, assign_story, lead_persons, signature
 from streams.runtime.story_index_loader import fill_from_rows, index_query
 from streams.warehouse.client import Warehouse
 from tests.test_stories import WIRE, OTHER, article, text
@@ -38,7 +38,7 @@ def stream(index, offset, article_id, site, body, published):
     mentions = [Mention(actor_id="sergey-lavrov", name="Sergey Lavrov", type="person", surface="لافروف",
                         start=start, end=start + 6)]
     sig = signature(body)
-    return StoryArticle(article=a, mentions=mentions, dictionary_version="v1", minhash=sig,
+    return StoryArticle(article=a, mentions=mentions, dictionary_version="v1", minhash=sig, minhash_scheme=SCHEME,
                         story=assign_story(a, sig, index, lead_persons(mentions)))
 
 
@@ -66,7 +66,8 @@ def test_a_wire_copy_republished_five_times_is_one_story_in_the_weekly_view(ware
 
 def test_signatures_in_the_warehouse_rebuild_the_index(warehouse):
     _, rows = warehouse.query(index_query(timedelta(days=30)))
-    assert {row[0]: list(row[-1]) for row in rows}["wire-3"] == ["sergey-lavrov"]  # its lead persons
+    assert {row[0]: list(row[7]) for row in rows}["wire-3"] == ["sergey-lavrov"]  # its lead persons
+    assert {row[0]: row[8] for row in rows}["wire-3"] == SCHEME
     rebuilt = StoryIndex()
     assert fill_from_rows(rebuilt, rows) >= 6
     assert [person for person, _ in rebuilt.entries["wire-3"].buckets] == ["sergey-lavrov"]
@@ -75,3 +76,22 @@ def test_signatures_in_the_warehouse_rebuild_the_index(warehouse):
     result = assign_story(article("wire-late", fingerprint_text(late), late, DAY + timedelta(days=1)),
                           signature(late), rebuilt)
     assert result.story_id == "wire-0"
+
+
+def test_rows_from_before_the_scheme_column_read_the_old_scheme_and_are_matched_exactly_only(warehouse):
+    """Migration 0013's default: a row written without `minhash_scheme` (before the migration, or by a worker not yet
+    upgraded) is of the old scheme, so the rebuilt index never compares its signature with this scheme's."""
+    old = republished(1)
+    item = stream(StoryIndex(), 20, "before-upgrade", SITES[1], old, DAY + timedelta(hours=12))
+    rows = batch_rows([item])["articles"]
+    del rows[0]["minhash_scheme"]
+    columns = list(rows[0])
+    warehouse.client.insert("articles", [[r[c] for c in columns] for r in rows], column_names=columns)
+    _, found = warehouse.query("SELECT minhash_scheme, length(minhash) FROM articles WHERE article_id = 'before-upgrade'")
+    assert found == [(LEGACY_SCHEME, 126)]
+    _, rows = warehouse.query(index_query(timedelta(days=30)))
+    rebuilt = StoryIndex()
+    fill_from_rows(rebuilt, [r for r in rows if r[0] == "before-upgrade"])
+    assert rebuilt.entries["before-upgrade"].signature is None
+    copy = old.replace("المصدر: وكالات", "المصدر: سانا")
+    assert assign_story(article("copy", fingerprint_text(copy), copy, DAY), signature(copy), rebuilt).duplicate_of is None

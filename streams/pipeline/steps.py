@@ -22,7 +22,7 @@ from streams.pipeline.stages.candidates import find_candidates
 from streams.pipeline.stages.clean import CleanLimits, clean_page
 from streams.pipeline.stages.entities import extract_entities, extract_mentions
 from streams.pipeline.stages.siteprofile import SiteProfile
-from streams.pipeline.stages.stories import StoryIndex, assign_story, lead_persons, signature
+from streams.pipeline.stages.stories import SCHEME, StoryIndex, assign_story, current_signature, lead_persons, signature
 from streams.settings import Settings
 
 PAYLOAD_KEEP_CHARS = 2000
@@ -57,26 +57,28 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
     # Past `max_mentions` the rest are dropped: a page naming one actor thousands of times is a list, not news.
     recognizer = recognizer or shipped_recognizer()
     norm, index = normalize_with_map(article.text)
-    normalized = norm, original_index(article.text, index)  # one normalization, its offsets as a list for all
+    normalized = norm, original_index(article.text, index)  # one normalization, its offsets C-indexed for all
     mentions = extract_mentions(article.text, dictionary, normalized)
     candidates = find_candidates(article.text, mentions, normalized)  # every mention: no candidate overlaps one
     entities = extract_entities(article.text, mentions, candidates, dictionary, recognizer, normalized)
     return ArticleEntities(article=article, mentions=mentions[:max_mentions], dictionary_version=dictionary.version,
                            candidates=candidates[:max_mentions],
-                           minhash=signature(article.text, normalized=normalized[0]),
+                           minhash=signature(article.text, normalized=normalized[0]), minhash_scheme=SCHEME,
                            entities=entities[:max_mentions], model_version=recognizer.version)
 
 
 def story_step(item: ArticleEntities, index: StoryIndex) -> StoryArticle:
-    # ArticleEntities -> StoryArticle{..., minhash, story{story_id, duplicate_of}}
+    # ArticleEntities -> StoryArticle{..., minhash, minhash_scheme, story{story_id, duplicate_of}}
     article, known = item.article, index.entries.get(item.article.article_id)
     if known is not None and known.fingerprint == article.fingerprint and known.published_at != article.published_at:
         # The same text delivered again with another fetch time (an undated page fetched later): published_at is in
         # the mentions' sort key, so the stored date stays or every mention would be counted a second time.
         article = article.model_copy(update={"published_at": known.published_at})
+    # A signature of another scheme (a record an older worker sent) is recomputed: never compared with this one's.
+    values = current_signature(article.text, item.minhash, item.minhash_scheme)
     return StoryArticle(article=article, mentions=item.mentions, dictionary_version=item.dictionary_version,
-                        minhash=item.minhash,
-                        story=assign_story(article, item.minhash, index, lead_persons(item.mentions)),
+                        minhash=values, minhash_scheme=SCHEME,
+                        story=assign_story(article, values, index, lead_persons(item.mentions)),
                         candidates=item.candidates, entities=item.entities, model_version=item.model_version)
 
 

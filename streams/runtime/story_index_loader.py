@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from schemas.records import StoryArticle, StoryAssignment
-from streams.pipeline.stages.stories import LEAD_PERSONS, StoryIndex, lead_persons
+from schemas.records import LEGACY_MINHASH_SCHEME, StoryArticle, StoryAssignment
+from streams.pipeline.stages.stories import LEAD_PERSONS, SCHEME, StoryIndex, current_signature, lead_persons
 
 if TYPE_CHECKING:
     from streams.runtime.kafka import KafkaClients
@@ -23,10 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsstream")
 
 # Articles indexed within the window, oldest processed first (so the first copy founds the story), with their
-# lead persons as `lead_persons` computes them: most mentions first, then earliest mention.
+# lead persons as `lead_persons` computes them: most mentions first, then earliest mention, and the scheme of
+# their signature (migration 0013).
 INDEX_QUERY = """
 SELECT a.article_id, a.fingerprint, a.story_id, a.duplicate_of, a.published_at, a.minhash, a.processed_at,
-       lead.persons
+       lead.persons, a.minhash_scheme
 FROM articles AS a FINAL
 LEFT JOIN
 (
@@ -59,20 +60,30 @@ def index_query(window: timedelta) -> str:
 
 def fill_from_rows(index: StoryIndex, rows: Iterable[tuple]) -> int:
     """Rows of INDEX_QUERY: (article_id, fingerprint, story_id, duplicate_of, published_at, minhash[, processed_at
-    [, lead persons]])."""
-    n = 0
+    [, lead persons[, minhash scheme]]]); a row without a scheme is of the legacy one (as the column's default).
+
+    A signature of another scheme than the index's (rows written before an upgrade changed the scheme) is not
+    compared: that article is indexed for exact matching only (same URL, same text) and the count is logged.
+    Recomputing it would need every such article's text, more than the rebuild reads (docs/stories.md)."""
+    n = foreign = 0
     for article_id, fingerprint, story_id, duplicate_of, published_at, minhash, *rest in rows:
-        processed_at, persons = (list(rest) + [None, None])[:2]
+        processed_at, persons, scheme = (list(rest) + [None, None, None])[:3]
+        scheme = scheme or LEGACY_MINHASH_SCHEME
+        foreign += bool(minhash) and scheme != index.scheme
         index.remember(article_id, fingerprint, _utc(published_at), list(minhash or ()),
                        StoryAssignment(story_id=story_id, duplicate_of=duplicate_of),
-                       indexed_at=_utc(processed_at) if processed_at else None, persons=tuple(persons or ()))
+                       indexed_at=_utc(processed_at) if processed_at else None, persons=tuple(persons or ()),
+                       scheme=scheme)
         n += 1
+    if foreign:
+        log.warning("story index: %d of %d articles have a signature of another scheme than %s (written before an "
+                    "upgrade): matched exactly only until they leave the window", foreign, n, index.scheme)
     return n
 
 
 def fill_from_stories(index: StoryIndex, values: Iterable[bytes | dict]) -> int:
     """Stories-topic records (the old owner's answers) not yet in the warehouse; unreadable ones are skipped
-    (the sink dead-letters them)."""
+    (the sink dead-letters them). A signature of another scheme is recomputed from the record's text."""
     n = 0
     for value in values:
         try:
@@ -81,7 +92,8 @@ def fill_from_stories(index: StoryIndex, values: Iterable[bytes | dict]) -> int:
             continue
         if item.article.article_id not in index.entries:
             index.remember(item.article.article_id, item.article.fingerprint, item.article.published_at,
-                           item.minhash, item.story, persons=lead_persons(item.mentions))
+                           current_signature(item.article.text, item.minhash, item.minhash_scheme), item.story,
+                           persons=lead_persons(item.mentions), scheme=SCHEME)
             n += 1
     return n
 

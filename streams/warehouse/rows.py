@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.records import DeadLetter, StoryArticle
+from schemas.records import LEGACY_MINHASH_SCHEME, DeadLetter, StoryArticle
 from streams.pipeline.identity import offset_page_id
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -29,7 +29,7 @@ def story_rows(item: StoryArticle, processed_at: datetime) -> Rows:
         "mention_count": len(item.mentions), "dictionary_version": item.dictionary_version,
         "raw_topic": raw.topic if raw else "", "raw_partition": raw.partition if raw else -1,
         "raw_offset": raw.offset if raw else -1, "page_id": page_id(raw), "processed_at": processed_at,
-        "minhash": item.minhash,
+        "minhash": item.minhash, "minhash_scheme": item.minhash_scheme or LEGACY_MINHASH_SCHEME,
     })
     for m in item.mentions:
         rows["mentions"].append({

@@ -11,9 +11,10 @@ Sanadiki / Reuters"). They repeat the headline or name photographers and agencie
 count an actor twice and credit outlets as mentions. The site stays on `site`, the byline on `author`.
 (Pruning caption elements before extraction changed nothing on either benchmark set and cost 0.7 ms a page.)
 
-Publication time, best first: the page's metadata (meta tags, JSON-LD datePublished), a <time datetime>,
-an Arabic or English dateline in the article then on the page (both month systems), the date in the
-URL path, and only then the crawl time (flagged 'fetched').
+Publication time, best first: the page's metadata (meta tags, JSON-LD datePublished), a <time datetime> (not an
+"updated" one), the date printed with the headline, an Arabic or English dateline in the article then on the page
+(both month systems), the date in the URL path, an "updated" <time>, and only then the crawl time (flagged
+'fetched'). A stamp written in UTC takes the zone the page's <time> elements state.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
@@ -44,7 +46,7 @@ from streams.pipeline.identity import canonicalize_url
 from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.charset import decode_html
 from streams.pipeline.stages.chrome import drop_chrome_lines, prune_chrome
-from streams.pipeline.stages.dates import find_dateline, find_stamp, parse_stamp
+from streams.pipeline.stages.dates import find_dateline, find_month_first, find_stamp, parse_stamp
 from streams.pipeline.stages.headline import choose_headline, jsonld_objects, page_titles
 from streams.pipeline.stages.siteprofile import SiteProfile
 
@@ -302,25 +304,152 @@ def _lead_paragraph(tree: lxml.html.HtmlElement, lines: list[str], title: str) -
     return text
 
 
+_LISTED_HEADING_LINKS = lxml.etree.XPath(
+    "(.//*[self::h1 or self::h2 or self::h3]//a[@href])[1]/@href")
+
+
+def _declares_article(tree: lxml.html.HtmlElement, objects: list[dict]) -> bool:
+    """The page states its own publication as an article's (article:published_time, or datePublished of a JSON-LD
+    Article or BlogPosting): tag and archive pages do not."""
+    if tree.xpath("//meta[@property='article:published_time' or @name='article:published_time'][@content]"):
+        return True
+    return any(isinstance(o.get("datePublished"), str) and _is_article(o) and "WebPage" not in str(o.get("@type"))
+               for o in objects)
+
+
+def _listed_links_away(tree: lxml.html.HtmlElement, url: str | None) -> bool:
+    """Most listed blocks' headings link to another host (a guide's venues, a "best of" list's products), where a tag
+    or archive page links to its own articles."""
+    host = (_site(url) or "") if url else ""
+    hosts = [_site(urljoin(url or "", link)) or "" for node in tree.iter("article")
+             if not any(parent.tag == "article" for parent in node.iterancestors())
+             for link in _LISTED_HEADING_LINKS(node)]
+    return bool(host and hosts) and sum(h != host for h in hosts) > len(hosts) / 2
+
+
 def _mostly_listed(lines: list[str], paragraphs: frozenset[str]) -> bool:
     """Most of the extracted body comes from the listed blocks' paragraphs."""
     covered = sum(len(line) for line in lines if " ".join(line.split()) in paragraphs)
     return covered >= _LISTED_SHARE * sum(map(len, lines))
 
 
-def _time_element(tree: lxml.html.HtmlElement) -> tuple[datetime, int | None] | None:
+# A <time> that is the last edit, not the publication: said by its text, its class or itemprop, or the class of the
+# block holding it, or the words just before it ("Updated <time>…</time>").
+_UPDATED_TIME = re.compile(r"^\W*(?:last\s+)?(?:updated|modified|edited|تحديث|تم التحديث|آخر تحديث)\b", re.I)
+_UPDATED_NAMES = re.compile(r"updat|modif|edited", re.I)
+_PUBLISHED_NAMES = re.compile(r"publish|posted|entry-date|created", re.I)
+_UPDATED_BEFORE = re.compile(r"(?:updated|modified|edited|تحديث)\W{0,3}(?:on|at|في)?\W{0,3}$", re.I)
+
+
+def _updated_names(node: lxml.html.HtmlElement) -> bool:
+    names = f"{node.get('class', '')} {node.get('id', '')} {node.get('itemprop', '')}"
+    # hAtom marks the publication "published updated" (WordPress: <time class="entry-date published updated">)
+    return bool(_UPDATED_NAMES.search(names)) and not _PUBLISHED_NAMES.search(names)
+
+
+def _updated_time(node: lxml.html.HtmlElement) -> bool:
+    """Whether a <time> element is an "updated" stamp (NPR-like "Updated November 11", class "last-updated")."""
+    if _UPDATED_TIME.match(node.text_content()) or any(
+            _updated_names(holder) for holder in (node, *list(node.iterancestors())[:2])):
+        return True
+    before = node.getprevious()
+    text_before = (before.tail if before is not None else node.getparent().text if node.getparent() is not None
+                   else None) or ""
+    if before is None and node.getparent() is not None and not text_before.strip():
+        parent = node.getparent()
+        text_before = (parent.getprevious().tail if parent.getprevious() is not None else "") or ""
+    return bool(_UPDATED_BEFORE.search(text_before[-40:]))
+
+
+def _time_stamp(node: lxml.html.HtmlElement) -> tuple[datetime, int | None] | None:
+    value = node.get("datetime", "").strip()
+    if (found := _parse_iso(value)) is None:
+        return None
+    try:
+        offset = _offset_minutes(datetime.fromisoformat(value))
+    except ValueError:
+        offset = None
+    return found, offset
+
+
+def _time_element(tree: lxml.html.HtmlElement, updated: bool = False) -> tuple[datetime, int | None] | None:
     """The first <time datetime> inside the article (or the page) that reads as a full timestamp, with its
-    stated offset in minutes (None when it states none)."""
+    stated offset in minutes (None when it states none); "updated" stamps only when `updated` is true."""
     for scope in ("//article//time[@datetime]", "//time[@datetime]"):
         for node in tree.xpath(scope):
-            value = node.get("datetime", "").strip()
-            if (found := _parse_iso(value)) is not None:
-                try:
-                    offset = _offset_minutes(datetime.fromisoformat(value))
-                except ValueError:
-                    offset = None
-                return found, offset
+            if _updated_time(node) != updated:
+                continue
+            if (found := _time_stamp(node)) is not None:
+                return found
     return None
+
+
+def _time_offsets(tree: lxml.html.HtmlElement) -> dict[datetime, int | None]:
+    """Every <time datetime> stamp on the page: UTC instant -> the offset it was stated in."""
+    found: dict[datetime, int | None] = {}
+    for node in tree.iter("time"):
+        if node.get("datetime") and (stamp := _time_stamp(node)) is not None:
+            found.setdefault(*stamp)
+    return found
+
+
+_AROUND_HEADLINE_CHARS = (80, 160)  # the date a page prints with its headline: this much text before and after
+_HEADLINE_LINE_CHARS = 80  # bylines, date lines and labels are shorter than this; running text is not
+
+
+_FIRST_H1 = re.compile(r"<h1\b[^>]*>.*?</h1\s*>", re.I | re.S)
+_AROUND_HEADLINE_HTML = 6000  # characters of markup read on each side of the <h1>
+
+
+def _short_pieces(html: str, reverse: bool, want: int) -> str:
+    """The page's texts in `html` (tags, scripts and styles aside), from its start (or its end when `reverse`), up to
+    the first piece of running text or `want` characters."""
+    pieces = [" ".join(unescape(piece).split()) for piece in _TAG.split(_INVISIBLE.sub(" ", html))]
+    kept: list[str] = []
+    for piece in reversed(pieces) if reverse else pieces:
+        if not piece:
+            continue
+        if len(piece) > _HEADLINE_LINE_CHARS:  # running text: the article (or a teaser) starts here
+            break
+        kept.append(piece)
+        if sum(map(len, kept)) >= want:
+            break
+    return " ".join(reversed(kept) if reverse else kept)
+
+
+def _around_headline(html: str) -> tuple[str, str]:
+    """The short texts just before and just after the page's first <h1>, up to running text (a date line "OCTOBER 13,
+    2025" above the headline, a byline "Dec 12, 2025 · 4 min read" under it), read from the markup as served (chrome
+    pruning may remove the byline block); ('', '') without an <h1>."""
+    if (h1 := _FIRST_H1.search(html)) is None:
+        return "", ""
+    want_before, want_after = _AROUND_HEADLINE_CHARS
+    return (_short_pieces(html[max(0, h1.start() - _AROUND_HEADLINE_HTML):h1.start()], True, want_before),
+            _short_pieces(html[h1.end():h1.end() + _AROUND_HEADLINE_HTML], False, want_after))
+
+
+def _headline_date(html: str, not_after: datetime | None) -> tuple[datetime, int | None] | None:
+    """A date printed with the headline: under it first, then above it (the one nearest the headline there)."""
+    before, after = _around_headline(html)
+    for text in (after, before[-40:], before):  # under the headline, then above it, nearest first
+        if (stamp := find_stamp(text, not_after=not_after)) is not None:
+            return stamp
+        if (day := find_month_first(text, not_after=not_after)) is not None:
+            return day, None
+    return None
+
+
+def _page_zone(stamps: dict[datetime, int | None], at: datetime, url_day: str | None) -> int | None:
+    """The zone the page's own <time> stamps state for the instant `at`, else the single non-zero offset they all share
+    when the day in the URL path confirms the local day it gives (WordPress writes its meta stamps in UTC, its visible
+    times, comments' too, in the site's zone)."""
+    if stamps.get(at) is not None:
+        return stamps[at]
+    offsets = {offset for offset in stamps.values() if offset is not None}
+    if len(offsets) != 1 or 0 in offsets or url_day is None:
+        return None
+    offset = offsets.pop()
+    return offset if _local_day((at, offset)) == url_day else None
 
 
 _INVISIBLE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
@@ -380,31 +509,55 @@ def _publication_time(tree, doc_date: str | None, url: str | None, title: str, b
                       ) -> tuple[datetime, PublishedSource, int | None]:
     """(UTC time, where it came from, the zone offset the page stated in minutes or None): see the ranking in
     the module docstring."""
-    if stamped is not None:
-        return stamped.astimezone(UTC), "metadata", _offset_minutes(stamped)
+    zones = _time_offsets(tree)
     url_day = extract_url_date(url, _URL_DATE) if url else None
+    if stamped is not None:
+        offset = _offset_minutes(stamped)
+        if offset == 0:  # a stamp written in UTC says nothing of the page's zone: its <time> elements may
+            offset = _page_zone(zones, stamped.astimezone(UTC), url_day) or 0
+        return stamped.astimezone(UTC), "metadata", offset
     found = _parse_iso(doc_date)
     # htmldate falls back to the URL path before looking at <time> and text: rank that below them.
     from_url = (found is not None and url_day is not None and doc_date is not None
                 and doc_date.startswith(f"{url_day}T00:00:00"))
-    if found is not None and not from_url:
-        return found, "metadata", None  # htmldate does not say which zone the page used
+    if found is not None and not from_url and not _is_update(found, tree):
+        return found, "metadata", zones.get(found)  # htmldate does not say which zone the page used; a <time> may
     if (element := _time_element(tree)) is not None:
         return element[0], "metadata", element[1]
-    stamp = (find_stamp(f"{title}\n{body}", not_after=fetched_at)
+    stamp = (_headline_date(html, fetched_at) or find_stamp(f"{title}\n{body}", not_after=fetched_at)
              or find_stamp(_visible_text(html[:200_000]), not_after=fetched_at))
     if stamp is not None:
         return stamp[0], "dateline", stamp[1]
     # htmldate's extensive search (visible dates anywhere on the page, never from scripts) before the URL path
     # and the crawl time; the tree is no longer needed for anything else
+    updated = _time_element(tree, updated=True)
     lxml.etree.strip_elements(tree, "script", "style", "noscript", with_tail=False)
     if (found := _parse_iso(_find_date(tree, url or "", _EXTENSIVE_DATE_PARAMS))) is not None and (
             url_day is None or not found.isoformat().startswith(f"{url_day}T00:00:00")) and (
-            fetched_at is None or found <= fetched_at) and not _year_only(found):
-        return found, "dateline", None
+            fetched_at is None or found <= fetched_at) and not _year_only(found) and (
+            updated is None or not _is_update(found, tree)):
+        return found, "dateline", zones.get(found)
     if url_day is not None:
         return datetime.fromisoformat(url_day).replace(tzinfo=UTC), "url", None
+    if updated is not None:  # an "updated" stamp only when nothing else dates the page
+        return updated[0], "metadata", updated[1]
     return fetched_at or datetime.now(UTC), "fetched", None
+
+
+def _local_day(stamp: tuple[datetime, int | None]) -> str:
+    return (stamp[0] + timedelta(minutes=stamp[1] or 0)).date().isoformat()
+
+
+def _is_update(found: datetime, tree: lxml.html.HtmlElement) -> bool:
+    """Whether htmldate's date (a day, or an instant) is that of the page's "updated" <time> elements and of none of
+    its other ones."""
+    updated: set[datetime | str] = set()
+    other: set[datetime | str] = set()
+    for node in tree.iter("time"):
+        if node.get("datetime") and (stamp := _time_stamp(node)) is not None:
+            (updated if _updated_time(node) else other).update((stamp[0], _local_day(stamp)))
+    return bool(updated) and not ({found, found.date().isoformat()} & other) and bool(
+        {found, found.date().isoformat()} & updated)
 
 
 # Balanced extraction without trafilatura's readability/jusText comparison ("fast"): on the public benchmark
@@ -450,10 +603,13 @@ class _PageText:
         self._bound: int | None = None
         self._own: int | None = None
 
-    def small_share(self, kept: int) -> bool:
+    def paragraphs(self) -> int:
         if self._paragraphs is None:
             self._paragraphs = _paragraph_chars(self._tree)
-        if kept < _MIN_KEPT_SHARE * self._paragraphs:
+        return self._paragraphs
+
+    def small_share(self, kept: int) -> bool:
+        if kept < _MIN_KEPT_SHARE * self.paragraphs():
             return True
         if self._bound is None:
             self._bound = sum(len(body.text_content())
@@ -464,6 +620,28 @@ class _PageText:
         if self._own is None:
             self._own = _own_chars(self._tree)
         return kept < _MIN_KEPT_SHARE * self._own
+
+
+_FOOTER_NAME = re.compile(r"footer", re.I)
+_FOOTER_HELD_SHARE = 0.5  # a "footer" holding this share of the page's paragraph text is not the page's footer
+
+
+def _unmask_footer_named(tree: lxml.html.HtmlElement, page_paragraph_chars: int) -> bool:
+    """Take the word "footer" out of the class and id of the blocks (not <footer> elements) that hold at least half
+    of the page's paragraph text (links aside): True when there was one."""
+    found = False
+    for node in tree.iter("div", "section"):
+        names = f"{node.get('class', '')} {node.get('id', '')}"
+        if not _FOOTER_NAME.search(names):
+            continue
+        held = sum(max(0, len(p.text_content().strip()) - sum(len(a.text_content()) for a in p.iter("a")))
+                   for p in node.iter("p"))
+        if held >= _FOOTER_HELD_SHARE * page_paragraph_chars:
+            for attribute in ("class", "id"):
+                if node.get(attribute):
+                    node.set(attribute, _FOOTER_NAME.sub("", node.get(attribute)))
+            found = True
+    return found
 
 
 def _extract(tree, favor_recall: bool = False):
@@ -611,11 +789,25 @@ def clean_page(
                 # is not the article's (comments, teasers). The recall pass found nothing more on every such page
                 # of the public set and the WCXB dev split (13 of them), at the cost of one more extraction.
                 break
+    if kept and page_text.small_share(kept) and _unmask_footer_named(tree, page_text.paragraphs()):
+        # still a small share: trafilatura drops any block with "footer" in its class or id, and some templates hold
+        # the article's list there (a guide's venues in <div class="page1-footer">)
+        for options in (_FAST, _FULL):
+            retry = cast(Document | None, trafilatura.bare_extraction(tree, options=options))
+            if retry is None or not retry.text:
+                continue
+            retry_lines, retry_dates = _body_lines(retry.text, title, profile)
+            if sum(map(len, retry_lines)) >= _RECALL_GAIN * kept:
+                doc, lines, dates = retry, retry_lines, retry_dates
+                kept = sum(map(len, lines))
+            if not page_text.small_share(kept):
+                break
     if (lead := _lead_paragraph(tree, lines, title)) is not None:
         lines = [lead, *lines]
     if (why := _error_page(tree, title, lines)) is not None:
         raise Rejected("error page", why)
-    if listed >= 2 and (not lines or _mostly_listed(lines, listed_paragraphs)):
+    if listed >= 2 and (not lines or _mostly_listed(lines, listed_paragraphs)) and not (
+            _declares_article(tree, objects) and _listed_links_away(tree, page_url or url)):
         raise Rejected("listing page", f"{listed} articles with their own bodies on one page (tag or archive page)")
     if doc is None or not doc.text:
         if _depth(tree) >= _PARSER_DEPTH:

@@ -131,3 +131,24 @@ def parse_stamp(value: str | None) -> datetime | None:
     if offset is not None and abs(offset) > timedelta(hours=14):
         return None
     return parsed
+
+
+_ENGLISH_MONTH = (r"(january|february|march|april|may|june|july|august|september|october|november|december|"
+                  r"jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\b\.?")
+_MONTH_FIRST = re.compile(rf"(?<![a-z]){_ENGLISH_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})(?!\d)", re.I)
+_ENGLISH_MONTHS = {m[:3]: n for m, n in _MONTHS.items() if m.isascii()}
+
+
+def find_month_first(text: str, *, not_after: datetime | None = None) -> datetime | None:
+    """First English "Month D, YYYY" date in `text` ("Dec. 12, 2025", "OCTOBER 13, 2025") that is not an "updated"
+    stamp, as midnight UTC (the day the page shows; find_stamp reads the day-first forms)."""
+    for m in _MONTH_FIRST.finditer(text):
+        if _UPDATED.search(text[max(0, m.start() - _UPDATE_WINDOW):m.start()].lower()):
+            continue
+        try:
+            found = datetime(int(m.group(3)), _ENGLISH_MONTHS[m.group(1).lower()[:3]], int(m.group(2)), tzinfo=UTC)
+        except ValueError:
+            continue
+        if found.year >= 1990 and (not_after is None or found <= not_after):
+            return found
+    return None

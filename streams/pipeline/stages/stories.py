@@ -1,10 +1,11 @@
 """Stories stage: article -> story id, grouping copies of one article.
 
 Exact duplicates: the same canonical URL (a re-delivery: same article id, same answer as the first time)
-or the same normalized body on another URL. Near duplicates: MinHash over word shingles of the normalized
-text, looked up in an LSH index (banding, as datasketch's MinHashLSH); a candidate counts when its estimated
-`THRESHOLD`. The signature is computed upstream (`signature`, in the parallel entities stage); this stage only
-looks up and inserts, so it stays cheap in its single partition. Parameters are chosen by benchmarks/dedup.py.
+or the same normalized body on another URL. Near duplicates: a MinHash signature over word shingles of the
+normalized text (one permutation hashing: `signature`, scheme `SCHEME`), looked up in an LSH index (banding, as
+datasketch's MinHashLSH); a candidate counts when its estimated Jaccard similarity reaches `THRESHOLD`. The
+signature is computed upstream (`signature`, in the parallel entities stage); this stage only looks up and inserts,
+so it stays cheap in its single partition. Parameters are chosen by benchmarks/dedup.py.
 The index is explicit state passed in, so the assignment stays a pure function of it.
 
 Second signal, for heavy rewrites that share no LSH band: when LSH finds nothing, the article is compared with
@@ -25,12 +26,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from hashlib import sha1
-from operator import methodcaller
+from functools import cache
 
 import numpy as np
 
-from schemas.records import Article, Mention, StoryAssignment
+from schemas.records import LEGACY_MINHASH_SCHEME, Article, Mention, StoryAssignment
 from streams.pipeline.arabic import normalize
 from streams.pipeline.stages import Rejected
 
@@ -42,8 +42,20 @@ THRESHOLD = 0.2
 SECOND_THRESHOLD = 0.15
 SECOND_DAYS = 1
 LEAD_PERSONS = 2
-SEED = 1  # fixed: signatures made by any worker, any day, must compare
-SCHEME = "affine32"  # datasketch's default; hash values fit in UInt32
+SEED = 1  # fixed (the densification's probe orders): signatures made by any worker, any day, must compare
+# Signatures carry the name of their scheme wherever they are stored or sent (ArticleEntities, StoryArticle,
+# articles.minhash_scheme): values of two schemes are never compared; an old one is recomputed from the text.
+SCHEME = "oph1-w3-126"
+LEGACY_SCHEME = LEGACY_MINHASH_SCHEME  # datasketch MinHash (seed 1, affine32, sha1 per shingle): before 0013
+
+
+def scheme_name(num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_WORDS) -> str:
+    """The scheme of signature(..., num_perm, shingle_words): values of other parameters do not compare either."""
+    return f"oph1-w{shingle_words}-{num_perm}"
+
+
+_WORD = re.compile(r"\w+")  # the words fingerprint_text keeps: the runs between its [^\w]+ separators
+_WORD_CHAR = re.compile(r"\w")
 
 
 def _words(text: str, normalized: str | None = None) -> list[str]:
@@ -51,62 +63,124 @@ def _words(text: str, normalized: str | None = None) -> list[str]:
     return _WORD.findall(normalize(text) if normalized is None else normalized)
 
 
-_WORD = re.compile(r"\w+")  # the words fingerprint_text keeps: the runs between its [^\w]+ separators
-
-
 def shingles(text: str, size: int = SHINGLE_WORDS, normalized: str | None = None) -> set[bytes]:
-    """Word n-grams of the normalized text (Arabic letter variants, diacritics and punctuation folded)."""
+    """Word n-grams of the normalized text (Arabic letter variants, diacritics and punctuation folded): the set
+    whose Jaccard similarity two signatures estimate."""
     words = _words(text, normalized)
     if len(words) <= size:
         return {" ".join(words).encode()}
     return {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
 
 
-def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch MinHash's affine32 permutations for `SEED` (its `_init_permutations`), drawn the same way here:
-    importing datasketch imports scipy at every start (cost: benchmarks/RESULTS.md).
-    Equal values: tests/test_stories.py."""
-    gen = np.random.RandomState(SEED)
-    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
-    return a, b
+# Fixed 64-bit constants (never Python's salted hash()): the same values in every process, on every machine.
+_BASE = 0x100000001B3  # odd: a word's hash is its code points as a polynomial in _BASE, mod 2**64
+_BASE_INVERSE = pow(_BASE, -1, 1 << 64)
+_MIX_WORDS = np.uint64(0x9E3779B97F4A7C15)  # a shingle's hash: its words' hashes as a polynomial in this
+_C1, _C2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)  # MurmurHash3's fmix64
+_S32, _S33 = np.uint64(32), np.uint64(33)
 
 
-_PERMUTATIONS = {NUM_PERM: _permutations(NUM_PERM)}
+@cache
+def _word_codes() -> np.ndarray:
+    """Each Basic Multilingual Plane code point that `_WORD_CHAR` matches, 0 elsewhere: words are `_WORD`'s runs."""
+    plane = "".join(map(chr, range(0x10000)))
+    table = np.zeros(0x10000, dtype=np.uint64)  # the width of the hash arithmetic: no conversion per text
+    at = np.fromiter((m.start() for m in _WORD_CHAR.finditer(plane)), dtype=np.int64)
+    table[at] = at
+    return table
 
 
-_DIGEST = methodcaller("digest")
+_POWERS: tuple[np.ndarray, np.ndarray] = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
 
 
-def _fmix32(hv: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finalizer, as datasketch's affine32 scheme applies it before the permutations."""
-    hv = hv ^ (hv >> np.uint32(16))
-    hv = hv * np.uint32(0x85EBCA6B)
-    hv = hv ^ (hv >> np.uint32(13))
-    hv = hv * np.uint32(0xC2B2AE35)
-    return hv ^ (hv >> np.uint32(16))
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """_BASE**i and _BASE_INVERSE**i mod 2**64 for i < n (at least), grown by doubling and kept."""
+    global _POWERS
+    powers = _POWERS  # this call's own: another thread may put a shorter table back meanwhile
+    if len(powers[0]) < n:
+        size = max(n, 2 * len(powers[0]), 4096)
+        up, down = np.full(size, _BASE, dtype=np.uint64), np.full(size, _BASE_INVERSE, dtype=np.uint64)
+        up[0] = down[0] = 1
+        powers = _POWERS = (np.cumprod(up, dtype=np.uint64), np.cumprod(down, dtype=np.uint64))  # wraps: mod 2**64
+    return powers
+
+
+@cache
+def _bins(num_perm: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First value of each of `num_perm` equal ranges of [0, 2**32) (and 2**32), and for each bin a fixed random
+    order of the bins an empty one borrows from (optimal densification)."""
+    bounds = np.array([-(-(j << 32) // num_perm) for j in range(num_perm + 1)], dtype=np.uint64)
+    gen = np.random.RandomState(SEED)  # legacy generator: its stream is frozen across numpy versions
+    probes = np.array([gen.permutation(num_perm) for _ in range(num_perm)], dtype=np.intp)
+    return bounds, probes, np.arange(num_perm)
+
+
+def _word_hashes(normalized: str) -> np.ndarray:
+    """One 64-bit hash per word (`_WORD`) of the text, in order, computed in array operations (no per-word call)."""
+    codes = np.frombuffer((" " + normalized + " ").encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    try:
+        word = _word_codes().take(codes)  # a word character's code point, 0 for a separator
+    except IndexError:  # a character outside the Basic Multilingual Plane: rare, tested one by one
+        word = np.array([c if _WORD_CHAR.match(chr(c)) else 0 for c in codes.tolist()], dtype=np.uint64)
+    inside = word != 0
+    edges = np.flatnonzero(inside[1:] != inside[:-1])  # a word is word[1:][edges[2i]:edges[2i + 1]]
+    if not len(edges):
+        return np.zeros(0, dtype=np.uint64)
+    up, down = _powers(len(codes))
+    word[1:] *= up[:len(codes) - 1]  # wraps: mod 2**64
+    sums = np.add.reduceat(word[1:], edges)[::2]
+    sums *= down[edges[::2]]  # sum of code * _BASE**(offset in the word): the same wherever the word stands
+    return sums
 
 
 def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_WORDS,
               normalized: str | None = None) -> list[int]:
-    """datasketch's MinHash (affine32, sha1_hash32 of each shingle) of the shingles, computed here in a few
-    array operations: datasketch's per-shingle Python calls and per-MinHash set-up were most of the step's
-    signature cost. Equal to datasketch's values (tests/test_entities_speed.py); `normalized`: normalize(text)."""
-    if num_perm not in _PERMUTATIONS:
-        _PERMUTATIONS[num_perm] = _permutations(num_perm)
-    a, b = _PERMUTATIONS[num_perm]
-    words = _words(text, normalized)
-    size = shingle_words
-    if len(words) <= size:
-        grams = [" ".join(words)]
-    elif size == 3:
-        grams = [f"{x} {y} {z}" for x, y, z in zip(words, words[1:], words[2:], strict=False)]
+    """MinHash signature of the text's word shingles (`shingles`), scheme `scheme_name(num_perm, shingle_words)`:
+    the fraction of equal positions of two signatures estimates the Jaccard similarity of their shingle sets.
+
+    One permutation hashing (Li, Owen and Zhang 2012) with optimal densification (Shrivastava 2017): each shingle
+    gets one 32-bit hash, the hash range is cut into `num_perm` equal bins, a bin keeps the smallest hash that
+    falls in it, and an empty bin copies the first non-empty bin of its fixed probe order. A shingle's hash is its
+    words' 64-bit hashes combined as a polynomial then mixed (MurmurHash3's fmix64), so no call per shingle and
+    one pass over the text: datasketch's per-permutation MinHash cost a sha1 per shingle and num_perm products per
+    shingle (benchmarks/RESULTS.md). Written here because no library computes it without a call per shingle.
+    `normalized`: normalize(text), when the caller already has it."""
+    if num_perm < 1 or shingle_words < 1:
+        raise ValueError(f"a signature needs num_perm >= 1 and shingle_words >= 1, not {num_perm}, {shingle_words}")
+    hashes = _word_hashes(normalize(text) if normalized is None else normalized)
+    n, k = len(hashes), shingle_words
+    if n <= k:  # the whole text is one shingle (as `shingles`)
+        mixed = np.zeros(1, dtype=np.uint64)
+        for h in hashes:
+            mixed = mixed * _MIX_WORDS + h
     else:
-        grams = [" ".join(words[i:i + size]) for i in range(len(words) - size + 1)]
-    # A repeated shingle changes no minimum: no set needed. sha1_hash32 = the digest's first 4 bytes, little-endian.
-    digests = b"".join([d[:4] for d in map(_DIGEST, map(sha1, map(str.encode, grams)))])
-    hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32))
-    return (hv[:, None] * a + b).min(axis=0).tolist()
+        mixed = hashes[:n - k + 1].copy()
+        for i in range(1, k):
+            mixed *= _MIX_WORDS
+            mixed += hashes[i:n - k + 1 + i]
+    mixed ^= mixed >> _S33  # fmix64; its last xor-shift leaves the top 32 bits as they are, so it is left out
+    mixed *= _C1
+    mixed ^= mixed >> _S33
+    mixed *= _C2
+    mixed >>= _S32
+    values = np.sort(mixed)
+    bounds, probes, positions = _bins(num_perm)
+    first = np.searchsorted(values, bounds)  # where each bin's values start in the sorted hashes
+    filled = first[:-1] < first[1:]
+    sig = values.take(first[:-1], mode="clip")  # an empty last bin reads a value it then replaces
+    if not filled.all():
+        empty = np.flatnonzero(~filled)
+        order = probes[empty]
+        sig[empty] = sig[order[positions[:len(empty)], filled[order].argmax(axis=1)]]
+    return sig.tolist()
+
+
+def current_signature(text: str, values: Sequence[int], scheme: str | None) -> list[int]:
+    """`values` when they are a signature of `SCHEME`, else the text's signature now: a signature stored or sent by
+    another scheme (None: a record from before schemes, `LEGACY_SCHEME`) is recomputed, never compared."""
+    if scheme == SCHEME and len(values):
+        return list(values)
+    return signature(text) if text else []
 
 
 def lead_persons(mentions: Sequence[Mention], n: int = LEAD_PERSONS) -> tuple[str, ...]:
@@ -213,6 +287,7 @@ class StoryIndex:
     second_days: int = SECOND_DAYS
     bands: int = BANDS
     rows: int = ROWS
+    scheme: str = SCHEME  # the only signatures it holds and compares; others count as none (exact matching only)
     entries: dict[str, _Entry] = field(default_factory=dict)
     by_fingerprint: dict[str, str] = field(default_factory=dict)
     by_person_day: dict[tuple[str, date], _Bucket] = field(default_factory=dict)
@@ -226,11 +301,12 @@ class StoryIndex:
         return len(self.entries)
 
     def near(self, values: Sequence[int], published_at: datetime | None = None,
-             persons: Sequence[str] = ()) -> tuple[str, float] | None:
+             persons: Sequence[str] = (), scheme: str = SCHEME) -> tuple[str, float] | None:
         """The most similar indexed article at or above the threshold, published within the window of
-        `published_at` (earliest-inserted wins ties); failing that, the second signal (module docstring)."""
-        if len(values) != self.bands * self.rows:
-            return None  # a signature of other parameters (or none): exact matching only
+        `published_at` (earliest-inserted wins ties); failing that, the second signal (module docstring).
+        `scheme`: the signature's; one of another scheme (or parameters, or none) is matched exactly only."""
+        if scheme != self.scheme or len(values) != self.bands * self.rows:
+            return None
         query = np.asarray(values, dtype=np.uint32)
         best: tuple[str, float] | None = None
         best_seq = 0
@@ -265,12 +341,15 @@ class StoryIndex:
         return best
 
     def remember(self, article_id: str, fingerprint: str, published_at: datetime, values: Sequence[int],
-                 assignment: StoryAssignment, indexed_at: datetime | None = None, persons: Sequence[str] = ()) -> None:
+                 assignment: StoryAssignment, indexed_at: datetime | None = None, persons: Sequence[str] = (),
+                 scheme: str = SCHEME) -> None:
         """`indexed_at`: when the article was first indexed (the warehouse's processed_at on a rebuild);
-        `persons`: its lead persons (`lead_persons`), for the second signal."""
+        `persons`: its lead persons (`lead_persons`), for the second signal; `scheme`: the signature's (one of
+        another scheme is not kept: the article is then matched exactly only)."""
         if article_id in self.entries:
             return
-        sig = np.asarray(values, dtype=np.uint32) if len(values) == self.bands * self.rows else None
+        usable = scheme == self.scheme and len(values) == self.bands * self.rows
+        sig = np.asarray(values, dtype=np.uint32) if usable else None
         seq = next(self._seq)
         buckets = tuple((person, published_at.date()) for person in persons) if sig is not None else ()
         self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig, seq, buckets)
@@ -299,8 +378,9 @@ class StoryIndex:
 
 
 def assign_story(article: Article, values: Sequence[int], index: StoryIndex,
-                 persons: Sequence[str] = ()) -> StoryAssignment:
-    """`persons`: the article's lead persons (`lead_persons` of its mentions), for the second signal."""
+                 persons: Sequence[str] = (), scheme: str = SCHEME) -> StoryAssignment:
+    """`persons`: the article's lead persons (`lead_persons` of its mentions), for the second signal; `scheme`: the
+    signature's (`current_signature` turns one of another scheme into this one's)."""
     known = index.entries.get(article.article_id)
     if known is not None:
         if known.fingerprint != article.fingerprint and article.raw is not None and article.raw.replace:
@@ -317,12 +397,12 @@ def assign_story(article: Article, values: Sequence[int], index: StoryIndex,
         return known.assignment
     match = index.by_fingerprint.get(article.fingerprint)
     if match is None:
-        found = index.near(values, article.published_at, persons)
+        found = index.near(values, article.published_at, persons, scheme)
         match = found[0] if found else None
     if match is not None:
         assignment = StoryAssignment(story_id=index.entries[match].assignment.story_id, duplicate_of=match)
     else:
         assignment = StoryAssignment(story_id=article.article_id, duplicate_of=None)
     index.remember(article.article_id, article.fingerprint, article.published_at, values, assignment,
-                   persons=persons)
+                   persons=persons, scheme=scheme)
     return assignment
