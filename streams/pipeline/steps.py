@@ -16,6 +16,7 @@ from streams.pipeline.arabic import normalize_with_map
 from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.ner.model import Recognizer
 from streams.pipeline.ner.model import shipped as shipped_recognizer
+from streams.pipeline.offsets import original_index
 from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.candidates import find_candidates
 from streams.pipeline.stages.clean import CleanLimits, clean_page
@@ -55,7 +56,8 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
     #                            entities[{type,surface,start,end,key,actor_id}], model_version}
     # Past `max_mentions` the rest are dropped: a page naming one actor thousands of times is a list, not news.
     recognizer = recognizer or shipped_recognizer()
-    normalized = normalize_with_map(article.text)
+    norm, index = normalize_with_map(article.text)
+    normalized = norm, original_index(article.text, index)  # one normalization, its offsets C-indexed for all
     mentions = extract_mentions(article.text, dictionary, normalized)
     candidates = find_candidates(article.text, mentions, normalized)  # every mention: no candidate overlaps one
     entities = extract_entities(article.text, mentions, candidates, dictionary, recognizer, normalized)

@@ -1,0 +1,116 @@
+"""The entities step's matching, title candidates and linking give exactly what they gave before their fast paths
+(tests/linking_reference.py holds that code): the offsets as an array, names found without a regex compiled per
+article, mentions and entities validated as one list, per-article memos of keys and name words. Run on the sample
+corpus, the labeled set, ANERcorp's development sentences (when ../shared/ner is present) and edge cases."""
+
+from __future__ import annotations
+
+import re
+from array import array
+
+import pytest
+
+import tests.linking_reference as reference
+from schemas.records import Entity, Mention
+from streams.pipeline.arabic import normalize_with_map
+from streams.pipeline.ner.model import shipped
+from streams.pipeline.offsets import original_index
+from streams.pipeline.stages import candidates as candidates_stage
+from streams.pipeline.stages import entities as entities_stage
+from tests.test_entities_speed import texts  # noqa: F401  (the shared fixture)
+
+# Names with clitic letters inside and around them, repeated, at the text's edges, next to digits and underscores.
+NAME_CASES = [
+    "لافروف", "ولافروف وبلافروف فبلافروف كلافروف ـلافروف لافروف_ لافروف1 1لافروف", "ولافروف", "فوزي وفوزي ففوزي",
+    "بلال وبلال لبلال كمال لكمال ولكمال", "سيرغي لافروف وسيرغي لافروفف سيرغي لافروف", "وو لافروف", "ب", "",
+    "عبد الله وعبد الله بعبد الله عبد اللهي", "لل لافروف للافروف", "ولي ولي العهد وولي العهد",
+]
+
+
+# Title words inside Latin words, after letters of other scripts and digits, overlapping titles.
+TITLE_CASES = [
+    "XPresident Obama", "éPresident Putin", "1President Putin", "_President Putin", "بPresident Putin",
+    "President Prime Minister Theresa May", "envoyPresident Putin envoy Staffan de Mistura", "Prime Minister",
+    "Foreign Minister Sergey Lavrov and Defence Minister Sergei Shoigu, Defense Minister Ash Carter",
+    "Secretary-General Ban Ki-moon, Secretary General Guterres, Secretary of State John Kerry",
+    "counterpart\tJohn Kerry; spokeswoman Maria Zakharova; spokesmanX Y; KingKing Salman; Crown Prince Mohammed",
+    "President", "President ", "الرئيس President  Emmanuel Macron\nPresident\tBashar al-Assad", "Ministers Minister X",
+]
+
+
+def test_english_titles_are_what_the_regex_found(texts):  # noqa: F811
+    for text in [*texts, *TITLE_CASES, " ".join(TITLE_CASES)]:
+        assert ([m.span() for m in candidates_stage._english_titles(text)]
+                == [m.span() for m in candidates_stage._EN_TITLES.finditer(text)]), text[:80]
+        assert candidates_stage._english_candidates(text) == reference._english_candidates(text)
+
+
+def _names_in(norm: str) -> list[list[str]]:
+    words = sorted(set(re.findall(r"\w{2,}", norm)))
+    pairs = [f"{a} {b}" for a, b in zip(norm.split(), norm.split()[1:], strict=False)][:6]
+    return [words[:8], words[::5][:12], pairs, words[:3] + pairs[:3], [w[1:] for w in words[:6] if len(w) > 2],
+            ["لافروف", "سيرغي لافروف", "فوزي", "وزي", "بلال", "لال", "كمال", "ولي", "ولي العهد", "عبد الله"]]
+
+
+def test_name_spans_are_what_the_regex_found(texts):  # noqa: F811
+    for text in [*texts, *NAME_CASES]:
+        norm, _ = normalize_with_map(text)
+        for names in _names_in(norm):
+            names = [n for n in names if n]
+            if not names:
+                continue
+            alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+            pattern = re.compile(r"(?<!\w)(?:[وف]?[بلك]?)(" + alternatives + r")(?!\w)")
+            for after in (0, 1, len(norm) // 2):
+                assert (candidates_stage.name_spans(norm, names, after)
+                        == [m.span(1) for m in pattern.finditer(norm, after)]), (text[:80], names, after)
+
+
+def test_original_index_has_the_maps_values(texts):  # noqa: F811
+    for text in [*texts, *NAME_CASES, "ـ" * 3, "\u064b", "a\u064bb\u0670c", "\U0001f600ب\u064b"]:
+        _, index = normalize_with_map(text)
+        fast = original_index(text, index)
+        assert list(fast) == list(index)
+        assert original_index(text, fast) is fast  # converted once, passed on as it is
+    _, index = normalize_with_map("قالَ لافروفُ " * 30)
+    assert isinstance(original_index("قالَ لافروفُ " * 30, index), array)  # marks dropped: an array, not the map
+
+
+def test_mentions_candidates_and_entities_are_unchanged(texts, dictionary):  # noqa: F811
+    recognizer = shipped()
+    for text in texts:
+        normalized = normalize_with_map(text)
+        mentions = entities_stage.extract_mentions(text, dictionary, normalized)
+        assert mentions == reference.extract_mentions(text, dictionary, normalized)
+        assert all(type(m) is Mention for m in mentions)
+        candidates = candidates_stage.find_candidates(text, mentions, normalized)
+        assert candidates == reference.find_candidates(text, mentions, normalized)
+        entities = entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer, normalized)
+        assert entities == reference.extract_entities(text, mentions, candidates, dictionary, recognizer, normalized)
+        assert all(type(e) is Entity for e in entities)
+        fast = (normalized[0], original_index(text, normalized[1]))  # as the step passes them on
+        assert entities_stage.extract_mentions(text, dictionary, fast) == mentions
+        assert candidates_stage.find_candidates(text, mentions, fast) == candidates
+        assert entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer, fast) == entities
+
+
+def test_entities_from_mentions_in_any_order_are_unchanged(dictionary):
+    """extract_entities takes any mentions (not only extract_mentions' sorted, disjoint ones): overlaps are then
+    found by a scan, as before."""
+    text = "قال وزير الخارجية الروسي سيرغي لافروف إن الرئيس بشار الأسد التقى لافروف في دمشق. " * 3
+    mentions = entities_stage.extract_mentions(text, dictionary)
+    shuffled = mentions[::-1] + mentions[:2]
+    recognizer = shipped()
+    assert (entities_stage.extract_entities(text, shuffled, [], dictionary, recognizer)
+            == reference.extract_entities(text, shuffled, [], dictionary, recognizer))
+
+
+def test_a_mention_that_does_not_validate_is_still_refused(dictionary, monkeypatch):
+    """Validating the article's mentions as one list keeps every model check: a bad actor type is an error."""
+    actor = next(iter(dictionary.actors.values()))
+    bad = dict(dictionary.actors)
+    bad[actor.actor_id] = type(actor)(actor.actor_id, actor.name, "planet", aliases=actor.aliases)  # type: ignore[arg-type]
+    monkeypatch.setattr(dictionary, "actors", bad)
+    alias = (actor.aliases.get("ar") or actor.aliases.get("en") or [actor.name])[0]
+    with pytest.raises(ValueError, match="type"):
+        entities_stage.extract_mentions(f"قال {alias} امس", dictionary)
