@@ -953,3 +953,30 @@ async def test_an_unreadable_redirect_target_is_quoted_up_to_200_characters(serv
     async with fetcher() as f:
         got = await f.get(f"{site.base}/moved")
     assert got.error == f"blocked: unreadable URL: {location[:200]}"
+
+
+@pytest.mark.parametrize("url", ["http://a\x00b/", "http://x\x00.com/", "http://1\x00/", "http://a\x01b/"])
+def test_a_host_with_a_control_character_is_blocked_not_a_crash(url):
+    """inet_aton raised ValueError('embedded null character'), which ended the whole poll."""
+    from streams.inputs.feeder.guard import BlockedAddress, check_url
+
+    for allow_private in (True, False):
+        with pytest.raises(BlockedAddress, match="^unreadable host: "):
+            check_url(url, allow_private)
+
+
+async def test_a_listed_url_with_a_nul_in_its_host_is_final_and_the_other_pages_are_sent(serve, tmp_path):
+    from streams.inputs.feeder.fetch import FetchPolicy
+
+    site = await serve({"/robots.txt": (404, b"", {}), "/ok": (200, PAGE, HTML)})
+    sent = []
+
+    async def send(topic, key, value):
+        sent.append(orjson.loads(value)["url"])
+
+    store = SeenStore(tmp_path / "seen.sqlite")
+    source = Source(name="pin", kind="urls", urls=["http://a\x00b/", f"{site.base}/ok"])
+    feeder = run_module.Feeder([source], store, send, FetchPolicy(**FAST))
+    await asyncio.wait_for(feeder.run(once=True), 30)
+    assert sent == [f"{site.base}/ok"]
+    assert feeder.metrics.snapshot() == {"pin": {"fetched": 1, "blocked": 1}}

@@ -3,6 +3,7 @@ SQL, the pipeline's own reads and the limits behave."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -223,3 +224,33 @@ def test_real_days_and_timestamps_pass_as_date_parameters(door):
     assert door.run("SELECT {d:Date} AS d", {"d": "2024-02-29"}).rows[0][0].isoformat() == "2024-02-29"
     assert door.run("SELECT toUnixTimestamp({t:DateTime('UTC')}) AS t", {"t": "1700000000"}).rows == [(1700000000,)]
     assert door.run("SELECT {d:Nullable(Date)} AS d", {"d": "\\N"}).rows == [(None,)]
+
+
+@pytest.mark.parametrize("type_, value, message", [
+    ("LowCardinality(Date)", "2025-02-30", "no such day"),
+    ("Array(Date)", "['2025-02-30']", "no such day"),
+    ("Nullable( Date)", "2025-02-30", "no such day"),
+    ("DATE", "2025-02-30", "no such day"),
+    ("Tuple(Date, String)", "('2025-02-30', 'x')", "no such day"),
+    ("Map(String, Date)", "{'a': '2025-02-30'}", "no such day"),
+    ("DateTime", "2025-02-28 25:61:61", "no such time of day"),
+    ("DateTime64(3)", "2025-02-28 24:00:00", "no such time of day"),
+    ("Date", "1969-12-31", "outside Date's range"),
+    ("Date", "2200-01-01", "outside Date's range"),
+    ("Date", "20250230", "no such day"),
+    ("UInt8", "300", "out of UInt8's range (0 to 255)"),
+    ("Nullable(Int8)", "-129", "out of Int8's range (-128 to 127)"),
+    ("UInt32", "1.5", "is not a UInt32"),
+])
+def test_values_clickhouse_would_silently_change_are_refused(type_, value, message, door):
+    """An attacker's list: each spelling answered for another day (2025-03-02) or another number (300 -> 44)."""
+    with pytest.raises(Refused, match=re.escape(message)):
+        door.run(f"SELECT {{v:{type_}}} AS v", {"v": value})
+
+
+@pytest.mark.parametrize("type_, value", [
+    ("Date", "20250228"), ("DateTime64(3)", "1700000000.123"), ("Date32", "1900-01-01"), ("UInt8", "255"),
+    ("Int64", "-9223372036854775808"), ("Array(Date)", "[]"), ("DateTime('UTC')", "2024-02-29 23:59:59"),
+])
+def test_valid_typed_values_pass(type_, value, door):
+    assert door.run(f"SELECT {{v:{type_}}} AS v", {"v": value}).rows

@@ -7,6 +7,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import pytest
 
 from schemas.records import Article, ArticleEntities, StoryArticle, StoryAssignment
 from streams.pipeline.arabic import fingerprint_text
@@ -345,3 +346,22 @@ def test_band_index_finds_exactly_what_datasketch_minhash_lsh_finds():
         found += len(ours.query(sig))
     assert found > len(sigs)  # the check compared real candidate sets, not only empty ones
     assert set(ours.keys) == {k for i, k in enumerate(sigs) if i % 3}
+
+
+@pytest.mark.parametrize("bad", [[1] * 10, [1] * 127, [2 ** 40] * 126, [-1] * 126, [0.5] * 126])
+def test_values_that_are_no_signature_are_recomputed_not_trusted(bad):
+    """A record labelled with the current scheme but carrying 10 values missed its near copy; 2**40 raised
+    OverflowError and dead-lettered the article; in a rebuild one such row aborted the whole index."""
+    from datetime import UTC, datetime
+
+    from streams.pipeline.stages.stories import SCHEME, StoryIndex, current_signature, signature
+    from streams.runtime.story_index_loader import fill_from_rows
+
+    text = "الرئيس الروسي فلاديمير بوتين يستقبل وزير الخارجية في موسكو اليوم لبحث الأزمة"
+    assert current_signature(text, bad, SCHEME) == signature(text)
+    index = StoryIndex()
+    when = datetime.now(UTC)
+    rows = [("good", "f1", "good", None, when, signature(text), when, [], SCHEME),
+            ("bad", "f2", "bad", None, when, bad, when, [], SCHEME)]
+    assert fill_from_rows(index, rows) == 2
+    assert index.entries["bad"].signature is None and index.entries["good"].signature is not None

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from schemas.records import LEGACY_MINHASH_SCHEME, StoryArticle, StoryAssignment
-from streams.pipeline.stages.stories import LEAD_PERSONS, SCHEME, StoryIndex, current_signature, lead_persons
+from streams.pipeline.stages.stories import (
+    LEAD_PERSONS,
+    SCHEME,
+    StoryIndex,
+    current_signature,
+    lead_persons,
+    valid_signature,
+)
 
 if TYPE_CHECKING:
     from streams.runtime.kafka import KafkaClients
@@ -69,7 +76,7 @@ def fill_from_rows(index: StoryIndex, rows: Iterable[tuple]) -> int:
     for article_id, fingerprint, story_id, duplicate_of, published_at, minhash, *rest in rows:
         processed_at, persons, scheme = (list(rest) + [None, None, None])[:3]
         scheme = scheme or LEGACY_MINHASH_SCHEME
-        foreign += bool(minhash) and scheme != index.scheme
+        foreign += bool(minhash) and (scheme != index.scheme or not valid_signature(minhash, index.bands * index.rows))
         index.remember(article_id, fingerprint, _utc(published_at), list(minhash or ()),
                        StoryAssignment(story_id=story_id, duplicate_of=duplicate_of),
                        indexed_at=_utc(processed_at) if processed_at else None, persons=tuple(persons or ()),

@@ -107,24 +107,66 @@ class Refused(UserError):
     """The door refused the statement; the message says why in one line."""
 
 
-_TYPED_PARAMETER = re.compile(r"\{\s*(\w+)\s*:\s*((?:Nullable\()?(?:Date32|Date|DateTime64|DateTime)\b[^}]*)\}")
-_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_PLACEHOLDER = re.compile(r"\{\s*(\w+)\s*:\s*([^{}]+?)\s*\}")
+_DAY_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?")
+_WRAPPERS = re.compile(r"^(?:nullable|lowcardinality)\s*\(\s*(.*)\)$", re.I)
+_INTEGER = re.compile(r"^(u?)int(8|16|32|64|128|256)$", re.I)
+# The days each type can hold (ClickHouse's documented ranges): past them a value is clamped without a word.
+_DAY_RANGES = (("date32", date(1900, 1, 1), date(2299, 12, 31)), ("datetime64", date(1900, 1, 1), date(2299, 12, 31)),
+               ("datetime", date(1970, 1, 1), date(2106, 2, 6)), ("date", date(1970, 1, 1), date(2149, 6, 6)))
 
 
-def check_date_parameters(statement: str, parameters: dict[str, str] | None) -> None:
-    """A Date/DateTime parameter naming a day that does not exist (2025-02-30) is refused: ClickHouse would
-    read it as some other day (chDB gives 1970-01-01) and answer for that day without a word."""
-    for name, type_ in _TYPED_PARAMETER.findall(statement):
+def _bare_type(type_: str) -> str:
+    while (inner := _WRAPPERS.match(type_.strip())) is not None:
+        type_ = inner.group(1)
+    return type_.strip()
+
+
+def check_typed_parameters(statement: str, parameters: dict[str, str] | None) -> None:
+    """Parameter values ClickHouse would silently turn into other values are refused: a day that does not exist
+    (2025-02-30 was answered as 2025-03-02), a time past 23:59:59, a day outside the type's range (clamped), an
+    integer outside its type (300 as UInt8 was 44). Dates are checked wherever they sit in the value (arrays,
+    maps, tuples), whatever the type's spelling (Date, DATE, LowCardinality(Nullable(Date)), DateTime64(3) ...)."""
+    for name, type_ in _PLACEHOLDER.findall(statement):
         value = (parameters or {}).get(name)
-        if not isinstance(value, str) or (type_.startswith("Nullable") and value == "\\N"):
+        if not isinstance(value, str) or value.strip() == "\\N":
             continue
-        day = _DAY.match(value.strip())
-        if day is None:
-            if type_.removeprefix("Nullable(").startswith("DateTime") and value.strip().isdigit():
-                continue  # a Unix timestamp is a DateTime too
-            raise Refused(f"parameter {name}={value!r} is not a {type_.strip()} (YYYY-MM-DD)")
+        bare, lowered = _bare_type(type_), type_.lower()
+        if "date" in lowered:
+            _check_days(name, value, type_, lowered)
+        elif (integer := _INTEGER.match(bare)) is not None:
+            bits, signed = int(integer.group(2)), not integer.group(1)
+            low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+            try:
+                number = int(value.strip())
+            except ValueError:
+                raise Refused(f"parameter {name}={value!r} is not a {bare}") from None
+            if not low <= number <= high:
+                raise Refused(f"parameter {name}={value!r} is out of {bare}'s range ({low} to {high})")
+
+
+def _check_days(name: str, value: str, type_: str, lowered: str) -> None:
+    found = False
+    for match in _DAY_TIME.finditer(value):
+        found = True
+        year, month, day, hour, minute, second = (int(g) if g is not None else 0 for g in match.groups())
         try:
-            date(*map(int, day.groups()))
+            when = date(year, month, day)
+        except ValueError:
+            raise Refused(f"parameter {name}={value!r}: no such day") from None
+        if hour > 23 or minute > 59 or second > 59:
+            raise Refused(f"parameter {name}={value!r}: no such time of day")
+        low, high = next((lo, hi) for key, lo, hi in _DAY_RANGES if key in lowered)
+        if not low <= when <= high:
+            raise Refused(f"parameter {name}={value!r}: outside {type_.strip()}'s range ({low} to {high})")
+    stripped = value.strip()
+    if found or stripped.startswith(("[", "(", "{")):  # a container's dates were checked above
+        return
+    if re.fullmatch(r"\d+(\.\d+)?", stripped) is None:
+        raise Refused(f"parameter {name}={value!r} is not a {type_.strip()} (YYYY-MM-DD)")
+    if len(stripped) == 8 and "time" not in lowered:  # YYYYMMDD; other digits are a Unix time or a day number
+        try:
+            date(int(stripped[:4]), int(stripped[4:6]), int(stripped[6:]))
         except ValueError:
             raise Refused(f"parameter {name}={value!r}: no such day") from None
 
@@ -194,7 +236,7 @@ class SqlDoor:
     def check(self, text: str, parameters: dict[str, str] | None = None) -> str:
         """The canonical statement when it passes the door; else Refused with a one-line reason."""
         statement = self.canonical(text)
-        check_date_parameters(statement, parameters)
+        check_typed_parameters(statement, parameters)
         first_word = statement.split(None, 1)[0].upper()
         try:
             dump = self.client.raw_query(f"EXPLAIN AST {statement}", parameters=as_text_parameters(parameters),

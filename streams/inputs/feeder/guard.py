@@ -37,6 +37,8 @@ def check_url(url: str, allow_private: bool) -> None:
         host = (URL(url).host or "").strip("[]")
     except ValueError:
         raise BlockedAddress(f"unreadable host: {url[:200]}") from None
+    if "\0" in host or any(ord(c) < 0x20 for c in host):  # inet_aton and the resolver raise ValueError on them
+        raise BlockedAddress(f"unreadable host: {url[:200]!r}")
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:

@@ -175,10 +175,24 @@ def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_
     return sig.tolist()
 
 
+def valid_signature(values: Sequence[int], num_perm: int = NUM_PERM) -> bool:
+    """Exactly `num_perm` values, each a uint32: anything else (a damaged or hand-made record) is not a signature."""
+    if len(values) != num_perm:
+        return False
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    if array.dtype == np.uint32:
+        return True
+    return array.dtype.kind in "iu" and bool((array >= 0).all() and (array < 1 << 32).all())
+
+
 def current_signature(text: str, values: Sequence[int], scheme: str | None) -> list[int]:
     """`values` when they are a signature of `SCHEME`, else the text's signature now: a signature stored or sent by
-    another scheme (None: a record from before schemes, `LEGACY_SCHEME`) is recomputed, never compared."""
-    if scheme == SCHEME and len(values):
+    another scheme (None: a record from before schemes, `LEGACY_SCHEME`), or values that are no signature at all
+    (wrong length, out of range), are recomputed, never compared."""
+    if scheme == SCHEME and valid_signature(values):
         return list(values)
     return signature(text) if text else []
 
@@ -348,7 +362,7 @@ class StoryIndex:
         another scheme is not kept: the article is then matched exactly only)."""
         if article_id in self.entries:
             return
-        usable = scheme == self.scheme and len(values) == self.bands * self.rows
+        usable = scheme == self.scheme and valid_signature(values, self.bands * self.rows)
         sig = np.asarray(values, dtype=np.uint32) if usable else None
         seq = next(self._seq)
         buckets = tuple((person, published_at.date()) for person in persons) if sig is not None else ()
