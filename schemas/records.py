@@ -179,10 +179,14 @@ class StoryArticle(Record):
     model_version: str | None = Field(None, description=MODEL_VERSION_DOC)
 
 
+# Where a dead letter can come from: the entry points, the archive's re-send, each stage, the sink.
+DEAD_LETTER_STAGES = ("ingest", "feed", "archive", "clean", "entities", "stories", "sink")
+
+
 class DeadLetter(Record):
     """Topic `dead-letters`: a document that did not become an article, and why."""
 
-    stage: str
+    stage: str = Field(description="Where it stopped: one of " + ", ".join(DEAD_LETTER_STAGES) + " (process: offline).")
     reason: str = Field(description="Short, stable reason, e.g. 'empty', 'binary', 'oversized', 'no article text'.")
     error: str | None = Field(None, description="Details: exception text or validation error.")
     source: str | None = None

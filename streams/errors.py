@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -18,6 +19,17 @@ class UserError(Exception):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
+
+
+def make_directory(path: Path, setting: str) -> Path:
+    """`path` created if missing, or a UserError naming the setting to fix (a file there, a read-only place)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(f"{setting}: {path} is a file, not a folder") from None
+    except OSError as exc:
+        raise UserError(f"{setting}: cannot create the folder {path}: {exc.strerror or exc}") from None
+    return path
 
 
 _NOISE = (

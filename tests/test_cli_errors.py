@@ -292,7 +292,8 @@ def test_unreachable_services_and_a_bad_data_dir(data_dir, monkeypatch, capsys):
 
     Path("a-file").write_text("")
     monkeypatch.setenv("NEWSSTREAM_DATA_DIR", "a-file")
-    assert run_cli(["run"], capsys) == (2, "newsstream: NEWSSTREAM_DATA_DIR=a-file: File exists\n")
+    code, err = run_cli(["run"], capsys)
+    assert (code, err) == (2, f"newsstream: NEWSSTREAM_DATA_DIR=a-file: {Path('a-file').resolve()} is a file, not a folder\n")
 
 
 def test_a_zombie_broker_is_not_taken_for_a_running_one(tmp_path):
@@ -431,3 +432,37 @@ def test_an_unknown_option_before_the_command_is_named_not_taken_for_a_missing_c
         cli.main([])
     assert exit_.value.code == 2
     assert "required: COMMAND" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["demo"], ["run"]])
+def test_a_data_dir_that_cannot_be_a_folder_is_one_line(command, capsys, tmp_path, monkeypatch):
+    """`NEWSSTREAM_DATA_DIR=/etc/passwd newsstream migrate` (or demo) printed three chained tracebacks."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    monkeypatch.setenv("NEWSSTREAM_DATA_DIR", str(a_file))
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newsstream: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert str(a_file) in err and ("Not a directory" in err or "is a file, not a folder" in err)
+
+
+def test_replay_refuses_a_stage_no_dead_letter_comes_from(capsys):
+    """`replay --stage nosuch --dry-run` answered `selected: 0` and exit 0."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["replay", "--stage", "nosuch", "--dry-run"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newsstream replay: argument --stage: invalid choice: 'nosuch'") and err.count("\n") == 1
+
+
+def test_every_stage_that_writes_dead_letters_is_a_replay_choice():
+    import re
+
+    from schemas.records import DEAD_LETTER_STAGES
+    from tests.conftest import ROOT
+
+    named = set()
+    for path in (ROOT / "streams").rglob("*.py"):
+        named |= set(re.findall(r'dead_letter\("([a-z_-]+)"', path.read_text()))
+    named |= {"clean", "entities", "stories"}  # the stage runner's names (streams/pipeline/topology.py)
+    assert named - {"process"} <= set(DEAD_LETTER_STAGES)  # process is offline: its lines, not the topic

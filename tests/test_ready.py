@@ -141,3 +141,34 @@ def test_the_index_reads_the_unsunk_stories_before_the_warehouse(monkeypatch, tm
     monkeypatch.setattr(app.warehouse_gate, "query", query)
     assert asyncio.run(app.story_index_owner.load(StoryIndex())) == (0, 0)
     assert order == ["unsunk stories", "warehouse"]
+
+
+def _supervise_exiting_children(monkeypatch, tmp_path, reachable: list[bool]) -> tuple[int, list]:
+    """Supervisor.run over children that each exit at once with 2 (the worker's `cannot reach Kafka`)."""
+    started = []
+
+    def popen(cmd, env, **_):
+        started.append(cmd)
+        if len(started) > 3:  # a loop: stop it so the test ends and says so
+            supervisor.stopping = True
+        return SimpleNamespace(poll=lambda: 2, returncode=2, wait=lambda timeout=None: 2, pid=0,
+                               send_signal=lambda sig: None, kill=lambda: None)
+
+    answers = iter(reachable)
+    monkeypatch.setattr(worker.subprocess, "Popen", popen)
+    monkeypatch.setattr(worker, "_kafka_reachable", lambda url: next(answers, reachable[-1]))
+    monkeypatch.setattr(worker.signal, "signal", lambda *a: None)
+    monkeypatch.setattr(worker.time, "sleep", lambda s: None)
+    supervisor = worker.Supervisor(_settings(tmp_path), "kafka://127.0.0.1:1")
+    return supervisor.run(), started
+
+
+def test_a_kafka_url_that_never_answered_is_not_retried_forever(monkeypatch, tmp_path):
+    """`KAFKA_URL=kafka://127.0.0.1:1 newsstream run` restarted its worker every few seconds, for ever."""
+    code, started = _supervise_exiting_children(monkeypatch, tmp_path, [False])
+    assert (code, len(started)) == (2, 1)
+
+
+def test_a_kafka_that_answered_and_went_away_is_waited_for(monkeypatch, tmp_path):
+    code, started = _supervise_exiting_children(monkeypatch, tmp_path, [True, False])
+    assert len(started) > 1, "restarted with backoff until Kafka answers again"

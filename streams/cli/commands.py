@@ -10,7 +10,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from streams.errors import UserError
+from schemas.records import DEAD_LETTER_STAGES
+from streams.errors import UserError, make_directory
 
 
 def _settings():
@@ -145,10 +146,7 @@ def cmd_run(args) -> int:
     from streams.runtime.worker import run_worker
 
     settings = _settings()
-    try:
-        settings.data_path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"NEWSSTREAM_DATA_DIR={settings.data_dir}: {exc.strerror or exc}") from exc
+    make_directory(settings.data_path, f"NEWSSTREAM_DATA_DIR={settings.data_dir}")
     return run_worker(settings) or 0
 
 
@@ -563,7 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
   newsstream replay --stage clean --reason timeout --dry-run
   newsstream replay --since 2024-05-01T00:00:00
 """, cmd_replay)
-    p.add_argument("--stage", help="only dead letters of this stage (clean, entities, stories, sink)")
+    p.add_argument("--stage", choices=DEAD_LETTER_STAGES, metavar="STAGE",
+                   help="only dead letters of this stage (" + ", ".join(DEAD_LETTER_STAGES) + ")")
     p.add_argument("--reason", help="only dead letters with this reason")
     p.add_argument("--since", type=_when, help="only dead letters written since this time (ISO 8601)")
     p.add_argument("--dry-run", action="store_true", help="only count them")

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from samples import BAD_DIR, CORPUS_DIR
-from streams.errors import UserError
+from streams.errors import UserError, make_directory
 from streams.inputs.ingest import ingest
 from streams.runtime.broker import LocalBroker, free_port
 from streams.runtime.webauth import server_token
@@ -71,7 +71,7 @@ def run_demo(settings: Settings, paths: list[Path] | None = None, timeout: float
     paths = paths or [CORPUS_DIR, BAD_DIR]
     demo_dir = settings.data_path / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
-    demo_dir.mkdir(parents=True)
+    make_directory(demo_dir, f"NEWSSTREAM_DATA_DIR={settings.data_dir}")
     web_port = free_port()
     with LocalBroker(demo_dir) as broker:
         print(f"1/4 local broker (Tansu) on {broker.url}")

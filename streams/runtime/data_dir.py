@@ -11,7 +11,7 @@ import socket
 import sys
 from pathlib import Path
 
-from streams.errors import UserError
+from streams.errors import UserError, make_directory
 from streams.runtime.broker import free_port
 from streams.settings import Settings
 
@@ -85,7 +85,7 @@ def claim_data_dir(settings: Settings) -> WorkerLock | None:
     """
     if not settings.run_sink:
         return None
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    make_directory(settings.data_path, f"NEWSSTREAM_DATA_DIR={settings.data_dir}")
     lock = WorkerLock(worker_lock_file(settings))
     if lock.acquire():
         return lock

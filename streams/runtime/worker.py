@@ -133,6 +133,9 @@ class Supervisor:
         if self.external_url is None:
             started_at = self._start_broker()
             print(f"local broker (Tansu) on {self.url}", file=sys.stderr)
+        # Kafka that answered once and went away is waited for; one that never answered is a wrong KAFKA_URL (or not
+        # up yet: compose starts workers once Kafka is healthy, and restarts them): the worker's one line, no loop.
+        kafka_answered = self.external_url is not None and _kafka_reachable(self.external_url)
         try:
             self._start_child(started_at)
             wait = 1.0
@@ -167,7 +170,9 @@ class Supervisor:
                     self._start_child(datetime.fromisoformat(asked["broker_started_at"]))
                     continue
                 worked = time.monotonic() - self.child_started > WORKED_SECONDS
-                if self.external_url is not None and (worked or not _kafka_reachable(self.external_url)):
+                kafka_answered = kafka_answered or worked
+                if self.external_url is not None and (worked or kafka_answered
+                                                      and not _kafka_reachable(self.external_url)):
                     # A worker that ran a while, or lost Kafka, is started again; one that fails at start (a bad
                     # setting, a busy port) is not: its exit code and message are the answer.
                     self.restarts += 1

@@ -31,7 +31,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.binding import bind_query
 
 from schemas import MIGRATIONS_DIR
-from streams.errors import UserError
+from streams.errors import UserError, make_directory
 from streams.warehouse.sql_door import Answer, Busy, Limits, QueryFailed, Refused, SqlDoor
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class Warehouse:
         (no broker, a bad option) neither creates nor locks the embedded directory."""
         if self._client is None:
             if self.embedded:
-                Path(self.url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+                make_directory(Path(self.url.removeprefix("chdb://")), f"the embedded warehouse {self.url}")
                 _OPENED_HERE.add(self.url)
                 bootstrap = clickhouse_connect.get_client(dsn=self.url)
                 bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}")
