@@ -764,3 +764,10 @@ def test_the_default_cap_is_ten_thousand_pages_a_run(tmp_path, monkeypatch):
     monkeypatch.setattr(reconcile_module, "resend_archived", fake_resend)
     report = run(reconcile(settings, KAFKA, ledger(), grace_seconds=0))
     assert report.missing == 10_001 and len(sent[0]) == 10_000 and sent[0][-1] == "p09999"
+
+
+def test_a_young_page_that_already_has_its_outcome_is_not_in_flight(tmp_path):
+    """`reconcile --dry-run` said in_flight 9 while the ledger held an outcome for all 9 pages."""
+    settings = archived(tmp_path, [5, 10, 3600])
+    report = run(reconcile(settings, KAFKA, ledger("p000", "p002"), grace_seconds=60, dry_run=True))
+    assert (report.archived, report.missing, report.in_flight) == (3, 0, 1)

@@ -144,8 +144,9 @@ async def reconcile(settings: Settings, kafka_url: str, query: Query, *, metrics
         lambda: archive.first_by_page(archive.entries(store, problems=report.archive_problems)))
     report.archived = len(pages)
     old = [e for e in pages.values() if e.entered_at <= cutoff]
-    report.in_flight = len(pages) - len(old)
-    done = await landed(query, [e.page_id for e in old])
+    young = [e.page_id for e in pages.values() if e.entered_at > cutoff]
+    done = await landed(query, [e.page_id for e in old] + young)
+    report.in_flight = sum(page_id not in done for page_id in young)  # inside the grace and without an outcome yet
     wanted = sorted((e for e in old if e.page_id not in done), key=lambda e: e.entered_at)
     report.missing = len(wanted)
     report.sample = [{"page_id": e.page_id, "url": e.url, "source": e.source, "entered_at": e.entered_at.isoformat()}
