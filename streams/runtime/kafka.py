@@ -194,9 +194,9 @@ class KafkaClients:
         # Manual assignment with the group's id: reads the group's committed offsets without joining the group.
         # A short fetch wait: an empty fetch answers "nothing past here" sooner.
         consumer = self.reader(group=group, fetch_max_wait_ms=50)
-        await consumer.start()
         out: list[bytes] = []
         try:
+            await consumer.start()  # inside: a start that fails (no broker) still stops the consumer
             tps = [TopicPartition(topic, p) for p in range(partitions)]
             consumer.assign(tps)
             for tp in tps:
