@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import orjson
 import pytest
 
 from streams.inputs.paths import iter_documents
@@ -174,3 +175,16 @@ def test_a_page_dateline_is_read_from_visible_text_across_tags_and_never_from_sc
     only_script = page.replace("<span>24</span> <b>نوفمبر</b> 2016", "")
     undated = clean_page(only_script, url="https://news.example/lavrov", source="t", fetched_at=fetched, limits=LIMITS)
     assert undated.published_source == "fetched"
+
+
+def test_a_json_file_with_markup_inside_is_not_an_article():
+    """A folder's manifest.json (pages' ground truth, HTML snippets in strings) came out as an article titled '['."""
+    body = " ".join(["الرئيس الروسي فلاديمير بوتين يستقبل وزير الخارجية في موسكو"] * 20)
+    manifest = orjson.dumps([{"file": "001.html", "title": "<h1>عنوان</h1>", "first": f"<p>{body}</p>"}])
+    for page in (manifest, manifest.decode(), b"\n  " + manifest):
+        with pytest.raises(Rejected) as info:
+            clean_page(page, url=None, source="manifest.json", limits=LIMITS)
+        assert (info.value.reason, info.value.detail) == ("not html", "a JSON document")
+    # A page that merely starts with a brace is still a page.
+    page = "{<html><body><article><h1>T</h1><p>" + body + "</p><p>" + body + "</p></article></body></html>"
+    assert clean_page(page, url=None, source="t", limits=LIMITS).text

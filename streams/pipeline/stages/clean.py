@@ -30,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
+import orjson
 import py3langid
 import trafilatura
 from htmldate import find_date
@@ -724,6 +725,14 @@ def _gunzip(page: bytes, max_bytes: int) -> bytes:
     return out
 
 
+def _is_json(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def clean_page(
     page: bytes | str,
     *,
@@ -752,6 +761,8 @@ def clean_page(
             raise Rejected("binary", "NUL characters")
     if not _HTML_TAG.search(html[:100_000]):
         raise Rejected("not html", "no HTML markup")
+    if html.lstrip()[:1] in ("{", "[") and _is_json(html):  # a JSON file (a manifest, an API answer) beside pages
+        raise Rejected("not html", "a JSON document")
 
     tree = load_html(html)
     if tree is None:
