@@ -17,6 +17,7 @@ from streams.inputs.feeder.fetch import Fetcher, FetchPolicy
 from streams.inputs.feeder.run import Feeder
 from streams.inputs.feeder.store import SeenStore
 from tests.conftest import CORPUS
+from tests.loopback import loopback_sites
 
 PAGE = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()
 POLICY = FetchPolicy(allow_private=True, host_delay_seconds=0, backoff_seconds=0.01, max_bytes=20_000, retries=1)
@@ -43,23 +44,8 @@ class Site:
 
 @pytest.fixture
 async def serve():
-    runners = []
-
-    async def start(routes) -> Site:
-        site = Site(routes)
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", site.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        tcp = web.TCPSite(runner, "127.0.0.1", 0)
-        await tcp.start()
-        site.base = f"http://127.0.0.1:{tcp._server.sockets[0].getsockname()[1]}"
-        runners.append(runner)
-        return site
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+    async with loopback_sites(Site) as start:
+        yield start
 
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}

@@ -19,6 +19,7 @@ from streams.inputs.feeder.config import Source
 from streams.inputs.feeder.store import SeenStore
 from streams.settings import Settings
 from tests.conftest import CORPUS
+from tests.loopback import loopback_sites
 
 PAGE = (CORPUS / "01-rt-lavrov-west-signals.html").read_bytes()
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -46,23 +47,8 @@ class Site:
 
 @pytest.fixture
 async def serve():
-    runners = []
-
-    async def start(routes) -> Site:
-        site = Site(routes)
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", site.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        tcp = web.TCPSite(runner, "127.0.0.1", 0)
-        await tcp.start()
-        site.base = f"http://127.0.0.1:{tcp._server.sockets[0].getsockname()[1]}"
-        runners.append(runner)
-        return site
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+    async with loopback_sites(Site) as start:
+        yield start
 
 
 # --- run_feeder: the process wiring ------------------------------------------------------------------------------
