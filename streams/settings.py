@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     max_mentions: int = Field(
         1000, ge=1, description="NEWSSTREAM_MAX_MENTIONS: mentions kept per article (the first ones by position)."
     )
+    entities_batch_size: int = Field(
+        64, ge=1, le=4096,
+        description="NEWSSTREAM_ENTITIES_BATCH_SIZE: articles the entities step takes at once (its recognizer runs "
+        "once per batch, cheaper per article), in the stream and in `process`. 1: one article at a time.",
+    )
+    entities_batch_seconds: float = Field(
+        0.05, gt=0, le=60,
+        description="NEWSSTREAM_ENTITIES_BATCH_SECONDS: longest wait of the entities agent for a batch to fill before "
+        "it runs on the articles it has (the latency one article may gain in the stream).",
+    )
     stream_buffer: int = Field(
         256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
     )
