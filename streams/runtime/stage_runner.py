@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +32,7 @@ log = logging.getLogger("newsstream")
 Send = Callable[[str, bytes | None, dict], Awaitable[Any]]
 """`await send(topic key, message key, value)`: produce to one of the topology's topics."""
 Step = Callable[[Any, RawRef | None], BaseModel]
-BatchStep = Callable[[list[tuple[Any, RawRef | None]]], list[BaseModel | Exception]]
+BatchStep = Callable[[list[tuple[Any, RawRef | None]]], Sequence[BaseModel | Exception]]
 """`step` over many (value, ref) pairs at once: one result or one exception per pair, in order."""
 RefOf = Callable[[Any, Any], RawRef | None]
 """`ref_of(value, message)`: the raw page reference a dead letter of this stage carries."""
@@ -134,6 +134,7 @@ class StageRunner:
             await self.ready.wait()
         stage = self.stage
         ref = self._ref(value, message)
+        result: BaseModel | Exception
         try:
             _check_decoded(value)
             if stage.offload:
@@ -178,7 +179,7 @@ class StageRunner:
             assert stage.batch_step is not None
             results = stage.batch_step(pairs)
             if len(results) == len(pairs):
-                return results
+                return list(results)
             log.error("%s: the batch step gave %d results for %d records", stage.name, len(results), len(pairs))
         except Exception:
             log.exception("%s: the batch step failed; its %d records go one by one", stage.name, len(pairs))
