@@ -126,8 +126,14 @@ class Settings(BaseSettings):
     )
     entities_batch_size: int = Field(
         64, ge=1, le=4096,
-        description="NEWSSTREAM_ENTITIES_BATCH_SIZE: articles the entities step takes at once (its recognizer runs "
-        "once per batch, cheaper per article), in the stream and in `process`. 1: one article at a time.",
+        description="NEWSSTREAM_ENTITIES_BATCH_SIZE: articles `process` passes to the entities step at once (its "
+        "recognizer runs once per batch, cheaper per article). 1: one article at a time.",
+    )
+    entities_agent_batch: int = Field(
+        1, ge=1, le=4096,
+        description="NEWSSTREAM_ENTITIES_AGENT_BATCH: events the stream's entities agent takes at once (Faust "
+        "take_events). 1 (default): one at a time; larger is experimental: the external-broker-restart test "
+        "(tests/test_broker_loss.py) stalls with it (docs/throughput.md).",
     )
     entities_batch_seconds: float = Field(
         0.05, gt=0, le=60,

@@ -127,7 +127,7 @@ def test_the_topology_batches_the_entities_stage_with_the_same_outcome(tmp_path)
     values = [raw_page(d).model_dump(mode="json", exclude_none=True) for d in docs]
     got = {}
     for size in (1, 4):
-        settings = Settings(_env_file=None, data_dir=str(tmp_path / str(size)), entities_batch_size=size,
+        settings = Settings(_env_file=None, data_dir=str(tmp_path / str(size)), entities_agent_batch=size,
                             **{"NEWSSTREAM_SINK": False})
         app = create_app(settings, "kafka://127.0.0.1:1")
         assert (app.agents["entities"].fun.runner.batching is None) == (size == 1)
@@ -136,3 +136,12 @@ def test_the_topology_batches_the_entities_stage_with_the_same_outcome(tmp_path)
                      sorted(DeadLetter.model_validate(v).source for v in out.values("dead-letters")))
     assert got[4] == got[1]
     assert len(got[4][0]) > 5
+
+
+def test_the_entities_agent_takes_one_event_at_a_time_unless_told(tmp_path):
+    """Off by default: the stream batching failed the external-broker-restart test (docs/throughput.md)."""
+    from streams.pipeline.topology import create_app
+
+    settings = Settings(_env_file=None, data_dir=str(tmp_path), **{"NEWSSTREAM_SINK": False})
+    assert settings.entities_agent_batch == 1 and settings.entities_batch_size == 64
+    assert create_app(settings, "kafka://127.0.0.1:1").agents["entities"].fun.runner.batching is None

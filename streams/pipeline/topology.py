@@ -212,11 +212,11 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
         found = iter(entities_many(articles, actors.current(), settings.max_mentions))
         return [next(found) if item is _LATER else item for item in out]
 
-    # cleaned: Article -> entities: ArticleEntities, in batches (NEWSSTREAM_ENTITIES_BATCH_SIZE / _SECONDS)
+    # cleaned: Article -> entities: ArticleEntities, in batches when NEWSSTREAM_ENTITIES_AGENT_BATCH > 1
     entities = StageRunner(Stage("entities", lambda v, ref: entities_step(Article.model_validate(v), actors.current(),
                                                                           settings.max_mentions),
                                  "entities", key=lambda e: e.article.article_id, batch_step=entities_of_many),
-                           send, metrics, batching=Batching(settings.entities_batch_size,
+                           send, metrics, batching=Batching(settings.entities_agent_batch,
                                                             settings.entities_batch_seconds))
     # entities (one partition): ArticleEntities -> stories: StoryArticle, once the index is rebuilt
     stories = StageRunner(Stage("stories", lambda v, ref: story_step(ArticleEntities.model_validate(v), owner.index),
