@@ -31,6 +31,13 @@ def test_building_the_parser_imports_no_pipeline_and_no_pydantic():
     assert heavy == set()
 
 
+def test_the_run_supervisor_imports_no_warehouse_client():
+    """`newsstream run` imports streams.runtime.worker, then starts the broker and the worker's process: the
+    warehouse client (clickhouse_connect) is the worker's, loaded there."""
+    loaded = _loaded_after("import streams.runtime.worker")
+    assert {m for m in loaded if m.split(".")[0] in ("clickhouse_connect", "chdb", "faust", "aiokafka")} == set()
+
+
 def test_the_parsers_plain_names_are_the_schemas():
     from schemas import ACTOR_TYPES
     from schemas.records import ActorType
