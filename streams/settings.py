@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         1, ge=1, le=4096,
         description="NEWSSTREAM_ENTITIES_AGENT_BATCH: events the stream's entities agent takes at once (Faust "
         "take_events). 1 (default): one at a time; larger is experimental: the external-broker-restart test "
-        "(tests/test_broker_loss.py) stalls with it (docs/throughput.md).",
+        "(tests/test_broker_loss.py) stalled in two of three runs with it (docs/throughput.md).",
     )
     entities_batch_seconds: float = Field(
         0.05, gt=0, le=60,
