@@ -114,3 +114,27 @@ def test_a_mention_that_does_not_validate_is_still_refused(dictionary, monkeypat
     alias = (actor.aliases.get("ar") or actor.aliases.get("en") or [actor.name])[0]
     with pytest.raises(ValueError, match="type"):
         entities_stage.extract_mentions(f"قال {alias} امس", dictionary)
+
+
+def test_entities_from_spans_given_are_those_from_the_recognizer_asked(texts, dictionary, monkeypatch):  # noqa: F811
+    """extract_entities(spans=...) with recognize_many's names of a batch gives what it gives asking recognize()
+    itself, and then does not ask it (the batch caller has the names already)."""
+    recognizer = shipped()
+    normalized = [normalize_with_map(t) for t in texts]
+    batch = recognizer.recognize_many(list(texts), normalized)
+    expected = []
+    for text, norm in zip(texts, normalized, strict=True):
+        mentions = entities_stage.extract_mentions(text, dictionary, norm)
+        candidates = candidates_stage.find_candidates(text, mentions, norm)
+        expected.append((mentions, candidates,
+                         entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer, norm)))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recognize() asked although the spans were given")
+
+    monkeypatch.setattr(recognizer, "recognize", refuse)
+    for text, norm, spans, (mentions, candidates, entities) in zip(texts, normalized, batch, expected, strict=True):
+        assert entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer, norm,
+                                               spans=spans) == entities
+    text = "قال وزير الخارجية الروسي سيرغي لافروف إن الرئيس بشار الأسد التقى لافروف في دمشق."
+    assert entities_stage.extract_entities(text, [], [], dictionary, recognizer, spans=[]) == []  # none given: none

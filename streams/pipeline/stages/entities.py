@@ -215,11 +215,13 @@ def _is_person(item: Mention | Span) -> bool:
 
 def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequence[Mention],
                      dictionary: ActorDictionary, recognizer: Recognizer,
-                     normalized: tuple[str, Sequence[int]] | None = None) -> list[Entity]:
+                     normalized: tuple[str, Sequence[int]] | None = None,
+                     spans: Sequence[Span] | None = None) -> list[Entity]:
     """Every name in the text, in order. Dictionary mentions come first and keep their actor (precision);
     the recognizer adds the names they miss, linked to an actor when their bare form is an alias; a person's
     surname alone later in the text takes the full name's key and actor, and its later uses the recognizer
-    did not tag are added; title-pattern candidates fill what is still uncovered."""
+    did not tag are added; title-pattern candidates fill what is still uncovered. `spans`: the recognizer's
+    names for this text when the caller has them already (recognize_many over a batch), else it is asked here."""
     norm, index = normalized or normalize_with_map(text)
     index = original_index(text, index)
     known = recognizer.gazetteer.words["PER"]
@@ -238,7 +240,9 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
     items: list[tuple[int, int, Mention | Span]] = [(m.start, m.end, m) for m in mentions]
     widened: dict[int, tuple[int, int]] = {}  # mention position -> its person name's span, grown by the recognizer
     overlapping = _overlap_finder(mentions)
-    for span in recognizer.recognize(text, (norm, index)):
+    if spans is None:
+        spans = recognizer.recognize(text, (norm, index))
+    for span in spans:
         o_start, o_end = _original_span(text, index, span.start, span.end)
         if occupied.find(1, o_start, o_end) < 0:
             items.append((o_start, o_end, span))
