@@ -5,15 +5,18 @@ corpus, the labeled set, ANERcorp's development sentences (when ../shared/ner is
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import re
 from array import array
 
+import ahocorasick
 import pytest
 
 import tests.linking_reference as reference
 from schemas.records import Entity, Mention
 from streams.pipeline.arabic import normalize_with_map
-from streams.pipeline.ner.model import shipped
+from streams.pipeline.ner.model import Span, shipped
 from streams.pipeline.offsets import original_index
 from streams.pipeline.stages import candidates as candidates_stage
 from streams.pipeline.stages import entities as entities_stage
@@ -138,3 +141,71 @@ def test_entities_from_spans_given_are_those_from_the_recognizer_asked(texts, di
                                                spans=spans) == entities
     text = "قال وزير الخارجية الروسي سيرغي لافروف إن الرئيس بشار الأسد التقى لافروف في دمشق."
     assert entities_stage.extract_entities(text, [], [], dictionary, recognizer, spans=[]) == []  # none given: none
+
+
+def _with_spans(monkeypatch, recognizer, spans):
+    """The recognizer answering `spans` for any text: the reference asks it, the stage is given them."""
+    monkeypatch.setattr(recognizer, "recognize", lambda text, normalized=None: list(spans))
+
+
+def test_a_name_seen_before_links_as_each_article_says(dictionary, monkeypatch):
+    """What is kept per name across articles is only what does not depend on the article: a short form (لافروف)
+    links to its actor only in an article that names the actor, whatever an earlier article linked it to."""
+    recognizer = shipped()
+    text = "قال سيرغي لافروف امس ثم قال لافروف"
+    norm, _ = normalize_with_map(text)
+    at = norm.rindex("لافروف")
+    spans = [Span("PER", at, at + len("لافروف"), ("لافروف",))]
+    full = [m for m in entities_stage.extract_mentions(text, dictionary) if m.start == text.index("سيرغي")]
+    assert [m.actor_id for m in full] == ["sergey-lavrov"]
+    answers = []
+    for mentions in (full, [], full, []):
+        got = entities_stage.extract_entities(text, mentions, [], dictionary, recognizer, spans=spans)
+        _with_spans(monkeypatch, recognizer, spans)
+        assert got == reference.extract_entities(text, mentions, [], dictionary, recognizer)
+        monkeypatch.undo()
+        answers.append([e.actor_id for e in got if e.start == text.rindex("لافروف")])
+    assert answers == [["sergey-lavrov"], [None], ["sergey-lavrov"], [None]]
+
+
+def test_another_dictionary_is_not_answered_from_the_last_ones_names(dictionary, monkeypatch):
+    """A reloaded dictionary (another object, another automaton) links by its own aliases, not by what was kept
+    for the one before."""
+    recognizer = shipped()
+    text = "قال سيرغي لافروف امس"
+    norm, _ = normalize_with_map(text)
+    start = norm.index("سيرغي")
+    spans = [Span("PER", start, start + len("سيرغي لافروف"), ("سيرغي", "لافروف"))]
+    without = ahocorasick.Automaton()
+    for key, entry in dictionary.automaton.items():
+        if "sergey-lavrov" not in entry.actor_ids:
+            without.add_word(key, entry)
+    without.make_automaton()
+    other = dataclasses.replace(dictionary, automaton=without)
+    actors = []
+    for d in (dictionary, other, dictionary):
+        got = entities_stage.extract_entities(text, [], [], d, recognizer, spans=spans)
+        _with_spans(monkeypatch, recognizer, spans)
+        assert got == reference.extract_entities(text, [], [], d, recognizer)
+        monkeypatch.undo()
+        actors.append([e.actor_id for e in got])
+    assert actors == [["sergey-lavrov"], [None], ["sergey-lavrov"]]
+
+
+def test_entities_of_reshuffled_articles_are_unchanged(texts, dictionary):  # noqa: F811
+    """Fuzzed: articles made of the corpus's and ANERcorp's lines in random orders, so the same names come back in
+    other articles with other neighbours and other dictionary mentions; each twice (the kept names then warm)."""
+    rng = random.Random(15)
+    lines = [line for text in texts for line in text.split("\n") if line.strip()]
+    recognizer = shipped()
+    for _ in range(40):
+        text = "\n".join(rng.sample(lines, min(len(lines), rng.randint(1, 14))))
+        normalized = normalize_with_map(text)
+        mentions = entities_stage.extract_mentions(text, dictionary, normalized)
+        if rng.random() < 0.3:  # some mentions left out: other actors named, other short forms resolved
+            mentions = [m for m in mentions if rng.random() < 0.5]
+        candidates = candidates_stage.find_candidates(text, mentions, normalized)
+        expected = reference.extract_entities(text, mentions, candidates, dictionary, recognizer, normalized)
+        for _ in range(2):
+            assert entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer,
+                                                   normalized) == expected, text[:200]
