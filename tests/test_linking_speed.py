@@ -11,7 +11,9 @@ import re
 from array import array
 
 import ahocorasick
+import numpy as np
 import pytest
+from pydantic import ValidationError
 
 import tests.linking_reference as reference
 from schemas.records import Entity, Mention
@@ -209,3 +211,15 @@ def test_entities_of_reshuffled_articles_are_unchanged(texts, dictionary):  # no
         for _ in range(2):
             assert entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer,
                                                    normalized) == expected, text[:200]
+
+
+def test_entities_validated_strictly_first_are_what_lax_validation_gives(monkeypatch):
+    """Rows only lax validation takes (a numpy integer offset) give what they gave; a bad row is still refused."""
+    row = {"type": "person", "surface": "لافروف", "start": 3, "end": 9, "key": "لافروف", "actor_id": None}
+    numpy_row = {**row, "start": np.int64(3), "end": np.int32(9)}
+    assert entities_stage._validated_entities([row, numpy_row]) == [Entity(**row), Entity(**row)]
+    assert all(type(e.start) is int for e in entities_stage._validated_entities([numpy_row]))
+    with pytest.raises(ValidationError, match="type"):
+        entities_stage._validated_entities([row, {**row, "type": "planet"}])
+    with pytest.raises(ValidationError, match="start"):
+        entities_stage._validated_entities([{**row, "start": "three"}])

@@ -14,7 +14,7 @@ from functools import lru_cache
 from operator import itemgetter
 
 import ahocorasick
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from schemas.records import ActorType, Entity, Mention
 from streams.pipeline.arabic import _DROP, is_mark, normalize, normalize_with_map, word_chars
@@ -225,7 +225,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
     norm, index = normalized or normalize_with_map(text)
     index = original_index(text, index)
     links = _links(dictionary, recognizer)
-    known, form_of, tails_of, key_of = links.known, links.form, links.tails, links.actor_key
+    known, form_of, tails_of, key_of, mention_of = links.known, links.form, links.tails, links.actor_key, links.mention
     named = {m.actor_id for m in mentions}
     found: list[tuple[int, int, dict]] = []  # (start, end, the entity's fields): validated as one list at the end
     occupied = bytearray(len(text) + 1)  # 1 where a name already stands: an overlap test is one C-level find
@@ -270,10 +270,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
     for o_start, o_end, item in items:
         surface = text[o_start:o_end]
         if type(item) is not Span and isinstance(item, Mention):
-            actor = dictionary.actors[item.actor_id]
-            actor_id, kind = actor.actor_id, actor.type
-            key = key_of(actor)
-            words: tuple[str, ...] = _name_words(surface) if kind == "person" else ()
+            actor_id, kind, key, tails = mention_of(item.actor_id, surface)
         else:
             words = tuple(item.words)  # the cache's key (a Span's words are a tuple already: no copy)
             kind = _RECOGNIZER_TYPES[item.kind]
@@ -285,10 +282,12 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
                 kind = actor.type
             elif kind == "person" and bare in surnames:
                 key, actor_id, _ = surnames[bare]
-        if kind == "person":  # its surname, or last words (احمدي نجاد), may follow alone; a one-word name again
-            for tail in tails_of(words):  # the whole name too: a later repeat the recognizer missed
-                if tail not in surnames:
-                    surnames[tail] = (key, actor_id, o_end)
+            tails = tails_of(words) if kind == "person" else ()
+        # A person's surname, or last words (احمدي نجاد), may follow alone; a one-word name again; the whole name
+        # too: a later repeat the recognizer missed.
+        for tail in tails:
+            if tail not in surnames:
+                surnames[tail] = (key, actor_id, o_end)
         found.append((o_start, o_end, {"type": kind, "surface": surface, "start": o_start, "end": o_end,
                                        "key": key, "actor_id": actor_id}))
         occupied[o_start:o_end] = b"\x01" * (o_end - o_start)
@@ -308,7 +307,17 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
                                            "key": name_key(normalize(c.surface).split(), known), "actor_id": None}))
             occupied[c.start:c.end] = b"\x01" * (c.end - c.start)
     found.sort(key=_FIRST)
-    return _ENTITIES.validate_python([row for _, _, row in found])
+    return _validated_entities([row for _, _, row in found])
+
+
+def _validated_entities(rows: list[dict]) -> list[Entity]:
+    """The rows as Entity models. Strict first: built here from str and int, they pass it in ~2/3 of the time of
+    lax validation (no coercion tried); a row that only lax validation accepts (an offset as a numpy integer from
+    a caller's index) gets exactly what it got before, and a bad row the same error."""
+    try:
+        return _ENTITIES.validate_python(rows, strict=True)
+    except ValidationError:
+        return _ENTITIES.validate_python(rows)
 
 
 _NAMES_KEPT = 100_000  # distinct names (word tuples) a _NameLinks keeps before it starts over
@@ -329,6 +338,7 @@ class _NameLinks:
         self._forms: dict[tuple[str, ...], tuple[str, AliasEntry | None, str]] = {}
         self._tails: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._actor_keys: dict[str, str] = {}
+        self._mentions: dict[tuple[str, str], tuple[str, ActorType, str, tuple[str, ...]]] = {}
 
     def serves(self, dictionary: ActorDictionary, recognizer: Recognizer) -> bool:
         return (self.dictionary is dictionary and self.recognizer is recognizer and self.actors is dictionary.actors
@@ -356,6 +366,18 @@ class _NameLinks:
             got = self._tails[words] = tuple(
                 tail for tail in (bare_form(words[n:], known) for n in range(len(words)))
                 if len(tail) >= 3 and tail not in not_names and tail not in common and tail not in _NOT_SURNAMES)
+        return got
+
+    def mention(self, actor_id: str, surface: str) -> tuple[str, ActorType, str, tuple[str, ...]]:
+        """(actor id, type, key, tails if a person) of a dictionary mention of an actor as `surface`."""
+        got = self._mentions.get((actor_id, surface))
+        if got is None:
+            if len(self._mentions) >= _NAMES_KEPT:
+                self._mentions.clear()
+            actor = self.dictionary.actors[actor_id]
+            person = actor.type == "person"
+            got = self._mentions[actor_id, surface] = (actor.actor_id, actor.type, self.actor_key(actor),
+                                                       self.tails(_name_words(surface)) if person else ())
         return got
 
     def actor_key(self, actor: Actor) -> str:
