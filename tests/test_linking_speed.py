@@ -223,3 +223,20 @@ def test_entities_validated_strictly_first_are_what_lax_validation_gives(monkeyp
         entities_stage._validated_entities([row, {**row, "type": "planet"}])
     with pytest.raises(ValidationError, match="start"):
         entities_stage._validated_entities([{**row, "start": "three"}])
+
+
+def test_the_kept_names_start_over_when_full_and_change_no_entity(texts, dictionary, monkeypatch):  # noqa: F811
+    """Past _NAMES_KEPT names a table starts over (bounded memory on an endless stream); the entities stay the
+    reference's."""
+    monkeypatch.setattr(entities_stage, "_NAMES_KEPT", 3)
+    monkeypatch.setattr(entities_stage, "_last_links", None)
+    recognizer = shipped()
+    for text in texts[:40]:
+        normalized = normalize_with_map(text)
+        mentions = entities_stage.extract_mentions(text, dictionary, normalized)
+        candidates = candidates_stage.find_candidates(text, mentions, normalized)
+        assert (entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer, normalized)
+                == reference.extract_entities(text, mentions, candidates, dictionary, recognizer, normalized))
+        links = entities_stage._last_links
+        assert links is not None
+        assert max(len(links._forms), len(links._tails), len(links._mentions)) <= 3
