@@ -77,23 +77,30 @@ def code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-def _fold_array(text: str) -> tuple[str, np.ndarray]:
+def _fold_array(text: str) -> tuple[str, np.ndarray, np.ndarray]:
     """_CHANGED.sub(_replace, text) by one array gather (every _REPLACE key is in the BMP, every value one
-    character or none), and the positions of the dropped characters."""
+    character or none), the positions of the dropped characters and those of the kept ones (the offset map)."""
     codes = code_points(text)
-    mapped = _fold_table()[np.minimum(codes, 0xFFFF)]
-    mapped = np.where(codes > 0xFFFF, codes, mapped)
+    mapped = _fold_table().take(codes, mode="clip")  # a code point past the BMP reads the table's last entry
+    if codes.size and int(codes.max()) > 0xFFFF:
+        mapped = np.where(codes > 0xFFFF, codes, mapped)
     kept = mapped != _DROPPED_CODE
-    return mapped[kept].tobytes().decode("utf-32-le", "surrogatepass"), np.flatnonzero(~kept)
+    kept_at = np.flatnonzero(kept)
+    if len(kept_at) == len(codes):  # nothing dropped (a page without vowel marks or tatweel)
+        return mapped.tobytes().decode("utf-32-le", "surrogatepass"), kept_at[:0], kept_at
+    return mapped[kept_at].tobytes().decode("utf-32-le", "surrogatepass"), np.flatnonzero(~kept), kept_at
 
 
-def _fast(text: str, drops: list | None = None) -> str | None:
-    """Fold and drop, then lower; None when lowering would change the length (e.g. 'İ'). `drops`: a list to
-    receive the positions of the dropped characters (long texts only; else left empty)."""
+def _fast(text: str, drops: list | None = None, kept: list | None = None) -> str | None:
+    """Fold and drop, then lower; None when lowering would change the length (e.g. 'İ'). `drops`, `kept`: lists to
+    receive the positions of the dropped characters and the array of the kept ones (long texts only; else left
+    empty)."""
     if len(text) >= _ARRAY_FROM:
-        folded, dropped = _fold_array(text)
+        folded, dropped, kept_at = _fold_array(text)
         if drops is not None:
             drops.extend(dropped.tolist())
+        if kept is not None:
+            kept.append(kept_at)
     else:
         folded = _CHANGED.sub(_replace, text)
     if _OTHER_MARKS.search(folded):
@@ -109,10 +116,12 @@ class OffsetMap(Sequence[int]):
     """Normalized index -> original index, from the positions of dropped characters only: building a
     per-character list cost more than the Aho-Corasick pass itself, and a page has few dropped marks."""
 
-    __slots__ = ("_shifts", "_len")
+    __slots__ = ("_shifts", "_len", "kept")
 
-    def __init__(self, text: str, drops: list[int] | None = None):
-        """`drops`: the positions of the dropped characters, when the caller found them already."""
+    def __init__(self, text: str, drops: list[int] | None = None, kept: np.ndarray | None = None):
+        """`drops`: the positions of the dropped characters, when the caller found them already; `kept`: the map's
+        values as an int64 array, when the caller has them (offsets.original_index passes them on)."""
+        self.kept = kept
         if drops is None:
             drops = [m.start() for m in _DROPPED.finditer(text)]
         # The i-th dropped character sits before normalized position drops[i] - i.
@@ -135,9 +144,12 @@ class OffsetMap(Sequence[int]):
 def normalize_with_map(text: str) -> tuple[str, Sequence[int]]:
     """Normalized text and, for each of its characters, the index of the original character."""
     drops: list[int] = []
-    fast = _fast(text, drops)
+    kept: list[np.ndarray] = []
+    fast = _fast(text, drops, kept)
     if fast is not None:
-        return fast, OffsetMap(text, drops if len(text) >= _ARRAY_FROM else None)
+        if kept:
+            return fast, OffsetMap(text, drops, kept[0])
+        return fast, OffsetMap(text)
     out: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
@@ -164,6 +176,9 @@ def fingerprint_text(text: str) -> str:
 def is_mark(ch: str) -> bool:
     """A diacritic or other dropped mark: it belongs to the letter before it."""
     return ord(ch) in _DROP
+
+
+MARKS = frozenset(map(chr, _DROP))  # the characters is_mark is true of
 
 
 def is_word_char(ch: str) -> bool:
