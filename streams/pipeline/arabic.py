@@ -91,18 +91,60 @@ def _fold_array(text: str) -> tuple[str, np.ndarray, np.ndarray]:
     return mapped[kept_at].tobytes().decode("utf-32-le", "surrogatepass"), np.flatnonzero(~kept), kept_at
 
 
+_SPECIAL_CODE = 0xFFFFFFFE  # in _lowered_fold_table: a character the table cannot lower alone (see there)
+
+
+@lru_cache(maxsize=1)
+def _lowered_fold_table() -> np.ndarray:
+    """_fold_table, lowered: code point -> its folded character's lowercase, _DROPPED_CODE, or _SPECIAL_CODE for a
+    character whose lowercase is not one character alone (İ), depends on its neighbours (Σ, final sigma), or that
+    _OTHER_MARKS finds: a text with one takes the fold-then-lower way."""
+    table = _fold_table().copy()
+    plane = "".join(map(chr, table[table != _DROPPED_CODE].tolist()))
+    lowered = [ch.lower() for ch in plane]
+    at = np.flatnonzero(table != _DROPPED_CODE)
+    table[at] = [ord(low) if len(low) == 1 else _SPECIAL_CODE for low in lowered]
+    table[at[[bool(_OTHER_MARKS.match(ch)) or ch == "\u03a3" for ch in plane]]] = _SPECIAL_CODE
+    return table
+
+
+def _fold_lower_array(text: str) -> tuple[str, np.ndarray, np.ndarray | None] | None:
+    """_fast of a long text: (normalized text, dropped positions, kept positions) by one gather from
+    _lowered_fold_table (no regex scan for other marks, no str.lower), or by folding then lowering when a character
+    needs it; None when lowering would change the length. The kept positions are None when nothing was dropped."""
+    codes = code_points(text)
+    if int(codes.max()) <= 0xFFFF:
+        mapped = _lowered_fold_table().take(codes)
+        if not (mapped >= _SPECIAL_CODE).any():  # nothing dropped, nothing special: most pages
+            return mapped.tobytes().decode("utf-32-le", "surrogatepass"), _NONE, None
+        if not (mapped == _SPECIAL_CODE).any():
+            kept = mapped != _DROPPED_CODE
+            kept_at = np.flatnonzero(kept)
+            return mapped[kept_at].tobytes().decode("utf-32-le", "surrogatepass"), np.flatnonzero(~kept), kept_at
+    folded, dropped, kept_at = _fold_array(text)
+    if _OTHER_MARKS.search(folded):
+        return None
+    lowered = folded.lower()
+    return (lowered, dropped, kept_at) if len(lowered) == len(folded) else None
+
+
+_NONE = np.zeros(0, dtype=np.intp)
+
+
 def _fast(text: str, drops: list | None = None, kept: list | None = None) -> str | None:
     """Fold and drop, then lower; None when lowering would change the length (e.g. 'İ'). `drops`, `kept`: lists to
-    receive the positions of the dropped characters and the array of the kept ones (long texts only; else left
-    empty)."""
+    receive the positions of the dropped characters and the array of the kept ones, None when none was dropped
+    (long texts only; else left empty)."""
     if len(text) >= _ARRAY_FROM:
-        folded, dropped, kept_at = _fold_array(text)
+        done = _fold_lower_array(text)
+        if done is None:
+            return None
         if drops is not None:
-            drops.extend(dropped.tolist())
+            drops.extend(done[1].tolist())
         if kept is not None:
-            kept.append(kept_at)
-    else:
-        folded = _CHANGED.sub(_replace, text)
+            kept.append(done[2])
+        return done[0]
+    folded = _CHANGED.sub(_replace, text)
     if _OTHER_MARKS.search(folded):
         return None
     lowered = folded.lower()
