@@ -100,11 +100,15 @@ def _lowered_fold_table() -> np.ndarray:
     character whose lowercase is not one character alone (İ), depends on its neighbours (Σ, final sigma), or that
     _OTHER_MARKS finds: a text with one takes the fold-then-lower way."""
     table = _fold_table().copy()
-    plane = "".join(map(chr, table[table != _DROPPED_CODE].tolist()))
-    lowered = [ch.lower() for ch in plane]
     at = np.flatnonzero(table != _DROPPED_CODE)
-    table[at] = [ord(low) if len(low) == 1 else _SPECIAL_CODE for low in lowered]
-    table[at[[bool(_OTHER_MARKS.match(ch)) or ch == "\u03a3" for ch in plane]]] = _SPECIAL_CODE
+    folded = "".join(map(chr, table[at].tolist()))  # each kept character, folded
+    lowered = list(map(str.lower, folded))  # one by one (a whole-string lower would shift at İ), in C
+    longer = np.flatnonzero(np.fromiter(map(len, lowered), dtype=np.intp, count=len(lowered)) != 1)
+    for n in longer.tolist():
+        lowered[n] = "\0"  # a placeholder, marked special below
+    table[at] = code_points("".join(lowered))
+    table[at[[*longer.tolist(), *(m.start() for m in _OTHER_MARKS.finditer(folded))]]] = _SPECIAL_CODE
+    table[ord("\u03a3")] = _SPECIAL_CODE  # Σ (nothing else folds to it): str.lower makes it ς at a word's end
     return table
 
 
