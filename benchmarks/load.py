@@ -158,11 +158,10 @@ def main() -> None:
     print(f"duplicated: articles {articles_final - expected_articles} (rows before merge: {articles_rows}, "
           f"after FINAL: {articles_final}); weekly mentions {weekly} vs mention rows {mentions} -> "
           f"{weekly - mentions} counted twice")
-    batch = os.environ.get("NEWSSTREAM_ENTITIES_AGENT_BATCH", Settings.model_fields["entities_agent_batch"].default)
     for name, processes in cpu.items():
         for pid, command, seconds in processes:
             print(f"CPU {name} pid {pid}: {seconds:6.1f} s {1000 * seconds / max(1, landed):6.2f} ms per page "
-                  f"(entities batch {batch})  {command[-70:]}")
+                  f"{command[-70:]}")
     for name, mib in memory.items():
         print(f"peak RSS {name:<15} {mib:8.0f} MiB")
 

@@ -129,17 +129,6 @@ class Settings(BaseSettings):
         description="NEWSSTREAM_ENTITIES_BATCH_SIZE: articles `process` passes to the entities step at once (its "
         "recognizer runs once per batch, cheaper per article). 1: one article at a time.",
     )
-    entities_agent_batch: int = Field(
-        1, ge=1, le=4096,
-        description="NEWSSTREAM_ENTITIES_AGENT_BATCH: events the stream's entities agent takes at once (Faust "
-        "take_events). 1 (default): one at a time; larger is experimental: the external-broker-restart test "
-        "(tests/test_broker_loss.py) stalled in two of three runs with it (docs/throughput.md).",
-    )
-    entities_batch_seconds: float = Field(
-        0.05, gt=0, le=60,
-        description="NEWSSTREAM_ENTITIES_BATCH_SECONDS: longest wait of the entities agent for a batch to fill before "
-        "it runs on the articles it has (the latency one article may gain in the stream).",
-    )
     stream_buffer: int = Field(
         256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
     )

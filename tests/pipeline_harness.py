@@ -29,7 +29,7 @@ class Outbox:
 
 
 class FakeStream:
-    """What a Faust agent is given: `events()` yields events with `.value` and `.message`, `take_events()` lists of them."""
+    """What a Faust agent is given: `events()` yields events with `.value` and `.message`."""
 
     def __init__(self, values: list[Any], topic: str = "newsstream.raw-html"):
         self.items = [Event(v, Message(topic, 0, i, 1_714_521_600.0)) for i, v in enumerate(values)]
@@ -37,11 +37,6 @@ class FakeStream:
     async def events(self):
         for item in self.items:
             yield item
-
-    async def take_events(self, max_: int, within: float):
-        """Faust's batches: up to `max_` events at a time (here all are there at once, so no wait)."""
-        for i in range(0, len(self.items), max_):
-            yield self.items[i:i + max_]
 
 
 def run_stage(stage: Stage, values: list[Any], *, topic: str = "newsstream.raw-html",

@@ -26,14 +26,14 @@ from streams.pipeline.budget import CleanBudget
 from streams.pipeline.dictionary import DictionaryWatcher
 from streams.pipeline.stages.siteprofile import SiteProfile
 from streams.pipeline.stages.stories import StoryIndex
-from streams.pipeline.steps import clean_limits, entities_many, entities_step, story_step
+from streams.pipeline.steps import clean_limits, entities_step, story_step
 from streams.pipeline.topics import topic_specs
 from streams.runtime import webauth
 from streams.runtime.kafka import KafkaClients
 from streams.runtime.maintenance import Maintenance
 from streams.runtime.metrics import WorkerMetrics
 from streams.runtime.sink_service import SinkService
-from streams.runtime.stage_runner import Batching, Stage, StageRunner, entry_ref
+from streams.runtime.stage_runner import Stage, StageRunner, entry_ref
 from streams.runtime.story_index_loader import fill_from_rows, fill_from_stories, index_query, unsunk_stories
 from streams.runtime.story_index_owner import StoryIndexOwner
 from streams.runtime.warehouse_thread import WarehouseThread, holds_warehouse
@@ -46,7 +46,6 @@ from streams.warehouse.site_profiles import learn_site_profiles, load_site_profi
 from streams.warehouse.sql_door import AnalystLane, Limits
 
 log = logging.getLogger("newsstream")
-_LATER = RuntimeError("placeholder of a result still to come")
 
 
 class WarehouseGate:
@@ -199,25 +198,10 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     # the raw message itself and its ledger key
     clean = StageRunner(Stage("clean", clean_page, "cleaned", key=lambda a: a.article_id, ref_of=entry_ref,
                               keep_payload=True, offload=True), send, metrics)
-    def entities_of_many(pairs: list[tuple[Any, RawRef | None]]) -> list[ArticleEntities | Exception]:
-        """Each value's ArticleEntities (or its exception), the recognizer run once for the batch's articles."""
-        out: list[ArticleEntities | Exception] = []
-        articles: list[Article] = []
-        for value, _ in pairs:
-            try:
-                articles.append(Article.model_validate(value))
-                out.append(_LATER)
-            except Exception as exc:
-                out.append(exc)
-        found = iter(entities_many(articles, actors.current(), settings.max_mentions))
-        return [next(found) if item is _LATER else item for item in out]
-
-    # cleaned: Article -> entities: ArticleEntities, in batches when NEWSSTREAM_ENTITIES_AGENT_BATCH > 1
+    # cleaned: Article -> entities: ArticleEntities
     entities = StageRunner(Stage("entities", lambda v, ref: entities_step(Article.model_validate(v), actors.current(),
                                                                           settings.max_mentions),
-                                 "entities", key=lambda e: e.article.article_id, batch_step=entities_of_many),
-                           send, metrics, batching=Batching(settings.entities_agent_batch,
-                                                            settings.entities_batch_seconds))
+                                 "entities", key=lambda e: e.article.article_id), send, metrics)
     # entities (one partition): ArticleEntities -> stories: StoryArticle, once the index is rebuilt
     stories = StageRunner(Stage("stories", lambda v, ref: story_step(ArticleEntities.model_validate(v), owner.index),
                                 "stories", key=lambda s: s.article.article_id), send, metrics, ready=owner.ready)

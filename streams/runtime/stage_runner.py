@@ -1,9 +1,5 @@
 """The stage runner: one event in, one record or one dead letter out; an exception never escapes.
 
-A stage with a `batch_step` takes its events in batches (Faust's `stream.take_events`, which acks a batch's events
-only once the agent asks for the next batch, that is after every output of this one was sent): still one record or
-one dead letter per event, in order.
-
 Faust acks an event whose agent raised (and the agent dies), so every failure, from decoding to encoding the
 result, becomes a dead letter with the stage, the reason and the page's raw reference. The runner knows nothing
 of Faust beyond `event.value` / `event.message`; tests drive `handle` directly (tests/test_stage_runner.py).
@@ -13,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,8 +28,6 @@ log = logging.getLogger("newsstream")
 Send = Callable[[str, bytes | None, dict], Awaitable[Any]]
 """`await send(topic key, message key, value)`: produce to one of the topology's topics."""
 Step = Callable[[Any, RawRef | None], BaseModel]
-BatchStep = Callable[[list[tuple[Any, RawRef | None]]], Sequence[BaseModel | Exception]]
-"""`step` over many (value, ref) pairs at once: one result or one exception per pair, in order."""
 RefOf = Callable[[Any, Any], RawRef | None]
 """`ref_of(value, message)`: the raw page reference a dead letter of this stage carries."""
 
@@ -87,26 +81,14 @@ class Stage:
     ref_of: RefOf = carried_ref
     keep_payload: bool = False  # dead letters carry the input itself (raw pages: replayable as they came)
     offload: bool = False  # CPU-bound step: run in a thread, off the event loop
-    batch_step: BatchStep | None = None  # the step over a batch (cheaper per record); `step` when the batch fails
-
-
-@dataclass(frozen=True)
-class Batching:
-    """How many events a batched stage takes at once, and how long it waits for them."""
-
-    size: int
-    seconds: float
 
 
 class StageRunner:
-    def __init__(self, stage: Stage, send: Send, metrics: WorkerMetrics, ready: asyncio.Event | None = None,
-                 batching: Batching | None = None):
+    def __init__(self, stage: Stage, send: Send, metrics: WorkerMetrics, ready: asyncio.Event | None = None):
         self.stage = stage
         self.send = send
         self.metrics = metrics
         self.ready = ready  # set while the stage may run (the stories index is rebuilt when it is clear)
-        # events per batch and the longest wait for one; None (or size 1, or no batch step): one event at a time
-        self.batching = batching if batching is not None and batching.size > 1 and stage.batch_step else None
 
     def agent(self) -> Callable[[Any], Awaitable[None]]:
         """The agent body for Faust, named after the stage (Faust's log lines name an agent by its function)."""
@@ -118,94 +100,26 @@ class StageRunner:
         return run
 
     async def run(self, stream: Any) -> None:
-        """The agent's body: every event of a Faust stream through `handle`, or every batch through `handle_many`.
-        Never an agent-side loop over `stream.events()` gathering a batch: Faust acks each of those events as the
-        next one is asked for, before the batch's outputs exist."""
-        if self.batching is None:
-            async for event in stream.events():
-                await self.handle(event.value, event.message)
-            return
-        async for events in stream.take_events(self.batching.size, within=self.batching.seconds):
-            await self.handle_many([(event.value, event.message) for event in events])
+        """The agent's body: every event of a Faust stream through `handle`."""
+        async for event in stream.events():
+            await self.handle(event.value, event.message)
 
     async def handle(self, value: Any, message: Any) -> str:
         """One event: 'passed' (a record sent to the stage's topic) or 'dead_letter'."""
         if self.ready is not None and not self.ready.is_set():
             await self.ready.wait()
         stage = self.stage
-        ref = self._ref(value, message)
-        result: BaseModel | Exception
         try:
-            _check_decoded(value)
+            ref = stage.ref_of(value, message)
+        except Exception:
+            ref = None
+        try:
+            if isinstance(value, dict) and codec.UNDECODABLE in value:
+                raise Rejected("bad message", f"not JSON: {value['error']}")
             if stage.offload:
                 result = await asyncio.get_running_loop().run_in_executor(None, stage.step, value, ref)
             else:
                 result = stage.step(value, ref)
-        except Exception as exc:
-            result = exc
-        return await self._emit(value, ref, result)
-
-    async def handle_many(self, items: list[tuple[Any, Any]]) -> list[str]:
-        """Events (value, message) through the stage's batch step: each one's outcome as `handle` gives it, sent
-        in the events' order."""
-        if self.ready is not None and not self.ready.is_set():
-            await self.ready.wait()
-        stage = self.stage
-        refs = [self._ref(value, message) for value, message in items]
-        outcomes: list[BaseModel | Exception | None] = [None] * len(items)
-        todo: list[int] = []
-        for i, (value, _) in enumerate(items):
-            try:
-                _check_decoded(value)
-                todo.append(i)
-            except Exception as exc:
-                outcomes[i] = exc
-        if todo:
-            pairs = [(items[i][0], refs[i]) for i in todo]
-            if stage.offload:
-                results = await asyncio.get_running_loop().run_in_executor(None, self._step_many, pairs)
-            else:
-                results = self._step_many(pairs)
-            for i, result in zip(todo, results, strict=True):
-                outcomes[i] = result
-        return [await self._emit(value, ref, outcome)
-                for (value, _), ref, outcome in zip(items, refs, outcomes, strict=True)]
-
-    def _step_many(self, pairs: list[tuple[Any, RawRef | None]]) -> list[BaseModel | Exception]:
-        """The batch step; should it fail as a whole (or miscount), the step record by record, so that only the
-        records that fail alone are dead letters."""
-        stage = self.stage
-        try:
-            assert stage.batch_step is not None
-            results = stage.batch_step(pairs)
-            if len(results) == len(pairs):
-                return list(results)
-            log.error("%s: the batch step gave %d results for %d records", stage.name, len(results), len(pairs))
-        except Exception:
-            log.exception("%s: the batch step failed; its %d records go one by one", stage.name, len(pairs))
-        out: list[BaseModel | Exception] = []
-        for value, ref in pairs:
-            try:
-                out.append(stage.step(value, ref))
-            except Exception as exc:
-                out.append(exc)
-        return out
-
-    def _ref(self, value: Any, message: Any) -> RawRef | None:
-        try:
-            return self.stage.ref_of(value, message)
-        except Exception:
-            return None
-
-    async def _emit(self, value: Any, ref: RawRef | None, result: BaseModel | Exception | None) -> str:
-        """The record to the stage's topic, or, for an exception (or a result that cannot be encoded), a dead
-        letter: 'passed' or 'dead_letter'."""
-        stage = self.stage
-        try:
-            if isinstance(result, Exception):
-                raise result
-            if result is None:
-                raise RuntimeError(f"{stage.name}: no result")
             key, out = stage.key(result).encode(), result.model_dump(mode="json")
         except Exception as exc:
             source, url = origin(value)
@@ -217,8 +131,3 @@ class StageRunner:
         await self.send(stage.out, key, out)
         self.metrics.stage_outcomes.labels(stage.name, "passed").inc()
         return "passed"
-
-
-def _check_decoded(value: Any) -> None:
-    if isinstance(value, dict) and codec.UNDECODABLE in value:
-        raise Rejected("bad message", f"not JSON: {value['error']}")
