@@ -73,3 +73,43 @@ def test_the_child_is_forked_only_from_a_single_threaded_process_without_an_even
     finally:
         stop.set()
         thread.join()
+
+
+class _Pending:
+    def __init__(self, name: str, done: bool):
+        self.name, self._done, self.waited = name, done, False
+
+    def __call__(self):
+        self.waited = True
+        return self.name
+
+    def done(self) -> bool:
+        return self._done
+
+
+def test_a_chunk_is_the_page_waited_for_and_the_pages_already_cleaned_after_it():
+    """The entities step never waits for a whole batch to be cleaned: it takes the next page, then only those whose
+    cleaning is done, so this process works while the children clean (and a small input is not cleaned first)."""
+    from collections import deque
+
+    from streams.pipeline.offline import ready_chunk
+
+    doc = RawDocument("d", None, None, None)
+    pending = [_Pending("a", False), _Pending("b", True), _Pending("c", True), _Pending("d", False), _Pending("e", True)]
+    ahead = deque((doc, p) for p in pending)
+    assert [article for _, article in ready_chunk(ahead, batch=64)] == ["a", "b", "c"]
+    assert not pending[3].waited and len(ahead) == 2
+    assert [article for _, article in ready_chunk(ahead, batch=64)] == ["d", "e"]
+    ahead = deque((doc, p) for p in [_Pending("x", True), _Pending("y", True), _Pending("z", True)])
+    assert [article for _, article in ready_chunk(ahead, batch=2)] == ["x", "y"] and len(ahead) == 1
+
+
+def test_a_bad_input_in_the_queue_does_not_end_a_chunk():
+    from collections import deque
+
+    from streams.pipeline.offline import ready_chunk
+
+    bad = RawDocument("bad", None, None, None, error="no such file or folder")
+    ahead = deque([(RawDocument("d", None, None, None), _Pending("a", True)), (bad, None),
+                   (RawDocument("d", None, None, None), _Pending("b", True))])
+    assert [article for _, article in ready_chunk(ahead, batch=64)] == ["a", None, "b"]

@@ -107,9 +107,9 @@ class CleanBudget:
             langmodel.load(self.cache_dir)  # cleaning runs here (no-op once loaded): from the cached copy
             return lambda: clean_step(page, limits, raw, profile)
         future = self._workers().schedule(clean_step, args=(page, limits, raw, profile), timeout=self.seconds)
-        return lambda: self._result(future)
+        return PendingArticle(self, future)
 
-    def _result(self, future: Future) -> Article:
+    def result(self, future: Future) -> Article:
         try:
             return future.result()
         except FutureTimeout:
@@ -130,3 +130,16 @@ class CleanBudget:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class PendingArticle:
+    """A page queued in a cleaning child: call it to wait for its Article; `done()` says whether that would wait."""
+
+    def __init__(self, budget: CleanBudget, future: Future):
+        self._budget, self._future = budget, future
+
+    def __call__(self) -> Article:
+        return self._budget.result(self._future)
+
+    def done(self) -> bool:
+        return self._future.done()

@@ -92,9 +92,9 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
     if budget is None:
         langmodel.load(cache_dir)  # cleaning runs here: the language model from its cached copy (see langmodel)
     start = budget.start if budget is not None else (lambda page, limits: lambda: clean_step(page, limits))
-    # Pages queued for cleaning ahead of the one waited for: with a budget, a batch more than its workers, so its
-    # children keep cleaning while this process runs the entities step over a whole batch.
-    depth = budget.workers + batch if budget is not None else 1
+    # Pages queued ahead of the one waited for: with a budget, a batch more than its workers, so that its children
+    # keep cleaning while this process runs the entities step; without one, cleaning happens here, a batch at a time.
+    depth = budget.workers + batch if budget is not None else batch
 
     def queued(doc: RawDocument) -> tuple[RawDocument, Callable[[], Article] | None]:
         if doc.error or doc.body is None:
@@ -105,20 +105,31 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
             return doc, _raise(exc)
 
     ahead: deque[tuple[RawDocument, Callable[[], Article] | None]] = deque()
-    chunk: list[tuple[RawDocument, Article | Exception | None]] = []  # cleaned, waiting for the entities step
     for doc in docs:
         ahead.append(queued(doc))
         if len(ahead) > depth:
-            chunk.append(_cleaned(*ahead.popleft()))
-            if len(chunk) >= batch:
-                yield from _lines(chunk, dictionary, max_mentions, index)
-                chunk = []
+            yield from _lines(ready_chunk(ahead, batch), dictionary, max_mentions, index)
     while ahead:
+        yield from _lines(ready_chunk(ahead, batch), dictionary, max_mentions, index)
+
+
+def ready_chunk(ahead: deque[tuple[RawDocument, Callable[[], Article] | None]],
+                batch: int) -> list[tuple[RawDocument, Article | Exception | None]]:
+    """The next cleaned documents, taken from the left of `ahead`: the first one (waited for), then those after it
+    whose cleaning is already done, up to `batch`. Never waiting for a whole batch keeps this process's entities step
+    running while the cleaning children work (a fixed batch of 64 left them idle on a small input and this process
+    idle while each batch was cleaned); whatever has piled up still goes through the entities step at once."""
+    chunk = [_cleaned(*ahead.popleft())]
+    while ahead and len(chunk) < batch and _done(ahead[0][1]):
         chunk.append(_cleaned(*ahead.popleft()))
-        if len(chunk) >= batch:
-            yield from _lines(chunk, dictionary, max_mentions, index)
-            chunk = []
-    yield from _lines(chunk, dictionary, max_mentions, index)
+    return chunk
+
+
+def _done(cleaned: Callable[[], Article] | None) -> bool:
+    """Whether the article can be had without waiting for a cleaning child: a budget's pending page says so
+    (`done`); a bad input, a failure, or cleaning in this process (no budget) has nothing to wait for."""
+    done = getattr(cleaned, "done", None)
+    return done() if done is not None else True
 
 
 def _raise(exc: Exception) -> Callable[[], Article]:
