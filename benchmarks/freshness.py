@@ -143,6 +143,16 @@ class Stack:
     def sql(self, query: str) -> list[tuple]:
         return WorkerWarehouse(self.web, timeout=120).query(query)[1]
 
+    def sink_writes(self) -> int:
+        """Warehouse writes so far (the sink's batch histogram count, from the worker's /metrics)."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.procs[0].plain_web}/metrics", timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("newsstream_sink_batch_messages_count"):
+                    return int(float(line.split()[-1]))
+        return 0
+
     def cpu(self) -> float:
         return sum(tree_cpu(w.process.pid) for w in self.procs) + tree_cpu(self.broker.process.pid)
 
@@ -205,12 +215,19 @@ async def produce(settings: Settings, url: str, jsonl: Path, rate: float | None)
 
 
 def burst(stack: Stack, pages: Path) -> tuple[float, float, int, float]:
-    """The pages of `pages` at once: (seconds from first send to last outcome, CPU seconds, outcomes, ingest s)."""
-    before = stack.landed()
+    """The pages of `pages` at once: (seconds from first send to last outcome, CPU seconds, outcomes, ingest s).
+    Prints the stack's CPU while idle (10 s, before) and the warehouse writes the burst took."""
+    idle0, t_idle = stack.cpu(), time.monotonic()
+    time.sleep(10)
+    idle = (stack.cpu() - idle0) / (time.monotonic() - t_idle)
+    before, writes = stack.landed(), stack.sink_writes()
     cpu0, t0 = stack.cpu(), time.monotonic()
     sent, t_ingest = asyncio.run(produce(stack.settings, stack.broker.url, pages, None))
     landed, t_end = stack.wait_landed(before + sent)
-    return t_end - t0, stack.cpu() - cpu0, landed - before, t_ingest
+    cpu = stack.cpu() - cpu0
+    print(f"  idle before the burst: {idle * 1000:.0f} ms CPU per s (worker + broker); the burst took "
+          f"{stack.sink_writes() - writes} warehouse writes")
+    return t_end - t0, cpu, landed - before, t_ingest
 
 
 class LedgerPoller(threading.Thread):

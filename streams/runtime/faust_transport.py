@@ -1,8 +1,8 @@
 """Faust's aiokafka transport with the consumer's fetch wait taken from the settings.
 
-Faust builds its consumer with a fixed `fetch_max_wait_ms=1500` and no option for it. A broker that holds an empty
-fetch until that wait is over (the local Tansu answers after up to ~0.5 s, measured) delays every record that reaches
-an idle partition by up to that long, at each of a page's hops; `NEWSSTREAM_CONSUMER_FETCH_WAIT_SECONDS` bounds it.
+Faust builds its consumer with a fixed `fetch_max_wait_ms=1500` and no option for it. A broker that answers a waiting
+fetch late (the local Tansu: mean 0.3 s, up to 0.6 s, `benchmarks/fetch_wait.py`) delays every record that reaches
+an idle partition, at each of a page's hops; `NEWSSTREAM_CONSUMER_FETCH_WAIT_SECONDS` bounds it.
 The wait travels in the broker URL's query (`?fetch_wait_ms=100`), which Faust ignores when it lists the servers,
 so each app carries its own value. Subclassing is the one way in: Faust has no setting, and this keeps the rest of
 its consumer (assignor, rebalance listener, timeouts) as it is.

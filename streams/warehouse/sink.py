@@ -63,9 +63,8 @@ class WarehouseSink:
         return KafkaClients(self.settings, self.kafka_url).sink_consumer(*self.topics)
 
     async def _next_batch(self) -> list[Any]:
-        """Up to sink_batch_size messages; written once sink_flush_seconds have passed since the previous write
-        started (at once when they have: the first message after a pause is not held back), or earlier when the
-        broker has nothing more.
+        """Up to sink_batch_size messages, returned once sink_flush_seconds have passed since the previous write
+        started (a full batch at once; after a pause, the first messages at once).
 
         Counting from the previous write rather than from the first message keeps at most one write per
         sink_flush_seconds, while messages that waited through a write (the consumer fetches meanwhile) are not
