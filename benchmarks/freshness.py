@@ -119,21 +119,35 @@ class Stack:
                 w.start()
         self.procs = procs
         self.web = procs[0].web
-        deadline = time.monotonic() + 300
-        for w in procs:
-            while True:
-                try:
-                    import urllib.request
-                    with urllib.request.urlopen(f"{w.plain_web}/health", timeout=2) as response:
-                        if orjson.loads(response.read()).get("story_index_ready") or w is not procs[0]:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline or w.process.poll() is not None:
-                    raise RuntimeError(f"{w.log_path.name} not ready:\n{w.log_tail()}")
-                time.sleep(0.2)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__()
+            raise
         time.sleep(3 if self.workers == 1 else 10)  # every worker in the group before the load starts
         return self
+
+    def _wait_ready(self) -> None:
+        """Every worker's /health answers, and one says the story index is ready (it lives where the single
+        `entities` partition was assigned)."""
+        import urllib.request
+
+        deadline = time.monotonic() + 300
+        while True:
+            ready = []
+            for w in self.procs:
+                try:
+                    with urllib.request.urlopen(f"{w.plain_web}/health", timeout=2) as response:
+                        ready.append(bool(orjson.loads(response.read()).get("story_index_ready")))
+                except OSError:
+                    pass
+                if w.process.poll() is not None:
+                    raise RuntimeError(f"{w.log_path.name} exited:\n{w.log_tail()}")
+            if len(ready) == len(self.procs) and any(ready):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not ready in 300 s:\n{self.procs[0].log_tail()}")
+            time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:
         for w in self.procs:
