@@ -17,7 +17,7 @@ import ahocorasick
 from pydantic import TypeAdapter
 
 from schemas.records import ActorType, Entity, Mention
-from streams.pipeline.arabic import is_mark, normalize, normalize_with_map, word_chars
+from streams.pipeline.arabic import MARKS, is_mark, normalize, normalize_with_map
 from streams.pipeline.dictionary import ActorDictionary, AliasEntry, first_office
 from streams.pipeline.ner.features import PERSON_TRIGGERS, _bare
 from streams.pipeline.ner.linking import actor_key, bare_form, link_alias, name_key
@@ -29,6 +29,7 @@ from streams.pipeline.stages.candidates import _not_names, name_spans
 _CLITICS = {c + p for c in ("", "و", "ف") for p in ("", "ب", "ل", "ك")}
 _ARTICLE_PREFIXES = {c + "ال" for c in _CLITICS} | {c + "لل" for c in ("", "و", "ف")}
 _LONGEST_PREFIX = max(map(len, _CLITICS | _ARTICLE_PREFIXES))
+_MARKS = MARKS  # is_word_char(c) is c.isalnum() or c in MARKS
 # Mentions and entities are validated as one list per article: one call into pydantic-core instead of one per name
 # (the same schema, so the same checks; ~half the time of building each model on its own).
 _MENTIONS = TypeAdapter(list[Mention])
@@ -37,17 +38,19 @@ _FIRST = itemgetter(0)
 
 
 def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, int, int, AliasEntry]]:
-    """(start incl. article, alias start, end, entry) of the automaton's hits that stand as words in `norm`."""
-    # is_word_char of norm[i] at bounds[i + 1], with a non-word byte at each end: boundaries tested by index.
-    bounds = b"\0" + word_chars(norm) + b"\0"
+    """(start incl. article, alias start, end, entry) of the automaton's hits that stand as words in `norm`.
+    Word characters (is_word_char) are told apart at each hit's edges only: ~30 hits an article (most keys are
+    several letters long), where an array of every character's class cost more than all the tests."""
     hits: list[tuple[int, int, int, AliasEntry]] = []  # (start in norm incl. article, alias start, end, entry)
+    size = len(norm)
     for end_pos, entry in dictionary.automaton.iter(norm):
         end = end_pos + 1
-        if bounds[end + 1]:  # the hit ends inside a word
+        if end < size and ((c := norm[end]).isalnum() or c in _MARKS):  # the hit ends inside a word
             continue
         start = end - entry.length
         prefix_start = start
-        while bounds[prefix_start]:  # back to the word's start, no further than the longest allowed prefix
+        # back to the word's start, no further than the longest allowed prefix
+        while prefix_start and ((c := norm[prefix_start - 1]).isalnum() or c in _MARKS):
             prefix_start -= 1
             if start - prefix_start > _LONGEST_PREFIX:
                 break
