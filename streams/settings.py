@@ -149,7 +149,15 @@ class Settings(BaseSettings):
     )
     sink_batch_size: int = Field(500, ge=1, description="NEWSSTREAM_SINK_BATCH_SIZE: rows per ClickHouse insert.")
     sink_flush_seconds: float = Field(
-        1.0, gt=0, description="NEWSSTREAM_SINK_FLUSH_SECONDS: longest wait before a partial batch is written."
+        1.0, gt=0, description="NEWSSTREAM_SINK_FLUSH_SECONDS: at most one warehouse write per this interval: a "
+        "partial batch is written once this long has passed since the previous write started (at once after a pause)."
+    )
+    consumer_fetch_wait_seconds: float = Field(
+        0.1, ge=0.01, le=30, allow_inf_nan=False,
+        description="NEWSSTREAM_CONSUMER_FETCH_WAIT_SECONDS: longest time the stages' and the sink's consumers let "
+        "the broker hold a fetch that has no new records yet (0.01-30). A broker that does not answer such a fetch as "
+        "soon as a record arrives (the local Tansu) can delay each hop of a page by up to this long; lower means more "
+        "idle fetches.",
     )
     sink_max_retries: int = Field(
         8, ge=0, description="NEWSSTREAM_SINK_MAX_RETRIES: retries of one warehouse write after a transient error "

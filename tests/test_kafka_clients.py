@@ -136,6 +136,41 @@ def test_the_app_is_built_with_the_factorys_kafka_config(tmp_path):
     assert [str(u) for u in app.conf.broker] == ["kafka://k1.test:9092", "kafka://k2.test:9093"]
 
 
+def test_the_consumers_fetch_wait_comes_from_the_settings(built):
+    """Faust fixes its consumer's fetch wait at 1.5 s; the sink's would be aiokafka's 0.5 s. Both take the setting."""
+    KafkaClients(settings(consumer_fetch_wait_seconds=0.25), URL).sink_consumer("a")
+    assert built["AIOKafkaConsumer"][1]["fetch_max_wait_ms"] == 250
+
+
+def test_the_faust_app_consumer_waits_as_the_settings_say(tmp_path):
+    from streams.pipeline.topology import create_app
+    from streams.runtime.faust_transport import ConsumerThread, Transport
+
+    s = settings(data_dir=str(tmp_path), consumer_fetch_wait_seconds=0.25, **{"NEWSSTREAM_SINK": False})
+    app = create_app(s, URL)
+    assert isinstance(app.transport, Transport)
+    assert [(u.host, u.port) for u in app.transport.url] == [("k1.test", 9092), ("k2.test", 9093)]
+    assert isinstance(app.consumer._thread, ConsumerThread)
+
+    async def built():  # aiokafka builds a consumer inside a running loop; never started here
+        return app.consumer._thread._create_worker_consumer(app.transport)
+
+    consumer = asyncio.run(built())
+    assert consumer._fetch_max_wait_ms == 250  # what aiokafka's fetcher is created with at start()
+    assert consumer._client._bootstrap_servers == ["k1.test:9092", "k2.test:9093"]
+    assert consumer._group_id == "ns-test"
+    # the producer side is unchanged
+    assert [str(u) for u in app.conf.broker_producer] == ["kafka://k1.test:9092", "kafka://k2.test:9093"]
+
+
+def test_a_fetch_wait_outside_its_bounds_is_refused():
+    import pydantic
+
+    for bad in (0, 0.001, -1, 31, float("nan")):  # under 10 ms a consumer would ask the broker without pause
+        with pytest.raises(pydantic.ValidationError):
+            settings(consumer_fetch_wait_seconds=bad)
+
+
 def test_no_module_but_the_factory_builds_an_aiokafka_client():
     clients = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient"}
     builders = []

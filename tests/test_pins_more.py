@@ -23,22 +23,80 @@ T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 # --- the sink's batch deadline -----------------------------------------------------------------------------
 
 
-def test_a_batch_ends_exactly_at_its_flush_deadline(monkeypatch):
-    ticks = iter([0.0, 0.25, 1.0])  # first record at 0 (deadline 1.0), a second poll at 0.25, then the deadline
-    monkeypatch.setattr(sink_module, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
-    polls = []
+class _Endless:
+    """Always has one more record: only the deadline (or a full batch) ends a batch."""
 
-    class Consumer:  # always has one more record: only the deadline ends the batch
+    def __init__(self):
+        self.polls = []
+
+    async def getmany(self, timeout_ms, max_records):
+        self.polls.append((timeout_ms, max_records))
+        return {("t", 0): [f"m{len(self.polls)}"]}
+
+
+def test_a_batch_ends_exactly_at_its_flush_deadline_counted_from_the_previous_write(monkeypatch):
+    ticks = iter([0.25, 1.0])  # previous write started at 0 (deadline 1.0); a second poll at 0.25, then the deadline
+    monkeypatch.setattr(sink_module, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
+    s = Settings(_env_file=None, sink_batch_size=10, sink_flush_seconds=1.0)
+    sink = WarehouseSink(s, "kafka://unused:1", lambda rows: None)
+    sink.consumer = consumer = _Endless()
+    sink._last_write = 0.0
+    batch = asyncio.run(asyncio.wait_for(sink._next_batch(), 5))
+    assert batch == ["m1", "m2"]
+    assert consumer.polls == [(500, 10), (750, 9)]  # idle poll min(0.5 s, flush), then what is left until the deadline
+
+
+def test_the_first_message_after_a_pause_is_not_held_back(monkeypatch):
+    """A whole flush interval since the previous write: what the first poll got is written at once (freshness)."""
+    monkeypatch.setattr(sink_module, "time", SimpleNamespace(monotonic=lambda: 100.0))
+    s = Settings(_env_file=None, sink_batch_size=10, sink_flush_seconds=1.0)
+    sink = WarehouseSink(s, "kafka://unused:1", lambda rows: None)
+    sink.consumer = consumer = _Endless()
+    sink._last_write = 98.5
+    assert asyncio.run(asyncio.wait_for(sink._next_batch(), 5)) == ["m1"]
+    assert consumer.polls == [(500, 10)]
+    sink._last_write = 99.5  # the previous write started half an interval ago: wait for the rest of it
+    ticks = iter([100.0, 100.5])
+    monkeypatch.setattr(sink_module, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
+    consumer.polls.clear()
+    assert asyncio.run(asyncio.wait_for(sink._next_batch(), 5)) == ["m1", "m2"]
+    assert consumer.polls == [(500, 10), (500, 9)]
+
+
+def test_a_write_is_stamped_when_it_starts(monkeypatch):
+    """run() records when each write starts: the next batch's deadline counts from there."""
+    started = []
+
+    class Once:
+        def __init__(self):
+            self.sent = False
+
+        async def start(self):
+            pass
+
+        async def stop(self):
+            pass
+
+        async def commit(self):
+            sink.stop()
+
         async def getmany(self, timeout_ms, max_records):
-            polls.append((timeout_ms, max_records))
-            return {("t", 0): [f"m{len(polls)}"]}
+            if self.sent:
+                return {}
+            self.sent = True
+            return {("t", 0): ["m"]}
 
     s = Settings(_env_file=None, sink_batch_size=10, sink_flush_seconds=1.0)
     sink = WarehouseSink(s, "kafka://unused:1", lambda rows: None)
-    sink.consumer = Consumer()
-    batch = asyncio.run(asyncio.wait_for(sink._next_batch(), 5))
-    assert batch == ["m1", "m2"]
-    assert polls == [(500, 10), (750, 9)]  # idle poll min(0.5 s, flush), then what is left until the deadline
+    monkeypatch.setattr(sink, "_consumer", Once)
+
+    async def flush(batch):
+        started.append(sink._last_write)
+
+    monkeypatch.setattr(sink, "flush", flush)
+    before = sink_module.time.monotonic()
+    asyncio.run(asyncio.wait_for(sink.run(), 5))
+    assert len(started) == 1 and before <= started[0] <= sink_module.time.monotonic()
 
 
 # --- the story index -----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ dead-lettered (stage `sink`) and the rest of its batch still lands; offsets are 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 
@@ -401,6 +402,7 @@ def test_a_stop_ends_the_wait_for_a_batch_and_a_full_batch_is_not_held(monkeypat
     assert len(batch) == 3 and polls == [(200, 3)]
     polls.clear()
     sink.consumer = Consumer(messages(["a"]))
+    sink._last_write = time.monotonic()  # a write just started: the batch's deadline is ahead
     batch = asyncio.run(asyncio.wait_for(sink._next_batch(), 5))
     assert len(batch) == 1, "a partial batch is written once the broker has nothing more"
     assert polls[0] == (200, 3) and polls[1][1] == 2 and len(polls) == 2

@@ -56,27 +56,34 @@ class WarehouseSink:
         self.topics = {settings.topic("stories"): "stories", settings.topic("dead-letters"): "dead-letters"}
         self.consumer: Any = None
         self.written = 0
+        self._last_write = float("-inf")  # time.monotonic() when the latest write started
         self._stopping = asyncio.Event()
 
     def _consumer(self):
         return KafkaClients(self.settings, self.kafka_url).sink_consumer(*self.topics)
 
     async def _next_batch(self) -> list[Any]:
-        """Up to sink_batch_size messages, waiting at most sink_flush_seconds after the first one."""
+        """Up to sink_batch_size messages, returned once sink_flush_seconds have passed since the previous write
+        started (a full batch at once; after a pause, the first messages at once).
+
+        Counting from the previous write rather than from the first message keeps at most one write per
+        sink_flush_seconds, while messages that waited through a write (the consumer fetches meanwhile) are not
+        held another whole interval after it: under load a message waits for the write in progress, then is in
+        the next one."""
         s = self.settings
         batch: list[Any] = []
         deadline = None
         while len(batch) < s.sink_batch_size and not self._stopping.is_set():
             # Short polls when idle, so a stop request is seen quickly.
             timeout = min(0.5, s.sink_flush_seconds) if deadline is None else deadline - time.monotonic()
-            if timeout <= 0:
+            if deadline is not None and timeout <= 0:
                 break
-            got = await self.consumer.getmany(timeout_ms=int(timeout * 1000),
+            got = await self.consumer.getmany(timeout_ms=int(max(0.0, timeout) * 1000),
                                               max_records=s.sink_batch_size - len(batch))
             for records in got.values():
                 batch.extend(records)
             if batch and deadline is None:
-                deadline = time.monotonic() + s.sink_flush_seconds
+                deadline = self._last_write + s.sink_flush_seconds
             if not got and batch:
                 break
         return batch
@@ -167,6 +174,7 @@ class WarehouseSink:
             while not self._stopping.is_set():
                 batch = await self._next_batch()
                 if batch:
+                    self._last_write = time.monotonic()
                     await self.flush(batch)
                     await self.commit()
         finally:
