@@ -259,6 +259,14 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="NEWSSTREAM_LOG_FORMAT: text, or json for one structured object per line."
     )
+    memory_trace: Path | None = Field(
+        None, description="NEWSSTREAM_MEMORY_TRACE: a file the worker appends tracemalloc diffs to (the Python lines "
+        "whose memory grew most, with RssAnon/RssFile), to find where memory goes. Diagnostic: costs CPU. Unset: off.",
+    )
+    memory_trace_seconds: float = Field(
+        60.0, gt=0, allow_inf_nan=False,
+        description="NEWSSTREAM_MEMORY_TRACE_SECONDS: seconds between two diffs of NEWSSTREAM_MEMORY_TRACE.",
+    )
 
     @field_validator("archive_s3_bucket", mode="before")
     @classmethod
