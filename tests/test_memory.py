@@ -68,3 +68,22 @@ def test_memory_trace_appends_the_lines_that_grew_with_the_resident_set(tmp_path
     assert text.startswith("== ") and "RssAnon" in text and "RssFile" in text
     assert "test_memory.py" in text.splitlines()[1], text[:2000]  # the line that grew most comes first
     assert len(grown) == 5000
+
+
+def test_the_agents_consumer_hands_over_at_most_max_poll_records_per_poll():
+    # Faust passes broker_max_poll_records to aiokafka's getmany; unset, one poll decoded all that a fetch brought
+    # (up to the fetch size per partition: thousands of pages with a backlog), and the worker grew by hundreds of MB.
+    import asyncio
+
+    import faust
+
+    from streams.runtime.kafka import KafkaClients
+    from streams.settings import Settings
+
+    async def build() -> int:
+        settings = Settings(_env_file=None, max_poll_records=123)
+        app = faust.App("memory-test", **KafkaClients(settings, "kafka://127.0.0.1:1").faust_options())
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)  # built, never started
+        return consumer._max_poll_records
+
+    assert asyncio.run(build()) == 123

@@ -242,6 +242,7 @@ class KafkaClients:
             "producer_compression_type": "zstd",
             "producer_max_request_size": max_message_bytes(s),
             "consumer_max_fetch_size": max_message_bytes(s),
+            "broker_max_poll_records": s.max_poll_records,  # what one poll decodes at once (memory with a backlog)
             # The local broker answers a group join only once half the group's session timeout has passed (the
             # worker on it runs with NEWSSTREAM_LOCAL_GROUP_SESSION_TIMEOUT); heartbeats as the sink's, a third of it.
             "broker_session_timeout": s.group_session_timeout,
