@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     stream_buffer: int = Field(
         256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
     )
+    fetch_partition_bytes: int = Field(
+        1_048_576, ge=1024,
+        description="NEWSSTREAM_FETCH_PARTITION_BYTES: most bytes a worker's consumers (the agents' and the sink's) "
+        "fetch from one partition at a time. Each keeps one fetch per assigned partition buffered, so this times the "
+        "partitions bounds that memory; a larger message still comes whole (Kafka and Tansu return a first batch "
+        "past the limit).",
+    )
     max_poll_records: int = Field(
         500, ge=1,
         description="NEWSSTREAM_MAX_POLL_RECORDS: most messages one poll of the worker's agents hands over, all "
@@ -223,7 +230,7 @@ class Settings(BaseSettings):
         "indexing it, and matches copies published within this many days of each other."
     )
     story_index_max: int = Field(
-        100_000, ge=1, description="NEWSSTREAM_STORY_INDEX_MAX: most articles in the stories index (about 15 KB each); "
+        100_000, ge=1, description="NEWSSTREAM_STORY_INDEX_MAX: most articles in the stories index (7-9 KB each); "
         "past it the oldest leave first."
     )
     analyst_clickhouse_url: str | None = Field(
