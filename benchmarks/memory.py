@@ -2,14 +2,15 @@
 
     python benchmarks/memory.py [--pages 3000] [--every 5] [--env NAME=VALUE ...] [--trace FILE]
 
-Sends --pages synthetic pages at once, then every --every seconds prints, from /proc/PID/status, RssAnon and
-RssFile of the worker (the process that runs the agents and chDB), of its clean child (the time budget's
-process), of its supervisor and of the broker (Tansu), with the outcomes landed in the ledger so far and chDB's
-own MemoryTracking. At the end: peak RSS of each, the worker's and broker's growth per page processed (least-squares
-slope of RSS over outcomes, taken after the first 20 % of pages so start-up does not count), and the chDB metrics
-named below. `--env` passes settings to the worker (e.g. --env NEWSSTREAM_STREAM_BUFFER=64 --env
-MALLOC_ARENA_MAX=2) to compare shapes; `--trace FILE` sets NEWSSTREAM_MEMORY_TRACE so the worker writes tracemalloc
-diffs there (slow: for finding a cause, not for figures). Not a test: figures depend on the machine and its load.
+Sends --pages synthetic pages at once (from a thread) and, from the start of sending, every --every seconds
+prints from /proc/PID/status RssAnon, RssFile and RSS of the worker (the process that runs the agents and chDB), of
+its clean child (the time budget's process), of its supervisor and of the broker (Tansu), with the outcomes landed
+in the ledger so far and chDB's own MemoryTracking. At the end (or at `kill PID`: the figures so far): peak RSS of
+each, the worker's and the broker's growth per page processed (least-squares slope of RSS over outcomes once every
+page is sent, past the first fifth of the outcomes) and chDB's caches. `--env` passes settings to the worker
+(e.g. --env NEWSSTREAM_FETCH_PARTITION_BYTES=65536 --env MALLOC_ARENA_MAX=2) to compare shapes; `--trace FILE`
+sets NEWSSTREAM_MEMORY_TRACE so the worker writes tracemalloc diffs there (slow: for finding a cause, not figures).
+Not a test: figures depend on the machine and its load.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import asyncio
 import signal
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +36,7 @@ from tests.stack import WorkerProcess  # noqa: E402
 from tests.synthetic import synthetic_pages, write_jsonl  # noqa: E402
 
 MIB = 1024
+STOP = threading.Event()
 
 
 def status(pid: int | None) -> dict[str, float]:
@@ -106,6 +110,32 @@ def slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / den if den else float("nan")
 
 
+def sample_until(web, worker, broker, samples: list[dict], t0: float, sent_so_far, every: float,
+                 stall: float) -> int:
+    """Sample every `every` seconds until every page sent has an outcome (or none came for `stall` seconds)."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        procs = processes(worker.process.pid)
+        mem = {name: status(pid) for name, pid in procs.items()}
+        mem["broker"] = status(broker.process.pid)
+        count = landed(web) or 0
+        chdb = chdb_memory(web)
+        now = time.monotonic()
+        sent = sent_so_far()
+        samples.append({"t": now - t0, "count": count, "mem": mem, "chdb": chdb, "sending": sent is None})
+        w, c = mem["worker"], mem["clean child"]
+        print(f"{now - t0:6.0f} {count:8d} | {w.get('RssAnon', 0):6.0f} / {w.get('RssFile', 0):5.0f} / "
+              f"{w.get('VmRSS', 0):6.0f}       | {c.get('RssAnon', 0):6.0f} / {c.get('VmRSS', 0):6.0f}"
+              f"          | {mem['supervisor'].get('VmRSS', 0):10.0f} | {mem['broker'].get('VmRSS', 0):7.0f}"
+              f" | {chdb.get('MemoryTracking', float('nan')):8.0f}" + ("" if sent is not None else "  (sending)"),
+              flush=True)
+        if count != last:
+            last, last_change = count, now
+        if (sent is not None and (count >= sent or now - last_change > stall) or worker.process.poll() is not None
+                or STOP.wait(every)):
+            return sent if sent is not None else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=3000)
@@ -114,7 +144,7 @@ def main() -> None:
     parser.add_argument("--trace", type=Path, default=None, help="tracemalloc diffs from the worker to this file")
     parser.add_argument("--stall", type=float, default=90.0, help="stop after this long without a new outcome")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # `kill PID` still stops the worker and broker
+    signal.signal(signal.SIGTERM, lambda *_: STOP.set())  # `kill PID`: the figures so far, then stop everything
     env = dict(item.split("=", 1) for item in args.env)
     env["NEWSSTREAM_RECONCILE_SECONDS"] = "0"
     if args.trace:
@@ -139,27 +169,11 @@ def main() -> None:
                 print(f"{'t s':>6} {'outcomes':>8} | worker anon / file / total | clean child anon / total | "
                       f"supervisor | broker  | chDB tracked  MiB", flush=True)
                 t0 = time.monotonic()
-                sent = asyncio.run(ingest([pages], settings, broker.url, progress=False)).sent
-                last, last_change = -1, time.monotonic()
-                while True:
-                    procs = processes(worker.process.pid)
-                    mem = {name: status(pid) for name, pid in procs.items()}
-                    mem["broker"] = status(broker.process.pid)
-                    count = landed(web) or 0
-                    chdb = chdb_memory(web)
-                    now = time.monotonic()
-                    samples.append({"t": now - t0, "count": count, "mem": mem, "chdb": chdb})
-                    w, c = mem["worker"], mem["clean child"]
-                    print(f"{now - t0:6.0f} {count:8d} | {w.get('RssAnon', 0):6.0f} / {w.get('RssFile', 0):5.0f} / "
-                          f"{w.get('VmRSS', 0):6.0f}       | {c.get('RssAnon', 0):6.0f} / {c.get('VmRSS', 0):6.0f}"
-                          f"          | {mem['supervisor'].get('VmRSS', 0):10.0f} "
-                          f"| {mem['broker'].get('VmRSS', 0):7.0f}"
-                          f" | {chdb.get('MemoryTracking', float('nan')):8.0f}", flush=True)
-                    if count != last:
-                        last, last_change = count, now
-                    if count >= sent or now - last_change > args.stall or worker.process.poll() is not None:
-                        break
-                    time.sleep(args.every)
+                # Sent from a thread, so the samples cover the ingest too (the backlog builds up then).
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    sending = pool.submit(lambda: asyncio.run(ingest([pages], settings, broker.url, progress=False)))
+                    sent = sample_until(web, worker, broker, samples, t0, lambda: sending.result().sent
+                                        if sending.done() else None, args.every, args.stall)
                 elapsed = time.monotonic() - t0
                 final = samples[-1]
                 chdb = chdb_memory(web)
@@ -173,11 +187,17 @@ def main() -> None:
             print(f"{name:<12} peak sampled RSS {max(p['VmRSS'] for p in peaks):6.0f} MiB (anon "
                   f"{max(p['RssAnon'] for p in peaks):6.0f}, file {max(p['RssFile'] for p in peaks):5.0f}); "
                   f"VmHWM {peaks[-1]['VmHWM']:6.0f} MiB; last RSS {peaks[-1]['VmRSS']:6.0f} MiB")
-    steady = [s for s in samples if s["count"] >= 0.2 * sent]
+    # Growth per page processed: least-squares slope once every page is sent (the broker then only gains what the
+    # later topics carry) and a fifth of the outcomes are in (start-up and first batches do not count).
+    steady = [s for s in samples if not s["sending"] and s["count"] >= 0.2 * final["count"]]
     for name, key in (("worker", "RssAnon"), ("worker", "VmRSS"), ("broker", "VmRSS")):
         points = [(s["count"], s["mem"][name][key]) for s in steady if s["mem"].get(name)]
         print(f"growth {name} {key}: {slope(points) * MIB:7.2f} KiB per page processed "
-              f"(slope over {len(points)} samples after 20 % of pages)")
+              f"(slope over {len(points)} samples, all pages sent, from {0.2 * final['count']:.0f} outcomes)")
+    sending = [s for s in samples if s["sending"] and s["mem"].get("broker")]
+    if sending:
+        print(f"broker while {sent} pages were sent: {sending[0]['mem']['broker']['VmRSS']:.0f} -> "
+              f"{samples[len(sending)]['mem']['broker']['VmRSS']:.0f} MiB")
     print("chDB at the end (MiB): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(chdb.items())))
 
 
