@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,11 +168,14 @@ def main() -> None:
                 print(f"{'t s':>6} {'outcomes':>8} | worker anon / file / total | clean child anon / total | "
                       f"supervisor | broker  | chDB tracked  MiB", flush=True)
                 t0 = time.monotonic()
-                # Sent from a thread, so the samples cover the ingest too (the backlog builds up then).
-                with ThreadPoolExecutor(max_workers=1) as pool:
-                    sending = pool.submit(lambda: asyncio.run(ingest([pages], settings, broker.url, progress=False)))
-                    sent = sample_until(web, worker, broker, samples, t0, lambda: sending.result().sent
-                                        if sending.done() else None, args.every, args.stall)
+                # Sent from a thread, so the samples cover the ingest too (the backlog builds up then); a daemon: a
+                # run stopped while sending does not wait for the rest.
+                report: list = []
+                sending = threading.Thread(target=lambda: report.append(
+                    asyncio.run(ingest([pages], settings, broker.url, progress=False))), daemon=True)
+                sending.start()
+                sent = sample_until(web, worker, broker, samples, t0, lambda: report[0].sent if report else None,
+                                    args.every, args.stall)
                 elapsed = time.monotonic() - t0
                 final = samples[-1]
                 chdb = chdb_memory(web)
