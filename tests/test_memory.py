@@ -128,3 +128,12 @@ def test_a_message_larger_than_a_partitions_fetch_still_comes_whole(tmp_path):
 
     with LocalBroker(tmp_path) as broker:
         assert asyncio.run(roundtrip(broker.url)) == [b"before", big, b"after"]
+
+
+def test_a_memory_trace_path_that_cannot_be_written_is_one_user_error(tmp_path):
+    from streams.errors import UserError
+    from streams.runtime.memory_trace import MemoryTrace
+
+    with pytest.raises(UserError, match="NEWSSTREAM_MEMORY_TRACE=.*cannot write"):
+        MemoryTrace(tmp_path / "no-such-dir" / "trace.txt", seconds=60).start()
+    assert not tracemalloc.is_tracing()

@@ -6,12 +6,16 @@ tracemalloc costs CPU and memory itself, so it is off unless asked for, and not 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
+from streams.errors import UserError
+
+log = logging.getLogger("newsstream")
 FRAMES = 4  # enough to see which caller of a library allocates
 
 
@@ -34,6 +38,10 @@ class MemoryTrace(threading.Thread):
         self.path, self.seconds, self.top = path, seconds, top
 
     def start(self) -> None:
+        try:
+            self.path.open("a").close()  # a path that cannot be written is the user's one-line error, at start
+        except OSError as exc:
+            raise UserError(f"NEWSSTREAM_MEMORY_TRACE={self.path}: cannot write there ({exc.strerror})") from exc
         tracemalloc.start(FRAMES)
         self.first = tracemalloc.take_snapshot()
         super().start()
@@ -52,4 +60,9 @@ class MemoryTrace(threading.Thread):
     def run(self) -> None:
         while True:
             time.sleep(self.seconds)
-            self.write_diff()
+            try:
+                self.write_diff()
+            except OSError:  # the file went away or the disk filled: the worker goes on, untraced from here
+                log.exception("memory trace: could not write %s; stopping the trace", self.path)
+                tracemalloc.stop()
+                return
