@@ -14,3 +14,10 @@ MIGRATIONS_DIR = SCHEMAS_DIR / "migrations"
 TOPIC_SCHEMAS_DIR = SCHEMAS_DIR / "topics"
 ACTORS_PATH = SCHEMAS_DIR / "actors.yaml"  # the first file, and where `actors add` writes by default
 ACTORS_DIR = SCHEMAS_DIR / "actors"  # more dictionary files, by region or source: each {actors: [...]}
+
+# Plain names the CLI's parser offers as choices, here so that building the parser imports neither pydantic
+# (schemas.records) nor the dictionary's loader; records.py and the dictionary import them from here.
+ACTOR_TYPES = ("person", "organization", "location", "other")  # = schemas.records.ActorType (a test checks)
+LANGUAGES = ("ar", "en", "ru", "fr")  # the languages of a dictionary entry's aliases
+# Where a dead letter can come from: the entry points, the archive's re-send, each stage, the sink.
+DEAD_LETTER_STAGES = ("ingest", "feed", "archive", "clean", "entities", "stories", "sink")

@@ -12,6 +12,8 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas import DEAD_LETTER_STAGES  # defined in schemas/__init__.py: the CLI's parser offers it without pydantic
+
 SCHEMA_VERSION: Final = 1
 
 ActorType = Literal["person", "organization", "location", "other"]
@@ -177,10 +179,6 @@ class StoryArticle(Record):
     candidates: list[Mention] = Field(default_factory=list, description="Candidate persons, as in `entities`.")
     entities: list[Entity] = Field(default_factory=list, description=ENTITIES_DOC)
     model_version: str | None = Field(None, description=MODEL_VERSION_DOC)
-
-
-# Where a dead letter can come from: the entry points, the archive's re-send, each stage, the sink.
-DEAD_LETTER_STAGES = ("ingest", "feed", "archive", "clean", "entities", "stories", "sink")
 
 
 class DeadLetter(Record):

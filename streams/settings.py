@@ -183,6 +183,12 @@ class Settings(BaseSettings):
         "not missing.",
     )
     lag_seconds: float = Field(15.0, gt=0, description="NEWSSTREAM_LAG_SECONDS: how often consumer lag is measured.")
+    kafka_confirm_seconds: float = Field(
+        10.0, gt=0,
+        description="NEWSSTREAM_KAFKA_CONFIRM_SECONDS: reading a topic to its end at start (the stories not yet in the "
+        "warehouse) waits this long after the last record for the broker to confirm nothing follows, then goes on "
+        "with what it read and logs a warning.",
+    )
     group_session_timeout: float = Field(
         10.0, gt=0,
         description="NEWSSTREAM_GROUP_SESSION_TIMEOUT: consumer-group session and rebalance timeout, seconds.",

@@ -89,3 +89,19 @@ def test_byline_items_and_a_closing_agency_credit_are_dropped():
 def test_a_crosshead_after_a_paragraph_is_kept():
     lines = [PARAS[0], "رحلة غير عادية", PARAS[1]]
     assert drop_chrome_lines(lines) == lines
+
+
+@pytest.mark.parametrize("label", ["Updated", "Updated:", "Last updated", "Published on", "Posted", "آخر تحديث",
+                                   "تاريخ النشر:", "نشر في", "تم التحديث"])
+def test_a_date_label_left_alone_by_its_removed_date_is_dropped(label):
+    assert drop_chrome_lines([PARAS[0], label, *PARAS[1:]]) == PARAS
+
+
+def test_a_line_that_only_begins_like_a_date_label_is_kept():
+    lines = [PARAS[0], "Updated guidance was published by the ministry on Monday.", "نشر في الجريدة الرسمية قرار جديد"]
+    assert drop_chrome_lines(lines) == lines
+
+
+def test_an_updated_stamp_leaves_no_label_in_the_text():
+    page = _page('<div class="meta">Updated <time datetime="2016-11-24T10:00:00Z">24/11/2016</time></div>')
+    assert _body(page) == PARAS

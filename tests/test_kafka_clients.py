@@ -256,3 +256,10 @@ def test_past_committed_gives_up_when_no_fetch_ever_answers(monkeypatch, caplog)
     monkeypatch.setattr(KafkaClients, "reader", lambda self, **kw: reader)
     got = asyncio.run(KafkaClients(settings(), URL).past_committed("t", 1, "g", stall_seconds=0.2))
     assert got == [] and "no empty fetch" in caplog.text
+
+
+def test_past_committed_waits_for_a_confirmation_as_long_as_the_setting_says(monkeypatch, caplog):
+    reader = ScriptedReader([], ends={0: 5}, answers=False)
+    monkeypatch.setattr(KafkaClients, "reader", lambda self, **kw: reader)
+    got = asyncio.run(KafkaClients(settings(kafka_confirm_seconds=0.3), URL).past_committed("t", 1, "g"))
+    assert got == [] and "within 0.3s" in caplog.text

@@ -57,3 +57,17 @@ def test_an_unwritable_cache_folder_still_loads_the_model(tmp_path, fresh_identi
     blocked.write_text("a file where the folder should be")
     langmodel.load(blocked / "cache")
     assert langid.IDENTIFIER is not None and langid.classify(TEXTS[1]) == shipped.classify(TEXTS[1])
+
+
+def test_the_cache_is_named_by_the_models_content_not_its_files_time(tmp_path):
+    """Two installs of one py3langid (two venvs, one cache folder) must share one copy: with the file's mtime in the
+    name each deleted the other's as stale and the next start unpacked the LZMA model again."""
+    source = langid.MODEL_DIR / langid.MODEL_FILE
+    one, other, changed = tmp_path / "one.xz", tmp_path / "other.xz", tmp_path / "changed.xz"
+    one.write_bytes(source.read_bytes())
+    other.write_bytes(source.read_bytes())
+    os.utime(other, ns=(1, 1))
+    raw = source.read_bytes()
+    changed.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
+    assert langmodel._cache_file(tmp_path, one) == langmodel._cache_file(tmp_path, other)
+    assert langmodel._cache_file(tmp_path, changed) != langmodel._cache_file(tmp_path, one)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from streams.pipeline.dictionary import ACTOR_TYPES, LANGUAGES
+from schemas import ACTOR_TYPES, LANGUAGES  # not the dictionary's loader: building the parser stays cheap
 
 
 def _settings():

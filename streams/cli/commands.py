@@ -10,7 +10,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from schemas.records import DEAD_LETTER_STAGES
+from schemas import DEAD_LETTER_STAGES
 from streams.errors import UserError, make_directory
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import ahocorasick
 import yaml
 
-from schemas import ACTORS_DIR, ACTORS_PATH
+from schemas import ACTOR_TYPES, ACTORS_DIR, ACTORS_PATH, LANGUAGES  # noqa: F401  (LANGUAGES: re-exported)
 from schemas.records import ActorType
 from streams.errors import UserError
 from streams.pipeline.arabic import normalize
@@ -37,8 +37,6 @@ log = logging.getLogger("newsstream")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-ACTOR_TYPES = ("person", "organization", "location", "other")
-LANGUAGES = ("ar", "en", "ru", "fr")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _KEYS = {"id", "name", "type", "country", "role", "aliases", "short", "promoted_from", "roles",
          "shared_aliases", "common_word_aliases"}

@@ -178,7 +178,7 @@ class KafkaClients:
             await consumer.stop()
 
     async def past_committed(self, topic: str, partitions: int, group: str,
-                             stall_seconds: float = 10.0) -> list[bytes]:
+                             stall_seconds: float | None = None) -> list[bytes]:
         """The values on `topic` past `group`'s committed offsets: everything up to the end offsets, and then until
         a fetch at every partition's position has come back empty.
 
@@ -186,7 +186,7 @@ class KafkaClients:
         batch holds several records, so the end offsets alone are not trusted; a fetch answered at the position
         with nothing past it is (with Kafka both agree). Reading polls the broker rather than waiting for the topic
         to stay idle. If that confirmation does not come within `stall_seconds` of the last record read, it is
-        logged and what was read is returned."""
+        logged and what was read is returned (default: the `kafka_confirm_seconds` setting)."""
         import logging
         import time
 
@@ -195,6 +195,8 @@ class KafkaClients:
         # Manual assignment with the group's id: reads the group's committed offsets without joining the group.
         # A short fetch wait: an empty fetch answers "nothing past here" sooner.
         consumer = self.reader(group=group, fetch_max_wait_ms=50)
+        if stall_seconds is None:
+            stall_seconds = self.settings.kafka_confirm_seconds
         out: list[bytes] = []
         try:
             await consumer.start()  # inside: a start that fails (no broker) still stops the consumer
@@ -221,7 +223,7 @@ class KafkaClients:
                     continue
                 if time.monotonic() - progress > stall_seconds:  # a broker that never answers: say so, go on
                     logging.getLogger("newsstream").warning(
-                        "%s: no empty fetch at positions %s (end offsets %s) within %.0fs; going on with %d records",
+                        "%s: no empty fetch at positions %s (end offsets %s) within %gs; going on with %d records",
                         topic, {tp.partition: await consumer.position(tp) for tp in tps},
                         {tp.partition: ends[tp] for tp in tps}, stall_seconds, len(out))
                     return out

@@ -30,7 +30,6 @@ from streams.runtime.data_dir import choose_web_port, claim_data_dir
 from streams.runtime.kafka import KafkaClients, bootstrap_servers
 from streams.runtime.logs import logging_config
 from streams.settings import Settings
-from streams.warehouse.client import worker_address_file
 
 log = logging.getLogger("newsstream.supervisor")
 
@@ -280,6 +279,8 @@ def run_worker(settings: Settings) -> int:
 
 def _run_faust(settings: Settings, url: str, holds_data_dir: bool) -> int:
     from streams.runtime.warehouse_thread import WarehouseThread, holds_warehouse
+    from streams.warehouse.client import worker_address_file  # here, not at the top: the supervisor, which starts
+    # the broker and this worker's process, does not need clickhouse_connect (~0.06-0.1 s CPU before it starts them)
 
     # Before the heavy imports: the warehouse (chDB, migrations) opens while they run and the groups join.
     warehouse_thread = WarehouseThread(settings)

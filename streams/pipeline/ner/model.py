@@ -404,8 +404,9 @@ def _char_classes() -> np.ndarray:
     from the regex itself, so the array tokenizer splits exactly as TOKEN does)."""
     plane = "".join(map(chr, range(0x10000)))
     classes = np.zeros(0x10000, dtype=np.uint8)
-    classes[[m.start() for m in re.finditer(r"\w", plane)]] = 1
-    classes[[m.start() for m in re.finditer(r"\s", plane)]] = 2
+    for cls, runs in ((1, r"\w+"), (2, r"\s+")):  # filled by runs: a few hundred matches, not one per code point
+        for run in re.finditer(runs, plane):
+            classes[run.start():run.end()] = cls
     return classes
 
 

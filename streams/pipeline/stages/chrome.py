@@ -136,6 +136,11 @@ _COMMENT_POLICY = re.compile(
 _MAX_POLICY_CHARS = 500
 _BYLINE_ITEM = re.compile(r"^[-•*]?\s*(?:author|role|reporting|الكاتب|المؤلف|الدور|المراسل)\s*[,،:]\s*\S", re.I)
 _MAX_BYLINE_ITEM_CHARS = 100
+# A date's label alone on its line ("Updated", "آخر تحديث:"): the date it introduced was a <time> or dateline the
+# cleaning took out, and the label is no part of the article.
+_DATE_LABEL = re.compile(
+    r"^\W*(?:(?:last\s+)?(?:updated|modified|edited)|published|posted|(?:آخر|اخر)\s+تحديث|تم\s+التحديث|تحديث|"
+    r"تاريخ\s+(?:النشر|التحديث)|نشر|نُشر|تم\s+النشر)(?:\s+(?:on|at|في|بتاريخ))?\W*$", re.I)
 # An agency credit closing the text: "…إيجابية.--(بترا)", "(أ ف ب)", "— (Reuters)".
 _TRAILING_CREDIT = re.compile(r"\s*[-–—]{1,3}\s*\(\s*[^()\d\n]{2,25}\s*\)\s*$|^\s*\(\s*[^()\d\n]{2,25}\s*\)\s*$")
 # Headings of recommendation blocks, alone on a line, and their "… نهاية" / "End of …" closing markers.
@@ -170,7 +175,7 @@ def drop_chrome_lines(lines: list[str], min_body_chars: int = 200) -> list[str]:
         if is_comment_policy(line) and sum(map(len, out)) >= min_body_chars:
             break  # readers' comments and their rules close the article
         if is_consent_notice(line) or is_comment_policy(line) or (
-                len(line) <= _MAX_BYLINE_ITEM_CHARS and _BYLINE_ITEM.match(line)):
+                len(line) <= _MAX_BYLINE_ITEM_CHARS and (_BYLINE_ITEM.match(line) or _DATE_LABEL.match(line))):
             continue
         if _END_MARKER.match(line):
             in_block = False
