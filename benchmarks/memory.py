@@ -8,7 +8,7 @@ its clean child (the time budget's process), of its supervisor and of the broker
 in the ledger so far and chDB's own MemoryTracking. At the end (or at `kill PID`: the figures so far): peak RSS of
 each, the worker's and the broker's growth per page processed (least-squares slope of RSS over outcomes once every
 page is sent, past the first fifth of the outcomes) and chDB's caches. `--env` passes settings to the worker
-(e.g. --env NEWSSTREAM_FETCH_PARTITION_BYTES=65536 --env MALLOC_ARENA_MAX=2) to compare shapes; `--trace FILE`
+(e.g. --env NEWSSTREAM_STREAM_BUFFER=64 --env MALLOC_ARENA_MAX=2) to compare shapes; `--trace FILE`
 sets NEWSSTREAM_MEMORY_TRACE so the worker writes tracemalloc diffs there (slow: for finding a cause, not figures).
 Not a test: figures depend on the machine and its load.
 """

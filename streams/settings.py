@@ -127,19 +127,6 @@ class Settings(BaseSettings):
     stream_buffer: int = Field(
         256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
     )
-    fetch_partition_bytes: int = Field(
-        1_048_576, ge=1024,
-        description="NEWSSTREAM_FETCH_PARTITION_BYTES: most bytes a worker's consumers (the agents' and the sink's) "
-        "fetch from one partition at a time. Each keeps one fetch per assigned partition buffered, so this times the "
-        "partitions bounds that memory; a larger message still comes whole (Kafka and Tansu return a first batch "
-        "past the limit).",
-    )
-    max_poll_records: int = Field(
-        500, ge=1,
-        description="NEWSSTREAM_MAX_POLL_RECORDS: most messages one poll of the worker's agents hands over, all "
-        "partitions together. Unbounded, one poll decodes everything a fetch brought (thousands of pages with a "
-        "backlog: hundreds of MB); the stream buffer bounds only what waits for an agent.",
-    )
     clean_timeout_seconds: float = Field(
         10.0, ge=0,
         description="NEWSSTREAM_CLEAN_TIMEOUT_SECONDS: longest time cleaning one page may take; a page over "

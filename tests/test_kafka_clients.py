@@ -69,16 +69,14 @@ def test_the_producer_has_the_size_limit_compression_acks_and_security(built):
         ("SCRAM-SHA-512", "svc", "s3cret-pw")
 
 
-def test_the_sink_consumer_is_its_group_commits_by_hand_and_bounds_its_fetches(built):
-    KafkaClients(settings(group_session_timeout=6, sink_flush_seconds=1, fetch_partition_bytes=3000),
-                 URL).sink_consumer("a", "b")
+def test_the_sink_consumer_is_its_group_commits_by_hand_and_fetches_whole_pages(built):
+    KafkaClients(settings(group_session_timeout=6, sink_flush_seconds=1), URL).sink_consumer("a", "b")
     topics, options = built["AIOKafkaConsumer"]
     assert topics == ("a", "b")
     assert options["group_id"] == "ns-test-sink"
     assert options["enable_auto_commit"] is False  # commits follow the warehouse write: the no-loss guarantee
     assert options["auto_offset_reset"] == "earliest"
-    # a page bigger than a partition's fetch still comes whole (tests/test_memory.py, on the local broker)
-    assert options["max_partition_fetch_bytes"] == 3000 and options["fetch_max_bytes"] == 8000
+    assert options["max_partition_fetch_bytes"] == 4000 and options["fetch_max_bytes"] == 8000
     assert options["session_timeout_ms"] == options["rebalance_timeout_ms"] == 6000
     assert options["heartbeat_interval_ms"] == 2000
     assert options["max_poll_interval_ms"] >= 300_000
@@ -110,8 +108,7 @@ def test_faust_takes_the_same_broker_credentials_limits_and_timeouts():
     options = KafkaClients(sasl().model_copy(update={"group_session_timeout": 7.0}), URL).faust_options()
     assert options["broker"] == "kafka://k1.test:9092;kafka://k2.test:9093"
     assert isinstance(options["broker_credentials"], faust.SASLCredentials)
-    assert options["producer_max_request_size"] == 4000
-    assert options["consumer_max_fetch_size"] == 1_048_576  # NEWSSTREAM_FETCH_PARTITION_BYTES
+    assert options["producer_max_request_size"] == options["consumer_max_fetch_size"] == 4000
     assert options["broker_session_timeout"] == options["broker_rebalance_timeout"] == 7.0
     assert KafkaClients(settings(), URL).faust_options()["broker_credentials"] is None
 
@@ -130,12 +127,10 @@ def test_aiokafka_accepts_every_option_the_factory_gives():
 def test_the_app_is_built_with_the_factorys_kafka_config(tmp_path):
     from streams.pipeline.topology import create_app
 
-    s = settings(data_dir=str(tmp_path), group_session_timeout=4.0, fetch_partition_bytes=5000, max_poll_records=7,
-                 **{"NEWSSTREAM_SINK": False})
+    s = settings(data_dir=str(tmp_path), group_session_timeout=4.0, **{"NEWSSTREAM_SINK": False})
     app = create_app(s, URL)
     assert app.conf.id == "ns-test"
-    assert app.conf.producer_max_request_size == 4000 and app.conf.consumer_max_fetch_size == 5000
-    assert app.conf.broker_max_poll_records == 7
+    assert app.conf.producer_max_request_size == 4000 and app.conf.consumer_max_fetch_size == 4000
     assert app.conf.broker_session_timeout == 4.0
     assert app.conf.broker_heartbeat_interval < 4.0 / 2  # a member heartbeats several times within its session
     assert [str(u) for u in app.conf.broker] == ["kafka://k1.test:9092", "kafka://k2.test:9093"]

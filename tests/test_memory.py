@@ -71,65 +71,6 @@ def test_memory_trace_appends_the_lines_that_grew_with_the_resident_set(tmp_path
     assert len(grown) == 5000
 
 
-def test_the_agents_consumer_hands_over_at_most_max_poll_records_per_poll():
-    # Faust passes broker_max_poll_records to aiokafka's getmany; unset, one poll decoded all that a fetch brought
-    # (up to the fetch size per partition: thousands of pages with a backlog), and the worker grew by hundreds of MB.
-    import asyncio
-
-    import faust
-
-    from streams.runtime.kafka import KafkaClients
-    from streams.settings import Settings
-
-    async def build() -> int:
-        settings = Settings(_env_file=None, max_poll_records=123)
-        app = faust.App("memory-test", **KafkaClients(settings, "kafka://127.0.0.1:1").faust_options())
-        consumer = app.consumer._thread._create_worker_consumer(app.transport)  # built, never started
-        return consumer._max_poll_records
-
-    assert asyncio.run(build()) == 123
-
-
-@pytest.mark.integration
-def test_a_message_larger_than_a_partitions_fetch_still_comes_whole(tmp_path):
-    # The consumers' per-partition fetch is bounded for memory (NEWSSTREAM_FETCH_PARTITION_BYTES), far below the
-    # largest message (4 x NEWSSTREAM_MAX_PAGE_BYTES): the local broker must still hand such a message over whole.
-    import asyncio
-    import os
-
-    from streams.runtime.broker import LocalBroker
-    from streams.runtime.kafka import KafkaClients
-    from streams.settings import Settings
-
-    big = os.urandom(3_000_000)  # incompressible: the batch is as large on the wire
-
-    async def roundtrip(url: str) -> list[int]:
-        settings = Settings(_env_file=None, fetch_partition_bytes=64 * 1024, max_page_bytes=1_000_000,
-                            sink_flush_seconds=1)
-        clients = KafkaClients(settings, url)
-        await clients.create_missing_topics({"big": 1})
-        producer = clients.producer()
-        await producer.start()
-        try:
-            for value in (b"before", big, b"after"):
-                await producer.send_and_wait("big", value)
-        finally:
-            await producer.stop()
-        consumer = clients.sink_consumer("big")
-        await consumer.start()
-        got: list[bytes] = []
-        try:
-            while len(got) < 3:
-                batch = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), 60)
-                got += [m.value for records in batch.values() for m in records]
-        finally:
-            await consumer.stop()
-        return got
-
-    with LocalBroker(tmp_path) as broker:
-        assert asyncio.run(roundtrip(broker.url)) == [b"before", big, b"after"]
-
-
 def test_a_memory_trace_path_that_cannot_be_written_is_one_user_error(tmp_path):
     from streams.errors import UserError
     from streams.runtime.memory_trace import MemoryTrace

@@ -104,8 +104,7 @@ class KafkaClients:
         session_ms = int(s.group_session_timeout * 1000)
         return AIOKafkaConsumer(
             *topics, group_id=self.sink_group, enable_auto_commit=False, auto_offset_reset="earliest",
-            # Buffered per partition until polled: the fetch size, not the largest message (which still comes whole).
-            max_partition_fetch_bytes=s.fetch_partition_bytes, fetch_max_bytes=max_fetch_bytes(s),
+            max_partition_fetch_bytes=max_message_bytes(s), fetch_max_bytes=max_fetch_bytes(s),
             session_timeout_ms=session_ms, heartbeat_interval_ms=max(100, session_ms // 3),
             rebalance_timeout_ms=session_ms,
             # A warehouse outage holds the loop; leaving the group then is fine (nothing was committed).
@@ -244,8 +243,7 @@ class KafkaClients:
             "broker_credentials": faust_credentials(s),
             "producer_compression_type": "zstd",
             "producer_max_request_size": max_message_bytes(s),
-            "consumer_max_fetch_size": s.fetch_partition_bytes,  # one fetch buffered per partition (memory)
-            "broker_max_poll_records": s.max_poll_records,  # what one poll decodes at once (memory with a backlog)
+            "consumer_max_fetch_size": max_message_bytes(s),
             # The local broker answers a group join only once half the group's session timeout has passed (the
             # worker on it runs with NEWSSTREAM_LOCAL_GROUP_SESSION_TIMEOUT); heartbeats as the sink's, a third of it.
             "broker_session_timeout": s.group_session_timeout,
