@@ -3,6 +3,7 @@ articles per second of CPU time (best of several rounds) over the sample corpus,
 
     git archive main | tar -x -C /tmp/base   # a tree to compare with
     python benchmarks/entities_step_ab.py --base /tmp/base [--pairs 3] [--distinct]
+    python benchmarks/entities_step_ab.py --batch 64 [--pairs 3]   # this tree: entities_step vs entities_many
 
 On a loaded shared machine wall-clock figures of two separate runs are not comparable; alternating the two
 trees and taking CPU time (time.process_time) is what makes the ratio mean something.
@@ -50,6 +51,48 @@ for _ in range(7):
 print(best * 1e6)
 """
 
+# Single (entities_step per article) against batched (entities_many over batches of N), alternating rounds in one
+# child; prints "single_us batched_us" of CPU per article, each the best of its rounds.
+BATCH_CHILD = """
+import itertools, sys, time
+sys.path.insert(0, sys.argv[1])
+size = int(sys.argv[3])
+from streams.pipeline.dictionary import ActorDictionary
+from streams.inputs.paths import iter_documents
+from streams.pipeline.offline import raw_page
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.steps import clean_step, entities_many, entities_step
+limits = CleanLimits()
+dictionary = ActorDictionary.load()
+articles = []
+for doc in iter_documents([sys.argv[2]], max_bytes=limits.max_page_bytes):
+    try:
+        articles.append(clean_step(raw_page(doc), limits))
+    except Rejected:
+        pass
+n = max(size, len(articles)) * 4 // size * size  # whole batches, each article as often as the others
+stream = list(itertools.islice(itertools.cycle(articles), n))
+batches = [stream[i:i + size] for i in range(0, n, size)]
+for a in stream:
+    entities_step(a, dictionary)  # warm-up: model load, per-word score blocks
+for b in batches:
+    entities_many(b, dictionary)
+single = batched = float("inf")
+for _ in range(7):
+    start = time.process_time()
+    for _ in range(5):
+        for a in stream:
+            entities_step(a, dictionary)
+    single = min(single, (time.process_time() - start) / (5 * n))
+    start = time.process_time()
+    for _ in range(5):
+        for b in batches:
+            entities_many(b, dictionary)
+    batched = min(batched, (time.process_time() - start) / (5 * n))
+print(single * 1e6, batched * 1e6)
+"""
+
 
 def cpu_us_per_article(tree: Path, corpus: Path, distinct: bool = False) -> float:
     out = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(corpus), "1" if distinct else "0"], check=True,
@@ -57,17 +100,39 @@ def cpu_us_per_article(tree: Path, corpus: Path, distinct: bool = False) -> floa
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def single_and_batched_us(tree: Path, corpus: Path, size: int) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", BATCH_CHILD, str(tree), str(corpus), str(size)], check=True,
+                         capture_output=True, text=True, cwd=tree)
+    single, batched = map(float, out.stdout.strip().splitlines()[-1].split())
+    return single, batched
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", type=Path, required=True, help="the other source tree (a checkout or archive)")
+    parser.add_argument("--base", type=Path, help="the other source tree (a checkout or archive)")
+    parser.add_argument("--batch", type=int, metavar="N",
+                        help="instead: this tree's entities_step against entities_many in batches of N articles")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "samples" / "corpus",
+                        help="HTML pages to clean and measure on (default: the sample corpus)")
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--distinct", action="store_true",
                         help="empty re's pattern cache before each article: the corpus repeats its 7 articles, so "
                         "a pattern compiled per article is otherwise compiled once, unlike on a real stream")
     args = parser.parse_args()
+    corpus = args.corpus
+    if args.batch is not None:
+        if args.batch < 1:
+            sys.exit("entities_step_ab: --batch must be at least 1")
+        for n in range(args.pairs):
+            single, batched = single_and_batched_us(ROOT, corpus, args.batch)
+            print(f"round {n + 1}: entities_step {1e6 / single:6.0f} articles/s CPU ({single:5.0f} us)   "
+                  f"entities_many x{args.batch} {1e6 / batched:6.0f} articles/s CPU ({batched:5.0f} us)   "
+                  f"ratio {single / batched:.2f}x")
+        return
+    if args.base is None:
+        sys.exit("entities_step_ab: --base TREE or --batch N")
     if not (args.base / "streams" / "pipeline" / "steps.py").is_file():
         sys.exit(f"entities_step_ab: {args.base} is not a source tree (no streams/pipeline/steps.py)")
-    corpus = ROOT / "samples" / "corpus"
     for n in range(args.pairs):
         base = cpu_us_per_article(args.base, corpus, args.distinct)
         this = cpu_us_per_article(ROOT, corpus, args.distinct)

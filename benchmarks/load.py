@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -36,6 +37,24 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_tree(pid: int) -> list[tuple[int, str, float]]:
+    """(pid, command line, CPU seconds: user + system) of a process and each of its live descendants, from /proc:
+    the supervisor, the worker it runs and the worker's cleaning child are separate processes."""
+    out = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            todo += [int(c) for task in Path(f"/proc/{p}/task").iterdir()
+                     for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+        out.append((p, command, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")))
+    return out
 
 
 def sql(web: str, query: str):
@@ -122,6 +141,7 @@ def main() -> None:
                                             "(SELECT count() FROM mentions FINAL)")[0]
                 memory = {w.log_path.stem: peak_rss_mib(w.process.pid) for w in workers}
                 memory["broker (Tansu)"] = peak_rss_mib(broker.process.pid)
+                cpu = {w.log_path.stem: cpu_tree(w.process.pid) for w in workers}
             finally:
                 for worker in workers:
                     worker.stop()
@@ -138,6 +158,10 @@ def main() -> None:
     print(f"duplicated: articles {articles_final - expected_articles} (rows before merge: {articles_rows}, "
           f"after FINAL: {articles_final}); weekly mentions {weekly} vs mention rows {mentions} -> "
           f"{weekly - mentions} counted twice")
+    for name, processes in cpu.items():
+        for pid, command, seconds in processes:
+            print(f"CPU {name} pid {pid}: {seconds:6.1f} s {1000 * seconds / max(1, landed):6.2f} ms per page "
+                  f"{command[-70:]}")
     for name, mib in memory.items():
         print(f"peak RSS {name:<15} {mib:8.0f} MiB")
 

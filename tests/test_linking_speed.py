@@ -5,15 +5,20 @@ corpus, the labeled set, ANERcorp's development sentences (when ../shared/ner is
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import re
 from array import array
 
+import ahocorasick
+import numpy as np
 import pytest
+from pydantic import ValidationError
 
 import tests.linking_reference as reference
 from schemas.records import Entity, Mention
 from streams.pipeline.arabic import normalize_with_map
-from streams.pipeline.ner.model import shipped
+from streams.pipeline.ner.model import Span, shipped
 from streams.pipeline.offsets import original_index
 from streams.pipeline.stages import candidates as candidates_stage
 from streams.pipeline.stages import entities as entities_stage
@@ -114,3 +119,124 @@ def test_a_mention_that_does_not_validate_is_still_refused(dictionary, monkeypat
     alias = (actor.aliases.get("ar") or actor.aliases.get("en") or [actor.name])[0]
     with pytest.raises(ValueError, match="type"):
         entities_stage.extract_mentions(f"قال {alias} امس", dictionary)
+
+
+def test_entities_from_spans_given_are_those_from_the_recognizer_asked(texts, dictionary, monkeypatch):  # noqa: F811
+    """extract_entities(spans=...) with recognize_many's names of a batch gives what it gives asking recognize()
+    itself, and then does not ask it (the batch caller has the names already)."""
+    recognizer = shipped()
+    normalized = [normalize_with_map(t) for t in texts]
+    batch = recognizer.recognize_many(list(texts), normalized)
+    expected = []
+    for text, norm in zip(texts, normalized, strict=True):
+        mentions = entities_stage.extract_mentions(text, dictionary, norm)
+        candidates = candidates_stage.find_candidates(text, mentions, norm)
+        expected.append((mentions, candidates,
+                         entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer, norm)))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recognize() asked although the spans were given")
+
+    monkeypatch.setattr(recognizer, "recognize", refuse)
+    for text, norm, spans, (mentions, candidates, entities) in zip(texts, normalized, batch, expected, strict=True):
+        assert entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer, norm,
+                                               spans=spans) == entities
+    text = "قال وزير الخارجية الروسي سيرغي لافروف إن الرئيس بشار الأسد التقى لافروف في دمشق."
+    assert entities_stage.extract_entities(text, [], [], dictionary, recognizer, spans=[]) == []  # none given: none
+
+
+def _with_spans(monkeypatch, recognizer, spans):
+    """The recognizer answering `spans` for any text: the reference asks it, the stage is given them."""
+    monkeypatch.setattr(recognizer, "recognize", lambda text, normalized=None: list(spans))
+
+
+def test_a_name_seen_before_links_as_each_article_says(dictionary, monkeypatch):
+    """What is kept per name across articles is only what does not depend on the article: a short form (لافروف)
+    links to its actor only in an article that names the actor, whatever an earlier article linked it to."""
+    recognizer = shipped()
+    text = "قال سيرغي لافروف امس ثم قال لافروف"
+    norm, _ = normalize_with_map(text)
+    at = norm.rindex("لافروف")
+    spans = [Span("PER", at, at + len("لافروف"), ("لافروف",))]
+    full = [m for m in entities_stage.extract_mentions(text, dictionary) if m.start == text.index("سيرغي")]
+    assert [m.actor_id for m in full] == ["sergey-lavrov"]
+    answers = []
+    for mentions in (full, [], full, []):
+        got = entities_stage.extract_entities(text, mentions, [], dictionary, recognizer, spans=spans)
+        _with_spans(monkeypatch, recognizer, spans)
+        assert got == reference.extract_entities(text, mentions, [], dictionary, recognizer)
+        monkeypatch.undo()
+        answers.append([e.actor_id for e in got if e.start == text.rindex("لافروف")])
+    assert answers == [["sergey-lavrov"], [None], ["sergey-lavrov"], [None]]
+
+
+def test_another_dictionary_is_not_answered_from_the_last_ones_names(dictionary, monkeypatch):
+    """A reloaded dictionary (another object, another automaton) links by its own aliases, not by what was kept
+    for the one before."""
+    recognizer = shipped()
+    text = "قال سيرغي لافروف امس"
+    norm, _ = normalize_with_map(text)
+    start = norm.index("سيرغي")
+    spans = [Span("PER", start, start + len("سيرغي لافروف"), ("سيرغي", "لافروف"))]
+    without = ahocorasick.Automaton()
+    for key, entry in dictionary.automaton.items():
+        if "sergey-lavrov" not in entry.actor_ids:
+            without.add_word(key, entry)
+    without.make_automaton()
+    other = dataclasses.replace(dictionary, automaton=without)
+    actors = []
+    for d in (dictionary, other, dictionary):
+        got = entities_stage.extract_entities(text, [], [], d, recognizer, spans=spans)
+        _with_spans(monkeypatch, recognizer, spans)
+        assert got == reference.extract_entities(text, [], [], d, recognizer)
+        monkeypatch.undo()
+        actors.append([e.actor_id for e in got])
+    assert actors == [["sergey-lavrov"], [None], ["sergey-lavrov"]]
+
+
+def test_entities_of_reshuffled_articles_are_unchanged(texts, dictionary):  # noqa: F811
+    """Fuzzed: articles made of the corpus's and ANERcorp's lines in random orders, so the same names come back in
+    other articles with other neighbours and other dictionary mentions; each twice (the kept names then warm)."""
+    rng = random.Random(15)
+    lines = [line for text in texts for line in text.split("\n") if line.strip()]
+    recognizer = shipped()
+    for _ in range(40):
+        text = "\n".join(rng.sample(lines, min(len(lines), rng.randint(1, 14))))
+        normalized = normalize_with_map(text)
+        mentions = entities_stage.extract_mentions(text, dictionary, normalized)
+        if rng.random() < 0.3:  # some mentions left out: other actors named, other short forms resolved
+            mentions = [m for m in mentions if rng.random() < 0.5]
+        candidates = candidates_stage.find_candidates(text, mentions, normalized)
+        expected = reference.extract_entities(text, mentions, candidates, dictionary, recognizer, normalized)
+        for _ in range(2):
+            assert entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer,
+                                                   normalized) == expected, text[:200]
+
+
+def test_entities_validated_strictly_first_are_what_lax_validation_gives(monkeypatch):
+    """Rows only lax validation takes (a numpy integer offset) give what they gave; a bad row is still refused."""
+    row = {"type": "person", "surface": "لافروف", "start": 3, "end": 9, "key": "لافروف", "actor_id": None}
+    numpy_row = {**row, "start": np.int64(3), "end": np.int32(9)}
+    assert entities_stage._validated_entities([row, numpy_row]) == [Entity(**row), Entity(**row)]
+    assert all(type(e.start) is int for e in entities_stage._validated_entities([numpy_row]))
+    with pytest.raises(ValidationError, match="type"):
+        entities_stage._validated_entities([row, {**row, "type": "planet"}])
+    with pytest.raises(ValidationError, match="start"):
+        entities_stage._validated_entities([{**row, "start": "three"}])
+
+
+def test_the_kept_names_start_over_when_full_and_change_no_entity(texts, dictionary, monkeypatch):  # noqa: F811
+    """Past _NAMES_KEPT names a table starts over (bounded memory on an endless stream); the entities stay the
+    reference's."""
+    monkeypatch.setattr(entities_stage, "_NAMES_KEPT", 3)
+    monkeypatch.setattr(entities_stage, "_last_links", None)
+    recognizer = shipped()
+    for text in texts[:40]:
+        normalized = normalize_with_map(text)
+        mentions = entities_stage.extract_mentions(text, dictionary, normalized)
+        candidates = candidates_stage.find_candidates(text, mentions, normalized)
+        assert (entities_stage.extract_entities(text, mentions, candidates, dictionary, recognizer, normalized)
+                == reference.extract_entities(text, mentions, candidates, dictionary, recognizer, normalized))
+        links = entities_stage._last_links
+        assert links is not None
+        assert max(len(links._forms), len(links._tails), len(links._mentions)) <= 3

@@ -224,7 +224,7 @@ def cmd_process(args) -> int:
         try:
             for line in process_documents(iter_documents(args.paths, max_bytes=settings.max_page_bytes),
                                           limits=limits, dictionary=dictionary, max_mentions=settings.max_mentions,
-                                          budget=budget):
+                                          budget=budget, batch=settings.entities_batch_size):
                 out.write(orjson.dumps(line) + b"\n")
         finally:
             if out is not sys.stdout.buffer:

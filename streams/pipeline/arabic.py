@@ -77,25 +77,78 @@ def code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-def _fold_array(text: str) -> tuple[str, np.ndarray]:
+def _fold_array(text: str) -> tuple[str, np.ndarray, np.ndarray]:
     """_CHANGED.sub(_replace, text) by one array gather (every _REPLACE key is in the BMP, every value one
-    character or none), and the positions of the dropped characters."""
+    character or none), the positions of the dropped characters and those of the kept ones (the offset map)."""
     codes = code_points(text)
-    mapped = _fold_table()[np.minimum(codes, 0xFFFF)]
-    mapped = np.where(codes > 0xFFFF, codes, mapped)
+    mapped = _fold_table().take(codes, mode="clip")  # a code point past the BMP reads the table's last entry
+    if codes.size and int(codes.max()) > 0xFFFF:
+        mapped = np.where(codes > 0xFFFF, codes, mapped)
     kept = mapped != _DROPPED_CODE
-    return mapped[kept].tobytes().decode("utf-32-le", "surrogatepass"), np.flatnonzero(~kept)
+    kept_at = np.flatnonzero(kept)
+    if len(kept_at) == len(codes):  # nothing dropped (a page without vowel marks or tatweel)
+        return mapped.tobytes().decode("utf-32-le", "surrogatepass"), kept_at[:0], kept_at
+    return mapped[kept_at].tobytes().decode("utf-32-le", "surrogatepass"), np.flatnonzero(~kept), kept_at
 
 
-def _fast(text: str, drops: list | None = None) -> str | None:
-    """Fold and drop, then lower; None when lowering would change the length (e.g. 'İ'). `drops`: a list to
-    receive the positions of the dropped characters (long texts only; else left empty)."""
+_SPECIAL_CODE = 0xFFFFFFFE  # in _lowered_fold_table: a character the table cannot lower alone (see there)
+
+
+@lru_cache(maxsize=1)
+def _lowered_fold_table() -> np.ndarray:
+    """_fold_table, lowered: code point -> its folded character's lowercase, _DROPPED_CODE, or _SPECIAL_CODE for a
+    character whose lowercase is not one character alone (İ), depends on its neighbours (Σ, final sigma), or that
+    _OTHER_MARKS finds: a text with one takes the fold-then-lower way."""
+    table = _fold_table().copy()
+    at = np.flatnonzero(table != _DROPPED_CODE)
+    folded = "".join(map(chr, table[at].tolist()))  # each kept character, folded
+    lowered = list(map(str.lower, folded))  # one by one (a whole-string lower would shift at İ), in C
+    longer = np.flatnonzero(np.fromiter(map(len, lowered), dtype=np.intp, count=len(lowered)) != 1)
+    for n in longer.tolist():
+        lowered[n] = "\0"  # a placeholder, marked special below
+    table[at] = code_points("".join(lowered))
+    table[at[[*longer.tolist(), *(m.start() for m in _OTHER_MARKS.finditer(folded))]]] = _SPECIAL_CODE
+    table[ord("\u03a3")] = _SPECIAL_CODE  # Σ (nothing else folds to it): str.lower makes it ς at a word's end
+    return table
+
+
+def _fold_lower_array(text: str) -> tuple[str, np.ndarray, np.ndarray | None] | None:
+    """_fast of a long text: (normalized text, dropped positions, kept positions) by one gather from
+    _lowered_fold_table (no regex scan for other marks, no str.lower), or by folding then lowering when a character
+    needs it; None when lowering would change the length. The kept positions are None when nothing was dropped."""
+    codes = code_points(text)
+    if int(codes.max()) <= 0xFFFF:
+        mapped = _lowered_fold_table().take(codes)
+        if not (mapped >= _SPECIAL_CODE).any():  # nothing dropped, nothing special: most pages
+            return mapped.tobytes().decode("utf-32-le", "surrogatepass"), _NONE, None
+        if not (mapped == _SPECIAL_CODE).any():
+            kept = mapped != _DROPPED_CODE
+            kept_at = np.flatnonzero(kept)
+            return mapped[kept_at].tobytes().decode("utf-32-le", "surrogatepass"), np.flatnonzero(~kept), kept_at
+    folded, dropped, kept_at = _fold_array(text)
+    if _OTHER_MARKS.search(folded):
+        return None
+    lowered = folded.lower()
+    return (lowered, dropped, kept_at) if len(lowered) == len(folded) else None
+
+
+_NONE = np.zeros(0, dtype=np.intp)
+
+
+def _fast(text: str, drops: list | None = None, kept: list | None = None) -> str | None:
+    """Fold and drop, then lower; None when lowering would change the length (e.g. 'İ'). `drops`, `kept`: lists to
+    receive the positions of the dropped characters and the array of the kept ones, None when none was dropped
+    (long texts only; else left empty)."""
     if len(text) >= _ARRAY_FROM:
-        folded, dropped = _fold_array(text)
+        done = _fold_lower_array(text)
+        if done is None:
+            return None
         if drops is not None:
-            drops.extend(dropped.tolist())
-    else:
-        folded = _CHANGED.sub(_replace, text)
+            drops.extend(done[1].tolist())
+        if kept is not None:
+            kept.append(done[2])
+        return done[0]
+    folded = _CHANGED.sub(_replace, text)
     if _OTHER_MARKS.search(folded):
         return None
     lowered = folded.lower()
@@ -109,10 +162,12 @@ class OffsetMap(Sequence[int]):
     """Normalized index -> original index, from the positions of dropped characters only: building a
     per-character list cost more than the Aho-Corasick pass itself, and a page has few dropped marks."""
 
-    __slots__ = ("_shifts", "_len")
+    __slots__ = ("_shifts", "_len", "kept")
 
-    def __init__(self, text: str, drops: list[int] | None = None):
-        """`drops`: the positions of the dropped characters, when the caller found them already."""
+    def __init__(self, text: str, drops: list[int] | None = None, kept: np.ndarray | None = None):
+        """`drops`: the positions of the dropped characters, when the caller found them already; `kept`: the map's
+        values as an int64 array, when the caller has them (offsets.original_index passes them on)."""
+        self.kept = kept
         if drops is None:
             drops = [m.start() for m in _DROPPED.finditer(text)]
         # The i-th dropped character sits before normalized position drops[i] - i.
@@ -135,9 +190,12 @@ class OffsetMap(Sequence[int]):
 def normalize_with_map(text: str) -> tuple[str, Sequence[int]]:
     """Normalized text and, for each of its characters, the index of the original character."""
     drops: list[int] = []
-    fast = _fast(text, drops)
+    kept: list[np.ndarray] = []
+    fast = _fast(text, drops, kept)
     if fast is not None:
-        return fast, OffsetMap(text, drops if len(text) >= _ARRAY_FROM else None)
+        if kept:
+            return fast, OffsetMap(text, drops, kept[0])
+        return fast, OffsetMap(text)
     out: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
@@ -164,6 +222,9 @@ def fingerprint_text(text: str) -> str:
 def is_mark(ch: str) -> bool:
     """A diacritic or other dropped mark: it belongs to the letter before it."""
     return ord(ch) in _DROP
+
+
+MARKS = frozenset(map(chr, _DROP))  # the characters is_mark is true of
 
 
 def is_word_char(ch: str) -> bool:

@@ -24,7 +24,7 @@ from streams.pipeline.identity import page_id_for
 from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.clean import CleanLimits
 from streams.pipeline.stages.stories import StoryIndex
-from streams.pipeline.steps import MAX_MENTIONS, clean_step, dead_letter, entities_step, story_step
+from streams.pipeline.steps import ENTITIES_BATCH, MAX_MENTIONS, clean_step, dead_letter, entities_many, story_step
 
 
 def raw_page(doc: RawDocument, entered_at: datetime | None = None) -> RawPage:
@@ -78,17 +78,23 @@ def rejected_line(source: str, reason: str, url: str | None = None,
 
 def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,
                       index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS,
-                      budget: CleanBudget | None = None, cache_dir: Path | None = None) -> Iterator[dict[str, Any]]:
+                      budget: CleanBudget | None = None, cache_dir: Path | None = None,
+                      batch: int = ENTITIES_BATCH) -> Iterator[dict[str, Any]]:
     """One output line per document, in input order; nothing raises out of here.
 
-    With a `budget`, cleaning runs under its time limit, as in the stream, as many pages ahead as the budget has
-    workers: its children clean the next pages while this process finds the entities and the story of the current
-    one (same lines, same order: cleaning is pure, and the story index is still fed in input order)."""
+    With a `budget`, cleaning runs under its time limit, as in the stream, up to `batch` pages more than the budget
+    has workers ahead: its children clean the next pages while this process finds the entities and the story of the
+    current ones (same lines, same order: cleaning is pure, and the story index is still fed in input order). The
+    entities step runs over `batch` cleaned articles at once (entities_many: the same results, cheaper per article)."""
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, not {batch}")
     index = index if index is not None else StoryIndex()
     if budget is None:
         langmodel.load(cache_dir)  # cleaning runs here: the language model from its cached copy (see langmodel)
     start = budget.start if budget is not None else (lambda page, limits: lambda: clean_step(page, limits))
-    depth = budget.workers if budget is not None else 1
+    # Pages queued for cleaning ahead of the one waited for: with a budget, a batch more than its workers, so its
+    # children keep cleaning while this process runs the entities step over a whole batch.
+    depth = budget.workers + batch if budget is not None else 1
 
     def queued(doc: RawDocument) -> tuple[RawDocument, Callable[[], Article] | None]:
         if doc.error or doc.body is None:
@@ -99,12 +105,20 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
             return doc, _raise(exc)
 
     ahead: deque[tuple[RawDocument, Callable[[], Article] | None]] = deque()
+    chunk: list[tuple[RawDocument, Article | Exception | None]] = []  # cleaned, waiting for the entities step
     for doc in docs:
         ahead.append(queued(doc))
         if len(ahead) > depth:
-            yield _line(*ahead.popleft(), dictionary, max_mentions, index)
+            chunk.append(_cleaned(*ahead.popleft()))
+            if len(chunk) >= batch:
+                yield from _lines(chunk, dictionary, max_mentions, index)
+                chunk = []
     while ahead:
-        yield _line(*ahead.popleft(), dictionary, max_mentions, index)
+        chunk.append(_cleaned(*ahead.popleft()))
+        if len(chunk) >= batch:
+            yield from _lines(chunk, dictionary, max_mentions, index)
+            chunk = []
+    yield from _lines(chunk, dictionary, max_mentions, index)
 
 
 def _raise(exc: Exception) -> Callable[[], Article]:
@@ -113,14 +127,38 @@ def _raise(exc: Exception) -> Callable[[], Article]:
     return fail
 
 
-def _line(doc: RawDocument, cleaned: Callable[[], Article] | None, dictionary: ActorDictionary, max_mentions: int,
-          index: StoryIndex) -> dict[str, Any]:
+def _cleaned(doc: RawDocument, cleaned: Callable[[], Article] | None) -> tuple[RawDocument, Article | Exception | None]:
+    """The document with its article, or the exception cleaning it raised; None: a bad input (its own line)."""
     if doc.error:
-        return rejected_line(doc.source, "bad input", doc.url, input_of(doc))
+        return doc, None
     try:
         if cleaned is None:
             raise Rejected("empty", "no body")
-        result = story_step(entities_step(cleaned(), dictionary, max_mentions), index)
-    except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
-        return rejected_line(doc.source, dead_letter("process", exc).reason, doc.url, input_of(doc))
-    return ok_line(doc.source, result, input_of(doc))
+        return doc, cleaned()
+    except Exception as exc:
+        return doc, exc
+
+
+def _lines(chunk: list[tuple[RawDocument, Article | Exception | None]], dictionary: ActorDictionary,
+           max_mentions: int, index: StoryIndex) -> Iterator[dict[str, Any]]:
+    """The chunk's lines in order: the entities step over its articles at once, then each story in input order."""
+    articles = [outcome for _, outcome in chunk if isinstance(outcome, Article)]
+    try:
+        found = iter(entities_many(articles, dictionary, max_mentions))
+    except Exception as exc:  # entities_many gives each article its outcome; should it fail whole, each says so
+        found = iter([exc] * len(articles))
+    for doc, outcome in chunk:
+        if outcome is None:
+            yield rejected_line(doc.source, "bad input", doc.url, input_of(doc))
+            continue
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            entities = next(found)
+            if isinstance(entities, Exception):
+                raise entities
+            result = story_step(entities, index)
+        except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
+            yield rejected_line(doc.source, dead_letter("process", exc).reason, doc.url, input_of(doc))
+            continue
+        yield ok_line(doc.source, result, input_of(doc))

@@ -27,6 +27,9 @@ def original_index(text: str, index: Sequence[int]) -> Sequence[int]:
         return index
     if len(index) == len(text):
         return range(len(text))
+    kept = getattr(index, "kept", None)  # normalize_with_map's OffsetMap of a long text carries its values
+    if kept is not None and len(kept) == len(index):
+        return array("q", kept.astype(np.int64, copy=False).tobytes())
     codes = code_points(text)
     if codes.size and int(codes.max()) > 0xFFFF:  # outside the Basic Multilingual Plane: rare, keep the map
         return index

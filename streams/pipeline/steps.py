@@ -6,15 +6,17 @@ raw-html (RawPage) -> clean -> cleaned (Article) -> entities -> entities (Articl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 from pydantic import ValidationError
 
-from schemas.records import Article, ArticleEntities, DeadLetter, RawPage, RawRef, StoryArticle
+from schemas.records import Article, ArticleEntities, DeadLetter, Mention, RawPage, RawRef, StoryArticle
 from streams.pipeline.arabic import normalize_with_map
 from streams.pipeline.dictionary import ActorDictionary
-from streams.pipeline.ner.model import Recognizer
+from streams.pipeline.ner.model import Recognizer, Span
 from streams.pipeline.ner.model import shipped as shipped_recognizer
 from streams.pipeline.offsets import original_index
 from streams.pipeline.stages import Rejected
@@ -27,6 +29,7 @@ from streams.settings import Settings
 
 PAYLOAD_KEEP_CHARS = 2000
 MAX_MENTIONS = 1000
+ENTITIES_BATCH = 64  # articles per entities_many call (Settings.entities_batch_size)
 
 
 def clean_limits(settings: Settings) -> CleanLimits:
@@ -56,11 +59,74 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
     #                            entities[{type,surface,start,end,key,actor_id}], model_version}
     # Past `max_mentions` the rest are dropped: a page naming one actor thousands of times is a list, not news.
     recognizer = recognizer or shipped_recognizer()
+    found = _dictionary_names(article, dictionary)
+    return _article_entities(found, dictionary, max_mentions, recognizer, None)
+
+
+def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_mentions: int = MAX_MENTIONS,
+                  recognizer: Recognizer | None = None) -> list[ArticleEntities | Exception]:
+    """entities_step() of each article, in order, with the recognizer run once over the whole batch
+    (Recognizer.recognize_many: one set of array operations, ~3x cheaper per article than text by text).
+    Each article gets its own result or its own exception: one that fails does not fail the others."""
+    recognizer = recognizer or shipped_recognizer()
+    out: list[ArticleEntities | Exception] = []
+    ready: list[tuple[int, _Found]] = []  # (position in `out`, the article's dictionary names) of those that got there
+    for article in articles:
+        try:
+            ready.append((len(out), _dictionary_names(article, dictionary)))
+            out.append(_PENDING)
+        except Exception as exc:
+            out.append(exc)
+    spans = _recognized(recognizer, [found for _, found in ready])
+    for (position, found), names in zip(ready, spans, strict=True):
+        try:
+            if isinstance(names, Exception):
+                raise names
+            out[position] = _article_entities(found, dictionary, max_mentions, recognizer, names)
+        except Exception as exc:
+            out[position] = exc
+    return out
+
+
+class _Found(NamedTuple):
+    """An article with its one normalization (offsets C-indexed for all) and its dictionary names."""
+
+    article: Article
+    normalized: tuple[str, Sequence[int]]
+    mentions: list[Mention]
+    candidates: list[Mention]
+
+
+_PENDING = RuntimeError("entities_many: no result (a bug)")  # a placeholder every position replaces
+
+
+def _dictionary_names(article: Article, dictionary: ActorDictionary) -> _Found:
     norm, index = normalize_with_map(article.text)
-    normalized = norm, original_index(article.text, index)  # one normalization, its offsets C-indexed for all
+    normalized = norm, original_index(article.text, index)
     mentions = extract_mentions(article.text, dictionary, normalized)
     candidates = find_candidates(article.text, mentions, normalized)  # every mention: no candidate overlaps one
-    entities = extract_entities(article.text, mentions, candidates, dictionary, recognizer, normalized)
+    return _Found(article, normalized, mentions, candidates)
+
+
+def _recognized(recognizer: Recognizer, batch: list[_Found]) -> list[list[Span]] | list[list[Span] | Exception]:
+    """The recognizer's names in each article, one call for all; when that call fails, text by text, so only the
+    article that breaks it fails."""
+    try:
+        return recognizer.recognize_many([f.article.text for f in batch], [f.normalized for f in batch])
+    except Exception:
+        out: list[list[Span] | Exception] = []
+        for found in batch:
+            try:
+                out.append(recognizer.recognize(found.article.text, found.normalized))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+
+def _article_entities(found: _Found, dictionary: ActorDictionary, max_mentions: int, recognizer: Recognizer,
+                      spans: Sequence[Span] | None) -> ArticleEntities:
+    article, normalized, mentions, candidates = found
+    entities = extract_entities(article.text, mentions, candidates, dictionary, recognizer, normalized, spans)
     return ArticleEntities(article=article, mentions=mentions[:max_mentions], dictionary_version=dictionary.version,
                            candidates=candidates[:max_mentions],
                            minhash=signature(article.text, normalized=normalized[0]), minhash_scheme=SCHEME,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from streams.pipeline.arabic import normalize
-from streams.pipeline.dictionary import Actor, ActorDictionary
+from streams.pipeline.dictionary import Actor, ActorDictionary, AliasEntry
 
 # Proclitics a name may carry in running text (وبشار، لبوتين، والرئاسة، للأمم): stripped for its key.
 _NAME_PROCLITICS = ("وبال", "وال", "بال", "فال", "كال", "ولل", "فلل", "لل", "وب", "ول", "وك", "فب", "فل",
@@ -60,11 +60,21 @@ def _alias_key(alias: str) -> str:
 def link_alias(form: str, dictionary: ActorDictionary, named: set[str]) -> str | None:
     """The actor whose alias (or generated spelling) is exactly `form`: a full alias of one actor, or a short
     form of one actor the article names elsewhere."""
+    return linked_actor(alias_entry(form, dictionary), named)
+
+
+def alias_entry(form: str, dictionary: ActorDictionary) -> AliasEntry | None:
+    """link_alias()'s dictionary entry of `form` (the article's names aside): what a cache keeps per name."""
     entry = dictionary.automaton.get(form, None)
     if entry is None and form.startswith("ال"):
         entry = dictionary.automaton.get(form[2:], None)
         if entry is not None and not entry.needs_article:
             entry = None
+    return entry
+
+
+def linked_actor(entry: AliasEntry | None, named: set[str] | frozenset[str]) -> str | None:
+    """link_alias()'s answer from the entry of the form and the actors the article names."""
     if entry is None:
         return None
     if len(entry.actor_ids) == 1 and (not entry.short or entry.actor_ids[0] in named):

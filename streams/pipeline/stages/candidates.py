@@ -10,7 +10,7 @@ Titles and name rules are hand-written: no library tags Arabic news names after 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 
 import ahocorasick
@@ -72,6 +72,7 @@ def _not_names() -> frozenset[str]:
 
 
 _AR_PARTICLES = frozenset({"بن", "ابن", "ابو", "ابي", "عبد", "ال", "بنت", "دي", "دو", "فون", "فان", "لا"})
+_NOT_FIRST_NAMES = _AR_PARTICLES - {"عبد", "ابو"}
 _AR_FIXED_MODIFIERS = frozenset({
     "السابق", "السابقه", "الاسبق", "المنتخب", "المنتخبه", "الحالي", "الحاليه", "الجديد", "الجديده", "الخاص",
     "الخاصه", "العام", "العامه", "المستقيل", "المستقيله", "المكلف", "المكلفه", "المقال", "الراحل", "الراحله",
@@ -145,33 +146,43 @@ def _is_modifier(word: str) -> bool:
     return word in _AR_FIXED_MODIFIERS or (word.startswith("ال") and len(word) >= 5 and word.endswith(("ي", "يه")))
 
 
+_TOKENS_AFTER_TITLE = 12
+
+
+def _read(tokens: list[tuple[str, int, int]], following: Iterator[re.Match], k: int) -> bool:
+    """Whether token k is there, reading tokens from `following` until it is (at most _TOKENS_AFTER_TITLE)."""
+    while len(tokens) <= k:
+        if len(tokens) == _TOKENS_AFTER_TITLE or (m := next(following, None)) is None:
+            return False
+        tokens.append((m.group(), *m.span()))
+    return True
+
+
 def _arabic_candidates(norm: str) -> list[tuple[int, int]]:
     """Spans (in the normalized text) of Arabic names that follow a title."""
     spans: list[tuple[int, int]] = []
     for title_end in _title_ends(norm):
-        tokens = []
-        for m in _TOKEN.finditer(norm, title_end):
-            tokens.append((m.group(), m.start(), m.end()))
-            if len(tokens) == 12:
-                break
-        n = len(tokens)
+        # The (up to) 12 tokens after the title, read as far as needed: the name ends within a few.
+        tokens: list[tuple[str, int, int]] = []
+        following = _TOKEN.finditer(norm, title_end)
         # Modifiers: adjectives, one "الي/لدي <place>" (المبعوث الاممي الي سوريا), an appositive comma.
         k, places = 0, 0
-        while k < n:
+        while _read(tokens, following, k):
             word = tokens[k][0]
             if _is_modifier(word):
                 k += 1
-            elif word in ("الي", "لدي") and places == 0 and k + 1 < n and tokens[k + 1][0].isalpha():
+            elif word in ("الي", "لدي") and places == 0 and _read(tokens, following, k + 1) \
+                    and tokens[k + 1][0].isalpha():
                 k, places = k + 2, 1
             else:
                 break
-        if k < n and tokens[k][0] in (",", "-"):
+        if _read(tokens, following, k) and tokens[k][0] in (",", "-"):
             k += 1
         name: list[tuple[str, int, int]] = []
         bounded = False  # the name ends at punctuation, a function word or the text's end, not mid-phrase
         while True:
-            if k == n:
-                bounded = n < 12
+            if not _read(tokens, following, k):
+                bounded = len(tokens) < _TOKENS_AFTER_TITLE  # the text ended
                 break
             word = tokens[k][0]
             if not word.isalpha():
@@ -180,7 +191,7 @@ def _arabic_candidates(norm: str) -> list[tuple[int, int]]:
             if _ends_a_name(word):
                 bounded = True
                 break
-            if not name and (word.startswith(("ال", "لل")) or word in _AR_PARTICLES - {"عبد", "ابو"}):
+            if not name and (word.startswith(("ال", "لل")) or word in _NOT_FIRST_NAMES):
                 break  # a name starts with a given name, not an article or a particle
             if len(name) == 4:
                 break

@@ -11,16 +11,16 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
-from operator import itemgetter
+from operator import itemgetter, le
 
 import ahocorasick
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from schemas.records import ActorType, Entity, Mention
-from streams.pipeline.arabic import is_mark, normalize, normalize_with_map, word_chars
-from streams.pipeline.dictionary import ActorDictionary, AliasEntry, first_office
+from streams.pipeline.arabic import MARKS, is_mark, normalize, normalize_with_map
+from streams.pipeline.dictionary import Actor, ActorDictionary, AliasEntry, first_office
 from streams.pipeline.ner.features import PERSON_TRIGGERS, _bare
-from streams.pipeline.ner.linking import actor_key, bare_form, link_alias, name_key
+from streams.pipeline.ner.linking import actor_key, alias_entry, bare_form, linked_actor, name_key
 from streams.pipeline.ner.model import Recognizer, Span
 from streams.pipeline.offsets import original_index
 from streams.pipeline.stages.candidates import _not_names, name_spans
@@ -29,6 +29,7 @@ from streams.pipeline.stages.candidates import _not_names, name_spans
 _CLITICS = {c + p for c in ("", "و", "ف") for p in ("", "ب", "ل", "ك")}
 _ARTICLE_PREFIXES = {c + "ال" for c in _CLITICS} | {c + "لل" for c in ("", "و", "ف")}
 _LONGEST_PREFIX = max(map(len, _CLITICS | _ARTICLE_PREFIXES))
+_MARKS = MARKS  # is_word_char(c) is c.isalnum() or c in MARKS
 # Mentions and entities are validated as one list per article: one call into pydantic-core instead of one per name
 # (the same schema, so the same checks; ~half the time of building each model on its own).
 _MENTIONS = TypeAdapter(list[Mention])
@@ -37,17 +38,19 @@ _FIRST = itemgetter(0)
 
 
 def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, int, int, AliasEntry]]:
-    """(start incl. article, alias start, end, entry) of the automaton's hits that stand as words in `norm`."""
-    # is_word_char of norm[i] at bounds[i + 1], with a non-word byte at each end: boundaries tested by index.
-    bounds = b"\0" + word_chars(norm) + b"\0"
+    """(start incl. article, alias start, end, entry) of the automaton's hits that stand as words in `norm`.
+    Word characters (is_word_char) are told apart at each hit's edges only: ~30 hits an article (most keys are
+    several letters long), where an array of every character's class cost more than all the tests."""
     hits: list[tuple[int, int, int, AliasEntry]] = []  # (start in norm incl. article, alias start, end, entry)
+    size = len(norm)
     for end_pos, entry in dictionary.automaton.iter(norm):
         end = end_pos + 1
-        if bounds[end + 1]:  # the hit ends inside a word
+        if end < size and ((c := norm[end]).isalnum() or c in _MARKS):  # the hit ends inside a word
             continue
         start = end - entry.length
         prefix_start = start
-        while bounds[prefix_start]:  # back to the word's start, no further than the longest allowed prefix
+        # back to the word's start, no further than the longest allowed prefix
+        while prefix_start and ((c := norm[prefix_start - 1]).isalnum() or c in _MARKS):
             prefix_start -= 1
             if start - prefix_start > _LONGEST_PREFIX:
                 break
@@ -172,7 +175,7 @@ def _joined_family_names(text: str, items: list[tuple[int, int, Mention | Span]]
     out: list[tuple[int, int, Mention | Span]] = []
     persons: list[bool] = []  # _is_person of each item of `out` (joining keeps a person a person)
     for s, e, item in items:
-        person = _is_person(item)
+        person = item.kind == "PER" if type(item) is Span else _is_person(item)
         if person and persons and persons[-1]:
             ps, pe, previous = out[-1]
             gap, first = text[pe:s], text[s:e].split(maxsplit=1)[0]
@@ -215,19 +218,21 @@ def _is_person(item: Mention | Span) -> bool:
 
 def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequence[Mention],
                      dictionary: ActorDictionary, recognizer: Recognizer,
-                     normalized: tuple[str, Sequence[int]] | None = None) -> list[Entity]:
+                     normalized: tuple[str, Sequence[int]] | None = None,
+                     spans: Sequence[Span] | None = None) -> list[Entity]:
     """Every name in the text, in order. Dictionary mentions come first and keep their actor (precision);
     the recognizer adds the names they miss, linked to an actor when their bare form is an alias; a person's
     surname alone later in the text takes the full name's key and actor, and its later uses the recognizer
-    did not tag are added; title-pattern candidates fill what is still uncovered."""
+    did not tag are added; title-pattern candidates fill what is still uncovered. `spans`: the recognizer's
+    names for this text when the caller has them already (recognize_many over a batch), else it is asked here."""
     norm, index = normalized or normalize_with_map(text)
     index = original_index(text, index)
-    known = recognizer.gazetteer.words["PER"]
-    not_names = _not_names()
-    common = recognizer.gazetteer.words.get("NN", ())  # words almost never inside a name
+    links = _links(dictionary, recognizer)
+    known, form_of, tails_of, key_of, mention_of = links.known, links.form, links.tails, links.actor_key, links.mention
     named = {m.actor_id for m in mentions}
     found: list[tuple[int, int, dict]] = []  # (start, end, the entity's fields): validated as one list at the end
     occupied = bytearray(len(text) + 1)  # 1 where a name already stands: an overlap test is one C-level find
+    size = len(text)
 
     def free(s: int, e: int) -> bool:
         return occupied.find(1, s, e) < 0
@@ -237,12 +242,18 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
 
     items: list[tuple[int, int, Mention | Span]] = [(m.start, m.end, m) for m in mentions]
     widened: dict[int, tuple[int, int]] = {}  # mention position -> its person name's span, grown by the recognizer
-    overlapping = _overlap_finder(mentions)
-    for span in recognizer.recognize(text, (norm, index)):
-        o_start, o_end = _original_span(text, index, span.start, span.end)
+    overlapping = None  # made when a person span first overlaps a mention (most articles: never)
+    if spans is None:
+        spans = recognizer.recognize(text, (norm, index))
+    for span in spans:
+        o_start, o_end = index[span.start], index[span.end - 1] + 1  # _original_span, inline: ~25 per article
+        while o_end < size and text[o_end] in MARKS:
+            o_end += 1
         if occupied.find(1, o_start, o_end) < 0:
             items.append((o_start, o_end, span))
         elif span.kind == "PER":  # over a dictionary person: the name may be longer (محمد بن راشد | آل مكتوم)
+            if overlapping is None:
+                overlapping = _overlap_finder(mentions)
             over = overlapping(o_start, o_end)
             if len(over) == 1 and mentions[over[0]].type == "person":
                 s, e = widened.get(over[0], (mentions[over[0]].start, mentions[over[0]].end))
@@ -258,43 +269,28 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
 
     # surname or last words of a full name (bare) -> (key, actor_id, end of the full name in the original text)
     surnames: dict[str, tuple[str, str | None, int]] = {}
-    keys: dict[str, str] = {}  # actor id -> actor_key: an article names the same few actors again and again
-    tails_of: dict[tuple[str, ...], list[str]] = {}  # a person's words -> the tails that may stand alone later
     actor_id: str | None
     for o_start, o_end, item in items:
         surface = text[o_start:o_end]
-        if isinstance(item, Mention):
-            actor = dictionary.actors[item.actor_id]
-            actor_id, kind = actor.actor_id, actor.type
-            key = keys.get(actor_id)
-            if key is None:
-                key = keys[actor_id] = actor_key(actor)
-            words: Sequence[str] = _name_words(surface) if kind == "person" else ()
+        if type(item) is not Span and isinstance(item, Mention):
+            actor_id, kind, key, tails = mention_of(item.actor_id, surface)
         else:
-            words = item.words
+            words = tuple(item.words)  # the cache's key (a Span's words are a tuple already: no copy)
             kind = _RECOGNIZER_TYPES[item.kind]
-            bare = bare_form(words, known)
-            actor_id = link_alias(bare, dictionary, named)
+            bare, entry, key = form_of(words)
+            actor_id = linked_actor(entry, named) if entry is not None else None
             if actor_id is not None:
                 actor = dictionary.actors[actor_id]
-                key = keys.get(actor_id)
-                if key is None:
-                    key = keys[actor_id] = actor_key(actor)
+                key = key_of(actor)
                 kind = actor.type
             elif kind == "person" and bare in surnames:
                 key, actor_id, _ = surnames[bare]
-            else:
-                key = name_key(words, known, normalized=True)
-        if kind == "person":  # its surname, or last words (احمدي نجاد), may follow alone; a one-word name again
-            words = tuple(words)  # the whole name too: a later repeat the recognizer missed
-            tails = tails_of.get(words)
-            if tails is None:
-                tails = tails_of[words] = [
-                    tail for tail in (bare_form(words[n:], known) for n in range(len(words)))
-                    if len(tail) >= 3 and tail not in not_names and tail not in common and tail not in _NOT_SURNAMES]
-            for tail in tails:
-                if tail not in surnames:
-                    surnames[tail] = (key, actor_id, o_end)
+            tails = tails_of(words) if kind == "person" else ()
+        # A person's surname, or last words (احمدي نجاد), may follow alone; a one-word name again; the whole name
+        # too: a later repeat the recognizer missed.
+        for tail in tails:
+            if tail not in surnames:
+                surnames[tail] = (key, actor_id, o_end)
         found.append((o_start, o_end, {"type": kind, "surface": surface, "start": o_start, "end": o_end,
                                        "key": key, "actor_id": actor_id}))
         occupied[o_start:o_end] = b"\x01" * (o_end - o_start)
@@ -314,7 +310,97 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
                                            "key": name_key(normalize(c.surface).split(), known), "actor_id": None}))
             occupied[c.start:c.end] = b"\x01" * (c.end - c.start)
     found.sort(key=_FIRST)
-    return _ENTITIES.validate_python([row for _, _, row in found])
+    return _validated_entities([row for _, _, row in found])
+
+
+def _validated_entities(rows: list[dict]) -> list[Entity]:
+    """The rows as Entity models. Strict first: built here from str and int, they pass it in ~2/3 of the time of
+    lax validation (no coercion tried); a row that only lax validation accepts (an offset as a numpy integer from
+    a caller's index) gets exactly what it got before, and a bad row the same error."""
+    try:
+        return _ENTITIES.validate_python(rows, strict=True)
+    except ValidationError:
+        return _ENTITIES.validate_python(rows)
+
+
+# Distinct names each table of a _NameLinks keeps before it starts over: ~370 bytes a name (tracemalloc over 289
+# ANERcorp articles), so ~7 MB a table at most; a day of news names fewer distinct persons and places than that.
+_NAMES_KEPT = 20_000
+
+
+class _NameLinks:
+    """What a name's words give whatever the article names besides (its bare form, dictionary entry and key; a
+    person's tails that may stand alone later; an actor's key), for one dictionary and recognizer. The same names
+    come back article after article, and working them out anew was most of extract_entities' time."""
+
+    def __init__(self, dictionary: ActorDictionary, recognizer: Recognizer):
+        self.dictionary, self.recognizer = dictionary, recognizer
+        self.actors, self.automaton = dictionary.actors, dictionary.automaton  # replaced: a new cache
+        self.words_of = recognizer.gazetteer.words
+        self.known = recognizer.gazetteer.words["PER"]
+        self.common = recognizer.gazetteer.words.get("NN", ())  # words almost never inside a name
+        self.not_names = _not_names()
+        self._forms: dict[tuple[str, ...], tuple[str, AliasEntry | None, str]] = {}
+        self._tails: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._actor_keys: dict[str, str] = {}
+        self._mentions: dict[tuple[str, str], tuple[str, ActorType, str, tuple[str, ...]]] = {}
+
+    def serves(self, dictionary: ActorDictionary, recognizer: Recognizer) -> bool:
+        return (self.dictionary is dictionary and self.recognizer is recognizer and self.actors is dictionary.actors
+                and self.automaton is dictionary.automaton and self.words_of is recognizer.gazetteer.words
+                and self.known is recognizer.gazetteer.words["PER"])
+
+    def form(self, words: tuple[str, ...]) -> tuple[str, AliasEntry | None, str]:
+        """(bare form, its dictionary entry or None, name key) of a recognized name's normalized words."""
+        got = self._forms.get(words)
+        if got is None:
+            if len(self._forms) >= _NAMES_KEPT:
+                self._forms.clear()
+            bare = bare_form(words, self.known)
+            got = self._forms[words] = (bare, alias_entry(bare, self.dictionary),
+                                        name_key(words, self.known, normalized=True))
+        return got
+
+    def tails(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        """A person's words from each one on (bare), those that may stand alone as the name later."""
+        got = self._tails.get(words)
+        if got is None:
+            if len(self._tails) >= _NAMES_KEPT:
+                self._tails.clear()
+            known, not_names, common = self.known, self.not_names, self.common
+            got = self._tails[words] = tuple(
+                tail for tail in (bare_form(words[n:], known) for n in range(len(words)))
+                if len(tail) >= 3 and tail not in not_names and tail not in common and tail not in _NOT_SURNAMES)
+        return got
+
+    def mention(self, actor_id: str, surface: str) -> tuple[str, ActorType, str, tuple[str, ...]]:
+        """(actor id, type, key, tails if a person) of a dictionary mention of an actor as `surface`."""
+        got = self._mentions.get((actor_id, surface))
+        if got is None:
+            if len(self._mentions) >= _NAMES_KEPT:
+                self._mentions.clear()
+            actor = self.dictionary.actors[actor_id]
+            person = actor.type == "person"
+            got = self._mentions[actor_id, surface] = (actor.actor_id, actor.type, self.actor_key(actor),
+                                                       self.tails(_name_words(surface)) if person else ())
+        return got
+
+    def actor_key(self, actor: Actor) -> str:
+        got = self._actor_keys.get(actor.actor_id)
+        if got is None:
+            got = self._actor_keys[actor.actor_id] = actor_key(actor)
+        return got
+
+
+_last_links: _NameLinks | None = None  # one at a time: a worker has one dictionary (a new one after a reload)
+
+
+def _links(dictionary: ActorDictionary, recognizer: Recognizer) -> _NameLinks:
+    global _last_links
+    links = _last_links
+    if links is None or not links.serves(dictionary, recognizer):
+        links = _last_links = _NameLinks(dictionary, recognizer)
+    return links
 
 
 @lru_cache(maxsize=1 << 14)
@@ -327,8 +413,7 @@ def _overlap_finder(mentions: Sequence[Mention]):
     """f(start, end) -> positions of the mentions that overlap [start, end), in order. Mentions as extract_mentions
     gives them (sorted, disjoint) are found by bisection instead of a scan of all of them per span."""
     starts, ends = [m.start for m in mentions], [m.end for m in mentions]
-    if all(s <= e for s, e in zip(starts, ends, strict=True)) and all(
-            e <= s for e, s in zip(ends, starts[1:], strict=False)):
+    if all(map(le, starts, ends)) and all(map(le, ends, starts[1:])):  # map(le): no Python frame per mention
         def bisected(s: int, e: int) -> range:
             return range(bisect_right(ends, s), bisect_left(starts, e))
         return bisected
