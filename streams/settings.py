@@ -236,7 +236,7 @@ class Settings(BaseSettings):
         "indexing it, and matches copies published within this many days of each other."
     )
     story_index_max: int = Field(
-        100_000, ge=1, description="NEWSSTREAM_STORY_INDEX_MAX: most articles in the stories index (about 15 KB each); "
+        100_000, ge=1, description="NEWSSTREAM_STORY_INDEX_MAX: most articles in the stories index (7-9 KB each); "
         "past it the oldest leave first."
     )
     analyst_clickhouse_url: str | None = Field(
@@ -277,6 +277,14 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")
     log_format: Literal["text", "json"] = Field(
         "text", description="NEWSSTREAM_LOG_FORMAT: text, or json for one structured object per line."
+    )
+    memory_trace: Path | None = Field(
+        None, description="NEWSSTREAM_MEMORY_TRACE: a file the worker appends tracemalloc diffs to (the Python lines "
+        "whose memory grew most, with RssAnon/RssFile), to find where memory goes. Diagnostic: costs CPU. Unset: off.",
+    )
+    memory_trace_seconds: float = Field(
+        60.0, gt=0, allow_inf_nan=False,
+        description="NEWSSTREAM_MEMORY_TRACE_SECONDS: seconds between two diffs of NEWSSTREAM_MEMORY_TRACE.",
     )
 
     @field_validator("archive_s3_bucket", mode="before")

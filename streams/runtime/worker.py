@@ -287,6 +287,10 @@ def _run_faust(settings: Settings, url: str, holds_data_dir: bool) -> int:
     if holds_warehouse(settings):
         warehouse_thread.open_early()
 
+    if settings.memory_trace is not None:
+        from streams.runtime.memory_trace import MemoryTrace
+
+        MemoryTrace(settings.memory_trace, settings.memory_trace_seconds).start()
     from faust.worker import Worker
 
     from streams.pipeline.topology import create_app

@@ -238,31 +238,48 @@ class BandIndex:
 
     def __init__(self, bands: int, rows: int):
         self.bands, self.rows = bands, rows
-        self.tables: list[dict[bytes, set[str]]] = [{} for _ in range(bands)]
-        self.keys: dict[str, list[bytes]] = {}
+        # A band's keys: the key itself while it is the only one (almost every band of an article is unique, and an
+        # empty-set-per-band costs 200+ bytes: two thirds of the index's memory), a set from the second key on.
+        self.tables: list[dict[bytes, str | set[str]]] = [{} for _ in range(bands)]
+        self.keys: dict[str, bytes] = {}  # the signature's bytes, one object: its bands are sliced again on remove
 
-    def _bands(self, values: Sequence[int] | np.ndarray) -> list[bytes]:
-        raw = np.asarray(values, dtype=np.uint32).tobytes()
+    def _bands(self, raw: bytes) -> list[bytes]:
         width = 4 * self.rows
         return [raw[i * width:(i + 1) * width] for i in range(self.bands)]
 
     def insert(self, key: str, values: Sequence[int] | np.ndarray) -> None:
-        bands = self.keys[key] = self._bands(values)
-        for table, band in zip(self.tables, bands, strict=True):
-            table.setdefault(band, set()).add(key)
+        raw = self.keys[key] = np.asarray(values, dtype=np.uint32).tobytes()
+        for table, band in zip(self.tables, self._bands(raw), strict=True):
+            held = table.get(band)
+            if held is None:
+                table[band] = key
+            elif isinstance(held, str):
+                if held != key:
+                    table[band] = {held, key}
+            else:
+                held.add(key)
 
     def query(self, values: Sequence[int] | np.ndarray) -> set[str]:
         found: set[str] = set()
-        for table, band in zip(self.tables, self._bands(values), strict=True):
-            found.update(table.get(band, ()))
+        for table, band in zip(self.tables, self._bands(np.asarray(values, dtype=np.uint32).tobytes()), strict=True):
+            held = table.get(band)
+            if held is None:
+                continue
+            if isinstance(held, str):
+                found.add(held)
+            else:
+                found.update(held)
         return found
 
     def remove(self, key: str) -> None:
-        for table, band in zip(self.tables, self.keys.pop(key), strict=True):
-            keys = table[band]
-            keys.discard(key)
-            if not keys:
+        for table, band in zip(self.tables, self._bands(self.keys.pop(key)), strict=True):
+            held = table[band]
+            if isinstance(held, str):
                 del table[band]
+                continue
+            held.discard(key)
+            if len(held) == 1:
+                table[band] = held.pop()
 
 
 @dataclass

@@ -1,0 +1,207 @@
+"""Memory through a burst: one worker (it holds chDB) on the local broker, every process sampled as pages go through.
+
+    python benchmarks/memory.py [--pages 3000] [--every 5] [--env NAME=VALUE ...] [--trace FILE]
+
+Sends --pages synthetic pages at once (from a thread) and, from the start of sending, every --every seconds
+prints from /proc/PID/status RssAnon, RssFile and RSS of the worker (the process that runs the agents and chDB), of
+its clean child (the time budget's process), of its supervisor and of the broker (Tansu), with the outcomes landed
+in the ledger so far and chDB's own MemoryTracking. At the end (or at `kill PID`: the figures so far): peak RSS of
+each, the worker's and the broker's growth per page processed (least-squares slope of RSS over outcomes once every
+page is sent, past the first fifth of the outcomes) and chDB's caches. `--env` passes settings to the worker
+(e.g. --env NEWSSTREAM_STREAM_BUFFER=64 --env MALLOC_ARENA_MAX=2) to compare shapes; `--trace FILE`
+sets NEWSSTREAM_MEMORY_TRACE so the worker writes tracemalloc diffs there (slow: for finding a cause, not figures).
+Not a test: figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from streams.inputs.ingest import ingest  # noqa: E402
+from streams.runtime.broker import LocalBroker  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+from streams.warehouse.client import WorkerWarehouse  # noqa: E402
+from tests.stack import WorkerProcess  # noqa: E402
+from tests.synthetic import synthetic_pages, write_jsonl  # noqa: E402
+
+MIB = 1024
+STOP = threading.Event()
+
+
+def status(pid: int | None) -> dict[str, float]:
+    """RssAnon, RssFile, VmRSS and VmHWM of a process, MiB (empty when it is gone)."""
+    if pid is None:
+        return {}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("RssAnon", "RssFile", "RssShmem", "VmRSS", "VmHWM"):
+            out[name] = int(rest.split()[0]) / MIB
+    return out
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def processes(supervisor: int) -> dict[str, int | None]:
+    """The supervisor's child is the worker (`streams.cli run` again); the worker's children are the clean budget's."""
+    worker = next((p for p in children(supervisor) if "streams.cli" in cmdline(p)), None)
+    clean = [p for p in children(worker) if "spawn_main" in cmdline(p)] if worker else []
+    return {"supervisor": supervisor, "worker": worker, "clean child": clean[0] if clean else None}
+
+
+def sql(web: str, query: str):
+    return WorkerWarehouse(web, timeout=120).query(query)[1]
+
+
+def landed(web: str) -> int | None:
+    try:
+        return sql(web, "SELECT count() FROM ledger FINAL")[0][0]
+    except (OSError, RuntimeError):
+        return None
+
+
+def chdb_memory(web: str) -> dict[str, float]:
+    """chDB's own accounting, MiB (chDB has no system.asynchronous_metrics)."""
+    try:
+        rows = sql(web, "SELECT metric, value FROM system.metrics WHERE metric IN ('MemoryTracking', "
+                        "'MarkCacheBytes', 'UncompressedCacheBytes', 'QueryConditionCacheBytes') UNION ALL "
+                        "SELECT 'PrimaryKeyBytes', sum(primary_key_bytes_in_memory_allocated) FROM system.parts")
+    except (OSError, RuntimeError):
+        return {}
+    return {name: float(value) / MIB / MIB for name, value in rows}
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of y over x."""
+    n = len(points)
+    if n < 2:
+        return float("nan")
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / den if den else float("nan")
+
+
+def sample_until(web, worker, broker, samples: list[dict], t0: float, sent_so_far, every: float,
+                 stall: float) -> int:
+    """Sample every `every` seconds until every page sent has an outcome (or none came for `stall` seconds)."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        procs = processes(worker.process.pid)
+        mem = {name: status(pid) for name, pid in procs.items()}
+        mem["broker"] = status(broker.process.pid)
+        count = landed(web) or 0
+        chdb = chdb_memory(web)
+        now = time.monotonic()
+        sent = sent_so_far()
+        samples.append({"t": now - t0, "count": count, "mem": mem, "chdb": chdb, "sending": sent is None})
+        w, c = mem["worker"], mem["clean child"]
+        print(f"{now - t0:6.0f} {count:8d} | {w.get('RssAnon', 0):6.0f} / {w.get('RssFile', 0):5.0f} / "
+              f"{w.get('VmRSS', 0):6.0f}       | {c.get('RssAnon', 0):6.0f} / {c.get('VmRSS', 0):6.0f}"
+              f"          | {mem['supervisor'].get('VmRSS', 0):10.0f} | {mem['broker'].get('VmRSS', 0):7.0f}"
+              f" | {chdb.get('MemoryTracking', float('nan')):8.0f}" + ("" if sent is not None else "  (sending)"),
+              flush=True)
+        if count != last:
+            last, last_change = count, now
+        if (sent is not None and (count >= sent or now - last_change > stall) or worker.process.poll() is not None
+                or STOP.wait(every)):
+            return sent if sent is not None else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=3000)
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the worker")
+    parser.add_argument("--trace", type=Path, default=None, help="tracemalloc diffs from the worker to this file")
+    parser.add_argument("--stall", type=float, default=90.0, help="stop after this long without a new outcome")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: STOP.set())  # `kill PID`: the figures so far, then stop everything
+    env = dict(item.split("=", 1) for item in args.env)
+    env["NEWSSTREAM_RECONCILE_SECONDS"] = "0"
+    if args.trace:
+        env["NEWSSTREAM_MEMORY_TRACE"] = str(args.trace.resolve())
+
+    with tempfile.TemporaryDirectory(prefix="newsstream-memory-") as tmp:
+        data = Path(tmp)
+        pages = write_jsonl(data / "pages.jsonl", synthetic_pages(args.pages))
+        with LocalBroker(data) as broker:
+            settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=data)
+            worker = WorkerProcess(data, broker.url, name="worker", **env).start()
+            assert worker.process is not None
+            web = worker.web
+            samples: list[dict] = []
+            try:
+                while landed(web) is None:
+                    if worker.process.poll() is not None:
+                        sys.exit(f"the worker exited: {worker.log_tail()}")
+                    time.sleep(0.5)
+                time.sleep(8)  # the group joins before the load starts
+                print(f"env: {' '.join(args.env) or '(defaults)'}; {args.pages} pages at once", flush=True)
+                print(f"{'t s':>6} {'outcomes':>8} | worker anon / file / total | clean child anon / total | "
+                      f"supervisor | broker  | chDB tracked  MiB", flush=True)
+                t0 = time.monotonic()
+                # Sent from a thread, so the samples cover the ingest too (the backlog builds up then); a daemon: a
+                # run stopped while sending does not wait for the rest.
+                report: list = []
+                sending = threading.Thread(target=lambda: report.append(
+                    asyncio.run(ingest([pages], settings, broker.url, progress=False))), daemon=True)
+                sending.start()
+                sent = sample_until(web, worker, broker, samples, t0, lambda: report[0].sent if report else None,
+                                    args.every, args.stall)
+                elapsed = time.monotonic() - t0
+                final = samples[-1]
+                chdb = chdb_memory(web)
+            finally:
+                worker.stop()
+
+    print(f"\n{final['count']} of {sent} outcomes in {elapsed:.0f} s")
+    for name in ("worker", "clean child", "supervisor", "broker"):
+        peaks = [s["mem"][name] for s in samples if s["mem"].get(name)]
+        if peaks:
+            print(f"{name:<12} peak sampled RSS {max(p['VmRSS'] for p in peaks):6.0f} MiB (anon "
+                  f"{max(p['RssAnon'] for p in peaks):6.0f}, file {max(p['RssFile'] for p in peaks):5.0f}); "
+                  f"VmHWM {peaks[-1]['VmHWM']:6.0f} MiB; last RSS {peaks[-1]['VmRSS']:6.0f} MiB")
+    # Growth per page processed: least-squares slope once every page is sent (the broker then only gains what the
+    # later topics carry) and a fifth of the outcomes are in (start-up and first batches do not count).
+    steady = [s for s in samples if not s["sending"] and s["count"] >= 0.2 * final["count"]]
+    for name, key in (("worker", "RssAnon"), ("worker", "VmRSS"), ("broker", "VmRSS")):
+        points = [(s["count"], s["mem"][name][key]) for s in steady if s["mem"].get(name)]
+        print(f"growth {name} {key}: {slope(points) * MIB:7.2f} KiB per page processed "
+              f"(slope over {len(points)} samples, all pages sent, from {0.2 * final['count']:.0f} outcomes)")
+    sending = [s for s in samples if s["sending"] and s["mem"].get("broker")]
+    if sending:
+        print(f"broker while {sent} pages were sent: {sending[0]['mem']['broker']['VmRSS']:.0f} -> "
+              f"{samples[len(sending)]['mem']['broker']['VmRSS']:.0f} MiB")
+    print("chDB at the end (MiB): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(chdb.items())))
+
+
+if __name__ == "__main__":
+    main()

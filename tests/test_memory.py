@@ -1,0 +1,80 @@
+"""Memory bounds of per-article state (issue 18: a worker under 500 MiB through 20,000 pages) and the worker's
+allocation trace switch. Figures of whole runs are benchmarks/memory.py's, not assertions here."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from schemas.records import StoryAssignment
+from streams.pipeline.stages.stories import NUM_PERM, StoryIndex
+
+
+def _fill(index: StoryIndex, n: int, seed: int = 3) -> None:
+    rng = np.random.default_rng(seed)
+    now = datetime.now(UTC)
+    for i in range(n):
+        article_id = hashlib.sha256(str(i).encode()).hexdigest()
+        index.remember(article_id, hashlib.sha1(article_id.encode()).hexdigest(), now,
+                       rng.integers(0, 1 << 32, NUM_PERM, dtype=np.uint32),
+                       StoryAssignment(story_id=article_id, duplicate_of=None),
+                       persons=[f"person-{i % 97}", f"person-{i % 89}"])
+
+
+def test_story_index_holds_an_article_in_under_10_kib():
+    # An empty set per LSH band per article made it ~16 KB an article (10 KB of it those sets): 240 MB of a worker's
+    # memory for 15,000 articles. Measured since: 7-8.5 KB (benchmarks/RESULTS.md).
+    n = 3000
+    gc.collect()
+    tracemalloc.start()
+    try:
+        index = StoryIndex(window=timedelta(days=30))
+        _fill(index, n)
+        gc.collect()
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(index) == n
+    assert used / n < 10 * 1024, f"{used / n:.0f} bytes per article"
+
+
+def test_story_index_releases_what_evicted_articles_held():
+    index = StoryIndex(window=timedelta(days=30), max_entries=500)
+    _fill(index, 2000)
+    assert len(index) == 500
+    assert len(index.lsh.keys) == 500
+    held = {key for table in index.lsh.tables for value in table.values()
+            for key in ([value] if isinstance(value, str) else value)}
+    assert held == set(index.entries)
+    assert sum(len(table) for table in index.lsh.tables) <= 500 * index.bands
+
+
+def test_memory_trace_appends_the_lines_that_grew_with_the_resident_set(tmp_path):
+    from streams.runtime.memory_trace import MemoryTrace
+
+    out = tmp_path / "trace.txt"
+    trace = MemoryTrace(out, seconds=3600)
+    trace.start()
+    try:
+        grown = [bytes(1000) + str(i).encode() for i in range(5000)]  # ~5 MB from this line
+        trace.write_diff()
+    finally:
+        tracemalloc.stop()
+    text = out.read_text()
+    assert text.startswith("== ") and "RssAnon" in text and "RssFile" in text
+    assert "test_memory.py" in text.splitlines()[1], text[:2000]  # the line that grew most comes first
+    assert len(grown) == 5000
+
+
+def test_a_memory_trace_path_that_cannot_be_written_is_one_user_error(tmp_path):
+    from streams.errors import UserError
+    from streams.runtime.memory_trace import MemoryTrace
+
+    with pytest.raises(UserError, match="NEWSSTREAM_MEMORY_TRACE=.*cannot write"):
+        MemoryTrace(tmp_path / "no-such-dir" / "trace.txt", seconds=60).start()
+    assert not tracemalloc.is_tracing()
