@@ -30,7 +30,9 @@ def mask_url_password(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", frozen=True, extra="ignore", populate_by_name=True)
+    # No setting means infinity or NaN: a duration of `inf` passed validation and crashed the worker later.
+    model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", frozen=True, extra="ignore", populate_by_name=True,
+                                      allow_inf_nan=False)
 
     kafka_url: str | None = Field(
         None,
@@ -149,8 +151,9 @@ class Settings(BaseSettings):
     )
     sink_batch_size: int = Field(500, ge=1, description="NEWSSTREAM_SINK_BATCH_SIZE: rows per ClickHouse insert.")
     sink_flush_seconds: float = Field(
-        1.0, gt=0, description="NEWSSTREAM_SINK_FLUSH_SECONDS: at most one warehouse write per this interval: a "
-        "partial batch is written once this long has passed since the previous write started (at once after a pause)."
+        1.0, gt=0, le=3600,
+        description="NEWSSTREAM_SINK_FLUSH_SECONDS: at most one warehouse write per this interval: a partial batch is "
+        "written once this long has passed since the previous write started (at once after a pause)."
     )
     consumer_fetch_wait_seconds: float = Field(
         0.1, ge=0.01, le=30, allow_inf_nan=False,
@@ -184,7 +187,7 @@ class Settings(BaseSettings):
     )
     lag_seconds: float = Field(15.0, gt=0, description="NEWSSTREAM_LAG_SECONDS: how often consumer lag is measured.")
     kafka_confirm_seconds: float = Field(
-        10.0, gt=0,
+        10.0, gt=0, le=3600,
         description="NEWSSTREAM_KAFKA_CONFIRM_SECONDS: reading a topic to its end at start (the stories not yet in the "
         "warehouse) waits this long after the last record for the broker to confirm nothing follows, then goes on "
         "with what it read and logs a warning.",
@@ -283,7 +286,7 @@ class Settings(BaseSettings):
         "whose memory grew most, with RssAnon/RssFile), to find where memory goes. Diagnostic: costs CPU. Unset: off.",
     )
     memory_trace_seconds: float = Field(
-        60.0, gt=0, allow_inf_nan=False,
+        60.0, gt=0, le=86_400, allow_inf_nan=False,
         description="NEWSSTREAM_MEMORY_TRACE_SECONDS: seconds between two diffs of NEWSSTREAM_MEMORY_TRACE.",
     )
 

@@ -30,3 +30,34 @@ def test_a_field_with_an_environment_alias_also_takes_its_own_name(monkeypatch):
     monkeypatch.delenv("NEWSSTREAM_SINK", raising=False)
     assert Settings(run_sink=False).run_sink is False
     assert Settings().run_sink is True
+
+
+def _float_settings() -> list[str]:
+    return [name for name, field in Settings.model_fields.items() if field.annotation in (float, "float")]
+
+
+def test_no_float_setting_takes_infinity_or_nan(monkeypatch, capsys):
+    """NEWSSTREAM_SINK_FLUSH_SECONDS=inf passed validation and crashed the worker's sink at start (OverflowError)."""
+    import pytest
+    from pydantic import ValidationError
+
+    names = _float_settings()
+    assert "sink_flush_seconds" in names and "kafka_confirm_seconds" in names
+    for name in names:
+        for value in ("inf", "-inf", "nan", "1e309"):
+            with pytest.raises(ValidationError):
+                Settings(_env_file=None, **{name: value})
+    monkeypatch.setenv("NEWSSTREAM_SINK_FLUSH_SECONDS", "inf")
+    assert cli.main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("newsstream: NEWSSTREAM_SINK_FLUSH_SECONDS")
+
+
+def test_intervals_a_thread_sleeps_are_bounded():
+    """A memory-trace interval of 1e20 s passed validation and killed the trace thread (time.sleep overflow)."""
+    import pytest
+    from pydantic import ValidationError
+
+    for name in ("memory_trace_seconds", "kafka_confirm_seconds", "sink_flush_seconds"):
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None, **{name: 1e20})
