@@ -194,6 +194,10 @@ def main() -> None:
     steady = [s for s in samples if not s["sending"] and s["count"] >= 0.2 * final["count"]]
     for name, key in (("worker", "RssAnon"), ("worker", "VmRSS"), ("broker", "VmRSS")):
         points = [(s["count"], s["mem"][name][key]) for s in steady if s["mem"].get(name)]
+        if len(points) < 2:
+            print(f"growth {name} {key}: not measured ({len(points)} sample(s) once all pages were sent and a fifth of "
+                  "the outcomes were in: more pages or a shorter --every)")
+            continue
         print(f"growth {name} {key}: {slope(points) * MIB:7.2f} KiB per page processed "
               f"(slope over {len(points)} samples, all pages sent, from {0.2 * final['count']:.0f} outcomes)")
     sending = [s for s in samples if s["sending"] and s["mem"].get("broker")]

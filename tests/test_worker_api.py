@@ -198,3 +198,23 @@ def test_timers_never_raise(tmp_path, monkeypatch):
     monkeypatch.setattr(maintenance_module, "record_lag", lag)
     call(parts.maintenance.lag_tick())
     assert parts.written == [{"consumer_lag": [{"grp": "g", "lag": 3}]}]
+
+
+def test_a_broker_start_with_nothing_lost_is_no_warning(tmp_path, monkeypatch, caplog):
+    """A fresh data directory logged "broker started empty ...: 0 archived pages ... re-sent" as a warning at every
+    first `run`; only pages actually re-sent are worth one."""
+    import logging
+
+    parts = Parts(tmp_path)
+    answers = [ReconcileReport(), ReconcileReport(resent=2)]
+
+    async def reconcile(**options):
+        return answers.pop(0)
+
+    monkeypatch.setattr(parts.maintenance, "reconcile", reconcile)
+    started = datetime(2024, 5, 1, tzinfo=UTC)
+    with caplog.at_level(logging.INFO, logger="newsstream"):
+        call(parts.maintenance.heal(started))
+        call(parts.maintenance.heal(started))
+    levels = [r.levelno for r in caplog.records if "broker started empty" in r.getMessage()]
+    assert levels == [logging.INFO, logging.WARNING]

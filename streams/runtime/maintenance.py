@@ -62,8 +62,11 @@ class Maintenance:
         report = await retry(lambda: self.reconcile(entered_before=broker_started_at), first=1.0, cap=30.0,
                              on_retry=failed)
         self.metrics.healed.inc(report.resent + report.dead_lettered)
-        log.warning("broker started empty at %s: %d archived pages without outcome re-sent from the archive",
-                    broker_started_at.isoformat(), report.resent + report.dead_lettered)
+        healed = report.resent + report.dead_lettered
+        # A new broker with nothing lost (a fresh data directory, or every page had its outcome) is no warning.
+        log.log(logging.WARNING if healed else logging.INFO,
+                "broker started empty at %s: %d archived pages without outcome re-sent from the archive",
+                broker_started_at.isoformat(), healed)
         return report
 
     async def lag_tick(self) -> None:
