@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from streams.runtime.broker import LocalBroker  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.warehouse.client import WorkerWarehouse  # noqa: E402
-from tests.stack import WorkerProcess  # noqa: E402
+from tests.stack import WorkerProcess, tree_cpu  # noqa: E402
 from tests.synthetic import synthetic_pages, write_jsonl  # noqa: E402
 
 HOPS = ("cleaned", "entities", "stories", "processed", "queryable")
@@ -54,28 +54,6 @@ HOP_NAMES = {"cleaned": "raw produced -> cleaned produced", "entities": "cleaned
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load {one:.1f} {five:.1f} {fifteen:.1f}"
-
-
-def tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by a live process and its live descendants (/proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    total, stack = 0.0, [root]
-    while stack:
-        pid = stack.pop()
-        total += cpu.get(pid, 0.0)
-        stack.extend(child for child, parent in parents.items() if parent == pid)
-    return total
 
 
 def quantiles(values: list[float]) -> str:

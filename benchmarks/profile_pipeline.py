@@ -445,28 +445,6 @@ def _wait_ready(web: str, timeout: float = 120) -> tuple[float, float]:
     raise TimeoutError("worker not ready")
 
 
-def _tree_cpu(root: int, descendants_only: bool = False) -> float:
-    """CPU seconds (user + system) used so far by a live process (all its threads) and its live descendants."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    total, stack = 0.0, [root]
-    while stack:
-        pid = stack.pop()
-        total += cpu.get(pid, 0.0) if not (descendants_only and pid == root) else 0.0
-        stack.extend(child for child, parent in parents.items() if parent == pid)
-    return total
-
-
 def time_to_ready(ready_dir: Path, tree: Path = ROOT, timeline: bool = True) -> tuple[float, float, float]:
     """`newsstream run` of `tree` with its own broker and a user's defaults, from exec until /health says the story
     index is ready: (seconds to /health, seconds to ready, CPU seconds of its process tree by then: supervisor,
@@ -474,7 +452,7 @@ def time_to_ready(ready_dir: Path, tree: Path = ROOT, timeline: bool = True) -> 
     import re
     from datetime import datetime as _dt
 
-    from tests.stack import WorkerProcess
+    from tests.stack import WorkerProcess, tree_cpu
 
     ready_dir.mkdir(parents=True)
     worker = WorkerProcess(ready_dir, "", name="ready")
@@ -488,7 +466,7 @@ def time_to_ready(ready_dir: Path, tree: Path = ROOT, timeline: bool = True) -> 
     log.close()
     try:
         web_up, ready = _wait_ready(worker.plain_web)
-        cpu = _tree_cpu(worker.process.pid)
+        cpu = tree_cpu(worker.process.pid)
     finally:
         worker.stop()
     if timeline:
@@ -531,7 +509,7 @@ def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
     def query_worker(web: str, sql: str) -> tuple[list[str], list[tuple]]:
         return WorkerWarehouse(web).query(sql)
     from streams.settings import Settings
-    from tests.stack import WorkerProcess
+    from tests.stack import WorkerProcess, tree_cpu
     from tests.synthetic import synthetic_pages, write_jsonl
 
     print(f"\n== one streaming worker (embedded broker + chDB) vs `newsstream process`, {pages} distinct pages")
@@ -558,8 +536,8 @@ def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
             try:
                 _wait_ready(worker.plain_web)
                 time.sleep(2)
-                cpu0 = (_tree_cpu(worker.process.pid, descendants_only=True), _tree_cpu(worker.process.pid),
-                        _tree_cpu(broker.process.pid))
+                cpu0 = (tree_cpu(worker.process.pid, descendants_only=True), tree_cpu(worker.process.pid),
+                        tree_cpu(broker.process.pid))
                 t0 = time.monotonic()
                 report = asyncio.run(ingest([jsonl], settings, broker.url, progress=False))
                 t_ingest = time.monotonic() - t0
@@ -570,8 +548,8 @@ def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
                         break
                     time.sleep(0.25)
                 t_stream = time.monotonic() - t0
-                cpu1 = (_tree_cpu(worker.process.pid, descendants_only=True), _tree_cpu(worker.process.pid),
-                        _tree_cpu(broker.process.pid))
+                cpu1 = (tree_cpu(worker.process.pid, descendants_only=True), tree_cpu(worker.process.pid),
+                        tree_cpu(broker.process.pid))
                 cpu_child = cpu1[0] - cpu0[0]
                 cpu_worker = cpu1[1] - cpu0[1] - cpu_child
                 cpu_broker = cpu1[2] - cpu0[2]

@@ -56,3 +56,26 @@ class WorkerProcess:
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def tree_cpu(root: int, descendants_only: bool = False) -> float:
+    """CPU seconds (user + system) used so far by a live process (all its threads) and its live descendants (/proc);
+    `descendants_only`: without the root's own. For benchmarks that time a worker's whole process tree."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += cpu.get(pid, 0.0) if not (descendants_only and pid == root) else 0.0
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
