@@ -45,3 +45,19 @@ def test_a_fresh_child_loads_the_language_model_before_its_first_page_is_timed()
              "from streams.pipeline.budget import _warm_up; _warm_up(); print(before, langid.IDENTIFIER is not None)")
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["True", "True"], out.stderr
+
+
+def test_a_pool_whose_child_died_idle_is_replaced():
+    """Pebble declares a pool broken for good when its workers die with no task running (the OOM killer, a kill of
+    the idle child): every later page failed ("Unexpected error within the Pool"), in the stream for ever."""
+    import os
+    import signal
+    import time
+
+    with CleanBudget(30.0, workers=1) as budget:
+        assert budget.clean(GOOD, CleanLimits()).title  # starts the worker, which then waits idle
+        for pid in list(budget._workers()._pool_manager.worker_manager.workers):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1)  # pebble's manager sees the death and breaks the pool
+        for _ in range(2):
+            assert budget.clean(GOOD, CleanLimits()).title, "a new pool takes the next pages"

@@ -113,3 +113,38 @@ def test_a_bad_input_in_the_queue_does_not_end_a_chunk():
     ahead = deque([(RawDocument("d", None, None, None), _Pending("a", True)), (bad, None),
                    (RawDocument("d", None, None, None), _Pending("b", True))])
     assert [article for _, article in ready_chunk(ahead, batch=64)] == ["a", None, "b"]
+
+
+KILL_BOTH = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from streams.inputs.paths import RawDocument
+from streams.pipeline.budget import CleanBudget
+from streams.pipeline.dictionary import ActorDictionary
+from streams.pipeline.offline import process_documents
+from streams.pipeline.stages.clean import CleanLimits
+good = Path(sys.argv[2]).read_bytes()
+docs = [RawDocument(f"p{i}", f"https://example.org/{i}", good, None) for i in range(40)]
+with CleanBudget(60.0, workers=2) as budget:
+    lines = process_documents(docs, limits=CleanLimits(), dictionary=ActorDictionary.load(), budget=budget)
+    out = [next(lines)]
+    for pid in list(budget._workers()._pool_manager.worker_manager.workers):  # pebble's children, both at once
+        os.kill(pid, signal.SIGKILL)
+    out.extend(lines)
+print(len(out), sum(line["status"] == "ok" for line in out))
+"""
+
+
+def test_process_finishes_when_every_cleaning_child_is_killed_at_once():
+    """With a batch of pages queued in the pool beyond one per child, killing both children at once left pebble's
+    pool stuck and `process` waiting for ever; each page must still end as one line (a killed child's pages as
+    errors). In a child process with a timeout, so a hang fails this test instead of the suite."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", KILL_BOTH, str(ROOT), str(CORPUS / "01-rt-lavrov-west-signals.html")],
+                         capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines, ok = map(int, run.stdout.split())
+    assert lines == 40 and ok >= 40 - 4

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
@@ -106,8 +107,30 @@ class CleanBudget:
 
             langmodel.load(self.cache_dir)  # cleaning runs here (no-op once loaded): from the cached copy
             return lambda: clean_step(page, limits, raw, profile)
-        future = self._workers().schedule(clean_step, args=(page, limits, raw, profile), timeout=self.seconds)
-        return PendingArticle(self, future)
+        return PendingArticle(self, (page, limits, raw, profile))
+
+    def schedule(self, args: tuple) -> tuple[ProcessPool, Future]:
+        """(the pool, the future of clean_step(*args) in it); a pool that stopped running is replaced first."""
+        pool = self._workers()
+        try:
+            return pool, pool.schedule(clean_step, args=args, timeout=self.seconds)
+        except RuntimeError:  # pebble: "the pool is not running" (broken: see replace)
+            self.replace(pool)
+            pool = self._workers()
+            return pool, pool.schedule(clean_step, args=args, timeout=self.seconds)
+
+    def replace(self, pool: ProcessPool) -> None:
+        """Drop `pool` (if still ours) so that the next page starts a new one. Pebble declares a pool broken for good
+        when its workers die while no task runs on them (killed at once, the OOM killer): every page after would fail
+        (BrokenProcessPool), in the stream for ever."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.stop()
+        try:
+            pool.join(timeout=5)
+        except TimeoutError:
+            pass
 
     def result(self, future: Future) -> Article:
         try:
@@ -135,11 +158,20 @@ class CleanBudget:
 class PendingArticle:
     """A page queued in a cleaning child: call it to wait for its Article; `done()` says whether that would wait."""
 
-    def __init__(self, budget: CleanBudget, future: Future):
-        self._budget, self._future = budget, future
+    def __init__(self, budget: CleanBudget, args: tuple):
+        self._budget, self._args = budget, args
+        self._pool, self._future = budget.schedule(args)
 
     def __call__(self) -> Article:
-        return self._budget.result(self._future)
+        try:
+            return self._budget.result(self._future)
+        except BrokenProcessPool:  # its pool broke before the page ran: once more, in a new pool
+            self._budget.replace(self._pool)
+            self._pool, self._future = self._budget.schedule(self._args)
+            try:
+                return self._budget.result(self._future)
+            except BrokenProcessPool as exc:
+                raise Rejected("error", f"the cleaning processes died ({exc}); the pool was replaced") from None
 
     def done(self) -> bool:
         return self._future.done()

@@ -92,9 +92,11 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
     if budget is None:
         langmodel.load(cache_dir)  # cleaning runs here: the language model from its cached copy (see langmodel)
     start = budget.start if budget is not None else (lambda page, limits: lambda: clean_step(page, limits))
-    # Pages queued ahead of the one waited for: with a budget, a batch more than its workers, so that its children
-    # keep cleaning while this process runs the entities step; without one, cleaning happens here, a batch at a time.
-    depth = budget.workers + batch if budget is not None else batch
+    # Pages queued ahead of the one waited for: with a budget, one per cleaning child, so that they keep cleaning
+    # while this process runs the entities step; without one, cleaning happens here, a batch at a time. Not more:
+    # with a batch more queued (66 pages, some MB in the pool's pipe), killing both children at once left `process`
+    # waiting for ever with its feeder thread blocked writing to that pipe (tests/test_process_overlap.py).
+    depth = budget.workers if budget is not None else batch
 
     def queued(doc: RawDocument) -> tuple[RawDocument, Callable[[], Article] | None]:
         if doc.error or doc.body is None:
