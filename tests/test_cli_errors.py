@@ -191,6 +191,17 @@ def test_output_into_a_missing_folder(data_dir, capsys):
         2, "newsstream: --out /nonexistent/dir/x: no such folder /nonexistent/dir\n")
 
 
+def test_a_full_output_disk_is_one_line(data_dir, capsys):
+    """--out /dev/full gave a traceback (OSError: No space left on device) from the write loop."""
+    import shutil
+
+    from tests.conftest import CORPUS
+
+    shutil.copy(CORPUS / "08-worldwire-lavrov-kerry-en.html", "page.html")
+    assert run_cli(["process", "page.html", "--out", "/dev/full"], capsys) == (
+        2, "newsstream: --out /dev/full: cannot write: No space left on device\n")
+
+
 def test_a_bad_setting_names_its_variable(data_dir, monkeypatch, capsys):
     monkeypatch.setenv("NEWSSTREAM_PARTITIONS", "abc")
     assert run_cli(["config"], capsys) == (

@@ -226,9 +226,15 @@ def cmd_process(args) -> int:
                                           limits=limits, dictionary=dictionary, max_mentions=settings.max_mentions,
                                           budget=budget, batch=settings.entities_batch_size):
                 out.write(orjson.dumps(line) + b"\n")
+            out.flush()
+        except OSError as exc:  # a full disk, a closed pipe: the output, not the inputs
+            raise UserError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from exc
         finally:
             if out is not sys.stdout.buffer:
-                out.close()
+                try:
+                    out.close()
+                except OSError:
+                    pass  # already said above
     return 0
 
 
