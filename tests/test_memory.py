@@ -66,8 +66,9 @@ def test_memory_trace_appends_the_lines_that_grew_with_the_resident_set(tmp_path
     finally:
         tracemalloc.stop()
     text = out.read_text()
-    assert text.startswith("== ") and "RssAnon" in text and "RssFile" in text
-    assert "test_memory.py" in text.splitlines()[1], text[:2000]  # the line that grew most comes first
+    assert text.startswith("== trace started") and "RssAnon" in text and "RssFile" in text
+    diff = text.split("\n== ", 1)[1].splitlines()  # after the start line: one diff, its header first
+    assert "test_memory.py" in diff[1], text[:2000]  # the line that grew most comes first
     assert len(grown) == 5000
 
 
@@ -77,4 +78,18 @@ def test_a_memory_trace_path_that_cannot_be_written_is_one_user_error(tmp_path):
 
     with pytest.raises(UserError, match="NEWSSTREAM_MEMORY_TRACE=.*cannot write"):
         MemoryTrace(tmp_path / "no-such-dir" / "trace.txt", seconds=60).start()
+    assert not tracemalloc.is_tracing()
+
+
+def test_a_memory_trace_on_a_full_disk_is_one_user_error_at_start():
+    """/dev/full opens fine: only a write fails, so the worker started and printed tracebacks at the first diff."""
+    from pathlib import Path
+
+    from streams.errors import UserError
+    from streams.runtime.memory_trace import MemoryTrace
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with pytest.raises(UserError, match="NEWSSTREAM_MEMORY_TRACE=/dev/full: cannot write there"):
+        MemoryTrace(Path("/dev/full"), seconds=60).start()
     assert not tracemalloc.is_tracing()

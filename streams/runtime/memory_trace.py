@@ -39,7 +39,9 @@ class MemoryTrace(threading.Thread):
 
     def start(self) -> None:
         try:
-            self.path.open("a").close()  # a path that cannot be written is the user's one-line error, at start
+            with self.path.open("a") as out:  # a path that cannot be written is the user's one-line error, at start
+                out.write(f"== trace started {datetime.now(UTC).isoformat(timespec='seconds')}, every "
+                          f"{self.seconds:g} s\n")  # written and flushed here: a full disk (/dev/full) fails now
         except OSError as exc:
             raise UserError(f"NEWSSTREAM_MEMORY_TRACE={self.path}: cannot write there ({exc.strerror})") from exc
         tracemalloc.start(FRAMES)
@@ -62,7 +64,7 @@ class MemoryTrace(threading.Thread):
             time.sleep(self.seconds)
             try:
                 self.write_diff()
-            except OSError:  # the file went away or the disk filled: the worker goes on, untraced from here
-                log.exception("memory trace: could not write %s; stopping the trace", self.path)
+            except OSError as exc:  # the file went away or the disk filled: the worker goes on, untraced from here
+                log.error("memory trace: could not write %s (%s); stopping the trace", self.path, exc.strerror or exc)
                 tracemalloc.stop()
                 return
