@@ -105,3 +105,13 @@ def test_a_line_that_only_begins_like_a_date_label_is_kept():
 def test_an_updated_stamp_leaves_no_label_in_the_text():
     page = _page('<div class="meta">Updated <time datetime="2016-11-24T10:00:00Z">24/11/2016</time></div>')
     assert _body(page) == PARAS
+
+
+def test_a_headline_with_invisible_marks_is_not_repeated_in_the_body():
+    """Bidi and zero-width marks in the <title>/<h1> but not in the body's copy of the headline made the headline
+    appear twice in the text, and its names counted twice."""
+    marked = "\u200f\u202e\u2066لافروف: الحوار مستمر"
+    page = (f"<html><head><title>{marked}</title></head><body><article><h1>{marked}</h1><p>لافروف: الحوار مستمر</p>"
+            + "".join(f"<p>{p}</p>" for p in PARAS) + "</article></body></html>")
+    text = clean_page(page, url="https://example.com/2016/11/24/a", source="t").text
+    assert text.count("الحوار مستمر") == 1, text[:300]

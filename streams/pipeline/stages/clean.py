@@ -70,6 +70,9 @@ _CREDIT_LINE = re.compile(
 # "ستيفان دي ميستورا / Omar Sanadiki / Reuters": an Arabic caption ending in a Latin-script agency or photographer.
 _PHOTO_CREDIT = re.compile(r"[\u0600-\u06ff][^/]*(?:\s/\s*[A-Za-z][\w.&'-]*(?:\s+[A-Za-z][\w.&'-]*){0,3}){1,3}\s*$")
 _MAX_CREDIT_CHARS = 100
+# Characters that change no word a reader sees: bidi marks, embeddings and isolates, zero-width (non-)joiners and
+# spaces, the BOM. A headline with them and its copy in the body without them are one line.
+_INVISIBLE_MARKS = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _GZIP_MAGIC = b"\x1f\x8b"
 _COMMENTS_HEADING = re.compile(
     r"^\W*(?:\d+\s*)?(?:التعليقات|تعليقات|تعليقات القراء|أضف تعليق[اًك]*|اترك تعليقا?ً?|comments?|\d* ?responses?|"
@@ -133,7 +136,9 @@ def _body_lines(text: str, title: str, profile: SiteProfile | None = None) -> tu
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if profile is not None:
         lines = profile.drop_chrome(lines)
-    lines = [line for line in lines if line != title and not _is_credit(line)]
+    shown = _INVISIBLE_MARKS.sub("", title)  # the title as read: bidi and zero-width marks in one copy only
+    lines = [line for line in lines if line != title and _INVISIBLE_MARKS.sub("", line) != shown
+             and not _is_credit(line)]
     dates = [line for line in lines if _is_date_line(line)]
     lines = [line for line in lines if line not in dates]
     # A comments heading ends the article: what follows is readers' text, whatever the widget's classes say.
