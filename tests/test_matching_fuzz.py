@@ -17,6 +17,7 @@ from streams.pipeline.stages import candidates as candidates_stage
 from streams.pipeline.stages import entities as entities_stage
 from streams.pipeline.stages import stories
 from tests.minhash_reference import reference_signature
+from tests.test_entities_speed import reference_normalize_with_map  # the code before the one-table fold
 
 CLITICS = ["", "", "", "و", "ف", "ب", "ل", "ك", "وب", "ال", "وال", "بال", "لل", "ولل", "فلل", "وبال", "كال", "ببال"]
 TITLES = ["الرئيس", "وزير الخارجية", "للرئيس", "والمبعوث الأممي إلى سوريا", "نظيره الفلسطيني", "الملك", "ولي العهد",
@@ -55,21 +56,6 @@ def random_texts(dictionary, count: int, seed: int) -> list[str]:
 @pytest.fixture(scope="module")
 def fuzzed(dictionary) -> list[str]:
     return random_texts(dictionary, 400, seed=15)
-
-
-def reference_normalize_with_map(text: str) -> tuple[str, list[int]]:
-    """Fold by regex, lower the whole text (Σ at a word's end lowers to ς), else character by character."""
-    folded = arabic._CHANGED.sub(arabic._replace, text)
-    lowered = folded.lower()
-    if not arabic._OTHER_MARKS.search(folded) and len(lowered) == len(folded):
-        drops = {m.start() for m in arabic._DROPPED.finditer(text)}
-        return lowered, [i for i in range(len(text)) if i not in drops]
-    out, index = [], []
-    for i, ch in enumerate(text):
-        if arabic._fold_char(ch):
-            out.append(arabic._fold_char(ch))
-            index.append(i)
-    return "".join(out), index
 
 
 def test_the_texts_hold_what_the_fast_paths_branch_on(fuzzed, dictionary):
