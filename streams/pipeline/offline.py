@@ -82,10 +82,10 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
                       batch: int = ENTITIES_BATCH) -> Iterator[dict[str, Any]]:
     """One output line per document, in input order; nothing raises out of here.
 
-    With a `budget`, cleaning runs under its time limit, as in the stream, up to `batch` pages more than the budget
-    has workers ahead: its children clean the next pages while this process finds the entities and the story of the
-    current ones (same lines, same order: cleaning is pure, and the story index is still fed in input order). The
-    entities step runs over `batch` cleaned articles at once (entities_many: the same results, cheaper per article)."""
+    With a `budget`, cleaning runs under its time limit, as in the stream, one page ahead per cleaning child: its
+    children clean the next pages while this process finds the entities and the story of the current ones (same
+    lines, same order: cleaning is pure, and the story index is still fed in input order). The entities step runs
+    over the cleaned articles at hand, up to `batch` at once (entities_many: the same results, cheaper per article)."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, not {batch}")
     index = index if index is not None else StoryIndex()

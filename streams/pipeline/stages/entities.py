@@ -29,7 +29,6 @@ from streams.pipeline.stages.candidates import _not_names, name_spans
 _CLITICS = {c + p for c in ("", "و", "ف") for p in ("", "ب", "ل", "ك")}
 _ARTICLE_PREFIXES = {c + "ال" for c in _CLITICS} | {c + "لل" for c in ("", "و", "ف")}
 _LONGEST_PREFIX = max(map(len, _CLITICS | _ARTICLE_PREFIXES))
-_MARKS = MARKS  # is_word_char(c) is c.isalnum() or c in MARKS
 # Mentions and entities are validated as one list per article: one call into pydantic-core instead of one per name
 # (the same schema, so the same checks; ~half the time of building each model on its own).
 _MENTIONS = TypeAdapter(list[Mention])
@@ -45,12 +44,12 @@ def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, in
     size = len(norm)
     for end_pos, entry in dictionary.automaton.iter(norm):
         end = end_pos + 1
-        if end < size and ((c := norm[end]).isalnum() or c in _MARKS):  # the hit ends inside a word
+        if end < size and ((c := norm[end]).isalnum() or c in MARKS):  # ends inside a word (is_word_char, inline)
             continue
         start = end - entry.length
         prefix_start = start
         # back to the word's start, no further than the longest allowed prefix
-        while prefix_start and ((c := norm[prefix_start - 1]).isalnum() or c in _MARKS):
+        while prefix_start and ((c := norm[prefix_start - 1]).isalnum() or c in MARKS):
             prefix_start -= 1
             if start - prefix_start > _LONGEST_PREFIX:
                 break
