@@ -213,19 +213,21 @@ def test_lead_persons_are_the_most_named_then_the_first_named():
 
 
 def test_a_story_bucket_forgets_exactly_the_removed_article():
-    from streams.pipeline.stages.stories import _Bucket
+    from streams.pipeline.stages.stories import BandIndex, _Bucket
 
-    bucket = _Bucket(width=4)
+    lsh = BandIndex(2, 2)  # the bucket holds rows of the index's signature store
+    bucket = _Bucket()
     rows = {k: np.full(4, v, dtype=np.uint32) for k, v in (("a", 1), ("b", 2), ("c", 3))}
     for key, row in rows.items():
-        bucket.add(key, row)
+        lsh.insert(key, row)
+        bucket.add(key, lsh.keys[key])
     bucket.remove("a")
     assert sorted(bucket.keys) == ["b", "c"]
     for key in ("b", "c"):
-        sims = bucket.similarities(rows[key])
+        sims = bucket.similarities(rows[key], lsh)
         assert list(sims) == [1.0 if k == key else 0.0 for k in bucket.keys]
     bucket.remove("c")
-    assert bucket.keys == ["b"] and list(bucket.similarities(rows["b"])) == [1.0]
+    assert bucket.keys == ["b"] and list(bucket.similarities(rows["b"], lsh)) == [1.0]
 
 
 @pytest.mark.parametrize("teaser, dropped", [

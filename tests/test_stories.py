@@ -333,19 +333,31 @@ def test_band_index_finds_exactly_what_datasketch_minhash_lsh_finds():
         changed = rng.random(NUM_PERM) < rng.choice([0.3, 0.7, 0.95, 1.0])  # near copies to unrelated texts
         sig[changed] = rng.integers(0, 1 << 32, int(changed.sum()), dtype=np.uint32)
         sigs[f"a{i}"] = sig
-    ours, theirs = BandIndex(BANDS, ROWS), MinHashLSH(num_perm=NUM_PERM, params=(BANDS, ROWS))
-    for key, sig in sigs.items():
-        ours.insert(key, sig)
-        theirs.insert(key, lean(sig), check_duplication=False)
-    for key in list(sigs)[::3]:
-        ours.remove(key)
-        theirs.remove(key)
-    found = 0
-    for sig in [base, *sigs.values()]:
-        assert ours.query(sig) == set(theirs.query(lean(sig)))
-        found += len(ours.query(sig))
-    assert found > len(sigs)  # the check compared real candidate sets, not only empty ones
-    assert set(ours.keys) == {k for i, k in enumerate(sigs) if i % 3}
+    # merge_every 7: most keys go through the sorted arrays (merges), some are still recent, removed rows are
+    # reused by later inserts; 10_000: all recent.
+    for merge_every in (7, 10_000):
+        ours, theirs = BandIndex(BANDS, ROWS, merge_every), MinHashLSH(num_perm=NUM_PERM, params=(BANDS, ROWS))
+        keys = list(sigs)
+        for key in keys[:40]:
+            ours.insert(key, sigs[key])
+            theirs.insert(key, lean(sigs[key]), check_duplication=False)
+        for key in keys[:40:3]:
+            ours.remove(key)
+            theirs.remove(key)
+        for key in keys[40:]:  # after removals: into reused rows
+            ours.insert(key, sigs[key])
+            theirs.insert(key, lean(sigs[key]), check_duplication=False)
+        for key in keys[40::4]:
+            ours.remove(key)
+            theirs.remove(key)
+        found = 0
+        for sig in [base, *sigs.values()]:
+            assert ours.query(sig) == set(theirs.query(lean(sig)))
+            found += len(ours.query(sig))
+        assert found > len(sigs)  # the check compared real candidate sets, not only empty ones
+        assert set(ours.keys) == set(theirs.keys.keys()) and len(ours.keys) < len(sigs)
+        for key in ours.keys:
+            assert ours.signature(key).tolist() == sigs[key].tolist()
 
 
 @pytest.mark.parametrize("bad", [[1] * 10, [1] * 127, [2 ** 40] * 126, [-1] * 126, [0.5] * 126])

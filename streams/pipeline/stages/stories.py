@@ -207,18 +207,19 @@ def lead_persons(mentions: Sequence[Mention], n: int = LEAD_PERSONS) -> tuple[st
 
 
 class _Bucket:
-    """Signatures of the articles naming one person on one day, as rows of one array: a lookup is one comparison."""
+    """The articles naming one person on one day, as their rows in the LSH index's signature store (no copy of a
+    signature): a lookup is one comparison per block of rows."""
 
     __slots__ = ("keys", "rows")
 
-    def __init__(self, width: int):
+    def __init__(self) -> None:
         self.keys: list[str] = []
-        self.rows = np.empty((1, width), dtype=np.uint32)
+        self.rows = np.empty(1, dtype=np.uint32)
 
-    def add(self, key: str, sig: np.ndarray) -> None:
+    def add(self, key: str, row: int) -> None:
         if len(self.keys) == len(self.rows):
             self.rows = np.concatenate([self.rows, np.empty_like(self.rows)])
-        self.rows[len(self.keys)] = sig
+        self.rows[len(self.keys)] = row
         self.keys.append(key)
 
     def remove(self, key: str) -> None:
@@ -226,70 +227,169 @@ class _Bucket:
         self.rows[i], self.keys[i] = self.rows[last], self.keys[last]
         self.keys.pop()
 
-    def similarities(self, query: np.ndarray) -> np.ndarray:
-        return np.count_nonzero(self.rows[:len(self.keys)] == query, axis=1) / len(query)
+    def similarities(self, query: np.ndarray, lsh: BandIndex) -> np.ndarray:
+        return np.count_nonzero(lsh.gather(self.rows[:len(self.keys)]) == query, axis=1) / len(query)
 
 
 class BandIndex:
     """LSH by banding, as datasketch's MinHashLSH with explicit `params=(bands, rows)`: a key is a candidate when one
     band (`rows` consecutive values) of its signature equals the query's. Written here because that is one dict per
     band, while importing datasketch imports scipy at every start (cost: benchmarks/RESULTS.md), for a parameter
-    optimizer these fixed parameters never call. Same candidates as datasketch (tests/test_stories.py)."""
+    optimizer these fixed parameters never call. Same candidates as datasketch (tests/test_stories.py).
 
-    def __init__(self, bands: int, rows: int):
-        self.bands, self.rows = bands, rows
-        # A band's keys: the key itself while it is the only one (almost every band of an article is unique, and an
-        # empty-set-per-band costs 200+ bytes: two thirds of the index's memory), a set from the second key on.
-        self.tables: list[dict[bytes, str | set[str]]] = [{} for _ in range(bands)]
-        self.keys: dict[str, bytes] = {}  # the signature's bytes, one object: its bands are sliced again on remove
+    Held compactly (issue 18: Python objects per band cost ~8 KB an article): signatures are rows of fixed blocks of
+    one uint32 array, and each band is one 64-bit hash in a sorted uint64 array beside its row (12 bytes a band); the
+    last `merge_every` inserts wait in a small dict until they are merged in. A hash only finds rows: a candidate is
+    kept when one of its bands equals the query's, so a hash collision never adds one. A removed key's rows stay
+    until the next merge drops them (queries skip them) and are reused after it."""
 
-    def _bands(self, raw: bytes) -> list[bytes]:
-        width = 4 * self.rows
-        return [raw[i * width:(i + 1) * width] for i in range(self.bands)]
+    BLOCK = 1024  # signatures per block: blocks never move, so a row view handed out stays valid
 
-    def insert(self, key: str, values: Sequence[int] | np.ndarray) -> None:
-        raw = self.keys[key] = np.asarray(values, dtype=np.uint32).tobytes()
-        for table, band in zip(self.tables, self._bands(raw), strict=True):
-            held = table.get(band)
+    def __init__(self, bands: int, rows: int, merge_every: int = 2048):
+        self.bands, self.rows, self.merge_every = bands, rows, merge_every
+        self.keys: dict[str, int] = {}  # key -> its row
+        self._names: list[str | None] = []  # row -> key (None: free or removed)
+        self._alive = np.zeros(0, dtype=bool)
+        self._blocks: list[np.ndarray] = []
+        self._free: list[int] = []  # rows no hash refers to any more: reusable
+        self._removed: list[int] = []  # rows of removed keys: reusable after the next merge
+        self._hashes = np.zeros(0, dtype=np.uint64)  # sorted band hashes of the merged rows ...
+        self._hash_rows = np.zeros(0, dtype=np.uint32)  # ... and the row of each
+        self._recent: dict[int, int | list[int]] = {}  # band hash -> row(s), inserted since the last merge
+        self._recent_rows = 0
+        salt = np.arange(1, bands + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # wraps: mod 2**64
+        self._salt = salt
+
+    def _band_hashes(self, sig: np.ndarray) -> np.ndarray:
+        """One 64-bit hash per band (band number included): fixed constants, the same in every process."""
+        values = sig.reshape(self.bands, self.rows).astype(np.uint64)
+        h = self._salt.copy()
+        for j in range(self.rows):
+            h ^= values[:, j]
+            h *= _C1
+            h ^= h >> _S33
+        h *= _C2
+        h ^= h >> _S33
+        return h
+
+    def signature(self, key: str) -> np.ndarray:
+        """The stored signature of `key`: a view of its row (valid while the key stays)."""
+        row = self.keys[key]
+        return self._blocks[row // self.BLOCK][row % self.BLOCK]
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """The signatures of `rows`, in their order, as one array (one fancy index per block they are in)."""
+        out = np.empty((len(rows), self.bands * self.rows), dtype=np.uint32)
+        blocks = rows // self.BLOCK
+        for block in np.unique(blocks).tolist():
+            chosen = blocks == block
+            out[chosen] = self._blocks[block][rows[chosen] % self.BLOCK]
+        return out
+
+    def _row(self) -> int:
+        if self._free:
+            return self._free.pop()
+        row = len(self._names)
+        self._names.append(None)
+        if row // self.BLOCK == len(self._blocks):
+            self._blocks.append(np.zeros((self.BLOCK, self.bands * self.rows), dtype=np.uint32))
+        if row == len(self._alive):
+            self._alive = np.concatenate([self._alive, np.zeros(max(len(self._alive), 64), dtype=bool)])
+        return row
+
+    def insert(self, key: str, values: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Index `key` (again: its previous signature is dropped); returns the stored signature (`signature`)."""
+        if key in self.keys:
+            self.remove(key)
+        sig = np.asarray(values, dtype=np.uint32)
+        row = self._row()
+        stored = self._blocks[row // self.BLOCK][row % self.BLOCK]
+        stored[:] = sig
+        self.keys[key], self._names[row], self._alive[row] = row, key, True
+        for h in self._band_hashes(stored).tolist():
+            held = self._recent.get(h)
             if held is None:
-                table[band] = key
-            elif isinstance(held, str):
-                if held != key:
-                    table[band] = {held, key}
+                self._recent[h] = row
+            elif isinstance(held, int):
+                self._recent[h] = [held, row]
             else:
-                held.add(key)
+                held.append(row)
+        self._recent_rows += 1
+        if self._recent_rows >= self.merge_every:
+            self._merge()
+        return stored
+
+    def _merge(self) -> None:
+        """The recent inserts into the sorted arrays, removed rows out of them; removed rows become reusable."""
+        hashes: list[int] = []
+        rows: list[int] = []
+        for h, held in self._recent.items():
+            if isinstance(held, int):
+                hashes.append(h)
+                rows.append(held)
+            else:
+                hashes.extend([h] * len(held))
+                rows.extend(held)
+        new_hashes = np.array(hashes, dtype=np.uint64)
+        new_rows = np.array(rows, dtype=np.uint32)
+        keep = self._alive[new_rows]
+        new_hashes, new_rows = new_hashes[keep], new_rows[keep]
+        order = np.argsort(new_hashes, kind="stable")
+        new_hashes, new_rows = new_hashes[order], new_rows[order]
+        keep = self._alive[self._hash_rows]
+        old_hashes, old_rows = self._hashes[keep], self._hash_rows[keep]
+        at = np.searchsorted(old_hashes, new_hashes)
+        self._hashes, self._hash_rows = np.insert(old_hashes, at, new_hashes), np.insert(old_rows, at, new_rows)
+        self._recent, self._recent_rows = {}, 0
+        self._free.extend(self._removed)
+        self._removed = []
 
     def query(self, values: Sequence[int] | np.ndarray) -> set[str]:
-        found: set[str] = set()
-        for table, band in zip(self.tables, self._bands(np.asarray(values, dtype=np.uint32).tobytes()), strict=True):
-            held = table.get(band)
+        query = np.asarray(values, dtype=np.uint32)
+        hashes = self._band_hashes(query)
+        rows: set[int] = set()
+        if len(self._hashes):
+            low = np.searchsorted(self._hashes, hashes, side="left")
+            high = np.searchsorted(self._hashes, hashes, side="right")
+            for i in np.flatnonzero(high > low).tolist():
+                rows.update(self._hash_rows[low[i]:high[i]].tolist())
+        for h in hashes.tolist():
+            held = self._recent.get(h)
             if held is None:
                 continue
-            if isinstance(held, str):
-                found.add(held)
+            if isinstance(held, int):
+                rows.add(held)
             else:
-                found.update(held)
+                rows.update(held)
+        bands = query.reshape(self.bands, self.rows)
+        found: set[str] = set()
+        for row in rows:
+            if not self._alive[row]:
+                continue
+            stored = self._blocks[row // self.BLOCK][row % self.BLOCK].reshape(self.bands, self.rows)
+            if (stored == bands).all(axis=1).any():  # a band really equal, not only its hash
+                found.add(self._names[row])  # type: ignore[arg-type]  # alive rows have a name
         return found
 
     def remove(self, key: str) -> None:
-        for table, band in zip(self.tables, self._bands(self.keys.pop(key)), strict=True):
-            held = table[band]
-            if isinstance(held, str):
-                del table[band]
-                continue
-            held.discard(key)
-            if len(held) == 1:
-                table[band] = held.pop()
+        row = self.keys.pop(key)
+        self._names[row], self._alive[row] = None, False
+        self._removed.append(row)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
-    assignment: StoryAssignment
+    story_id: str  # the assignment's two strings, not the frozen model: ~400 bytes less an article
+    duplicate_of: str | None
     fingerprint: str
     published_at: datetime
-    signature: np.ndarray | None  # uint32: half the memory of datasketch's uint64
+    signature: np.ndarray | None  # uint32, a view of its row in the LSH index (`BandIndex.signature`)
     seq: int = 0  # insertion order: the earlier of two equally similar articles wins, whatever the set order
     buckets: tuple[tuple[str, date], ...] = ()
+
+    @property
+    def assignment(self) -> StoryAssignment:
+        return StoryAssignment(story_id=self.story_id, duplicate_of=self.duplicate_of)
 
 
 def _better(best: tuple[str, float] | None, best_seq: int, similarity: float, seq: int) -> bool:
@@ -362,7 +462,7 @@ class StoryIndex:
                 bucket = self.by_person_day.get((person, day + timedelta(days=offset)))
                 if bucket is None:
                     continue
-                scores = bucket.similarities(query)
+                scores = bucket.similarities(query, self.lsh)
                 for i in np.flatnonzero(scores >= self.second_threshold):
                     key, similarity = bucket.keys[i], float(scores[i])
                     entry = self.entries[key]
@@ -380,15 +480,15 @@ class StoryIndex:
         if article_id in self.entries:
             return
         usable = scheme == self.scheme and valid_signature(values, self.bands * self.rows)
-        sig = np.asarray(values, dtype=np.uint32) if usable else None
+        sig = self.lsh.insert(article_id, values) if usable else None
         seq = next(self._seq)
         buckets = tuple((person, published_at.date()) for person in persons) if sig is not None else ()
-        self.entries[article_id] = _Entry(assignment, fingerprint, published_at, sig, seq, buckets)
+        self.entries[article_id] = _Entry(assignment.story_id, assignment.duplicate_of, fingerprint, published_at, sig,
+                                          seq, buckets)
         self.by_fingerprint.setdefault(fingerprint, article_id)
         if sig is not None:  # buckets is empty without a signature
-            self.lsh.insert(article_id, sig)
             for bucket_key in buckets:
-                self.by_person_day.setdefault(bucket_key, _Bucket(len(sig))).add(article_id, sig)
+                self.by_person_day.setdefault(bucket_key, _Bucket()).add(article_id, self.lsh.keys[article_id])
         heapq.heappush(self._expiry, (indexed_at or self.clock(), seq, article_id))
         self.evict()
 
@@ -431,7 +531,7 @@ def assign_story(article: Article, values: Sequence[int], index: StoryIndex,
         found = index.near(values, article.published_at, persons, scheme)
         match = found[0] if found else None
     if match is not None:
-        assignment = StoryAssignment(story_id=index.entries[match].assignment.story_id, duplicate_of=match)
+        assignment = StoryAssignment(story_id=index.entries[match].story_id, duplicate_of=match)
     else:
         assignment = StoryAssignment(story_id=article.article_id, duplicate_of=None)
     index.remember(article.article_id, article.fingerprint, article.published_at, values, assignment,
