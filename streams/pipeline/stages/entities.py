@@ -251,10 +251,10 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
     def free(s: int, e: int) -> bool:
         return occupied.find(1, s, e) < 0
 
+    items: list[tuple[int, int, Mention | Span]] = []
     for m in mentions:
         occupied[m.start:m.end] = b"\x01" * (m.end - m.start)
-
-    items: list[tuple[int, int, Mention | Span]] = [(m.start, m.end, m) for m in mentions]
+        items.append((m.start, m.end, m))
     widened: dict[int, tuple[int, int]] = {}  # mention position -> its person name's span, grown by the recognizer
     overlapping = None  # made when a person span first overlaps a mention (most articles: never)
     exact: set[tuple[int, int]] = set()  # the mentions' spans, made with `overlapping`
@@ -292,7 +292,9 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
         surface = text[o_start:o_end]
         if type(item) is not Span and isinstance(item, Mention):
             actor_id, kind, key, tails = mention_of(item.actor_id, surface)
+            placed = o_start == item.start and o_end == item.end  # marked taken with the mentions already
         else:
+            placed = False
             words = tuple(item.words)  # the cache's key (a Span's words are a tuple already: no copy)
             kind = _RECOGNIZER_TYPES[item.kind]
             bare, entry, key = form_of(words)
@@ -311,7 +313,8 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
                 surnames[tail] = (key, actor_id, o_end)
         found.append((o_start, o_end, {"type": kind, "surface": surface, "start": o_start, "end": o_end,
                                        "key": key, "actor_id": actor_id}))
-        occupied[o_start:o_end] = b"\x01" * (o_end - o_start)
+        if not placed:
+            occupied[o_start:o_end] = b"\x01" * (o_end - o_start)
 
     if surnames:  # later uses of a surname the recognizer did not tag (document consistency)
         for start, end in name_spans(norm, surnames):
