@@ -237,20 +237,18 @@ class BandIndex:
     band, while importing datasketch imports scipy at every start (cost: benchmarks/RESULTS.md), for a parameter
     optimizer these fixed parameters never call. Same candidates as datasketch (tests/test_stories.py).
 
-    Held compactly (issue 18: Python objects per band cost ~8 KB an article): signatures are rows of fixed blocks of
-    one uint32 array, and each band is one 64-bit hash in a sorted uint64 array beside its row (12 bytes a band); the
-    last `merge_every` inserts wait in a small dict until they are merged in. A hash only finds rows: a candidate is
-    kept when one of its bands equals the query's, so a hash collision never adds one. A removed key's rows stay
-    until the next merge drops them (queries skip them) and are reused after it."""
-
-    BLOCK = 1024  # signatures per block: blocks never move, so a row view handed out stays valid
+    Held compactly (issue 18: Python objects per band cost ~8 KB an article): signatures are rows of one uint32
+    array (grown by half when full), and each band is one 64-bit hash in a sorted uint64 array beside its row (12
+    bytes a band); the last `merge_every` inserts wait in a small dict until they are merged in. A hash only finds
+    rows: a candidate is kept when one of its bands equals the query's, so a hash collision never adds one. A
+    removed key's row stays until the next merge drops its hashes (queries skip it) and is reused after it."""
 
     def __init__(self, bands: int, rows: int, merge_every: int = 2048):
         self.bands, self.rows, self.merge_every = bands, rows, merge_every
         self.keys: dict[str, int] = {}  # key -> its row
         self._names: list[str | None] = []  # row -> key (None: free or removed)
         self._alive = np.zeros(0, dtype=bool)
-        self._blocks: list[np.ndarray] = []
+        self._store = np.zeros((0, bands * rows), dtype=np.uint32)  # row -> signature
         self._free: list[int] = []  # rows no hash refers to any more: reusable
         self._removed: list[int] = []  # rows of removed keys: reusable after the next merge
         self._hashes = np.zeros(0, dtype=np.uint64)  # sorted band hashes of the merged rows ...
@@ -273,37 +271,32 @@ class BandIndex:
         return h
 
     def signature(self, key: str) -> np.ndarray:
-        """The stored signature of `key`: a view of its row (valid while the key stays)."""
-        row = self.keys[key]
-        return self._blocks[row // self.BLOCK][row % self.BLOCK]
+        """The stored signature of `key` (a view: use it before the next insert)."""
+        return self._store[self.keys[key]]
 
     def gather(self, rows: np.ndarray) -> np.ndarray:
-        """The signatures of `rows`, in their order, as one array (one fancy index per block they are in)."""
-        out = np.empty((len(rows), self.bands * self.rows), dtype=np.uint32)
-        blocks = rows // self.BLOCK
-        for block in np.unique(blocks).tolist():
-            chosen = blocks == block
-            out[chosen] = self._blocks[block][rows[chosen] % self.BLOCK]
-        return out
+        """The signatures of `rows`, in their order, as one array."""
+        return self._store[rows]
 
     def _row(self) -> int:
         if self._free:
             return self._free.pop()
         row = len(self._names)
         self._names.append(None)
-        if row // self.BLOCK == len(self._blocks):
-            self._blocks.append(np.zeros((self.BLOCK, self.bands * self.rows), dtype=np.uint32))
-        if row == len(self._alive):
-            self._alive = np.concatenate([self._alive, np.zeros(max(len(self._alive), 64), dtype=bool)])
+        if row == len(self._store):
+            grown = np.zeros((max(64, row + row // 2), self.bands * self.rows), dtype=np.uint32)
+            grown[:row] = self._store
+            self._store = grown
+            self._alive = np.concatenate([self._alive, np.zeros(len(grown) - row, dtype=bool)])
         return row
 
-    def insert(self, key: str, values: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Index `key` (again: its previous signature is dropped); returns the stored signature (`signature`)."""
+    def insert(self, key: str, values: Sequence[int] | np.ndarray) -> int:
+        """Index `key` (again: its previous signature is dropped); returns its row."""
         if key in self.keys:
             self.remove(key)
         sig = np.asarray(values, dtype=np.uint32)
         row = self._row()
-        stored = self._blocks[row // self.BLOCK][row % self.BLOCK]
+        stored = self._store[row]
         stored[:] = sig
         self.keys[key], self._names[row], self._alive[row] = row, key, True
         for h in self._band_hashes(stored).tolist():
@@ -317,7 +310,7 @@ class BandIndex:
         self._recent_rows += 1
         if self._recent_rows >= self.merge_every:
             self._merge()
-        return stored
+        return row
 
     def _merge(self) -> None:
         """The recent inserts into the sorted arrays, removed rows out of them; removed rows become reusable."""
@@ -366,7 +359,7 @@ class BandIndex:
         for row in rows:
             if not self._alive[row]:
                 continue
-            stored = self._blocks[row // self.BLOCK][row % self.BLOCK].reshape(self.bands, self.rows)
+            stored = self._store[row].reshape(self.bands, self.rows)
             if (stored == bands).all(axis=1).any():  # a band really equal, not only its hash
                 found.add(self._names[row])  # type: ignore[arg-type]  # alive rows have a name
         return found
@@ -383,9 +376,15 @@ class _Entry:
     duplicate_of: str | None
     fingerprint: str
     published_at: datetime
-    signature: np.ndarray | None  # uint32, a view of its row in the LSH index (`BandIndex.signature`)
+    lsh: BandIndex | None  # where its signature is (row `row`); None: no signature of the index's scheme
+    row: int = -1
     seq: int = 0  # insertion order: the earlier of two equally similar articles wins, whatever the set order
     buckets: tuple[tuple[str, date], ...] = ()
+
+    @property
+    def signature(self) -> np.ndarray | None:
+        """uint32 values, a view of its row in the index's store (use it before the next insert)."""
+        return None if self.lsh is None else self.lsh._store[self.row]
 
     @property
     def assignment(self) -> StoryAssignment:
@@ -480,15 +479,14 @@ class StoryIndex:
         if article_id in self.entries:
             return
         usable = scheme == self.scheme and valid_signature(values, self.bands * self.rows)
-        sig = self.lsh.insert(article_id, values) if usable else None
+        row = self.lsh.insert(article_id, values) if usable else -1
         seq = next(self._seq)
-        buckets = tuple((person, published_at.date()) for person in persons) if sig is not None else ()
-        self.entries[article_id] = _Entry(assignment.story_id, assignment.duplicate_of, fingerprint, published_at, sig,
-                                          seq, buckets)
+        buckets = tuple((person, published_at.date()) for person in persons) if usable else ()
+        self.entries[article_id] = _Entry(assignment.story_id, assignment.duplicate_of, fingerprint, published_at,
+                                          self.lsh if usable else None, row, seq, buckets)
         self.by_fingerprint.setdefault(fingerprint, article_id)
-        if sig is not None:  # buckets is empty without a signature
-            for bucket_key in buckets:
-                self.by_person_day.setdefault(bucket_key, _Bucket()).add(article_id, self.lsh.keys[article_id])
+        for bucket_key in buckets:  # empty without a signature
+            self.by_person_day.setdefault(bucket_key, _Bucket()).add(article_id, row)
         heapq.heappush(self._expiry, (indexed_at or self.clock(), seq, article_id))
         self.evict()
 
@@ -499,7 +497,7 @@ class StoryIndex:
             entry = self.entries.pop(article_id)
             if self.by_fingerprint.get(entry.fingerprint) == article_id:
                 del self.by_fingerprint[entry.fingerprint]
-            if entry.signature is not None:
+            if entry.lsh is not None:
                 self.lsh.remove(article_id)
             for bucket_key in entry.buckets:
                 bucket = self.by_person_day[bucket_key]
