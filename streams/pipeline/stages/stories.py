@@ -354,15 +354,13 @@ class BandIndex:
                 rows.add(held)
             else:
                 rows.update(held)
-        bands = query.reshape(self.bands, self.rows)
-        found: set[str] = set()
-        for row in rows:
-            if not self._alive[row]:
-                continue
-            stored = self._store[row].reshape(self.bands, self.rows)
-            if (stored == bands).all(axis=1).any():  # a band really equal, not only its hash
-                found.add(self._names[row])  # type: ignore[arg-type]  # alive rows have a name
-        return found
+        if not rows:
+            return set()
+        found = np.fromiter(rows, dtype=np.intp, count=len(rows))
+        found = found[self._alive[found]]
+        stored = self._store[found].reshape(len(found), self.bands, self.rows)
+        equal = (stored == query.reshape(self.bands, self.rows)).all(axis=2).any(axis=1)  # a band really equal
+        return {self._names[row] for row in found[equal].tolist()}  # alive rows have names
 
     def remove(self, key: str) -> None:
         row = self.keys.pop(key)
