@@ -193,6 +193,9 @@ def main() -> None:
     parser.add_argument("--stall", type=float, default=90.0, help="stop after this long without a new outcome")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: STOP.set())  # `kill PID`: the figures so far, then stop everything
+    for item in args.env + args.plain_env:
+        if "=" not in item or not item.split("=", 1)[0]:
+            parser.error(f"--env/--plain-env takes NAME=VALUE, not {item!r}")
     env = dict(item.split("=", 1) for item in args.env)
     env["NEWSSTREAM_RECONCILE_SECONDS"] = "0"
     plain_env = dict(item.split("=", 1) for item in args.plain_env) | {"NEWSSTREAM_SINK": "false",
