@@ -201,6 +201,12 @@ def cmd_backfill(args) -> int:
 
 
 def cmd_process(args) -> int:
+    import gc
+
+    # Python's recipe for a parent that forks: no cyclic GC while the start-up builds long-lived objects (imports,
+    # the language model, the dictionary: ~0.1 s of collections that found almost nothing), frozen before the fork
+    # (budget.CleanBudget) and again once the dictionary is loaded, enabled in the children (budget._warm_up) and here.
+    gc.disable()
     import orjson
 
     from streams.inputs.paths import iter_documents
@@ -217,6 +223,8 @@ def cmd_process(args) -> int:
     with CleanBudget(settings.clean_timeout_seconds, workers=args.jobs, cache_dir=settings.cache_dir) as budget:
         budget.prestart()  # the cleaning children warm up while the dictionary loads
         dictionary = ActorDictionary.from_settings(settings)
+        gc.freeze()
+        gc.enable()
         try:
             out = sys.stdout.buffer if args.out == "-" else open(_writable(args.out), "wb")
         except OSError as exc:

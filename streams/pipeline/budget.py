@@ -31,7 +31,9 @@ from streams.pipeline.steps import clean_step
 
 
 def _warm_up(cache_dir: Path | None = None) -> None:
-    """Load what loads lazily before the first page's clock starts, in every fresh child (after a timeout too)."""
+    """Load what loads lazily before the first page's clock starts, in every fresh child (after a timeout too), and
+    collect cycles: a parent may fork with its cyclic GC off (`process` does during its start-up)."""
+    gc.enable()
     import py3langid
 
     import streams.pipeline.steps  # noqa: F401  (trafilatura, htmldate)
