@@ -14,7 +14,8 @@
             cleaned -> entities -> stories (the Kafka timestamps of each topic's message) -> the sink's
             processed_at (rows built, just before the insert) -> first seen by a poll of the ledger every
             --poll seconds (queryable). p50/p95/p99 of raw->queryable, and of each hop.
-  scaling   the burst's pages at once on two workers (one holds the warehouse) against one, same run.
+  scaling   the burst's pages at once on two workers (one holds the warehouse) against one, same run: one core
+            each (each worker pinned to its own core; it then cleans one page at a time), then unpinned.
 
 Every figure is printed with the load average beside it (the machine is shared); speed is also given as CPU time
 (user + system of the worker's processes and the broker, from /proc). Not a test: compare ratios of one run.
@@ -73,6 +74,7 @@ class Stack:
     data: Path
     workers: int = 1
     env: dict[str, str] = field(default_factory=dict)
+    pinned: bool = False  # worker i runs on core i only (its cleaning children follow: they start after)
 
     def __enter__(self) -> Stack:
         self.data.mkdir(parents=True, exist_ok=True)
@@ -95,6 +97,9 @@ class Stack:
                 log.close()
             else:
                 w.start()
+            if self.pinned:  # set while the worker is still importing: it reads its affinity for its default
+                # number of cleaning children, which it forks later and which inherit it
+                os.sched_setaffinity(w.process.pid, {sorted(os.sched_getaffinity(0))[procs.index(w)]})
         self.procs = procs
         self.web = procs[0].web
         try:
@@ -401,16 +406,23 @@ def main() -> None:
                     print_steady(name + (f" {env}" if env else ""), rate, steady(stack, fresh, rate, args.poll))
 
         if "scaling" in parts:
-            results = {}
-            for workers in (1, 2):
-                with Stack(root / f"scaling-{workers}", workers=workers) as stack:
-                    load_start = load()
-                    seconds, cpu, landed, _ = burst(stack, jsonl)
-                    results[workers] = landed / seconds
-                    print(f"{workers} worker(s), burst: {landed} outcomes in {seconds:.1f} s = {results[workers]:.1f} "
-                          f"pages/s; CPU {cpu / max(1, landed) * 1000:.1f} ms/page ({load_start} -> {load()})")
-            print(f"  two workers / one: {results[2] / results[1]:.2f}x (2 cores shared with the other users: "
-                  f"{load()})")
+            # One worker per core, each pinned to its own (the way to scale out now that a worker cleans as many
+            # pages at once as it has cores); unpinned, both workers share every core.
+            for pinned in (True, False):
+                if pinned and len(os.sched_getaffinity(0)) < 2:
+                    print("scaling, pinned: skipped (fewer than 2 usable cores)")
+                    continue
+                results = {}
+                for workers in (1, 2):
+                    with Stack(root / f"scaling-{workers}-{pinned}", workers=workers, pinned=pinned) as stack:
+                        load_start = load()
+                        seconds, cpu, landed, _ = burst(stack, jsonl)
+                        results[workers] = landed / seconds
+                        print(f"{workers} worker(s){', one core each' if pinned else ', unpinned'}, burst: {landed} "
+                              f"outcomes in {seconds:.1f} s = {results[workers]:.1f} pages/s; CPU "
+                              f"{cpu / max(1, landed) * 1000:.1f} ms/page ({load_start} -> {load()})")
+                print(f"  two workers / one ({'one core each' if pinned else 'unpinned'}): "
+                      f"{results[2] / results[1]:.2f}x (the broker and the shared machine's other users: {load()})")
 
 
 if __name__ == "__main__":

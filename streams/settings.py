@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.cores import available_cores
+
 
 def mask_url_password(value: str) -> str:
     """`http://u:secret@h/db` -> `http://u:***@h/db`, for printing settings; other values unchanged."""
@@ -133,6 +135,11 @@ class Settings(BaseSettings):
     )
     stream_buffer: int = Field(
         256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
+    )
+    clean_workers: int = Field(
+        default_factory=available_cores, ge=1, le=64,
+        description="NEWSSTREAM_CLEAN_WORKERS: pages a worker cleans side by side, each in its own child process "
+        "(the clean agent's concurrency). Default: the cores this process may use (affinity, cgroup quota), at most 4.",
     )
     clean_timeout_seconds: float = Field(
         10.0, ge=0,

@@ -293,3 +293,14 @@ def test_past_committed_waits_for_a_confirmation_as_long_as_the_setting_says(mon
     monkeypatch.setattr(KafkaClients, "reader", lambda self, **kw: reader)
     got = asyncio.run(KafkaClients(settings(kafka_confirm_seconds=0.3), URL).past_committed("t", 1, "g"))
     assert got == [] and "within 0.3s" in caplog.text
+
+
+def test_the_clean_agent_runs_as_many_pages_at_once_as_the_setting_says(tmp_path):
+    """Each clean actor waits on its own child: `clean_workers` pages are cleaned side by side, in as many children."""
+    from streams.pipeline.topology import create_app
+
+    for workers in (1, 3):
+        app = create_app(settings(data_dir=str(tmp_path), clean_workers=workers, **{"NEWSSTREAM_SINK": False}), URL)
+        assert app.agents["clean"].concurrency == workers
+        assert app.clean_budget.workers == workers
+        assert app.agents["entities"].concurrency == 1 and app.agents["stories"].concurrency == 1

@@ -25,10 +25,13 @@ def _child_env(monkeypatch, tmp_path, external_url, **kw) -> dict:
         seen.update(env)
         return SimpleNamespace(poll=lambda: None)
 
-    monkeypatch.setattr(worker.subprocess, "Popen", popen)
     supervisor = worker.Supervisor(_settings(tmp_path, **kw), external_url)
     supervisor.broker = SimpleNamespace(url="kafka://127.0.0.1:1")  # type: ignore[assignment]
-    supervisor._start_child(None)
+    # worker.subprocess is the subprocess module: patched only around the start, or a later first import that
+    # runs a command (croniter, imported with Faust, calls platform.architecture()) gets the fake
+    with monkeypatch.context() as patch:
+        patch.setattr(worker.subprocess, "Popen", popen)
+        supervisor._start_child(None)
     return seen
 
 

@@ -485,7 +485,9 @@ def _command(sub, name: str, help_text: str, examples: str, func=None, **kwargs)
 
 
 def _default_jobs() -> int:
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    from streams.cores import available_cores
+
+    return available_cores()
 
 
 def _jobs(text: str) -> int:

@@ -144,7 +144,7 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     topic = {key: app.topic(spec.name, partitions=spec.partitions, value_serializer=codec.CODEC_NAME)
              for key, spec in specs.items()}
     limits = clean_limits(settings)
-    budget = CleanBudget(settings.clean_timeout_seconds, cache_dir=settings.cache_dir)
+    budget = CleanBudget(settings.clean_timeout_seconds, workers=settings.clean_workers, cache_dir=settings.cache_dir)
     actors = DictionaryWatcher(settings.actors_path, cache_dir=settings.cache_dir)
     metrics = WorkerMetrics()
     metrics.broker_restarts.set(broker_restarts)
@@ -205,7 +205,9 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
     # entities (one partition): ArticleEntities -> stories: StoryArticle, once the index is rebuilt
     stories = StageRunner(Stage("stories", lambda v, ref: story_step(ArticleEntities.model_validate(v), owner.index),
                                 "stories", key=lambda s: s.article.article_id), send, metrics, ready=owner.ready)
-    app.agent(topic["raw-html"], name="clean")(clean.agent())
+    # pages are independent: `clean_workers` actors share the topic's events, each waiting on its own child process
+    # (Faust commits an offset only once every event before it is acked)
+    app.agent(topic["raw-html"], name="clean", concurrency=settings.clean_workers)(clean.agent())
     app.agent(topic["cleaned"], name="entities")(entities.agent())
     app.agent(topic["entities"], name="stories")(stories.agent())
 
