@@ -75,6 +75,19 @@ def test_a_dictionary_loader_is_called_even_without_input(dictionary):
     assert calls == [1]  # a dictionary that cannot load is an error whatever the input
 
 
+def test_a_recognizer_that_cannot_load_rejects_each_article_and_raises_nothing(dictionary, monkeypatch):
+    import streams.pipeline.offline as offline
+    import streams.pipeline.steps as steps
+
+    def broken():
+        raise RuntimeError("no model")
+    monkeypatch.setattr(offline, "shipped_recognizer", broken)
+    monkeypatch.setattr(steps, "shipped_recognizer", broken)
+    docs = list(iter_documents([CORPUS], max_bytes=CleanLimits().max_page_bytes))
+    lines = list(process_documents(docs, limits=CleanLimits(), dictionary=lambda: dictionary))
+    assert len(lines) == len(docs) and {line["status"] for line in lines} == {"rejected"}
+
+
 def test_a_budget_needs_at_least_one_worker():
     with pytest.raises(ValueError):
         CleanBudget(1.0, workers=0)

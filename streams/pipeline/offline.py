@@ -98,7 +98,10 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
     def entity_side() -> ActorDictionary:
         if not loaded:
             loaded.append(dictionary() if callable(dictionary) else dictionary)
-            shipped_recognizer()  # loaded once per process; here, before the first page is waited for
+            try:
+                shipped_recognizer()  # loaded once per process; here, before the first page is waited for
+            except Exception:  # the entities step tries again, and each article's line says why it failed
+                pass
         return loaded[0]
 
     index = index if index is not None else StoryIndex()
