@@ -78,7 +78,9 @@ def _forget(*modules: ModuleType) -> None:
     this_entities._last_links = None
     linking._alias_key.cache_clear()
     for module in modules:
-        for name in ("_name_words", "_is_title_word", "_normalized"):
+        if hasattr(module, "_last_links"):  # the other tree's own _NameLinks too
+            module._last_links = None
+        for name in ("_name_words", "_is_title_word", "_normalized", "_title_chars", "_trailing_links"):
             cached = getattr(module, name, None)
             if cached is not None and hasattr(cached, "cache_clear"):
                 cached.cache_clear()

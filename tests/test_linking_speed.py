@@ -110,6 +110,28 @@ def test_entities_from_mentions_in_any_order_are_unchanged(dictionary):
             == reference.extract_entities(text, shuffled, [], dictionary, recognizer))
 
 
+# Persons with titles, family links (بن، آل) inside and at their end, marks after a repeated surname, a name the
+# recognizer tags exactly over a dictionary mention and one it widens: the cached per-name paths of extract_entities.
+LINKING_CASES = [
+    "استقبل صاحب السمو الشيخ محمد بن راشد آل مكتوم الوفد. وقال محمد بن راشد إن مكتوم بن",
+    "قال وزير الخارجية الروسي سيرغي لافروفُ إن لافروفَ التقى الرئيس بشار الأسدِ ثم لافروف والأسد بن",
+    "التقى الرئيس فلاديمير بوتين بن والشيخ تميم بن حمد آل ثاني ثم قال بوتينُ وتميم بن حمد آل",
+    "الرئيس الرئيس عبد الفتاح السيسي بن آل، السيسي السيسيّ، وأحمد بن علي بن",
+]
+
+
+def test_entities_of_titles_family_links_and_marks_are_unchanged(dictionary):
+    """Titles dropped, بن/آل words at a name's end, surnames found again behind marks and the recognizer's names
+    exactly over mentions give what the reference gives, for the dictionary's mentions and the recognizer's own."""
+    recognizer = shipped()
+    for text in LINKING_CASES + [" ".join(LINKING_CASES)]:
+        normalized = normalize_with_map(text)
+        mentions = entities_stage.extract_mentions(text, dictionary, normalized)
+        for given in (mentions, []):
+            assert (entities_stage.extract_entities(text, given, [], dictionary, recognizer, normalized)
+                    == reference.extract_entities(text, given, [], dictionary, recognizer, normalized)), text
+
+
 def test_a_mention_that_does_not_validate_is_still_refused(dictionary, monkeypatch):
     """Validating the article's mentions as one list keeps every model check: a bad actor type is an error."""
     actor = next(iter(dictionary.actors.values()))

@@ -65,6 +65,7 @@ class Recognizer:
         self._row = {a: i for i, a in enumerate(attributes)}
         self._weights = weights.astype(np.float32)
         self._trans = transitions.astype(np.float32)
+        self._trans_to = np.ascontiguousarray(self._trans.T)  # [label, previous label]: Viterbi's steps
         self._o = labels.index("O")
         self._iob = all(lab == "O" or "-" in lab for lab in labels)
         self._name_words: set[str] | frozenset[str] = gazetteer.words.get("PER", frozenset())
@@ -337,15 +338,21 @@ class Recognizer:
         longer = active[1]  # the runs of two tokens or more
         scores_at = e.take(starts[:longer, None] + np.arange(width), axis=0, mode="clip")  # (run, step, label)
         backs = []  # per step t >= 1: the best previous label of each (run still going, label)
-        cand = np.empty((longer, len(self.labels), len(self.labels)), dtype=np.float32)
+        n = len(self.labels)
+        # cand[run, label, previous label], previous labels along the contiguous last axis: the argmax there is
+        # cheaper than across the middle one, and the best value is then one flat gather at the argmax (numpy's
+        # max over the last axis with `out` cost more than both together).
+        cand = np.empty((longer, n, n), dtype=np.float32)
+        flat = cand.reshape(-1)
+        row_starts = np.arange(0, longer * n * n, n)  # where each (run, label) row of cand starts in flat
+        trans_to = self._trans_to
         for t in range(1, width):
             k = active[t]
-            c = cand[:k]
             now = score[:k]
-            np.add(now[:, :, None], trans, out=c)
-            backs.append(c.argmax(axis=1))
-            np.maximum.reduce(c, axis=1, out=now)
-            now += scores_at[:k, t]  # the value at the argmax
+            np.add(now[:, None, :], trans_to, out=cand[:k])
+            back = cand[:k].argmax(axis=2)
+            backs.append(back)
+            np.add(flat.take(row_starts[:k * n] + back.reshape(-1)).reshape(k, n), scores_at[:k, t], out=now)
         if sequence_end:
             last = score[last_run].copy()
         score += trans[:, o] if edges is None else self._to_end[1 - edges[1][ends - 1]]
