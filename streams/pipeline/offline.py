@@ -21,6 +21,7 @@ from streams.pipeline import langmodel
 from streams.pipeline.budget import CleanBudget
 from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.identity import page_id_for
+from streams.pipeline.ner.model import shipped as shipped_recognizer
 from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.clean import CleanLimits
 from streams.pipeline.stages.stories import StoryIndex
@@ -76,18 +77,33 @@ def rejected_line(source: str, reason: str, url: str | None = None,
             "input": where or {"path": None, "line": None, "offset": None}}
 
 
-def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,
+def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
+                      dictionary: ActorDictionary | Callable[[], ActorDictionary],
                       index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS,
                       budget: CleanBudget | None = None, cache_dir: Path | None = None,
                       batch: int = ENTITIES_BATCH) -> Iterator[dict[str, Any]]:
-    """One output line per document, in input order; nothing raises out of here.
+    """One output line per document, in input order; nothing raises out of here (but a `dictionary` that fails to load).
 
     With a `budget`, cleaning runs under its time limit, as in the stream, one page ahead per cleaning child: its
     children clean the next pages while this process finds the entities and the story of the current ones (same
     lines, same order: cleaning is pure, and the story index is still fed in input order). The entities step runs
-    over the cleaned articles at hand, up to `batch` at once (entities_many: the same results, cheaper per article)."""
+    over the cleaned articles at hand, up to `batch` at once (entities_many: the same results, cheaper per article).
+
+    `dictionary` may be a function that loads it: it is called once the first pages are queued, and the recognizer
+    is loaded then too, so that both load while the cleaning children work on those pages instead of before."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, not {batch}")
+    loaded: list[ActorDictionary] = []
+
+    def entity_side() -> ActorDictionary:
+        if not loaded:
+            loaded.append(dictionary() if callable(dictionary) else dictionary)
+            try:
+                shipped_recognizer()  # loaded once per process; here, before the first page is waited for
+            except Exception:  # the entities step tries again, and each article's line says why it failed
+                pass
+        return loaded[0]
+
     index = index if index is not None else StoryIndex()
     if budget is None:
         langmodel.load(cache_dir)  # cleaning runs here: the language model from its cached copy (see langmodel)
@@ -110,9 +126,13 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
     for doc in docs:
         ahead.append(queued(doc))
         if len(ahead) > depth:
-            yield from _lines(ready_chunk(ahead, batch), dictionary, max_mentions, index)
+            entities = entity_side()
+            yield from _lines(ready_chunk(ahead, batch), entities, max_mentions, index)
     while ahead:
-        yield from _lines(ready_chunk(ahead, batch), dictionary, max_mentions, index)
+        entities = entity_side()
+        yield from _lines(ready_chunk(ahead, batch), entities, max_mentions, index)
+    if not loaded and callable(dictionary):  # no input: the dictionary still loads, so that a broken one is said
+        dictionary()
 
 
 def ready_chunk(ahead: deque[tuple[RawDocument, Callable[[], Article] | None]],
