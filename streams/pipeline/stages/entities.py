@@ -153,7 +153,8 @@ _TITLE_WORD = re.compile(r"\S+\s+(?=\S)")
 _HONORIFICS = frozenset(normalize(w) for w in "سمو صاحب السمو الجلالة الفخامة فخامة جلالة معالي سعادة".split())
 # A person name goes on over these (بن، بنت، آل after normalization): محمد بن راشد آل مكتوم.
 _NAME_LINKS = frozenset({"بن", "بنت", "ابن", "ال"})
-_NEXT_LINKED_WORD = re.compile(r"\s+(\S+)\s+(\w+)")
+# ... within one line: a line (a headline, a paragraph) that ends with بن / آل does not go on into the next one
+_NEXT_LINKED_WORD = re.compile(r"[^\S\n]+(\S+)[^\S\n]+(\w+)")
 _LAST_WORD = re.compile(r"\s+(\S+)$")
 
 
@@ -193,7 +194,8 @@ def _joined_family_names(text: str, items: list[tuple[int, int, Mention | Span]]
         if person and persons and persons[-1]:
             ps, pe, previous = out[-1]
             gap, first = text[pe:s], text[s:e].split(maxsplit=1)[0]
-            if not gap.strip() and gap and _normalized(first) in _NAME_LINKS and not isinstance(item, Mention):
+            if not gap.strip() and gap and "\n" not in gap and _normalized(first) in _NAME_LINKS \
+                    and not isinstance(item, Mention):
                 out[-1] = (ps, e, _longer(previous, text[pe:e]))
                 continue
         out.append((s, e, item))
