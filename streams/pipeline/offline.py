@@ -1,7 +1,7 @@
 """Offline path: the same steps as the stream, without a broker, one JSON line per input document.
 
 Output contract (stable; evaluation and backfills rely on it):
-{"source","status":"ok"|"rejected","reason","article_id","url","title","text","lang",
+{"source","status":"ok"|"rejected","reason","detail","article_id","url","title","text","lang",
  "published_at","mentions":[{"actor_id","name","type","surface","start","end"}],
  "entities":[{"type","surface","start","end","key","actor_id"}],"story_id","duplicate_of"}
 """
@@ -55,6 +55,7 @@ def ok_line(source: str, result: StoryArticle, where: dict[str, Any] | None = No
         "source": source,
         "status": "ok",
         "reason": None,
+        "detail": None,
         "article_id": article.article_id,
         "url": article.canonical_url or article.url,
         "title": article.title,
@@ -70,8 +71,9 @@ def ok_line(source: str, result: StoryArticle, where: dict[str, Any] | None = No
 
 
 def rejected_line(source: str, reason: str, url: str | None = None,
-                  where: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"source": source, "status": "rejected", "reason": reason, "article_id": None, "url": url,
+                  where: dict[str, Any] | None = None, detail: str | None = None) -> dict[str, Any]:
+    """`detail`: what exactly was wrong (the dead letter's `error`), e.g. which JSON error a bad JSONL line has."""
+    return {"source": source, "status": "rejected", "reason": reason, "detail": detail, "article_id": None, "url": url,
             "title": None, "text": None, "lang": None, "published_at": None, "mentions": [],
             "entities": [], "story_id": None, "duplicate_of": None,
             "input": where or {"path": None, "line": None, "offset": None}}
@@ -182,7 +184,7 @@ def _lines(chunk: list[tuple[RawDocument, Article | Exception | None]], dictiona
         found = iter([exc] * len(articles))
     for doc, outcome in chunk:
         if outcome is None:
-            yield rejected_line(doc.source, "bad input", doc.url, input_of(doc))
+            yield rejected_line(doc.source, "bad input", doc.url, input_of(doc), doc.error or "no document body")
             continue
         try:
             if isinstance(outcome, Exception):
@@ -192,6 +194,7 @@ def _lines(chunk: list[tuple[RawDocument, Article | Exception | None]], dictiona
                 raise entities
             result = story_step(entities, index)
         except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
-            yield rejected_line(doc.source, dead_letter("process", exc).reason, doc.url, input_of(doc))
+            letter = dead_letter("process", exc)
+            yield rejected_line(doc.source, letter.reason, doc.url, input_of(doc), letter.error)
             continue
         yield ok_line(doc.source, result, input_of(doc))
