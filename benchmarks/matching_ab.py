@@ -6,7 +6,9 @@ then each function's median over the pairs and the ratio.
     python benchmarks/matching_ab.py --base /tmp/base [--pairs 4] [--rounds 5]
 
 Functions: normalize_with_map + original_index (once per article in the step), extract_mentions (of it the
-dictionary hits, _accepted_hits), find_candidates, the MinHash signature, and the whole entities_step for scale.
+dictionary hits, _accepted_hits), find_candidates, the MinHash signature, the signatures of the corpus x9 as
+entities_many computes them (stories.signatures in one call where the tree has it, else text by text), and the whole
+entities_step for scale.
 On a loaded shared machine only figures measured side by side mean something: read the medians and ratios.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -21,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("normalize_with_map+original_index", "_accepted_hits", "extract_mentions", "find_candidates",
-             "signature", "entities_step")
+             "signature", "signatures of a batch", "entities_step")
 
 # Run in a child with the tree to measure first on sys.path; prints one JSON object of microseconds per article.
 CHILD = """
@@ -81,6 +84,21 @@ def signatures():
         signature(t, normalized=norm)
 
 
+try:
+    from streams.pipeline.stages.stories import signatures as batched
+except ImportError:  # a tree from before stories.signatures: entities_many signed text by text
+    batched = None
+batch = [norm for _, (norm, _) in prepared] * 9
+
+
+def batch_signatures():
+    if batched is None:
+        for norm in batch:
+            signature(norm, normalized=norm)
+    else:
+        batched(batch)
+
+
 def step():
     for a in articles:
         entities_step(a, dictionary)
@@ -88,13 +106,15 @@ def step():
 
 out = {}
 repeat, rounds = int(sys.argv[3]), int(sys.argv[4])
-for name, run in zip(sys.argv[5].split(","), (normalization, hits, matching, candidates, signatures, step)):
+for name, run in zip(sys.argv[5].split(","), (normalization, hits, matching, candidates, signatures, batch_signatures,
+                                              step)):
     best = float("inf")
+    per = 9 if run is batch_signatures else 1
     for _ in range(rounds):
         start = time.process_time()
         for _ in range(repeat):
             run()
-        best = min(best, (time.process_time() - start) / (repeat * len(texts)))
+        best = min(best, (time.process_time() - start) / (repeat * len(texts) * per))
     out[name] = best * 1e6
 print(json.dumps(out))
 """
@@ -125,7 +145,8 @@ def main() -> None:
         this.append(measure(ROOT, corpus, args.repeat, args.rounds))
         print(f"pair {n + 1}: " + "  ".join(f"{name} {base[-1][name]:.0f}/{this[-1][name]:.0f}"
                                             for name in FUNCTIONS), flush=True)
-    print(f"\nus of CPU per article (sample corpus, {len(base)} alternating pairs, median of each tree's bests)")
+    print(f"\nus of CPU per article (sample corpus, {len(base)} alternating pairs, median of each tree's bests; "
+          "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + ")")
     print(f"{'function':<36}{'base':>8}{'this':>8}{'ratio':>8}")
     for name in FUNCTIONS:
         b, t = statistics.median(r[name] for r in base), statistics.median(r[name] for r in this)

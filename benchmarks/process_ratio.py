@@ -5,8 +5,9 @@ interpreter, imports, dictionary and model load), on the public benchmark pages 
 
 The goal (issue 18) is `process` >= 0.9x the plain loop's pages/s. Both commands read the same plain .html files
 (the benchmark's .html.gz are unpacked into a temporary folder first); the rounds alternate the two commands so
-the shared machine's load hits both alike. Printed per set: wall and CPU seconds of each round (CPU includes
-waited-for children: the cleaning processes), and the ratio of the best rounds and of the medians. `--baseline DIR`
+the shared machine's load hits both alike. Printed per set: the load average before and after, wall and CPU seconds
+of each round (CPU includes waited-for children: the cleaning processes) with CPU median and minimum, and the ratio
+of the best rounds and of the medians. `--baseline DIR`
 (another source tree, e.g. `git archive main`) times that tree's `process` in the same rounds. Each tree gets its own
 cache folder (NEWSSTREAM_CACHE_DIR: the compiled dictionary, the language model), filled by one untimed run first.
 Each tree is byte-compiled first (`compileall`, as `pip install` does for the plain loop's trafilatura): with
@@ -64,6 +65,13 @@ def _pages(source: Path, target: Path) -> int:
     return n
 
 
+loads: list[float] = []  # 1-minute load average before and after each set's rounds
+
+
+def _load(after: bool = False) -> str:
+    return f"{loads[-1 if after else -2]:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--aeb", type=Path, default=AEB, help="the article-extraction-benchmark html folder")
@@ -98,6 +106,7 @@ def main() -> None:
                      for i, (runs, cwd) in enumerate(((process, ROOT), (baseline, args.baseline))) if cwd is not None]
             for _, cwd, tree_env in trees:  # each tree's own caches, primed once: one tree's cache names cannot
                 _run(process_cmd, tree_env, cwd)  # make the other's stale (other users' runs neither)
+            loads.append(os.getloadavg()[0])
             for _ in range(args.rounds):
                 plain.append(_run(plain_cmd, env)[:2])
                 for runs, cwd, tree_env in trees:
@@ -106,14 +115,18 @@ def main() -> None:
                     if lines != n:
                         raise SystemExit(f"process in {cwd} wrote {lines} lines for {n} pages")
                     runs.append((wall, cpu))
-            print(f"{name}: {n} pages, {args.rounds} alternated rounds")
+            loads.append(os.getloadavg()[0])
+            print(f"{name}: {n} pages, {args.rounds} alternated rounds; load average {_load()} before, "
+                  f"{_load(after=True)} after")
             shown = [("plain trafilatura loop", plain), ("newsstream process", process)]
             if baseline:
                 shown.append(("process, baseline tree", baseline))
             for label, runs in shown:
                 rounds = ", ".join(f"{w:.2f} s/{c:.2f} s CPU" for w, c in runs)
                 best = min(w for w, _ in runs)
-                print(f"  {label:<24} best {best:6.2f} s wall ({n / best:6.1f} pages/s); rounds: {rounds}")
+                cpus = [c for _, c in runs]
+                print(f"  {label:<24} best {best:6.2f} s wall ({n / best:6.1f} pages/s); CPU median "
+                      f"{statistics.median(cpus):.2f} s, min {min(cpus):.2f} s; rounds: {rounds}")
             best_ratio = min(w for w, _ in plain) / min(w for w, _ in process)
             median_ratio = statistics.median(w for w, _ in plain) / statistics.median(w for w, _ in process)
             cpu_ratio = statistics.median(c for _, c in plain) / statistics.median(c for _, c in process)

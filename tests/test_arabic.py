@@ -68,3 +68,60 @@ def test_offset_map_equals_the_per_character_map(text):
     assert len(index) == len(norm) == len(expected)
     assert list(index) == expected
     assert index[-1:] == expected[-1:]
+
+
+# --- Arabic presentation forms (U+FB50-U+FDFF, U+FE70-U+FEFF) ---------------------------------------------------
+
+PRESENTATION_LAVROV = "ﻻﻓﺮﻭﻑ"  # لافروف in presentation forms: the lam-alef ligature and contextual shapes
+
+
+def _forms():
+    import unicodedata
+
+    for code in [*range(0xFB50, 0xFE00), *range(0xFE70, 0xFF00)]:
+        ch = chr(code)
+        if unicodedata.normalize("NFKC", ch) != ch:
+            yield ch, unicodedata.normalize("NFKC", ch)
+
+
+def test_presentation_forms_fold_to_the_base_letters_of_their_nfkc():
+    forms = list(_forms())
+    assert len(forms) > 700
+    for ch, decomposed in forms:
+        letters = decomposed.lstrip(" \u0640")
+        expected = normalize(decomposed) if normalize(letters) else ""  # a vowel mark's isolated form is a mark
+        assert normalize(ch) == expected, hex(ord(ch))
+        assert normalize("قال " + ch + " امس") == "قال " + expected + " امس", hex(ord(ch))
+    assert normalize(PRESENTATION_LAVROV) == "لافروف"
+    assert normalize("ﺃﺣﻤﺪ ﷲ ﹰ") == "احمد الله "
+
+
+@pytest.mark.parametrize("repeat", [1, 40])  # short texts take the regex, long ones (256+ characters) the table
+def test_presentation_form_offsets_point_at_the_form(repeat):
+    text = ("قالَ ﺳﻴﺮﻏﻲ " + PRESENTATION_LAVROV + "ُ، ولـﻼﻓﺮﻭﻑ ﷲ ﹰ. ") * repeat
+    norm, index = normalize_with_map(text)
+    assert norm == normalize(text) == ("قال سيرغي لافروف, وللافروف الله . ") * repeat
+    assert len(index) == len(norm) and list(index) == sorted(index)
+    for n, ch in enumerate(norm):  # each normalized letter comes from the original character it maps to
+        assert ch in normalize(text[index[n]]), (n, ch, text[index[n]])
+    start = norm.index("لافروف")
+    assert text[index[start]:index[start + 5] + 1] == PRESENTATION_LAVROV
+
+
+def test_lavrov_in_presentation_forms_is_found_as_often_as_in_base_letters(dictionary):
+    """A page written in presentation forms names Lavrov 17 times, with clitics and his first name: each is found,
+    as in the same page in base letters, and each surface is the original (presentation-form) text."""
+    from streams.pipeline.stages.entities import extract_mentions
+
+    sentence = ("قال وزير الخارجية الروسي سيرغي لافروف إن موسكو، وأضاف لافروف أن ولافروف ولِلافروف "
+                "وبلافروف التقى بوتين. ")
+    base = sentence * 3 + "لافروف لافروف."
+    shaped = (base.replace("سيرغي", "ﺳﻴﺮﻏﻲ").replace("لافروف", PRESENTATION_LAVROV)
+              .replace("وزير", "ﻭﺯﻳﺮ").replace("بوتين", "ﺑﻮﺗﻴﻦ"))
+    want = [m.actor_id for m in extract_mentions(base, dictionary)]
+    got = extract_mentions(shaped, dictionary)
+    assert want.count("sergey-lavrov") == 17
+    assert [m.actor_id for m in got] == want
+    for m in got:
+        assert normalize(shaped[m.start:m.end]) == normalize(m.surface) and m.surface == shaped[m.start:m.end]
+        assert "ﻓﺮﻭﻑ" in m.surface or m.actor_id != "sergey-lavrov"

@@ -151,6 +151,31 @@ def test_an_article_that_fails_after_recognition_fails_alone(articles, dictionar
     assert sum(isinstance(r, KeyError) for r in out) < 5
 
 
+def test_an_article_that_breaks_the_batched_signatures_fails_alone(articles, dictionary, monkeypatch):
+    """stories.signatures fails for the batch: each article's signature is then computed alone, and only the
+    article whose signature fails gets the exception."""
+    import streams.pipeline.steps as steps
+
+    real = steps.signature
+    broken = articles[3].text
+
+    def signatures(texts):
+        raise MemoryError("the batch")
+
+    def signature(text, **kwargs):
+        if text == broken:
+            raise ValueError("this text's signature")
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(steps, "signatures", signatures)
+    monkeypatch.setattr(steps, "signature", signature)
+    out = entities_many(articles[:6], dictionary)
+    assert [isinstance(r, ValueError) for r in out] == [a.text == broken for a in articles[:6]]
+    monkeypatch.setattr(steps, "signature", real)
+    assert [r for r in out if not isinstance(r, ValueError)] == [
+        entities_step(a, dictionary) for a in articles[:6] if a.text != broken]
+
+
 def _docs():
     from streams.inputs.paths import RawDocument
     from tests.conftest import BAD, CORPUS

@@ -75,7 +75,7 @@ def reference_normalize_with_map(text: str) -> tuple[str, list[int]]:
     for i, ch in enumerate(text):
         if arabic._fold_char(ch):
             out.append(arabic._fold_char(ch))
-            index.append(i)
+            index.extend([i] * len(arabic._fold_char(ch)))  # a presentation-form ligature is several letters
     return "".join(out), index
 
 

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 from py3langid import langid
 
@@ -23,33 +24,62 @@ def shipped():
 
 def test_cached_model_answers_as_py3langid_and_is_written_once(tmp_path, fresh_identifier, shipped):
     langmodel.load(tmp_path)
-    (cache,) = tmp_path.glob("langid-*.npz")
+    (cache,) = tmp_path.glob("langid-*")
     assert [langid.classify(t) for t in TEXTS] == [shipped.classify(t) for t in TEXTS]
-    first = cache.stat().st_mtime_ns
+    first = [(cache / f"{name}.npy").stat().st_mtime_ns for name in langmodel.ARRAYS]
     langid.IDENTIFIER = None
     langmodel.load(tmp_path)  # from the cache now
-    assert cache.stat().st_mtime_ns == first and langid.IDENTIFIER is not None
+    assert [(cache / f"{name}.npy").stat().st_mtime_ns for name in langmodel.ARRAYS] == first
+    assert langid.IDENTIFIER is not None
+    assert [langid.classify(t) for t in TEXTS] == [shipped.classify(t) for t in TEXTS]
     assert [langid.rank(t)[:3] for t in TEXTS] == [shipped.rank(t)[:3] for t in TEXTS]
+
+
+def test_the_large_arrays_are_mapped_from_the_cache_not_read(tmp_path, fresh_identifier):
+    langmodel.load(tmp_path)  # writes the cache (the arrays in memory)
+    langid.IDENTIFIER = None
+    langmodel.load(tmp_path)
+    ptc = langid.IDENTIFIER.nb_ptc
+    assert isinstance(ptc.base, np.memmap) and not ptc.flags.writeable and ptc.nbytes > 10_000_000
 
 
 def test_a_damaged_cache_is_rewritten(tmp_path, fresh_identifier, shipped):
     langmodel.load(tmp_path)
-    (cache,) = tmp_path.glob("langid-*.npz")
-    cache.write_bytes(b"not a model")
+    (cache,) = tmp_path.glob("langid-*")
+    (cache / "ptc.npy").write_bytes(b"not a model")
     langid.IDENTIFIER = None
     langmodel.load(tmp_path)
-    assert langid.classify(TEXTS[0]) == shipped.classify(TEXTS[0]) and cache.stat().st_size > 1_000_000
+    assert langid.classify(TEXTS[0]) == shipped.classify(TEXTS[0])
+    assert (cache / "ptc.npy").stat().st_size > 1_000_000
 
 
-def test_a_cache_others_may_write_is_not_read(tmp_path, fresh_identifier, monkeypatch):
+def test_a_cache_with_a_missing_file_is_rewritten(tmp_path, fresh_identifier, shipped):
     langmodel.load(tmp_path)
-    (cache,) = tmp_path.glob("langid-*.npz")
-    os.chmod(cache, 0o666)
+    (cache,) = tmp_path.glob("langid-*")
+    (cache / "nextmove.npy").unlink()
+    langid.IDENTIFIER = None
+    langmodel.load(tmp_path)
+    assert langid.classify(TEXTS[2]) == shipped.classify(TEXTS[2]) and (cache / "nextmove.npy").is_file()
+
+
+@pytest.mark.parametrize("foreign", ["folder", "file"])
+def test_a_cache_others_may_write_is_not_read(tmp_path, fresh_identifier, monkeypatch, foreign):
+    langmodel.load(tmp_path)
+    (cache,) = tmp_path.glob("langid-*")
+    os.chmod(cache if foreign == "folder" else cache / "ptc.npy", 0o777 if foreign == "folder" else 0o666)
     read = []
-    monkeypatch.setattr(langmodel, "_identifier", lambda npz: read.append(npz) or langid.IDENTIFIER)
+    monkeypatch.setattr(langmodel, "_read", lambda folder: read.append(folder) or {})
     langid.IDENTIFIER = None
     langmodel.load(tmp_path)
-    assert read and read[0] != cache  # built from py3langid's own file, not from the foreign-writable copy
+    assert not read and langid.IDENTIFIER is not None  # built from py3langid's own file, not the foreign-writable copy
+
+
+def test_an_older_copy_is_removed_when_the_cache_is_written(tmp_path, fresh_identifier):
+    (tmp_path / "langid-0.3.0-0123.npz").write_bytes(b"an older version's single-file copy")
+    (tmp_path / "langid-0.3.0-4567").mkdir()
+    langmodel.load(tmp_path)
+    assert [p.name for p in tmp_path.glob("langid-*")] == [langmodel._cache_file(
+        tmp_path, langid.MODEL_DIR / langid.MODEL_FILE).name]
 
 
 def test_an_unwritable_cache_folder_still_loads_the_model(tmp_path, fresh_identifier, shipped):

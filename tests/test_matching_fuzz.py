@@ -100,6 +100,26 @@ def test_signatures_are_the_plain_scheme(fuzzed):
         assert stories.signature(text, normalized=normalize(text)) == reference_signature(text)
 
 
+def test_batched_signatures_are_each_texts_signature(fuzzed):
+    """stories.signatures over batches cut anywhere (texts of no word, of fewer words than a shingle, past the BMP,
+    other parameters) gives each text's signature()."""
+    rng = random.Random(7)
+    texts = [normalize(t) for t in fuzzed[:200]] + ["", "", "a", "a b", "a b c", "a b c d", "_", "  ", "😀 ok"]
+    rng.shuffle(texts)
+    for size in (2, 3, 17, 64, len(texts)):
+        for at in range(0, len(texts), size):
+            batch = texts[at:at + size]
+            assert stories.signatures(batch) == [stories.signature(t, normalized=t) for t in batch]
+    plane = [t for t in texts if "😀" not in t and "\U00010400" not in t][:40]
+    assert len(plane) == 40  # the one-array way, not the text-by-text fallback a character past the BMP takes
+    for num_perm, words in ((126, 1), (7, 3), (300, 5), (1, 2)):
+        assert stories.signatures(plane, num_perm, words) == [
+            stories.signature(t, num_perm, words, normalized=t) for t in plane]
+    assert stories.signatures([]) == []
+    with pytest.raises(ValueError):
+        stories.signatures(["a", "b"], num_perm=0)
+
+
 def test_the_lowered_fold_table_is_each_characters_fold_then_lower():
     """Built in bulk (map in C); here character by character: fold, then lower, special where that is not one
     character alone, where a combining mark stays, and for Σ (final sigma depends on the neighbours)."""

@@ -387,3 +387,15 @@ def test_an_io_model_reads_a_run_of_one_label_as_one_name():
     model = Recognizer(attributes, weights, np.zeros((2, 2), dtype=np.float32), ["O", "PER"], Gazetteer(), "io")
     found = model.recognize("قال فلاديمير بوتين إن لافروف سافر")
     assert [(s.kind, s.words) for s in found] == [("PER", ("فلاديمير", "بوتين")), ("PER", ("لافروف",))]
+
+
+def test_a_family_name_link_does_not_run_over_a_line_break(titled):
+    """A line (a paragraph, a headline) ending in بن / آل does not go on with the next line's first word."""
+    text = "استقبل الشيخ محمد بن راشد بن\nوفي دبي اجتماع"
+    [found] = stage(text, titled, Names())
+    assert found.surface == "محمد بن راشد"
+    text = "وقال سالم آل\nثاني الوزراء"
+    [found] = stage(text, titled, Names("سالم"))
+    assert found.surface == "سالم" and "\n" not in found.surface
+    text = "وقال سالم\nبن ثاني الوزراء"  # the next line starts with بن: another line, not the same name
+    assert [e.surface for e in stage(text, titled, Names("سالم", "بن ثاني"))][0] == "سالم"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import BAD, CORPUS, ROOT
 
-KEYS = ["source", "status", "reason", "article_id", "url", "title", "text", "lang", "published_at", "mentions",
+KEYS = ["source", "status", "reason", "detail", "article_id", "url", "title", "text", "lang", "published_at", "mentions",
         "entities", "story_id", "duplicate_of", "input"]
 MENTION_KEYS = ["actor_id", "name", "type", "surface", "start", "end"]
 ENTITY_KEYS = ["type", "surface", "start", "end", "key", "actor_id"]
@@ -65,11 +65,12 @@ def test_exact_shape_of_every_line(lines):
         # every mention is an entity linked to its actor
         assert {(m["start"], m["actor_id"]) for m in line["mentions"]} <= {(e["start"], e["actor_id"]) for e in line["entities"]}
         if line["status"] == "ok":
-            assert line["reason"] is None and line["article_id"] and line["story_id"]
+            assert line["reason"] is None and line["detail"] is None and line["article_id"] and line["story_id"]
             assert line["text"].split("\n", 1)[0] == line["title"]
             assert datetime.fromisoformat(line["published_at"]).tzinfo is not None
         else:
             assert line["reason"] and line["article_id"] is None and line["text"] is None and line["mentions"] == []
+            assert isinstance(line["detail"], str) and line["detail"]  # what exactly was wrong
             assert line["entities"] == []
 
 
@@ -91,7 +92,9 @@ def test_every_bad_input_kind_is_rejected_with_its_reason(lines, bad_inputs):
     jsonl = str(bad_inputs / "h-records.jsonl")
     assert by_source[f"{jsonl}:1"]["status"] == "ok"
     assert by_source[f"{jsonl}:2"]["reason"] == "bad input"
+    assert by_source[f"{jsonl}:2"]["detail"].startswith("bad JSONL record: ")  # the JSON error, where it is
     assert by_source[f"{jsonl}:3"]["reason"] == "bad input"
+    assert by_source[f"{jsonl}:3"]["detail"] == "bad JSONL record: needs a string 'html' field"
     for path in sorted(BAD.iterdir()):
         assert by_source[str(path)]["status"] == "rejected", path.name
 
@@ -140,3 +143,12 @@ def test_a_warc_record_is_found_again_at_its_offset(tmp_path):
             stream.seek(doc.offset)
             record = next(iter(ArchiveIterator(stream)))
             assert record.rec_headers.get_header("WARC-Target-URI") == doc.url
+
+
+def test_a_jsonl_line_with_a_lone_surrogate_says_why_it_is_rejected(tmp_path):
+    """JSON allows "\\ud800" escapes; no UTF-8 text holds a lone surrogate: the line is bad input, and says so."""
+    jsonl = tmp_path / "pages.jsonl"
+    jsonl.write_text('{"url": "https://example.org/s", "html": "<p>\\ud800 x</p>"}\n')
+    [line] = run_process(jsonl)
+    assert (line["status"], line["reason"]) == ("rejected", "bad input")
+    assert line["detail"].startswith("bad JSONL record: ") and "surrogate" in line["detail"]

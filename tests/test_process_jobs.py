@@ -46,6 +46,35 @@ def test_forked_children_do_not_collect_what_they_inherit(forking):
         gc.unfreeze()
 
 
+def test_children_forked_while_the_gc_is_off_collect_cycles(forking):
+    """`process` forks its cleaning children with the cyclic GC off (its start-up); each child turns it on."""
+    gc.disable()
+    try:
+        with CleanBudget(30.0) as budget:
+            budget.prestart()
+            assert budget._workers().schedule(gc.isenabled).result(timeout=60) is True
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_process_runs_with_the_gc_on_after_its_start_up(tmp_path):
+    """The start-up runs without cyclic GC; the pages are processed with it on, the start-up's objects frozen."""
+    code = ("import gc, sys; from streams.cli.commands import main; import streams.pipeline.offline as o; "
+            "lines = o.process_documents; seen = []\n"
+            "def spy(*a, **k):\n"
+            "    for n, line in enumerate(lines(*a, **k)):\n"
+            "        seen.append((gc.isenabled(), gc.get_freeze_count() > 0)) if n == 0 else None; yield line\n"
+            "o.process_documents = spy\n"
+            "import streams.pipeline.budget as b; start = b.CleanBudget.prestart; before = []\n"
+            "def prestart(self): before.append(gc.isenabled()); start(self)\n"
+            "b.CleanBudget.prestart = prestart\n"
+            f"code = main(['process', '--out', {str(tmp_path / 'out.jsonl')!r}, {str(CORPUS)!r}])\n"
+            "print(code, before, seen, gc.isenabled())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.stdout.split("\n")[-2] == "0 [False] [(True, True)] True", result.stderr
+
+
 @pytest.mark.parametrize("jobs, message", [("0", "0 is out of range (1 to 64)"), ("x", "not a whole number: 'x'"),
                                            ("65", "65 is out of range")])
 def test_a_bad_job_count_is_one_line(jobs, message):
@@ -76,4 +105,4 @@ def test_forked_children_inherit_the_language_model_loaded_once(forking, monkeyp
             assert langid.IDENTIFIER is not None  # loaded in this process before the fork
     finally:
         gc.unfreeze()
-    assert len(list(tmp_path.glob("langid-*.npz"))) == 1
+    assert len(list(tmp_path.glob("langid-*"))) == 1

@@ -51,6 +51,43 @@ def test_a_timeout_in_the_queue_ahead_rejects_only_its_own_page(dictionary, work
         ("good-1", "ok", None), ("slow", "rejected", "timeout"), ("good-2", "ok", None), ("good-3", "ok", None)]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_dictionary_given_as_a_loader_loads_once_the_first_pages_are_queued(dictionary, workers):
+    """`process` loads the dictionary (and the recognizer) while the cleaning children work on the first pages."""
+    docs = _docs()[:8]
+    with CleanBudget(60.0, workers=workers) as budget:
+        queued, start = [], budget.start
+        budget.start = lambda *args: queued.append(1) or start(*args)
+        seen = []
+
+        def load():
+            seen.append(len(queued))
+            return dictionary
+
+        lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget))
+    assert seen == [workers + 1]  # the page waited for and one ahead per child, queued before the dictionary loads
+    assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+
+
+def test_a_dictionary_loader_is_called_even_without_input(dictionary):
+    calls = []
+    assert list(process_documents([], limits=CleanLimits(), dictionary=lambda: calls.append(1) or dictionary)) == []
+    assert calls == [1]  # a dictionary that cannot load is an error whatever the input
+
+
+def test_a_recognizer_that_cannot_load_rejects_each_article_and_raises_nothing(dictionary, monkeypatch):
+    import streams.pipeline.offline as offline
+    import streams.pipeline.steps as steps
+
+    def broken():
+        raise RuntimeError("no model")
+    monkeypatch.setattr(offline, "shipped_recognizer", broken)
+    monkeypatch.setattr(steps, "shipped_recognizer", broken)
+    docs = list(iter_documents([CORPUS], max_bytes=CleanLimits().max_page_bytes))
+    lines = list(process_documents(docs, limits=CleanLimits(), dictionary=lambda: dictionary))
+    assert len(lines) == len(docs) and {line["status"] for line in lines} == {"rejected"}
+
+
 def test_a_budget_needs_at_least_one_worker():
     with pytest.raises(ValueError):
         CleanBudget(1.0, workers=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -201,6 +202,17 @@ def cmd_backfill(args) -> int:
 
 
 def cmd_process(args) -> int:
+    # Python's recipe for a parent that forks: no cyclic GC while the start-up builds long-lived objects (imports,
+    # the language model, the dictionary: ~0.1 s of collections that found almost nothing), frozen before the fork
+    # (budget.CleanBudget) and again once the dictionary is loaded, enabled in the children (budget._warm_up) and here.
+    gc.disable()
+    try:
+        return _process(args)
+    finally:
+        gc.enable()
+
+
+def _process(args) -> int:
     import orjson
 
     from streams.inputs.paths import iter_documents
@@ -214,28 +226,40 @@ def cmd_process(args) -> int:
     limits = clean_limits(settings)
     if args.out != "-":
         _writable(args.out)  # before any work: a wrong --out is one line at once
+
+    def dictionary() -> ActorDictionary:  # loaded once the first pages are queued: the cleaning children start on them
+        loaded = ActorDictionary.from_settings(settings)
+        gc.freeze()
+        gc.enable()
+        return loaded
+
     with CleanBudget(settings.clean_timeout_seconds, workers=args.jobs, cache_dir=settings.cache_dir) as budget:
-        budget.prestart()  # the cleaning children warm up while the dictionary loads
-        dictionary = ActorDictionary.from_settings(settings)
-        try:
-            out = sys.stdout.buffer if args.out == "-" else open(_writable(args.out), "wb")
-        except OSError as exc:
-            raise UserError(f"--out {args.out}: {exc.strerror or exc}") from exc
+        budget.prestart()  # the cleaning children warm up
+        out = None  # opened at the first line: a dictionary that fails to load leaves no file behind
         try:
             for line in process_documents(iter_documents(args.paths, max_bytes=settings.max_page_bytes),
                                           limits=limits, dictionary=dictionary, max_mentions=settings.max_mentions,
                                           budget=budget, batch=settings.entities_batch_size):
+                out = out or _output(args.out)
                 out.write(orjson.dumps(line) + b"\n")
+            out = out or _output(args.out)
             out.flush()
         except OSError as exc:  # a full disk, a closed pipe: the output, not the inputs
             raise UserError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from exc
         finally:
-            if out is not sys.stdout.buffer:
+            if out is not None and out is not sys.stdout.buffer:
                 try:
                     out.close()
                 except OSError:
                     pass  # already said above
     return 0
+
+
+def _output(path: str):
+    try:
+        return sys.stdout.buffer if path == "-" else open(_writable(path), "wb")
+    except OSError as exc:
+        raise UserError(f"--out {path}: {exc.strerror or exc}") from exc
 
 
 def cmd_sql(args) -> int:

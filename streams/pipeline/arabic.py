@@ -32,12 +32,43 @@ _FOLD.update({chr(0x0660 + i): str(i) for i in range(10)})  # Arabic-Indic digit
 _FOLD.update({chr(0x06F0 + i): str(i) for i in range(10)})  # Extended (Persian) digits
 
 
-_OTHER_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# Arabic presentation forms (Forms-A U+FB50-U+FDFF, Forms-B U+FE70-U+FEFF: the contextual shapes and ligatures old
+# encodings and some PDFs and sites write, e.g. ﻻﻓﺮﻭﻑ) fold to the base letters their NFKC decomposition gives (ﺃ -> ا):
+# a shape that is one letter goes in _FOLD, a harakat form (ﹰ, a space or tatweel and marks under NFKC) in _DROP, and
+# a ligature of several letters (ﻻ -> لا, ﷲ -> الله) in _EXPAND; the normalized text then has more characters than
+# the original there, each mapped to the ligature's offset.
+_PRESENTATION_FORMS = (range(0xFB50, 0xFE00), range(0xFE70, 0xFF00))
+_EXPAND: dict[str, str] = {}
+
+
+def _presentation_forms() -> None:
+    for code in (c for forms in _PRESENTATION_FORMS for c in forms):
+        ch = chr(code)
+        decomposed = unicodedata.normalize("NFKC", ch)
+        if decomposed == ch:
+            continue
+        folded = "".join(map(_fold_char, decomposed))
+        if not "".join(map(_fold_char, decomposed.lstrip(" \u0640"))):  # a vowel mark's isolated or medial form
+            _DROP.add(code)
+        elif len(folded) == 1:
+            _FOLD[ch] = folded
+        else:
+            _EXPAND[ch] = folded
+
+
+# Characters the one-character fold does not cover, so a text with one takes the character-by-character way: other
+# combining marks (kept, their lowercase may depend on them) and the presentation-form ligatures (several letters).
+def _slow_characters() -> re.Pattern:
+    return re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+                      + "".join(sorted(_EXPAND)) + "]")
 
 
 def _fold_char(ch: str) -> str:
     if ord(ch) in _DROP:
         return ""
+    expanded = _EXPAND.get(ch)
+    if expanded is not None:
+        return expanded
     folded = _FOLD.get(ch)
     if folded is not None:
         return folded
@@ -48,6 +79,9 @@ def _fold_char(ch: str) -> str:
         return ""
     return ch
 
+
+_presentation_forms()
+_OTHER_MARKS = _slow_characters()
 
 _REPLACE = {chr(code): "" for code in _DROP} | _FOLD
 # One regex pass calling back only where a character changes: half the time of str.translate, which
@@ -202,7 +236,10 @@ def normalize_with_map(text: str) -> tuple[str, Sequence[int]]:
         folded = _fold_char(ch)
         if folded:
             out.append(folded)
-            index.append(i)
+            if len(folded) == 1:
+                index.append(i)
+            else:  # a ligature (ﻻ -> لا): each of its letters maps to it
+                index.extend([i] * len(folded))
     return "".join(out), index
 
 

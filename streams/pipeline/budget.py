@@ -2,8 +2,8 @@
 
 A thread cannot be stopped, and trafilatura spends 25-30 s on some 4 MB pages (80,000 link blocks, a
 90,000-row table, inline tag soup: measured), so a budget that must hold needs a process. pebble runs
-the pool, kills an overrunning worker and starts a fresh one. One worker is enough for the clean agent, which
-handles one event at a time; the offline `process` runs one per core. In a worker the child is spawned, not
+the pool, kills an overrunning worker and starts a fresh one. A worker's clean agent runs NEWSSTREAM_CLEAN_WORKERS
+events at once, one child each; the offline `process` runs `--jobs`. In a worker the children are spawned, not
 forked, since the parent runs threads and an event loop; the offline `process` (one thread, no loop) forks
 it, so the child starts with the steps already imported instead of importing them again at every start (the cost
 is in benchmarks/RESULTS.md).
@@ -31,7 +31,9 @@ from streams.pipeline.steps import clean_step
 
 
 def _warm_up(cache_dir: Path | None = None) -> None:
-    """Load what loads lazily before the first page's clock starts, in every fresh child (after a timeout too)."""
+    """Load what loads lazily before the first page's clock starts, in every fresh child (after a timeout too), and
+    collect cycles: a parent may fork with its cyclic GC off (`process` does during its start-up)."""
+    gc.enable()
     import py3langid
 
     import streams.pipeline.steps  # noqa: F401  (trafilatura, htmldate)
@@ -59,7 +61,7 @@ class CleanBudget:
     """`clean(page)` as `clean_step`, but a page that takes longer than `seconds` is rejected as 'timeout'.
 
     seconds <= 0 runs in the calling thread with no budget. `workers` child processes clean pages side by side
-    (the offline `process` runs one per core; a stream's clean agent handles one event at a time: one).
+    (the offline `process` runs `--jobs`, a worker NEWSSTREAM_CLEAN_WORKERS: each one page at a time).
     """
 
     def __init__(self, seconds: float, workers: int = 1, cache_dir: Path | None = None):

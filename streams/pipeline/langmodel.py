@@ -1,9 +1,11 @@
 """py3langid's language model, loaded from an uncompressed copy kept in the cache folder.
 
 py3langid ships its model LZMA-compressed and unpacks it on the first `classify`, in every process that cleans a
-page (the `process` runner's clean child, each worker's clean child); reading the same arrays from a plain .npz is
-several times cheaper (times: benchmarks/RESULTS.md). The model is the one py3langid ships, unchanged, so every
-answer is the same (tests/test_langmodel.py); any failure leaves py3langid to load its model itself.
+page (the `process` runner, each worker's clean child). The copy is one .npy file per array, in a folder named by
+the model's content; its two large arrays (~28 and ~39 MB) are memory-mapped instead of read: the scores only touch
+the rows of the features a text has, so a process maps the file instead of copying 68 MB before its first page (times:
+benchmarks/RESULTS.md). The model is the one py3langid ships, unchanged, so every answer is the same
+(tests/test_langmodel.py); any failure leaves py3langid to load its model itself.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import io
 import logging
 import lzma
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,14 +24,19 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")  # py3langid's model.npz, one file each
+MAPPED = ("ptc", "nextmove")  # the large ones: mapped, not read
+
+
 def _cache_file(cache_dir: Path, source: Path) -> Path:
-    """Named by the model's content (~5 ms to hash), not its file's mtime: two installs of one py3langid (two venvs
-    sharing the cache folder) share one copy instead of each deleting the other's and unpacking it again (~0.6 s)."""
+    """The cache folder of one model, named by its content (~5 ms to hash), not its file's mtime: two installs of one
+    py3langid (two venvs sharing the cache folder) share one copy instead of each deleting the other's and unpacking
+    it again (~0.6 s)."""
     from importlib.metadata import version
 
     with source.open("rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()[:32]
-    return cache_dir / f"langid-{version('py3langid')}-{digest}.npz"
+    return cache_dir / f"langid-{version('py3langid')}-{digest}"
 
 
 def _private(path: Path) -> bool:
@@ -40,31 +48,49 @@ def _private(path: Path) -> bool:
     return True
 
 
-def _identifier(npz):
-    """The identifier as py3langid's own `from_model_file` builds it, from the uncompressed .npz."""
+def _trusted(cache: Path) -> bool:
+    """The cache folder and each of its files private (see _private); a missing file is not trusted."""
+    try:
+        return cache.is_dir() and _private(cache) and all(_private(cache / f"{name}.npy") for name in ARRAYS)
+    except OSError:
+        return False
+
+
+def _identifier(arrays: dict[str, np.ndarray]):
+    """The identifier as py3langid's own `from_model_file` builds it, from the model's arrays."""
     from py3langid.langid import LanguageIdentifier
     from py3langid.modelio import _to_array
 
-    with np.load(npz, allow_pickle=False) as data:
-        return LanguageIdentifier(np.asarray(data["ptc"]), np.asarray(data["pc"]), data["classes"].tolist(),
-                                  _to_array(data["nextmove"]), data["out_feat"].tolist(),
-                                  tk_row=_to_array(data["nextmove_row"]))
+    return LanguageIdentifier(np.asarray(arrays["ptc"]), np.asarray(arrays["pc"]), arrays["classes"].tolist(),
+                              _to_array(arrays["nextmove"]), arrays["out_feat"].tolist(),
+                              tk_row=_to_array(arrays["nextmove_row"]))
 
 
-def _write(cache: Path, raw: bytes) -> None:
+def _read(cache: Path) -> dict[str, np.ndarray]:
+    """The arrays of a cache folder, the large ones memory-mapped read-only (the files are never rewritten in place:
+    a new copy is a new folder renamed into place)."""
+    return {name: np.load(cache / f"{name}.npy", mmap_mode="r" if name in MAPPED else None, allow_pickle=False)
+            for name in ARRAYS}
+
+
+def _write(cache: Path, arrays: dict[str, np.ndarray]) -> None:
     """Best effort: a read-only or full disk only costs the next process the LZMA unpacking again."""
     try:
         cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".langid-", suffix=".tmp")
+        tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".langid-", suffix=".tmp"))
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(raw)
-            os.replace(tmp, cache)
+            for name in ARRAYS:
+                np.save(tmp / f"{name}.npy", arrays[name], allow_pickle=False)
+            shutil.rmtree(cache, ignore_errors=True)  # a damaged copy (never one in use: mapped files stay readable)
+            os.rename(tmp, cache)
+        except OSError:
+            if not _trusted(cache):  # another process renamed its copy into place first: keep that one
+                raise
         finally:
-            Path(tmp).unlink(missing_ok=True)
-        for stale in cache.parent.glob("langid-*.npz"):  # another py3langid's model: never read again
+            shutil.rmtree(tmp, ignore_errors=True)
+        for stale in cache.parent.glob("langid-*"):  # another py3langid's model (or the .npz of older versions)
             if stale != cache:
-                stale.unlink(missing_ok=True)
+                shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("language model cache not written to %s: %s", cache.parent, exc)
 
@@ -75,19 +101,22 @@ def load(cache_dir: Path | None = None) -> None:
 
     if langid.IDENTIFIER is not None:
         return
-    from streams.pipeline.dictionary import default_cache_dir
-
     source = langid.MODEL_DIR / langid.MODEL_FILE
     try:
-        cache = _cache_file(cache_dir or default_cache_dir(), source)
-        if cache.is_file() and _private(cache):
+        if cache_dir is None:
+            from streams.pipeline.dictionary import default_cache_dir
+
+            cache_dir = default_cache_dir()
+        cache = _cache_file(cache_dir, source)
+        if _trusted(cache):
             try:
-                langid.IDENTIFIER = _identifier(cache)
+                langid.IDENTIFIER = _identifier(_read(cache))
                 return
             except Exception as exc:  # a truncated or foreign file: written again below
                 log.warning("language model cache %s unreadable (%s); rewriting it", cache, exc)
-        raw = lzma.decompress(source.read_bytes())
-        langid.IDENTIFIER = _identifier(io.BytesIO(raw))
-        _write(cache, raw)
+        with np.load(io.BytesIO(lzma.decompress(source.read_bytes())), allow_pickle=False) as data:
+            arrays = {name: data[name] for name in ARRAYS}
+        langid.IDENTIFIER = _identifier(arrays)
+        _write(cache, arrays)
     except Exception as exc:  # a damaged cache or another py3langid layout: py3langid loads its model itself
         log.warning("language model not loaded from the cache (%s); py3langid loads it", exc)

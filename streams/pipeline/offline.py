@@ -1,7 +1,7 @@
 """Offline path: the same steps as the stream, without a broker, one JSON line per input document.
 
 Output contract (stable; evaluation and backfills rely on it):
-{"source","status":"ok"|"rejected","reason","article_id","url","title","text","lang",
+{"source","status":"ok"|"rejected","reason","detail","article_id","url","title","text","lang",
  "published_at","mentions":[{"actor_id","name","type","surface","start","end"}],
  "entities":[{"type","surface","start","end","key","actor_id"}],"story_id","duplicate_of"}
 """
@@ -21,6 +21,7 @@ from streams.pipeline import langmodel
 from streams.pipeline.budget import CleanBudget
 from streams.pipeline.dictionary import ActorDictionary
 from streams.pipeline.identity import page_id_for
+from streams.pipeline.ner.model import shipped as shipped_recognizer
 from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.clean import CleanLimits
 from streams.pipeline.stages.stories import StoryIndex
@@ -54,6 +55,7 @@ def ok_line(source: str, result: StoryArticle, where: dict[str, Any] | None = No
         "source": source,
         "status": "ok",
         "reason": None,
+        "detail": None,
         "article_id": article.article_id,
         "url": article.canonical_url or article.url,
         "title": article.title,
@@ -69,25 +71,41 @@ def ok_line(source: str, result: StoryArticle, where: dict[str, Any] | None = No
 
 
 def rejected_line(source: str, reason: str, url: str | None = None,
-                  where: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"source": source, "status": "rejected", "reason": reason, "article_id": None, "url": url,
+                  where: dict[str, Any] | None = None, detail: str | None = None) -> dict[str, Any]:
+    """`detail`: what exactly was wrong (the dead letter's `error`), e.g. which JSON error a bad JSONL line has."""
+    return {"source": source, "status": "rejected", "reason": reason, "detail": detail, "article_id": None, "url": url,
             "title": None, "text": None, "lang": None, "published_at": None, "mentions": [],
             "entities": [], "story_id": None, "duplicate_of": None,
             "input": where or {"path": None, "line": None, "offset": None}}
 
 
-def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dictionary: ActorDictionary,
+def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
+                      dictionary: ActorDictionary | Callable[[], ActorDictionary],
                       index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS,
                       budget: CleanBudget | None = None, cache_dir: Path | None = None,
                       batch: int = ENTITIES_BATCH) -> Iterator[dict[str, Any]]:
-    """One output line per document, in input order; nothing raises out of here.
+    """One output line per document, in input order; nothing raises out of here (but a `dictionary` that fails to load).
 
     With a `budget`, cleaning runs under its time limit, as in the stream, one page ahead per cleaning child: its
     children clean the next pages while this process finds the entities and the story of the current ones (same
     lines, same order: cleaning is pure, and the story index is still fed in input order). The entities step runs
-    over the cleaned articles at hand, up to `batch` at once (entities_many: the same results, cheaper per article)."""
+    over the cleaned articles at hand, up to `batch` at once (entities_many: the same results, cheaper per article).
+
+    `dictionary` may be a function that loads it: it is called once the first pages are queued, and the recognizer
+    is loaded then too, so that both load while the cleaning children work on those pages instead of before."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, not {batch}")
+    loaded: list[ActorDictionary] = []
+
+    def entity_side() -> ActorDictionary:
+        if not loaded:
+            loaded.append(dictionary() if callable(dictionary) else dictionary)
+            try:
+                shipped_recognizer()  # loaded once per process; here, before the first page is waited for
+            except Exception:  # the entities step tries again, and each article's line says why it failed
+                pass
+        return loaded[0]
+
     index = index if index is not None else StoryIndex()
     if budget is None:
         langmodel.load(cache_dir)  # cleaning runs here: the language model from its cached copy (see langmodel)
@@ -110,9 +128,13 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits, dicti
     for doc in docs:
         ahead.append(queued(doc))
         if len(ahead) > depth:
-            yield from _lines(ready_chunk(ahead, batch), dictionary, max_mentions, index)
+            entities = entity_side()
+            yield from _lines(ready_chunk(ahead, batch), entities, max_mentions, index)
     while ahead:
-        yield from _lines(ready_chunk(ahead, batch), dictionary, max_mentions, index)
+        entities = entity_side()
+        yield from _lines(ready_chunk(ahead, batch), entities, max_mentions, index)
+    if not loaded and callable(dictionary):  # no input: the dictionary still loads, so that a broken one is said
+        dictionary()
 
 
 def ready_chunk(ahead: deque[tuple[RawDocument, Callable[[], Article] | None]],
@@ -162,7 +184,7 @@ def _lines(chunk: list[tuple[RawDocument, Article | Exception | None]], dictiona
         found = iter([exc] * len(articles))
     for doc, outcome in chunk:
         if outcome is None:
-            yield rejected_line(doc.source, "bad input", doc.url, input_of(doc))
+            yield rejected_line(doc.source, "bad input", doc.url, input_of(doc), doc.error or "no document body")
             continue
         try:
             if isinstance(outcome, Exception):
@@ -172,6 +194,7 @@ def _lines(chunk: list[tuple[RawDocument, Article | Exception | None]], dictiona
                 raise entities
             result = story_step(entities, index)
         except Exception as exc:  # every input ends as a line: a crash in a stage is a rejection, not an abort
-            yield rejected_line(doc.source, dead_letter("process", exc).reason, doc.url, input_of(doc))
+            letter = dead_letter("process", exc)
+            yield rejected_line(doc.source, letter.reason, doc.url, input_of(doc), letter.error)
             continue
         yield ok_line(doc.source, result, input_of(doc))

@@ -24,7 +24,15 @@ from streams.pipeline.stages.candidates import find_candidates
 from streams.pipeline.stages.clean import CleanLimits, clean_page
 from streams.pipeline.stages.entities import extract_entities, extract_mentions
 from streams.pipeline.stages.siteprofile import SiteProfile
-from streams.pipeline.stages.stories import SCHEME, StoryIndex, assign_story, current_signature, lead_persons, signature
+from streams.pipeline.stages.stories import (
+    SCHEME,
+    StoryIndex,
+    assign_story,
+    current_signature,
+    lead_persons,
+    signature,
+    signatures,
+)
 from streams.settings import Settings
 
 PAYLOAD_KEEP_CHARS = 2000
@@ -60,14 +68,16 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
     # Past `max_mentions` the rest are dropped: a page naming one actor thousands of times is a list, not news.
     recognizer = recognizer or shipped_recognizer()
     found = _dictionary_names(article, dictionary)
-    return _article_entities(found, dictionary, max_mentions, recognizer, None)
+    minhash = signature(article.text, normalized=found.normalized[0])
+    return _article_entities(found, minhash, dictionary, max_mentions, recognizer, None)
 
 
 def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_mentions: int = MAX_MENTIONS,
                   recognizer: Recognizer | None = None) -> list[ArticleEntities | Exception]:
     """entities_step() of each article, in order, with the recognizer run once over the whole batch
-    (Recognizer.recognize_many: one set of array operations, ~3x cheaper per article than text by text).
-    Each article gets its own result or its own exception: one that fails does not fail the others."""
+    (Recognizer.recognize_many: one set of array operations, ~3x cheaper per article than text by text) and the
+    MinHash signatures too (stories.signatures). Each article gets its own result or its own exception: one that
+    fails does not fail the others."""
     recognizer = recognizer or shipped_recognizer()
     out: list[ArticleEntities | Exception] = []
     ready: list[tuple[int, _Found]] = []  # (position in `out`, the article's dictionary names) of those that got there
@@ -77,12 +87,15 @@ def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_
             out.append(_PENDING)
         except Exception as exc:
             out.append(exc)
+    minhashes = _signed([found for _, found in ready])
     spans = _recognized(recognizer, [found for _, found in ready])
-    for (position, found), names in zip(ready, spans, strict=True):
+    for (position, found), minhash, names in zip(ready, minhashes, spans, strict=True):
         try:
             if isinstance(names, Exception):
                 raise names
-            out[position] = _article_entities(found, dictionary, max_mentions, recognizer, names)
+            if isinstance(minhash, Exception):
+                raise minhash
+            out[position] = _article_entities(found, minhash, dictionary, max_mentions, recognizer, names)
         except Exception as exc:
             out[position] = exc
     return out
@@ -123,13 +136,28 @@ def _recognized(recognizer: Recognizer, batch: list[_Found]) -> list[list[Span]]
         return out
 
 
-def _article_entities(found: _Found, dictionary: ActorDictionary, max_mentions: int, recognizer: Recognizer,
-                      spans: Sequence[Span] | None) -> ArticleEntities:
+def _signed(batch: list[_Found]) -> list[list[int]] | list[list[int] | Exception]:
+    """The MinHash signature of each article, one stories.signatures call for all; when that call fails, text by
+    text, so only the article that breaks it fails."""
+    try:
+        return signatures([f.normalized[0] for f in batch])
+    except Exception:
+        out: list[list[int] | Exception] = []
+        for found in batch:
+            try:
+                out.append(signature(found.article.text, normalized=found.normalized[0]))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+
+def _article_entities(found: _Found, minhash: list[int], dictionary: ActorDictionary, max_mentions: int,
+                      recognizer: Recognizer, spans: Sequence[Span] | None) -> ArticleEntities:
     article, normalized, mentions, candidates = found
     entities = extract_entities(article.text, mentions, candidates, dictionary, recognizer, normalized, spans)
     return ArticleEntities(article=article, mentions=mentions[:max_mentions], dictionary_version=dictionary.version,
                            candidates=candidates[:max_mentions],
-                           minhash=signature(article.text, normalized=normalized[0]), minhash_scheme=SCHEME,
+                           minhash=minhash, minhash_scheme=SCHEME,
                            entities=entities[:max_mentions], model_version=recognizer.version)
 
 

@@ -39,31 +39,36 @@ _FIRST = itemgetter(0)
 def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, int, int, AliasEntry]]:
     """(start incl. article, alias start, end, entry) of the automaton's hits that stand as words in `norm`.
     Word characters (is_word_char) are told apart at each hit's edges only: ~30 hits an article (most keys are
-    several letters long), where an array of every character's class cost more than all the tests."""
+    several letters long), where an array of every character's class cost more than all the tests. Most hits start
+    a word (nothing before them to read back over): that case is settled by one test."""
     hits: list[tuple[int, int, int, AliasEntry]] = []  # (start in norm incl. article, alias start, end, entry)
-    size = len(norm)
+    append, size, marks, clitics, articles = hits.append, len(norm), MARKS, _CLITICS, _ARTICLE_PREFIXES
     for end_pos, entry in dictionary.automaton.iter(norm):
         end = end_pos + 1
-        if end < size and ((c := norm[end]).isalnum() or c in MARKS):  # ends inside a word (is_word_char, inline)
+        if end < size and ((c := norm[end]).isalnum() or c in marks):  # ends inside a word (is_word_char, inline)
             continue
         start = end - entry.length
-        prefix_start = start
+        if not start or not ((c := norm[start - 1]).isalnum() or c in marks):  # starts a word: the prefix is ""
+            if not entry.needs_article:  # "" is a clitic string and no article prefix
+                append((start, start, end, entry))
+            continue
+        prefix_start = start - 1
         # back to the word's start, no further than the longest allowed prefix
-        while prefix_start and ((c := norm[prefix_start - 1]).isalnum() or c in MARKS):
+        while prefix_start and ((c := norm[prefix_start - 1]).isalnum() or c in marks):
             prefix_start -= 1
             if start - prefix_start > _LONGEST_PREFIX:
                 break
         prefix = norm[prefix_start:start]
         if entry.needs_article:
-            if prefix not in _ARTICLE_PREFIXES:
-                continue
-            span_start = start - 2  # the name includes its article (ال / لل)
-        else:
-            if prefix not in _CLITICS:
-                continue
-            span_start = start
-        hits.append((span_start, start, end, entry))
+            if prefix in articles:
+                append((start - 2, start, end, entry))  # the name includes its article (ال / لل)
+        elif prefix in clitics:
+            append((start, start, end, entry))
     return hits
+
+
+def _leftmost_longest(hit: tuple[int, int, int, AliasEntry]) -> tuple[int, int]:
+    return hit[0], hit[0] - hit[2]
 
 
 def extract_mentions(text: str, dictionary: ActorDictionary,
@@ -76,17 +81,20 @@ def extract_mentions(text: str, dictionary: ActorDictionary,
     hits = _accepted_hits(norm, dictionary)
 
     # Leftmost-longest: a longer alias ("سيرغي لافروف") wins over the surname inside it.
-    hits.sort(key=lambda h: (h[0], -(h[2] - h[0])))
+    hits.sort(key=_leftmost_longest)
     chosen: list[tuple[int, int, AliasEntry]] = []
     last_end = -1
+    shared = False  # a chosen short form several actors share
     for span_start, _alias_start, end, entry in hits:
         if span_start >= last_end:
             chosen.append((span_start, end, entry))
             last_end = end
+            shared = shared or len(entry.actor_ids) > 1
 
     # A shared short form (الأسد: Bashar or Hafez) resolves only if the article names exactly one of them in full.
-    named_in_full = {e.actor_ids[0] for _, _, e in chosen if not e.short and len(e.actor_ids) == 1}
+    named_in_full = {e.actor_ids[0] for _, _, e in chosen if not e.short and len(e.actor_ids) == 1} if shared else ()
     rows: list[dict] = []
+    actors, size = dictionary.actors, len(text)
     for span_start, end, entry in chosen:
         ids = entry.actor_ids
         if len(ids) > 1:
@@ -95,9 +103,9 @@ def extract_mentions(text: str, dictionary: ActorDictionary,
                 ids = _by_generation(norm, end, entry.actor_ids, dictionary)
             if len(ids) != 1:
                 continue
-        actor = dictionary.actors[ids[0]]
+        actor = actors[ids[0]]
         o_start, o_end = index[span_start], index[end - 1] + 1
-        while o_end < len(text) and is_mark(text[o_end]):  # a final vowel mark is part of the name
+        while o_end < size and is_mark(text[o_end]):  # a final vowel mark is part of the name
             o_end += 1
         rows.append({"actor_id": actor.actor_id, "name": actor.name, "type": actor.type,
                      "surface": text[o_start:o_end], "start": o_start, "end": o_end})
@@ -145,7 +153,8 @@ _TITLE_WORD = re.compile(r"\S+\s+(?=\S)")
 _HONORIFICS = frozenset(normalize(w) for w in "سمو صاحب السمو الجلالة الفخامة فخامة جلالة معالي سعادة".split())
 # A person name goes on over these (بن، بنت، آل after normalization): محمد بن راشد آل مكتوم.
 _NAME_LINKS = frozenset({"بن", "بنت", "ابن", "ال"})
-_NEXT_LINKED_WORD = re.compile(r"\s+(\S+)\s+(\w+)")
+# ... within one line: a line (a headline, a paragraph) that ends with بن / آل does not go on into the next one
+_NEXT_LINKED_WORD = re.compile(r"[^\S\n]+(\S+)[^\S\n]+(\w+)")
 _LAST_WORD = re.compile(r"\s+(\S+)$")
 
 
@@ -185,7 +194,8 @@ def _joined_family_names(text: str, items: list[tuple[int, int, Mention | Span]]
         if person and persons and persons[-1]:
             ps, pe, previous = out[-1]
             gap, first = text[pe:s], text[s:e].split(maxsplit=1)[0]
-            if not gap.strip() and gap and _normalized(first) in _NAME_LINKS and not isinstance(item, Mention):
+            if not gap.strip() and gap and "\n" not in gap and _normalized(first) in _NAME_LINKS \
+                    and not isinstance(item, Mention):
                 out[-1] = (ps, e, _longer(previous, text[pe:e]))
                 continue
         out.append((s, e, item))

@@ -78,6 +78,7 @@ _BASE_INVERSE = pow(_BASE, -1, 1 << 64)
 _MIX_WORDS = np.uint64(0x9E3779B97F4A7C15)  # a shingle's hash: its words' hashes as a polynomial in this
 _C1, _C2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)  # MurmurHash3's fmix64
 _S32, _S33 = np.uint64(32), np.uint64(33)
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @cache
@@ -115,22 +116,34 @@ def _bins(num_perm: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return bounds, probes, np.arange(num_perm)
 
 
+class _PastThePlane(Exception):
+    """A text with a character outside the Basic Multilingual Plane (the word table's range)."""
+
+
 def _word_hashes(normalized: str) -> np.ndarray:
     """One 64-bit hash per word (`_WORD`) of the text, in order, computed in array operations (no per-word call)."""
+    return _hashed_words(normalized, False)[0]
+
+
+def _hashed_words(normalized: str, strict: bool) -> tuple[np.ndarray, np.ndarray]:
+    """_word_hashes and each word's start offset in `normalized`. `strict`: a character outside the Basic
+    Multilingual Plane raises _PastThePlane instead of taking the slow way (signatures() then goes text by text)."""
     codes = np.frombuffer((" " + normalized + " ").encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     try:
         word = _word_codes().take(codes)  # a word character's code point, 0 for a separator
     except IndexError:  # a character outside the Basic Multilingual Plane: rare, tested one by one
+        if strict:
+            raise _PastThePlane from None
         word = np.array([c if _WORD_CHAR.match(chr(c)) else 0 for c in codes.tolist()], dtype=np.uint64)
     inside = word != 0
     edges = np.flatnonzero(inside[1:] != inside[:-1])  # a word is word[1:][edges[2i]:edges[2i + 1]]
     if not len(edges):
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.intp)
     up, down = _powers(len(codes))
     word[1:] *= up[:len(codes) - 1]  # wraps: mod 2**64
     sums = np.add.reduceat(word[1:], edges)[::2]
     sums *= down[edges[::2]]  # sum of code * _BASE**(offset in the word): the same wherever the word stands
-    return sums
+    return sums, edges[::2]
 
 
 def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_WORDS,
@@ -172,6 +185,66 @@ def signature(text: str, num_perm: int = NUM_PERM, shingle_words: int = SHINGLE_
         empty = np.flatnonzero(~filled)
         order = probes[empty]
         sig[empty] = sig[order[positions[:len(empty)], filled[order].argmax(axis=1)]]
+    return sig.tolist()
+
+
+def signatures(normalized_texts: Sequence[str], num_perm: int = NUM_PERM,
+               shingle_words: int = SHINGLE_WORDS) -> list[list[int]]:
+    """[signature(t, num_perm, shingle_words, normalized=t) for t in normalized_texts] (each a normalized text), in
+    one set of array operations for the whole batch: a signature's ~20 numpy calls cost about as much as its
+    arithmetic, so a batch of articles pays them once. The texts are hashed as one (a space between two, so no word
+    crosses), a text's shingles are the windows inside it, and each text's hashes are sorted and binned apart by
+    carrying the text's number in the high 32 bits of the 64-bit sort key."""
+    if num_perm < 1 or shingle_words < 1:
+        raise ValueError(f"a signature needs num_perm >= 1 and shingle_words >= 1, not {num_perm}, {shingle_words}")
+    if len(normalized_texts) < 2:
+        return [signature(t, num_perm, shingle_words, normalized=t) for t in normalized_texts]
+    try:
+        hashes, starts = _hashed_words(" ".join(normalized_texts), True)
+    except _PastThePlane:  # a character outside the Basic Multilingual Plane: rare, text by text
+        return [signature(t, num_perm, shingle_words, normalized=t) for t in normalized_texts]
+    # Where each text starts in the joined string, and so the number of its first word.
+    offsets = np.cumsum([0] + [len(t) + 1 for t in normalized_texts[:-1]])
+    first_word = np.searchsorted(starts, offsets)
+    counts = np.diff(first_word, append=len(hashes))
+    k, n = shingle_words, len(hashes)
+    mixed = hashes[:n - k + 1].copy() if n >= k else np.zeros(0, dtype=np.uint64)
+    for i in range(1, k if n >= k else 1):
+        mixed *= _MIX_WORDS
+        mixed += hashes[i:n - k + 1 + i]
+    # Window g (words g..g+k-1) is a shingle of text j when it lies inside the text's words; a text of k words or
+    # fewer is one shingle of all its words (none: the empty shingle, hash 0), as in signature().
+    window = np.arange(len(mixed))
+    owner = np.searchsorted(first_word, window, side="right") - 1  # the text window g starts in
+    inside = (window + k <= first_word[owner] + counts[owner]) & (counts[owner] > k)
+    whole = np.flatnonzero(counts <= k)
+    parts = [mixed[inside]]
+    owners = [owner[inside]]
+    if len(whole):
+        short = []
+        for j in whole.tolist():
+            one = np.zeros(1, dtype=np.uint64)
+            for h in hashes[first_word[j]:first_word[j] + counts[j]]:
+                one = one * _MIX_WORDS + h  # array arithmetic: wraps mod 2**64 without a warning
+            short.append(one)
+        parts.append(np.concatenate(short))
+        owners.append(whole)
+    mixed = np.concatenate(parts)
+    mixed ^= mixed >> _S33  # fmix64, as in signature()
+    mixed *= _C1
+    mixed ^= mixed >> _S33
+    mixed *= _C2
+    mixed >>= _S32
+    texts = np.arange(len(normalized_texts), dtype=np.uint64)
+    keys = np.sort(mixed | (np.concatenate(owners).astype(np.uint64) << _S32))
+    bounds, probes, positions = _bins(num_perm)
+    first = np.searchsorted(keys, bounds[None, :] + (texts << _S32)[:, None])  # bounds[-1] is 2**32: the next text
+    filled = first[:, :-1] < first[:, 1:]
+    sig = keys.take(first[:, :-1], mode="clip") & _LOW32  # an empty bin reads a value it then replaces
+    rows, empty = np.nonzero(~filled)
+    if len(rows):
+        order = probes[empty]
+        sig[rows, empty] = sig[rows, order[np.arange(len(rows)), filled[rows[:, None], order].argmax(axis=1)]]
     return sig.tolist()
 
 
