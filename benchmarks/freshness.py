@@ -345,13 +345,16 @@ def main() -> None:
     parser.add_argument("--burst-pages", type=int, default=600)
     parser.add_argument("--rate", type=float, default=None, help="steady pages/s (default: fraction x capacity)")
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between two ledger polls")
-    parser.add_argument("--parts", default="process,capacity,steady,scaling")
+    parser.add_argument("--parts", default="process,capacity,steady,scaling",
+                        help="comma-separated, any of process, capacity, steady, scaling (see above)")
     parser.add_argument("--rounds", type=int, default=1, help="steady runs of each variant, alternated")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME:VAR=VALUE,... worker environment of a steady run (repeatable; default: defaults); "
                         "TREE=DIR runs the workers from another source tree (a baseline)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
+    if unknown := parts - {"process", "capacity", "steady", "scaling"}:
+        parser.error(f"--parts: unknown {', '.join(sorted(unknown))} (process, capacity, steady, scaling)")
     variants = [parse_variant(v) for v in args.variant] or [("default", {})]
 
     with tempfile.TemporaryDirectory(prefix="newsstream-freshness-") as tmp:

@@ -5,7 +5,7 @@
 
 Sends --pages synthetic pages at once (from a thread) and, from the start of sending, every --every seconds
 prints from /proc/PID/status RssAnon, RssFile and RSS of the worker (the process that runs the agents and chDB), of
-its clean child (the time budget's process), of its supervisor and of the broker (Tansu), with the outcomes landed
+its cleaning children (the time budget's processes, NEWSSTREAM_CLEAN_WORKERS of them: summed), of its supervisor and of the broker (Tansu), with the outcomes landed
 in the ledger so far and chDB's own MemoryTracking. At the end (or at `kill PID`: the figures so far): peak RSS of
 each, the worker's and the broker's growth per page processed (least-squares slope of RSS over outcomes once every
 page is sent, past the first fifth of the outcomes) and chDB's caches. `--env` passes settings to the worker
@@ -74,11 +74,23 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def processes(supervisor: int) -> dict[str, int | None]:
-    """The supervisor's child is the worker (`streams.cli run` again); the worker's children are the clean budget's."""
+def processes(supervisor: int) -> dict[str, int | list[int] | None]:
+    """The supervisor's child is the worker (`streams.cli run` again); the worker's children are the clean budget's
+    (NEWSSTREAM_CLEAN_WORKERS of them)."""
     worker = next((p for p in children(supervisor) if "streams.cli" in cmdline(p)), None)
     clean = [p for p in children(worker) if "spawn_main" in cmdline(p)] if worker else []
-    return {"supervisor": supervisor, "worker": worker, "clean child": clean[0] if clean else None}
+    return {"supervisor": supervisor, "worker": worker, "clean child": clean}
+
+
+def memory_of(pids: int | list[int] | None) -> dict[str, float]:
+    """status() of one process, or the sum over several (the cleaning children)."""
+    if not isinstance(pids, list):
+        return status(pids)
+    total: dict[str, float] = {}
+    for pid in pids:
+        for name, mib in status(pid).items():
+            total[name] = total.get(name, 0.0) + mib
+    return total
 
 
 def stage_counts(plain_web: str) -> dict[str, int]:
@@ -149,13 +161,13 @@ def sample_until(web, worker, broker, samples: list[dict], t0: float, sent_so_fa
     last, last_change = -1, time.monotonic()
     while True:
         procs = processes(worker.process.pid)
-        mem = {name: status(pid) for name, pid in procs.items()}
+        mem = {name: memory_of(pid) for name, pid in procs.items()}
         mem["broker"] = status(broker.process.pid)
         stages = {}
         if plain is not None:
             plain_procs = processes(plain.process.pid)
-            mem["plain worker"] = status(plain_procs["worker"])
-            mem["plain clean child"] = status(plain_procs["clean child"])
+            mem["plain worker"] = memory_of(plain_procs["worker"])
+            mem["plain clean child"] = memory_of(plain_procs["clean child"])
             stages = {"plain": stage_counts(plain.plain_web), "holder": stage_counts(worker.plain_web)}
         count = landed(web) or 0
         chdb = chdb_memory(web)
@@ -229,9 +241,9 @@ def main() -> None:
                 print(f"env: {' '.join(args.env) or '(defaults)'}; {args.pages} pages at once"
                       + (f"; plain worker (NEWSSTREAM_SINK=false) env: {' '.join(args.plain_env) or '(defaults)'}"
                          if plain else ""), flush=True)
-                print(f"{'t s':>6} {'outcomes':>8} | worker anon / file / total | clean child anon / total | "
+                print(f"{'t s':>6} {'outcomes':>8} | worker anon / file / total | clean children anon / total | "
                       f"supervisor | broker  | chDB tracked  MiB"
-                      + (" | plain worker anon / file / total, its clean child | pages it cleaned, indexed"
+                      + (" | plain worker anon / file / total, its clean children | pages it cleaned, indexed"
                          if plain else ""), flush=True)
                 t0 = time.monotonic()
                 # Sent from a thread, so the samples cover the ingest too (the backlog builds up then); a daemon: a
@@ -255,7 +267,8 @@ def main() -> None:
     for name in ("worker", "clean child", "supervisor", "broker", "plain worker", "plain clean child"):
         peaks = [s["mem"][name] for s in samples if s["mem"].get(name)]
         if peaks:
-            print(f"{name:<12} peak sampled RSS {max(p['VmRSS'] for p in peaks):6.0f} MiB (anon "
+            label = name.replace("clean child", "clean children (sum)")
+            print(f"{label:<12} peak sampled RSS {max(p['VmRSS'] for p in peaks):6.0f} MiB (anon "
                   f"{max(p['RssAnon'] for p in peaks):6.0f}, file {max(p['RssFile'] for p in peaks):5.0f}); "
                   f"VmHWM {peaks[-1]['VmHWM']:6.0f} MiB; last RSS {peaks[-1]['VmRSS']:6.0f} MiB")
     # Growth per page processed: least-squares slope once every page is sent (the broker then only gains what the

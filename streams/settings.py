@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from streams.cores import available_cores
 
 
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsstream"
+
+
 def mask_url_password(value: str) -> str:
     """`http://u:secret@h/db` -> `http://u:***@h/db`, for printing settings; other values unchanged."""
     try:
@@ -71,9 +75,10 @@ class Settings(BaseSettings):
         description="NEWSSTREAM_DATA_DIR: local state (embedded ClickHouse, broker/worker address files).",
     )
     cache_dir: Path = Field(
-        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsstream",
-        description="NEWSSTREAM_CACHE_DIR: compiled actor dictionaries, one file per content (private to the user). "
-        "Unset: $XDG_CACHE_HOME/newsstream, else ~/.cache/newsstream.",
+        default_factory=lambda: _default_cache_dir(),
+        description="NEWSSTREAM_CACHE_DIR: compiled actor dictionaries (one file per content) and the language model "
+        "unpacked (~68 MB, memory-mapped), private to the user. Unset or empty: $XDG_CACHE_HOME/newsstream, else "
+        "~/.cache/newsstream.",
     )
     archive_dir: Path | None = Field(
         None, description="NEWSSTREAM_ARCHIVE_DIR: the raw archive (WARC segments of every page that entered). "
@@ -296,6 +301,12 @@ class Settings(BaseSettings):
         60.0, gt=0, le=86_400, allow_inf_nan=False,
         description="NEWSSTREAM_MEMORY_TRACE_SECONDS: seconds between two diffs of NEWSSTREAM_MEMORY_TRACE.",
     )
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _empty_cache_dir_is_unset(cls, value: object) -> object:
+        # an empty variable (compose passes unset ones as "") would be Path("") = the current folder: 75 MB there
+        return _default_cache_dir() if isinstance(value, str) and not value.strip() else value
 
     @field_validator("archive_s3_bucket", mode="before")
     @classmethod

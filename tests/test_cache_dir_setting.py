@@ -56,3 +56,13 @@ def test_clean_budget_loads_the_language_model_from_the_given_cache(tmp_path):
     assert done.returncode == 0, done.stderr
     assert list((tmp_path / "configured").glob("langid-*"))
     assert not (tmp_path / "env").exists()
+
+
+def test_an_empty_cache_dir_variable_means_unset_not_the_current_folder(monkeypatch, tmp_path):
+    """compose passes an unset variable as "": Path("") is the current folder, where 75 MB of cache would land."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for empty in ("", "  "):
+        monkeypatch.setenv("NEWSSTREAM_CACHE_DIR", empty)
+        assert Settings(_env_file=None).cache_dir == tmp_path / "xdg" / "newsstream"
+    monkeypatch.setenv("NEWSSTREAM_CACHE_DIR", str(tmp_path / "mine"))
+    assert Settings(_env_file=None).cache_dir == tmp_path / "mine"
