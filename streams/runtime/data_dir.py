@@ -55,7 +55,7 @@ class WorkerLock:
             self._fd = None
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -67,7 +67,7 @@ def _port_free(host: str, port: int) -> bool:
 
 def choose_web_port(settings: Settings) -> Settings:
     """The web port to serve on: NEWSSTREAM_WEB_PORT when set (busy: a UserError), else 6066 or a free one."""
-    if _port_free(settings.web_host, settings.web_port):
+    if port_free(settings.web_host, settings.web_port):
         return settings
     if "web_port" in settings.model_fields_set:
         raise UserError(f"NEWSSTREAM_WEB_PORT={settings.web_port} is in use on {settings.web_host}; "

@@ -25,8 +25,8 @@ import time
 from datetime import UTC, datetime
 
 from streams.pipeline.topics import ensure_topics
-from streams.runtime.broker import LocalBroker, _die_with_parent, _reachable, kafka_url
-from streams.runtime.data_dir import choose_web_port, claim_data_dir
+from streams.runtime.broker import LocalBroker, _die_with_parent, _reachable, free_port, kafka_url
+from streams.runtime.data_dir import choose_web_port, claim_data_dir, port_free
 from streams.runtime.kafka import KafkaClients, bootstrap_servers
 from streams.runtime.logs import logging_config
 from streams.settings import Settings
@@ -56,11 +56,19 @@ def _kafka_reachable(url: str) -> bool:
     return False
 
 
+PORT_RETRIES = 3  # a web port taken by another process while the worker started: another port, this many times
+
+
 class Supervisor:
-    def __init__(self, settings: Settings, external_url: str | None, holds_data_dir: bool = False):
+    def __init__(self, settings: Settings, external_url: str | None, holds_data_dir: bool = False,
+                 port_given: bool = False):
         self.settings = settings
         self.external_url = external_url
         self.holds_data_dir = holds_data_dir
+        self.port_given = port_given  # NEWSSTREAM_WEB_PORT was set: a busy one is the user's answer, not retried
+        self.port_retries = 0
+        self.child_broker_started_at: datetime | None = None
+        self.port_was_free = True  # the web port was free when the worker's process was started
         self.broker: LocalBroker | None = None
         self.child: subprocess.Popen | None = None
         self.restarts = 0
@@ -75,6 +83,8 @@ class Supervisor:
         return self.broker.url
 
     def _start_child(self, broker_started_at: datetime | None) -> None:
+        self.child_broker_started_at = broker_started_at
+        self.port_was_free = port_free(self.settings.web_host, self.settings.web_port)
         (self.settings.data_path / RESTART_MARKER).unlink(missing_ok=True)
         env = os.environ | {SUPERVISED: "1", "KAFKA_URL": self.url, BROKER_RESTARTS: str(self.restarts),
                             HOLDS_DATA_DIR: "1" if self.holds_data_dir else "0",
@@ -108,6 +118,12 @@ class Supervisor:
                 self.child.kill()
                 self.child.wait()
         return self.child.returncode
+
+    def _lost_its_port(self, code: int, worked: bool) -> bool:
+        """The worker failed at start and its web port is taken now: another process bound it between the choice
+        and the worker's bind (its log shows Faust's "address already in use")."""
+        return (code != 0 and not worked and not self.port_given and self.port_retries < PORT_RETRIES
+                and self.port_was_free and not port_free(self.settings.web_host, self.settings.web_port))
 
     def _start_broker(self, port: int | None = None) -> datetime:
         for attempt in range(20):
@@ -169,6 +185,14 @@ class Supervisor:
                     self._start_child(datetime.fromisoformat(asked["broker_started_at"]))
                     continue
                 worked = time.monotonic() - self.child_started > WORKED_SECONDS
+                if self._lost_its_port(code, worked):
+                    self.port_retries += 1
+                    taken, port = self.settings.web_port, free_port()
+                    print(f"newsstream run: web port {taken} was taken while the worker started; it serves /health "
+                          f"and /metrics on {port}", file=sys.stderr, flush=True)
+                    self.settings = self.settings.model_copy(update={"web_port": port})
+                    self._start_child(self.child_broker_started_at)
+                    continue
                 kafka_answered = kafka_answered or worked
                 if self.external_url is not None and (worked or kafka_answered
                                                       and not _kafka_reachable(self.external_url)):
@@ -265,11 +289,12 @@ def run_worker(settings: Settings) -> int:
             raise RuntimeError(f"{SUPERVISED} is set but KAFKA_URL is not: the supervisor always passes both")
         return _run_faust(settings, supervised_url, holds_data_dir=os.environ.get(HOLDS_DATA_DIR) == "1")
     lock = claim_data_dir(settings)  # before anything is started or written: a second sink worker is refused
+    port_given = "web_port" in settings.model_fields_set
     settings = choose_web_port(settings)
     try:
         url = kafka_url(settings)
         if url is None or settings.kafka_url:
-            return Supervisor(settings, url, holds_data_dir=lock is not None).run()
+            return Supervisor(settings, url, holds_data_dir=lock is not None, port_given=port_given).run()
         # A second worker on the broker another `run` started: that run supervises the broker.
         return _run_faust(on_local_broker(settings), url, holds_data_dir=lock is not None)
     finally:
