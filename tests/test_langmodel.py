@@ -101,3 +101,32 @@ def test_the_cache_is_named_by_the_models_content_not_its_files_time(tmp_path):
     changed.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
     assert langmodel._cache_file(tmp_path, one) == langmodel._cache_file(tmp_path, other)
     assert langmodel._cache_file(tmp_path, changed) != langmodel._cache_file(tmp_path, one)
+
+
+@pytest.mark.parametrize("damage", ["short pc", "pc is classes", "classes as numbers", "out_feat too far",
+                                    "nextmove cut"])
+def test_an_array_that_parses_but_does_not_fit_is_rewritten(tmp_path, fresh_identifier, shipped, damage):
+    """A well-formed .npy of the wrong shape or kind (damaged, replaced, a symlink to its neighbour) loaded fine and
+    then failed in every cleaning child's warm-up ('operands could not be broadcast'): every page failed."""
+    langmodel.load(tmp_path)
+    (cache,) = tmp_path.glob("langid-*")
+    if damage == "short pc":
+        np.save(cache / "pc.npy", np.zeros(3, dtype=np.float32))
+    elif damage == "pc is classes":
+        (cache / "pc.npy").unlink()
+        (cache / "pc.npy").symlink_to(cache / "classes.npy")
+    elif damage == "classes as numbers":
+        np.save(cache / "classes.npy", np.arange(len(np.load(cache / "classes.npy"))))
+    elif damage == "out_feat too far":
+        out_feat = np.load(cache / "out_feat.npy")
+        out_feat[0] = 10**8
+        np.save(cache / "out_feat.npy", out_feat)
+    else:
+        np.save(cache / "nextmove.npy", np.load(cache / "nextmove.npy")[:1000])
+    langid.IDENTIFIER = None
+    langmodel.load(tmp_path)
+    assert [langid.classify(t) for t in TEXTS] == [shipped.classify(t) for t in TEXTS]
+    assert not (cache / "pc.npy").is_symlink()
+    langid.IDENTIFIER = None
+    langmodel.load(tmp_path)  # the rewritten copy is read as it is
+    assert [langid.classify(t) for t in TEXTS] == [shipped.classify(t) for t in TEXTS]

@@ -68,9 +68,33 @@ def _identifier(arrays: dict[str, np.ndarray]):
 
 def _read(cache: Path) -> dict[str, np.ndarray]:
     """The arrays of a cache folder, the large ones memory-mapped read-only (the files are never rewritten in place:
-    a new copy is a new folder renamed into place)."""
-    return {name: np.load(cache / f"{name}.npy", mmap_mode="r" if name in MAPPED else None, allow_pickle=False)
-            for name in ARRAYS}
+    a new copy is a new folder renamed into place), checked to fit together (_check)."""
+    arrays = {name: np.load(cache / f"{name}.npy", mmap_mode="r" if name in MAPPED else None, allow_pickle=False)
+              for name in ARRAYS}
+    _check(arrays)
+    return arrays
+
+
+def _check(arrays: dict[str, np.ndarray]) -> None:
+    """Raise ValueError unless the arrays have the kinds and shapes of py3langid's model and fit together: a file
+    that parses but is another array (damaged, replaced, a symlink to its neighbour) would otherwise fail only in
+    `classify`, in every cleaning child, page after page. Cheap: the two large arrays are checked by shape only."""
+    ptc, pc, classes = arrays["ptc"], arrays["pc"], arrays["classes"]
+    nextmove, row, out_feat = arrays["nextmove"], arrays["nextmove_row"], arrays["out_feat"]
+    kinds = {"ptc": "f", "pc": "f", "classes": "U", "nextmove": "iu", "nextmove_row": "iu", "out_feat": "iu"}
+    for name, kind in kinds.items():
+        if arrays[name].dtype.kind not in kind:
+            raise ValueError(f"{name} holds {arrays[name].dtype}, not the model's kind")
+    if ptc.ndim != 2 or pc.shape != (ptc.shape[1],) or classes.shape != pc.shape:
+        raise ValueError(f"shapes do not fit: ptc {ptc.shape}, pc {pc.shape}, classes {classes.shape}")
+    if (nextmove.ndim != 1 or not nextmove.size or nextmove.size % 256 or out_feat.ndim != 1
+            or row.shape != out_feat.shape):
+        raise ValueError(f"shapes do not fit: nextmove {nextmove.shape}, nextmove_row {row.shape}, "
+                         f"out_feat {out_feat.shape}")
+    if out_feat.size and (out_feat.max() >= ptc.shape[0] or out_feat.min() < -1):
+        raise ValueError("out_feat points outside ptc")
+    if row.size and row.max() >= nextmove.size // 256:
+        raise ValueError("nextmove_row points outside nextmove")
 
 
 def _write(cache: Path, arrays: dict[str, np.ndarray]) -> None:
