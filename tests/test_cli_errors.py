@@ -55,6 +55,19 @@ def test_user_error_is_one_line_and_non_zero(monkeypatch, capsys):
     assert err == "newsstream: no such file: nosuch.yaml\n"
 
 
+def test_a_dictionary_that_is_not_yaml_is_one_line(tmp_path, monkeypatch, capsys):
+    """PyYAML's parser error spans four lines (the problem, its place, the context, its place): still one line."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("foo: [bar\n")
+    monkeypatch.setenv("NEWSSTREAM_ACTORS_PATH", str(bad))
+    page = tmp_path / "in.html"
+    page.write_text("<html><body><p>x</p></body></html>")
+    code = cli.main(["process", str(page), "--out", str(tmp_path / "out.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"newsstream: {bad}: not valid YAML: ")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_verbose_shows_the_traceback_and_keeps_the_exit_status(monkeypatch, capsys):
     def boom(args):
         raise UserError("no such file: nosuch.yaml")

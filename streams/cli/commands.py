@@ -664,7 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:  # one readable line, no traceback (with --verbose the traceback too, same status)
         if args.verbose:
             traceback.print_exc()
-        print(f"newsstream: {exc}", file=sys.stderr)
+        print("newsstream: " + " ".join(str(exc).split()), file=sys.stderr)  # one line, whatever it quotes (YAML's
+        # parser errors span four)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
