@@ -19,27 +19,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from child_articles import LOAD_ARTICLES  # noqa: E402
 
 # Run in a child with the tree to measure first on sys.path; prints microseconds of CPU per article.
-CHILD = """
-import re, sys, time
-sys.path.insert(0, sys.argv[1])
+CHILD = LOAD_ARTICLES + """
+import re, time
+from streams.pipeline.steps import entities_step
 distinct = sys.argv[3] == "1"  # re's cache emptied before each article, as when no two articles are alike
-from streams.pipeline.dictionary import ActorDictionary
-from streams.inputs.paths import iter_documents
-from streams.pipeline.offline import raw_page
-from streams.pipeline.stages import Rejected
-from streams.pipeline.stages.clean import CleanLimits
-from streams.pipeline.steps import clean_step, entities_step
 size = int(sys.argv[4])  # 0: entities_step article by article; N: entities_many over batches of N
-limits = CleanLimits()
-dictionary = ActorDictionary.load()  # the tree's own dictionary
-articles = []
-for doc in iter_documents([sys.argv[2]], max_bytes=limits.max_page_bytes):
-    try:
-        articles.append(clean_step(raw_page(doc), limits))
-    except Rejected:
-        pass
 if size:
     from streams.pipeline.steps import entities_many
     n = max(size, len(articles)) * 4 // size * size  # whole batches, each article as often as the others
@@ -71,24 +60,10 @@ print(best * 1e6)
 
 # Single (entities_step per article) against batched (entities_many over batches of N), alternating rounds in one
 # child; prints "single_us batched_us" of CPU per article, each the best of its rounds.
-BATCH_CHILD = """
-import itertools, sys, time
-sys.path.insert(0, sys.argv[1])
+BATCH_CHILD = LOAD_ARTICLES + """
+import itertools, time
+from streams.pipeline.steps import entities_many, entities_step
 size = int(sys.argv[3])
-from streams.pipeline.dictionary import ActorDictionary
-from streams.inputs.paths import iter_documents
-from streams.pipeline.offline import raw_page
-from streams.pipeline.stages import Rejected
-from streams.pipeline.stages.clean import CleanLimits
-from streams.pipeline.steps import clean_step, entities_many, entities_step
-limits = CleanLimits()
-dictionary = ActorDictionary.load()
-articles = []
-for doc in iter_documents([sys.argv[2]], max_bytes=limits.max_page_bytes):
-    try:
-        articles.append(clean_step(raw_page(doc), limits))
-    except Rejected:
-        pass
 n = max(size, len(articles)) * 4 // size * size  # whole batches, each article as often as the others
 stream = list(itertools.islice(itertools.cycle(articles), n))
 batches = [stream[i:i + size] for i in range(0, n, size)]

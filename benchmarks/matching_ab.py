@@ -23,32 +23,22 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from child_articles import LOAD_ARTICLES  # noqa: E402
+
 FUNCTIONS = ("normalize_with_map+original_index", "_accepted_hits", "extract_mentions", "find_candidates",
              "signature", "signatures of a batch", "entities_step")
 
 # Run in a child with the tree to measure first on sys.path; prints one JSON object of microseconds per article.
-CHILD = """
-import json, sys, time
-sys.path.insert(0, sys.argv[1])
-from streams.inputs.paths import iter_documents
+CHILD = LOAD_ARTICLES + """
+import json, time
 from streams.pipeline.arabic import normalize_with_map
-from streams.pipeline.dictionary import ActorDictionary
-from streams.pipeline.offline import raw_page
 from streams.pipeline.offsets import original_index
-from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.candidates import find_candidates
-from streams.pipeline.stages.clean import CleanLimits
 from streams.pipeline.stages.entities import _accepted_hits, extract_mentions
 from streams.pipeline.stages.stories import signature
-from streams.pipeline.steps import clean_step, entities_step
-limits = CleanLimits()
-dictionary = ActorDictionary.load()
-articles = []
-for doc in iter_documents([sys.argv[2]], max_bytes=limits.max_page_bytes):
-    try:
-        articles.append(clean_step(raw_page(doc), limits))
-    except Rejected:
-        pass
+from streams.pipeline.steps import entities_step
 texts = [a.text for a in articles]
 for a in articles:
     entities_step(a, dictionary)  # warm-up: model load, tables, caches

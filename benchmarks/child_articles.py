@@ -1,0 +1,21 @@
+"""What the A/B benchmarks' child processes start with: the tree under test first on sys.path (argv[1]), that tree's
+own dictionary, and the pages of a folder (argv[2]) cleaned by that tree's clean step into `articles`."""
+
+LOAD_ARTICLES = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from streams.inputs.paths import iter_documents
+from streams.pipeline.dictionary import ActorDictionary
+from streams.pipeline.offline import raw_page
+from streams.pipeline.stages import Rejected
+from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.steps import clean_step
+limits = CleanLimits()
+dictionary = ActorDictionary.load()  # the tree's own dictionary
+articles = []
+for doc in iter_documents([sys.argv[2]], max_bytes=limits.max_page_bytes):
+    try:
+        articles.append(clean_step(raw_page(doc), limits))
+    except Rejected:
+        pass
+"""
