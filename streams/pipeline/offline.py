@@ -184,7 +184,7 @@ def _lines(chunk: list[tuple[RawDocument, Article | Exception | None]], dictiona
         found = iter([exc] * len(articles))
     for doc, outcome in chunk:
         if outcome is None:
-            yield rejected_line(doc.source, "bad input", doc.url, input_of(doc), doc.error or "no document body")
+            yield rejected_line(doc.source, "bad input", doc.url, input_of(doc), doc.error)  # None: doc.error is set
             continue
         try:
             if isinstance(outcome, Exception):
