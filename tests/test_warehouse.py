@@ -214,3 +214,25 @@ def test_site_profiles_are_learned_from_stored_articles_stored_and_loaded(wareho
     [learned] = [p for p in learn_site_profiles(warehouse) if p.site == "alwatan.example"]
     profile = load_site_profiles(warehouse)["alwatan.example"]
     assert profile == learned and profile.is_chrome(promo) and profile.title_affixes == (" | بوابة الوطن",)
+
+
+def test_an_insert_names_its_types_instead_of_describing_the_table_each_time(warehouse, monkeypatch):
+    """The column names and types are read once per table: a batch is one statement per table, not a DESCRIBE
+    and an insert (a round trip through chDB per table per batch)."""
+    day = datetime(2001, 12, 1, 12, tzinfo=timezone.utc)  # last in this file: the tests above count whole tables
+    insert(warehouse, [story("typed-1", "typed-1", day, 901, (("typed-actor-a", 0),))])  # the tables' columns are known from here on
+    statements = []
+    run = warehouse.client._backend._run  # every statement chDB executes for this client
+    monkeypatch.setattr(warehouse.client._backend, "_run",
+                        lambda sql, *a, **k: statements.append(str(sql).split(" (")[0]) or run(sql, *a, **k))
+    batch = batch_rows([story("typed-2", "typed-2", day, 902, (("typed-actor-a", 0), ("typed-actor-b", 10)))])
+    for table, rows in batch.items():
+        warehouse.insert_rows(table, rows)
+    assert statements == [f"INSERT INTO `{table}`" for table, rows in batch.items() if rows]
+    monkeypatch.undo()
+    _, rows = warehouse.query("SELECT article_id, published_at, processed_at > published_at FROM articles FINAL "
+                              "WHERE article_id = 'typed-2'")
+    assert rows == [("typed-2", day.replace(tzinfo=None), 1)]
+    _, rows = warehouse.query("SELECT actor_id, actor_type, char_start FROM mentions FINAL "
+                              "WHERE article_id = 'typed-2' ORDER BY char_start")
+    assert rows == [("typed-actor-a", "person", 0), ("typed-actor-b", "person", 10)]

@@ -41,6 +41,10 @@ log = logging.getLogger("newsstream")
 DEFAULT_DATABASE = "newsstream"
 _OPENED_HERE: set[str] = set()  # chDB URLs this process opened: its engine keeps their lock until the process ends
 _MIGRATION_NAME = re.compile(r"^(\d+)_.*\.sql$")
+CHDB_MALLOC_CONF = "dirty_decay_ms:0"
+"""chDB's own allocator (jemalloc, read from JE_MALLOC_CONF when the engine loads) returns freed pages at once instead
+of keeping them 5 s: its merges free and reallocate tens of MiB, which the worker otherwise holds as resident memory
+(benchmarks/RESULTS.md, "The holder's memory"). A JE_MALLOC_CONF set by the user wins."""
 
 
 def split_statements(sql: str) -> list[str]:
@@ -107,7 +111,7 @@ class Warehouse:
         self._door: tuple[Warehouse, SqlDoor] | None = None
         self.embedded = url.startswith("chdb://")
         self._client: Any = None  # clickhouse_connect's client, opened at first use
-        self._columns: dict[str, list[str]] = {}
+        self._columns: dict[str, tuple[list[str], list[str]]] = {}  # table -> its column names and types
 
     @property
     def client(self):
@@ -116,6 +120,7 @@ class Warehouse:
         if self._client is None:
             if self.embedded:
                 make_directory(Path(self.url.removeprefix("chdb://")), f"the embedded warehouse {self.url}")
+                os.environ.setdefault("JE_MALLOC_CONF", CHDB_MALLOC_CONF)  # before chDB's library loads
                 _OPENED_HERE.add(self.url)
                 bootstrap = clickhouse_connect.get_client(dsn=self.url)
                 bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}")
@@ -167,24 +172,31 @@ class Warehouse:
 
     def columns(self, table: str) -> list[str]:
         """Column names as the DDL declares them: rows are checked against these, never a hand-kept list."""
+        return self._declared(table)[0]
+
+    def _declared(self, table: str) -> tuple[list[str], list[str]]:
+        """Names and types of a table's columns, read once (migrate() forgets them): an insert that names its
+        types is not preceded by a DESCRIBE, a round trip per table per batch otherwise."""
         if table not in self._columns:
             result = self.client.query(
-                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+                "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
                 "ORDER BY position", parameters={"t": table})
-            self._columns[table] = [r[0] for r in result.result_rows]
-            if not self._columns[table]:
+            if not result.result_rows:
                 raise LookupError(f"table {table!r} does not exist; run `newsstream migrate`")
+            self._columns[table] = ([r[0] for r in result.result_rows], [r[1] for r in result.result_rows])
         return self._columns[table]
 
     def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        columns = self.columns(table)
+        columns, types = self._declared(table)
         missing = set(columns) - rows[0].keys()
         extra = rows[0].keys() - set(columns)
         if missing or extra:
             raise ValueError(f"rows for {table} do not match its DDL: missing {sorted(missing)}, extra {sorted(extra)}")
-        self.client.insert(table, [[row[c] for c in columns] for row in rows], column_names=columns)
+        # column-oriented: the driver encodes column by column, so it need not transpose the rows again
+        self.client.insert(table, [[row[c] for row in rows] for c in columns], column_names=columns,
+                           column_type_names=types, column_oriented=True)
 
     def query(self, sql: str, parameters: dict | None = None, readonly: bool = False) -> tuple[list[str], list[tuple]]:
         try:
