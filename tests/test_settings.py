@@ -61,3 +61,33 @@ def test_intervals_a_thread_sleeps_are_bounded():
     for name in ("memory_trace_seconds", "kafka_confirm_seconds", "sink_flush_seconds"):
         with pytest.raises(ValidationError):
             Settings(_env_file=None, **{name: 1e20})
+
+
+def test_the_documented_defaults_are_the_defaults(monkeypatch):
+    """docs/configuration.md gives each setting's default; one changed in the code alone would be documented wrong
+    (NEWSSTREAM_SINK_FLUSH_SECONDS went from 1 to 2 s: fewer warehouse writes, each with a fixed CPU cost)."""
+    import re
+    from pathlib import Path
+
+    from pydantic import AliasChoices
+
+    for var in list(Settings.env_vars()):
+        monkeypatch.delenv(var, raising=False)
+    defaults = Settings(_env_file=None)
+    fields = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        first = alias.choices[0] if isinstance(alias, AliasChoices) else None
+        fields[first if isinstance(first, str) else f"NEWSSTREAM_{name.upper()}"] = name
+    table = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text("utf-8")
+    checked = 0
+    for var, documented in re.findall(r"^\| `([A-Z0-9_]+)` \| `([^`]*)` \|", table, re.M):
+        value = getattr(defaults, fields[var])
+        if isinstance(value, bool):
+            assert documented == str(value).lower(), var
+        elif isinstance(value, int | float):
+            assert float(documented) == value, var
+        else:
+            continue
+        checked += 1
+    assert checked > 20 and defaults.sink_flush_seconds == 2.0

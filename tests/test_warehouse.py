@@ -220,7 +220,7 @@ def test_an_insert_names_its_types_instead_of_describing_the_table_each_time(war
     """The column names and types are read once per table: a batch is one statement per table, not a DESCRIBE
     and an insert (a round trip through chDB per table per batch)."""
     day = datetime(2001, 12, 1, 12, tzinfo=timezone.utc)  # last in this file: the tests above count whole tables
-    insert(warehouse, [story("typed-1", "typed-1", day, 901, (("typed-actor-a", 0),))])  # the tables' columns are known from here on
+    insert(warehouse, [story("typed-1", "typed-1", day, 901, (("typed-actor-a", 0),))])  # the columns known from here
     statements = []
     run = warehouse.client._backend._run  # every statement chDB executes for this client
     monkeypatch.setattr(warehouse.client._backend, "_run",
