@@ -118,8 +118,8 @@ def answers(plain_web: str) -> bool:
         return False
 
 
-def sql(web: str, query: str):
-    return WorkerWarehouse(web, timeout=120).query(query)[1]
+def sql(web: str, query: str, parameters: dict | None = None):
+    return WorkerWarehouse(web, timeout=120).query(query, parameters)[1]
 
 
 def landed(web: str) -> int | None:
@@ -129,14 +129,24 @@ def landed(web: str) -> int | None:
         return None
 
 
+JEMALLOC = ("SELECT {name:String}, toUInt64OrZero(extract(stats, {pattern:String})) FROM system.jemalloc_stats")
+
+
 def chdb_memory(web: str) -> dict[str, float]:
-    """chDB's own accounting, MiB (chDB has no system.asynchronous_metrics)."""
+    """chDB's own accounting, MiB (chDB has no system.asynchronous_metrics), and its allocator's: jemalloc's
+    `allocated` (what chDB holds, tracked or not) and `resident` (its share of the worker's anonymous memory; the rest
+    is the Python side's)."""
     try:
         rows = sql(web, "SELECT metric, value FROM system.metrics WHERE metric IN ('MemoryTracking', "
                         "'MarkCacheBytes', 'UncompressedCacheBytes', 'QueryConditionCacheBytes') UNION ALL "
                         "SELECT 'PrimaryKeyBytes', sum(primary_key_bytes_in_memory_allocated) FROM system.parts")
     except (OSError, RuntimeError):
         return {}
+    for name, pattern in (("JemallocAllocated", r"Allocated: (\d+)"), ("JemallocResident", r" resident: (\d+)")):
+        try:
+            rows += sql(web, JEMALLOC, {"name": name, "pattern": pattern})
+        except (OSError, RuntimeError):  # an engine built without jemalloc
+            pass
     return {name: float(value) / MIB / MIB for name, value in rows}
 
 
@@ -179,7 +189,7 @@ def sample_until(web, worker, broker, samples: list[dict], t0: float, sent_so_fa
         line = (f"{now - t0:6.0f} {count:8d} | {w.get('RssAnon', 0):6.0f} / {w.get('RssFile', 0):5.0f} / "
                 f"{w.get('VmRSS', 0):6.0f}       | {c.get('RssAnon', 0):6.0f} / {c.get('VmRSS', 0):6.0f}"
                 f"          | {mem['supervisor'].get('VmRSS', 0):10.0f} | {mem['broker'].get('VmRSS', 0):7.0f}"
-                f" | {chdb.get('MemoryTracking', float('nan')):8.0f}")
+                f" | {chdb.get('MemoryTracking', float('nan')):8.0f} {chdb.get('JemallocResident', float('nan')):6.0f}")
         if plain is not None:
             p, pc, own = mem["plain worker"], mem["plain clean child"], stages.get("plain", {})
             line += (f" | {p.get('RssAnon', 0):6.0f} / {p.get('RssFile', 0):5.0f} / {p.get('VmRSS', 0):6.0f}"
@@ -242,7 +252,7 @@ def main() -> None:
                       + (f"; plain worker (NEWSSTREAM_SINK=false) env: {' '.join(args.plain_env) or '(defaults)'}"
                          if plain else ""), flush=True)
                 print(f"{'t s':>6} {'outcomes':>8} | worker anon / file / total | clean children anon / total | "
-                      f"supervisor | broker  | chDB tracked  MiB"
+                      f"supervisor | broker  | chDB tracked, jemalloc resident MiB"
                       + (" | plain worker anon / file / total, its clean children | pages it cleaned, indexed"
                          if plain else ""), flush=True)
                 t0 = time.monotonic()
@@ -271,6 +281,13 @@ def main() -> None:
             print(f"{label:<12} peak sampled RSS {max(p['VmRSS'] for p in peaks):6.0f} MiB (anon "
                   f"{max(p['RssAnon'] for p in peaks):6.0f}, file {max(p['RssFile'] for p in peaks):5.0f}); "
                   f"VmHWM {peaks[-1]['VmHWM']:6.0f} MiB; last RSS {peaks[-1]['VmRSS']:6.0f} MiB")
+    resident = [(s["chdb"]["JemallocResident"], s["mem"]["worker"]["RssAnon"]) for s in samples
+                if s["chdb"].get("JemallocResident") is not None and s["mem"].get("worker")]
+    if resident:
+        (first, first_anon), (last, last_anon) = resident[0], resident[-1]
+        print(f"worker anonymous = chDB's allocator (jemalloc resident) + the rest (Python, libraries): at start "
+              f"{first:.0f} + {first_anon - first:.0f} MiB, peak chDB {max(r for r, _ in resident):.0f} / rest "
+              f"{max(a - r for r, a in resident):.0f} MiB, end {last:.0f} + {last_anon - last:.0f} MiB")
     # Growth per page processed: least-squares slope once every page is sent (the broker then only gains what the
     # later topics carry) and a fifth of the outcomes are in (start-up and first batches do not count).
     steady = [s for s in samples if not s["sending"] and s["count"] >= 0.2 * final["count"]]

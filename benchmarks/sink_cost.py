@@ -113,9 +113,10 @@ def main() -> None:
                     own[name].append((time.thread_time() - c0) * 1000)
             load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
             for name in names:
-                print(f"{size:>5} | {name:>7} | {statistics.median(cpu[name]) / size:6.2f} ({min(cpu[name]) / size:5.2f})"
-                      f"                   | {statistics.median(own[name]) / size:6.2f} ({min(own[name]) / size:5.2f})"
-                      f"                      | {statistics.median(cpu[name]):7.1f}   load {load}", flush=True)
+                process_ms, thread_ms = statistics.median(cpu[name]) / size, statistics.median(own[name]) / size
+                print(f"{size:>5} | {name:>7} | {process_ms:6.2f} ({min(cpu[name]) / size:5.2f}){'':19} | "
+                      f"{thread_ms:6.2f} ({min(own[name]) / size:5.2f}){'':22} | "
+                      f"{statistics.median(cpu[name]):7.1f}   load {load}", flush=True)
         warehouse.close()
 
 
