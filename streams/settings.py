@@ -287,7 +287,7 @@ class Settings(BaseSettings):
         "(e.g. worker:6066 in compose).",
     )
     web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
-    web_port: int = Field(6066, ge=0, le=65535,
+    web_port: int = Field(6066, ge=1, le=65535,
                           description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
     log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")
     log_format: Literal["text", "json"] = Field(
