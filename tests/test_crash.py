@@ -173,6 +173,33 @@ def test_three_sigkills_mid_stream(tmp_path, pages, clean_run):
             worker.stop()
 
 
+def test_a_sigkill_while_the_entities_agent_holds_a_batch(tmp_path, pages, clean_run):
+    """The entities agent takes the events already waiting, up to NEWSSTREAM_ENTITIES_BATCH_SIZE, and acks them only
+    once the batch's records are sent (streams.runtime.stage_runner). In a burst its batches are full: killed as soon
+    as it has sent its first records, the worker dies with a batch taken and not acked (in its step or part-sent).
+    The restarted worker reads that batch again: nothing lost, nothing counted twice."""
+    with LocalBroker(tmp_path) as broker:
+        settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=tmp_path)
+        worker = WorkerProcess(tmp_path, broker.url, NEWSSTREAM_RECONCILE_SECONDS="0",
+                               NEWSSTREAM_ENTITIES_BATCH_SIZE="256").start()
+        try:
+            start_when_reachable(worker)
+            report = asyncio.run(ingest([pages], settings, broker.url, progress=False))
+            passed = wait_for(lambda: (n := stage_passed(worker, "entities")) > 0 and n,
+                              "the entities agent's first records")
+            worker.kill()
+            assert passed < PAGES, "the kill must come mid-stream"
+            print(f"killed with {passed} records sent by the entities agent")
+            worker.start()
+            start_when_reachable(worker)
+            settle_and_compare(tmp_path, worker.web, report.sent, clean_run, "after a SIGKILL mid-batch")
+        except Exception:
+            print(worker.log_tail())
+            raise
+        finally:
+            worker.stop()
+
+
 def test_a_worker_joins_and_leaves_mid_stream(tmp_path, pages, clean_run):
     with LocalBroker(tmp_path) as broker:
         settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=tmp_path)
