@@ -593,6 +593,7 @@ def _stream_once(label: str, tree: Path, data: Path, jsonl: Path, pages: int, pr
                 spy.wait(60)
             p50, p95 = query_worker(worker.web, "SELECT quantiles(0.5, 0.95)(dateDiff('millisecond', raw_at, "
                                                 "processed_at)) FROM ledger FINAL")[1][0][0]
+            batches = _stage_batches(worker.plain_web)
         finally:
             worker.stop()
     cpu = {role: roles1.get(role, 0.0) - roles0.get(role, 0.0) for role in roles1}
@@ -609,12 +610,33 @@ def _stream_once(label: str, tree: Path, data: Path, jsonl: Path, pages: int, pr
           f"once, {landed}/{report.sent} outcomes) = {t_process / t_stream:.2f}x process; raw->warehouse p50 "
           f"{p50 / 1000:.1f} s, p95 {p95 / 1000:.1f} s (queueing: all sent at once)"
           + (" [worker under cProfile: slower than unprofiled]" if profiled else ""))
+    if batches:
+        print(f"  [{label}] events per batch (newsstream_stage_batch_events): " + ", ".join(
+            f"{stage} {n} batches, mean {total / n:.1f}" for stage, (total, n) in sorted(batches.items()) if n))
     if py_spy and Path(py_spy).exists():
         _py_spy_breakdown(Path(py_spy), landed, worker_pid=worker_pid)
     if profiled and profile_out.exists():
         if keep_profile:
             shutil.copy(profile_out, keep_profile)
         _worker_breakdown(pstats.Stats(str(profile_out)), landed)
+
+
+def _stage_batches(web: str) -> dict[str, tuple[float, float]]:
+    """stage -> (events, batches) from the worker's /metrics (empty for a tree without the metric)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{web}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "newsstream_stage_batch_events_sum":
+                out[sample.labels["stage"]][0] = sample.value
+            elif sample.name == "newsstream_stage_batch_events_count":
+                out[sample.labels["stage"]][1] = sample.value
+    return {stage: (v[0], v[1]) for stage, v in out.items()}
 
 
 def _processes() -> dict[int, tuple[int, str, float]]:

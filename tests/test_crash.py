@@ -175,9 +175,11 @@ def test_three_sigkills_mid_stream(tmp_path, pages, clean_run):
 
 def test_a_sigkill_while_the_entities_agent_holds_a_batch(tmp_path, pages, clean_run):
     """The entities agent takes the events already waiting, up to NEWSSTREAM_ENTITIES_BATCH_SIZE, and acks them only
-    once the batch's records are sent (streams.runtime.stage_runner). In a burst its batches are full: killed as soon
-    as it has sent its first records, the worker dies with a batch taken and not acked (in its step or part-sent).
-    The restarted worker reads that batch again: nothing lost, nothing counted twice."""
+    once the batch's records are sent (streams.runtime.stage_runner). Killed right after its first records, the
+    worker is killed while the agent is taking, stepping or sending batches; whether one is in flight at that instant
+    is not controlled here (tests/test_stage_runner.py::test_a_send_that_fails_mid_batch_acks_nothing_of_that_batch
+    checks the ack order itself). The restarted worker reads what was not acked: nothing lost, nothing counted
+    twice."""
     with LocalBroker(tmp_path) as broker:
         settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=tmp_path)
         worker = WorkerProcess(tmp_path, broker.url, NEWSSTREAM_RECONCILE_SECONDS="0",

@@ -189,7 +189,13 @@ def comparable(outbox: Outbox) -> list:
 
 def test_waiting_events_go_through_step_many_in_batches_with_the_same_output_as_one_by_one():
     CALLS.clear()
-    batched, stream = run_batched(BATCHED, MIXED)
+    metrics = WorkerMetrics()
+    batched = Outbox()
+    stream = FakeStream(MIXED, "newsstream.cleaned", outbox=batched)
+    asyncio.run(asyncio.wait_for(StageRunner(BATCHED, batched.send, metrics).run(stream), 60))
+    assert metrics.stage_batch.labels("entities")._sum.get() == len(MIXED)  # batches of 4, 4, 1 on /metrics
+    assert metrics.stage_batch.labels("entities")._buckets[2].get() == 2 and \
+        metrics.stage_batch.labels("entities")._buckets[0].get() == 1
     one_by_one = run_stage(STAGE, MIXED, topic="newsstream.cleaned")
     assert comparable(batched) == comparable(one_by_one)  # same records and dead letters, same order
     # 9 events all waiting, batches of at most 4; the undecodable one never reaches the step

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +33,8 @@ log = logging.getLogger("newsstream")
 Send = Callable[[str, bytes | None, dict], Awaitable[Any]]
 """`await send(topic key, message key, value)`: produce to one of the topology's topics."""
 Step = Callable[[Any, RawRef | None], BaseModel]
-StepMany = Callable[[list[Any], list[RawRef | None]], list[BaseModel | Exception]]
+AsyncStep = Callable[[Any, RawRef | None], Awaitable[BaseModel]]
+StepMany = Callable[[list[Any], list[RawRef | None]], Sequence[BaseModel | Exception]]
 """`step_many(values, refs)`: each value's result or its own exception, in order (one that fails fails alone)."""
 RefOf = Callable[[Any, Any], RawRef | None]
 """`ref_of(value, message)`: the raw page reference a dead letter of this stage carries."""
@@ -82,12 +83,13 @@ class Stage:
     """What a stage is: its step, where results go and how they are keyed, and what its dead letters carry."""
 
     name: str
-    step: Step
+    step: Step | AsyncStep  # an AsyncStep with `awaited`
     out: str
     key: Callable[[Any], str]
     ref_of: RefOf = carried_ref
     keep_payload: bool = False  # dead letters carry the input itself (raw pages: replayable as they came)
     offload: bool = False  # CPU-bound step: run in a thread, off the event loop
+    awaited: bool = False  # the step is a coroutine function whose work runs elsewhere (a cleaning child)
     step_many: StepMany | None = None  # the step over a batch (default: `step` value by value)
     batch: int = 1  # events taken at once from those already waiting (1: one at a time)
 
@@ -136,6 +138,7 @@ class StageRunner:
             batch.append(event)
             if len(batch) < self.stage.batch and more():
                 continue
+            self.metrics.stage_batch.labels(self.stage.name).observe(len(batch))
             await self.handle_many([(e.value, e.message) for e in batch])
             for done in batch:
                 await stream.ack(done)
@@ -165,7 +168,14 @@ class StageRunner:
                 todo.append(i)
         if todo:
             values, step_refs = [events[i][0] for i in todo], [refs[i] for i in todo]
-            if stage.offload:
+            if stage.awaited:
+                done = []
+                for value, ref in zip(values, step_refs, strict=True):
+                    try:
+                        done.append(await stage.step(value, ref))  # type: ignore[misc]
+                    except Exception as exc:
+                        done.append(exc)
+            elif stage.offload:
                 done = await asyncio.get_running_loop().run_in_executor(None, self._results, values, step_refs)
             else:
                 done = self._results(values, step_refs)
@@ -196,7 +206,7 @@ class StageRunner:
         stage = self.stage
         if stage.step_many is not None and len(values) > 1:
             try:
-                many = stage.step_many(values, refs)
+                many = list(stage.step_many(values, refs))
                 if len(many) == len(values):
                     return many
                 log.error("%s: step_many gave %d results for %d values; going one by one", stage.name, len(many),
@@ -206,7 +216,7 @@ class StageRunner:
         out: list[BaseModel | Exception] = []
         for value, ref in zip(values, refs, strict=True):
             try:
-                out.append(stage.step(value, ref))
+                out.append(stage.step(value, ref))  # type: ignore[arg-type]
             except Exception as exc:
                 out.append(exc)
         return out
