@@ -16,7 +16,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.pipeline.dictionary import ActorDictionary
+from streams.pipeline.topics import topic_specs
 from streams.runtime.broker import LocalBroker
+from streams.runtime.kafka import KafkaClients, stream_group
 from streams.inputs.ingest import ingest
 from streams.inputs.paths import iter_documents
 from streams.pipeline.offline import process_documents
@@ -195,6 +197,12 @@ def test_a_sigkill_while_the_entities_agent_holds_a_batch(tmp_path, pages, clean
             worker.start()
             start_when_reachable(worker)
             settle_and_compare(tmp_path, worker.web, report.sent, clean_run, "after a SIGKILL mid-batch")
+            # and the batches' acks reach Faust's commits: the group's offsets on `cleaned` go to the end (events
+            # never acked would hold them back, and a restart would read everything again)
+            kafka, cleaned = KafkaClients(settings, broker.url), topic_specs(settings)["cleaned"].name
+            wait_for(lambda: all(c is not None and c >= end for end, c in asyncio.run(
+                kafka.offsets([cleaned], group=stream_group(settings))).values()),
+                "the stream group's committed offsets on the cleaned topic at its end", timeout=60)
         except Exception:
             print(worker.log_tail())
             raise
