@@ -91,3 +91,11 @@ def test_the_documented_defaults_are_the_defaults(monkeypatch):
             continue
         checked += 1
     assert checked > 20 and defaults.sink_flush_seconds == 2.0
+
+
+def test_the_web_port_is_a_real_port(monkeypatch, capsys):
+    """NEWSSTREAM_WEB_PORT=0 passed validation and `run` died in Faust with a traceback ("out of range for Port")."""
+    monkeypatch.setenv("NEWSSTREAM_WEB_PORT", "0")
+    assert cli.main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("newsstream: NEWSSTREAM_WEB_PORT")
