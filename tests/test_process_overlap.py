@@ -5,6 +5,7 @@ timed-out pages and however many workers clean side by side."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,49 @@ def test_a_dictionary_given_as_a_loader_loads_once_the_first_pages_are_queued(di
             return dictionary
 
         lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget))
-    assert seen == [workers + 1]  # the page waited for and one ahead per child, queued before the dictionary loads
+    assert len(seen) == 1 and seen[0] >= workers + 1  # a page per child and the next, queued before it loads
     assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+
+
+def test_the_children_keep_cleaning_while_the_dictionary_loads(dictionary):
+    """The entity side (dictionary, recognizer, entities step) runs in this thread; the pages are queued in the
+    cleaning children by another, so they do not wait for it: here every page is queued while the dictionary loads."""
+    docs = _docs()[:8]
+    with CleanBudget(60.0, workers=2) as budget:
+        queued, start = [], budget.start
+        budget.start = lambda *args: queued.append(1) or start(*args)
+        all_queued = []
+
+        def load():
+            deadline = time.monotonic() + 120
+            while len(queued) < len(docs) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            all_queued.append(len(queued) == len(docs))
+            return dictionary
+
+        lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget))
+    assert all_queued == [True]
+    assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+
+
+def test_an_error_reading_the_inputs_comes_after_the_lines_before_it(dictionary):
+    def docs():
+        yield from _docs()[:3]
+        raise OSError("disk gone")
+
+    lines = []
+    with CleanBudget(60.0, workers=2) as budget, pytest.raises(OSError, match="disk gone"):
+        for line in process_documents(docs(), limits=CleanLimits(), dictionary=dictionary, budget=budget):
+            lines.append(line)
+    assert [line["source"] for line in lines] == [doc.source for doc in _docs()[:3]]
+
+
+def test_a_reader_that_stops_early_stops_the_feeder(dictionary):
+    with CleanBudget(60.0, workers=2) as budget:
+        lines = process_documents(_docs(), limits=CleanLimits(), dictionary=dictionary, budget=budget)
+        next(lines)
+        lines.close()
+        assert not [t for t in threading.enumerate() if t.name == "process-feeder"]
 
 
 def test_a_dictionary_loader_is_called_even_without_input(dictionary):

@@ -234,7 +234,7 @@ def _process(args) -> int:
         return loaded
 
     with CleanBudget(settings.clean_timeout_seconds, workers=args.jobs, cache_dir=settings.cache_dir) as budget:
-        budget.prestart()  # the cleaning children warm up
+        # the cleaning children start (and warm up) as the first input is read: process_documents starts them
         out = None  # opened at the first line: a dictionary that fails to load leaves no file behind
         try:
             for line in process_documents(iter_documents(args.paths, max_bytes=settings.max_page_bytes),
