@@ -91,6 +91,27 @@ def test_the_children_keep_cleaning_while_the_dictionary_loads(dictionary):
     assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
 
 
+def test_a_budget_to_close_stops_its_children_once_every_page_is_cleaned(dictionary):
+    """`process` is done with its cleaning children once the last page is cleaned: they stop while it finishes the
+    last lines (here: while the dictionary loads), not after them. A budget not to close is kept for more pages."""
+    docs = _docs()[:3]
+    with CleanBudget(60.0, workers=2) as budget:
+        closed = []
+
+        def load():
+            deadline = time.monotonic() + 120
+            while budget._pool is not None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            closed.append(budget._pool is None)
+            return dictionary
+
+        lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget, close_budget=True))
+        assert closed == [True]
+        assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+        assert list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary, budget=budget)) == lines
+        assert budget._pool is not None
+
+
 def test_an_error_reading_the_inputs_comes_after_the_lines_before_it(dictionary):
     def docs():
         yield from _docs()[:3]

@@ -86,7 +86,7 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
                       dictionary: ActorDictionary | Callable[[], ActorDictionary],
                       index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS,
                       budget: CleanBudget | None = None, cache_dir: Path | None = None,
-                      batch: int = ENTITIES_BATCH) -> Iterator[dict[str, Any]]:
+                      batch: int = ENTITIES_BATCH, close_budget: bool = False) -> Iterator[dict[str, Any]]:
     """One output line per document, in input order; nothing raises out of here (but a `dictionary` that fails to load).
 
     With a `budget`, cleaning runs under its time limit, as in the stream, one page ahead per cleaning child: its
@@ -95,7 +95,11 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
     over the cleaned articles at hand, up to `batch` at once (entities_many: the same results, cheaper per article).
 
     `dictionary` may be a function that loads it: it is called once the first pages are queued, and the recognizer
-    is loaded then too, so that both load while the cleaning children work on those pages instead of before."""
+    is loaded then too, so that both load while the cleaning children work on those pages instead of before.
+
+    `close_budget`: the caller is done with `budget` after this: it is closed as soon as every page is cleaned, so
+    that its children stop while this process finishes the last lines (pebble's pool takes ~0.05-0.15 s to stop:
+    its threads poll in 0.1 s steps), instead of after them."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, not {batch}")
     loaded: list[ActorDictionary] = []
@@ -112,7 +116,7 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
     index = index if index is not None else StoryIndex()
     if budget is not None and budget.seconds > 0:
         yield from _fed(docs, limits=limits, entity_side=entity_side, max_mentions=max_mentions, index=index,
-                        budget=budget, batch=batch)
+                        budget=budget, batch=batch, close_budget=close_budget)
         return
     if budget is None:
         langmodel.load(cache_dir)  # cleaning runs here: the language model from its cached copy (see langmodel)
@@ -146,12 +150,13 @@ def _queued(doc: RawDocument, start: Callable[[RawPage, CleanLimits], Callable[[
 
 
 def _fed(docs: Iterable[RawDocument], *, limits: CleanLimits, entity_side: Callable[[], ActorDictionary],
-         max_mentions: int, index: StoryIndex, budget: CleanBudget, batch: int) -> Iterator[dict[str, Any]]:
+         max_mentions: int, index: StoryIndex, budget: CleanBudget, batch: int,
+         close_budget: bool = False) -> Iterator[dict[str, Any]]:
     """process_documents with cleaning children: a thread (`_Feeder`) keeps them fed while this one loads the
     dictionary and the recognizer and runs the entities step, which left them idle before (on 25 pages they had
     cleaned 3 when the dictionary was loaded; benchmarks/RESULTS.md). The lines are the same, in the same order."""
     budget.prestart()  # the pool is started here, not in the feeder: a child is forked only from a lone thread
-    feeder = _Feeder(docs, budget, limits, window=max(batch, budget.workers + 1))
+    feeder = _Feeder(docs, budget, limits, window=max(batch, budget.workers + 1), close_budget=close_budget)
     feeder.start()
     try:
         feeder.first.wait()
@@ -182,11 +187,14 @@ class _Feeder(threading.Thread):
     each cleans (not more: with a batch more in the pool's pipe, killing both children at once left `process` waiting
     for ever, its feeder thread blocked writing to that pipe: tests/test_process_overlap.py), and puts each document
     with its outcome in `out` in input order (`_cleaned`); then None, or the exception the inputs raised.
-    `window` bounds the documents read ahead of the entities step (queued, being cleaned or cleaned)."""
+    `window` bounds the documents read ahead of the entities step (queued, being cleaned or cleaned).
+    `close_budget`: close the budget once every page is cleaned (see process_documents)."""
 
-    def __init__(self, docs: Iterable[RawDocument], budget: CleanBudget, limits: CleanLimits, window: int):
+    def __init__(self, docs: Iterable[RawDocument], budget: CleanBudget, limits: CleanLimits, window: int,
+                 close_budget: bool = False):
         super().__init__(name="process-feeder", daemon=True)
         self.docs, self.budget, self.limits, self.window = docs, budget, limits, window
+        self.close_budget = close_budget
         self.out: queue.Queue[tuple[RawDocument, Article | Exception | None] | BaseException | None] = (
             queue.Queue(maxsize=window))
         self.first = threading.Event()  # the first pages are queued (or all there are): the entity side loads
@@ -214,6 +222,8 @@ class _Feeder(threading.Thread):
             while self.inflight and not self.stop.is_set():
                 self._wait()
                 self._pass_done()
+            if self.close_budget and not self.inflight:  # every page cleaned and handed on
+                self.budget.close()
         except BaseException as exc:  # not expected (`_cleaned` catches): the reader raises it rather than hang
             end = exc
         finally:
