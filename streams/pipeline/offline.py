@@ -237,7 +237,7 @@ class _Feeder(threading.Thread):
         """Until one of the pages queued is cleaned (or a moment passed: `stop` is looked at again)."""
         pending = self._unfinished()
         if pending:
-            wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
 
     def _pass_done(self) -> None:
         """Hand on the cleaned documents at the head of `inflight`, in input order."""
@@ -247,7 +247,7 @@ class _Feeder(threading.Thread):
     def _put(self, item) -> None:
         while not self.stop.is_set():
             try:
-                self.out.put(item, timeout=0.5)
+                self.out.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
