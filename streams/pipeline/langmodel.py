@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -72,7 +73,8 @@ def _identifier(arrays: dict[str, np.ndarray]):
 def _items(array: np.ndarray) -> memoryview:
     """An unsigned integer array's items as a flat memoryview (indexing gives ints, as py3langid's `array` does),
     without a copy when the array is contiguous (a mapped file is)."""
-    return memoryview(np.ascontiguousarray(array)).cast("B").cast({2: "H", 4: "I", 8: "L"}[array.dtype.itemsize])
+    typecode: dict[int, Literal["H", "I", "L"]] = {2: "H", 4: "I", 8: "L"}  # py3langid's own (modelio._TYPECODE)
+    return np.ascontiguousarray(array).data.cast("B").cast(typecode[array.dtype.itemsize])
 
 
 def _read(cache: Path) -> dict[str, np.ndarray]:
