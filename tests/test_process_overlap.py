@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from streams.pipeline.budget import CleanBudget, _start_method
 from streams.inputs.paths import RawDocument, iter_documents
-from streams.pipeline.offline import process_documents
+from streams.pipeline.offline import process_documents, raw_page
 from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.steps import clean_step
 from tests.conftest import BAD, CORPUS, ROOT
 
 LABELED = ROOT / "samples" / "labeled"
@@ -88,6 +90,40 @@ def test_the_children_keep_cleaning_while_the_dictionary_loads(dictionary):
 
         lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget))
     assert all_queued == [True]
+    assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+
+
+def test_pages_cleaned_behind_a_slow_one_are_held_only_a_few_per_child(dictionary):
+    """The children go on cleaning while the page waited for is slow, but the feeder holds at most 4 pages per child
+    (raw pages, up to NEWSSTREAM_MAX_PAGE_BYTES each), not a batch of 64."""
+    docs = _docs()[:30]
+    with CleanBudget(60.0, workers=2) as budget:
+        head, queued, start = Future(), [], budget.start
+
+        class Held:  # the first page, cleaned by nobody until released
+            future = head
+
+            def done(self):
+                return head.done()
+
+            def __call__(self):
+                return head.result()
+
+        def spy(page, limits, *rest):
+            queued.append(page)
+            return Held() if len(queued) == 1 else start(page, limits, *rest)
+
+        budget.start = spy
+        held = []
+
+        def load():
+            time.sleep(3)  # time enough for the children to clean every page behind the held one
+            held.append(len(queued))
+            head.set_result(clean_step(raw_page(docs[0]), CleanLimits()))
+            return dictionary
+
+        lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget))
+    assert 2 + 1 <= held[0] <= 4 * 2
     assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
 
 
@@ -222,8 +258,9 @@ from pathlib import Path
 from streams.inputs.paths import RawDocument
 from streams.pipeline.budget import CleanBudget
 from streams.pipeline.dictionary import ActorDictionary
-from streams.pipeline.offline import process_documents
+from streams.pipeline.offline import process_documents, raw_page
 from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.steps import clean_step
 good = Path(sys.argv[2]).read_bytes()
 docs = [RawDocument(f"p{i}", f"https://example.org/{i}", good, None) for i in range(40)]
 with CleanBudget(60.0, workers=2) as budget:

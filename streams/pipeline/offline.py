@@ -187,7 +187,9 @@ class _Feeder(threading.Thread):
     each cleans (not more: with a batch more in the pool's pipe, killing both children at once left `process` waiting
     for ever, its feeder thread blocked writing to that pipe: tests/test_process_overlap.py), and puts each document
     with its outcome in `out` in input order (`_cleaned`); then None, or the exception the inputs raised.
-    `window` bounds the documents read ahead of the entities step (queued, being cleaned or cleaned).
+    `window` bounds the cleaned documents waiting for the entities step; at most 4 per child more are held with
+    their raw page (queued, being cleaned, or cleaned behind a slower one), so memory is bounded by a few pages per
+    child, not by a batch of them.
     `close_budget`: close the budget once every page is cleaned (see process_documents)."""
 
     def __init__(self, docs: Iterable[RawDocument], budget: CleanBudget, limits: CleanLimits, window: int,
@@ -211,7 +213,7 @@ class _Feeder(threading.Thread):
                         self.first.set()
                     self._pass_done()
                     while not self.stop.is_set() and (len(self._unfinished()) > self.budget.workers
-                                                      or len(self.inflight) >= self.window):
+                                                      or len(self.inflight) >= 4 * self.budget.workers):
                         self._wait()
                         self._pass_done()
                     if self.stop.is_set():
