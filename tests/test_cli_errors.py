@@ -185,9 +185,30 @@ def test_feed_config_mistakes(data_dir, capsys):
 def test_no_broker(data_dir, capsys):
     message = "newsstream: no broker: set KAFKA_URL or start one with `newsstream run`\n"
     assert run_cli(["reconcile"], capsys) == (2, message)
-    assert run_cli(["replay", "--dry-run"], capsys) == (2, message)
+    assert run_cli(["replay"], capsys) == (2, message)
     Path("page.html").write_text("<html></html>")
     assert run_cli(["ingest", "page.html"], capsys) == (2, message)
+
+
+def test_a_dry_run_needs_no_broker(data_dir, capsys):
+    """`reconcile --dry-run` / `replay --dry-run` only count (archive and ledger): they said "no broker"."""
+    code, err = run_cli(["replay", "--dry-run"], capsys)  # a fresh data directory: the ledger is not there yet
+    assert code == 2 and err.startswith("newsstream: ") and err.count("\n") == 1
+    assert "not created yet: `newsstream migrate`" in err
+    assert cli.main(["migrate"]) == 0
+    capsys.readouterr()
+    for command, field in ((["reconcile", "--dry-run", "--grace", "0"], "missing"),
+                           (["replay", "--dry-run"], "selected")):
+        assert cli.main(command) == 0
+        out = capsys.readouterr()
+        assert json.loads(out.out)[field] == 0 and out.err == ""
+
+
+def test_an_unknown_table_of_the_analysts_own_gets_no_migrate_hint(data_dir, capsys):
+    assert cli.main(["migrate"]) == 0
+    capsys.readouterr()
+    code, err = run_cli(["sql", "SELECT * FROM nosuch_table"], capsys)
+    assert code == 2 and "nosuch_table" in err and "migrate" not in err
 
 
 def test_missing_input_paths_are_usage_errors_not_dead_letters(data_dir, capsys):

@@ -78,8 +78,21 @@ def _warehouse_error(exc: Exception, settings) -> UserError:
         line += f" (warehouse {where}"
         if settings.embedded_warehouse and (demo / "clickhouse").is_dir():
             line += f"; the demo's data is in {demo}: NEWSSTREAM_DATA_DIR={demo} newsstream sql ..."
+        elif (name := re.search(r"identifier '(\w+)'|[Tt]able \S*?\.?(\w+) does(?:n't| not) exist", line)) and \
+                (name.group(1) or name.group(2)) in _schema_objects():
+            line += "; not created yet: `newsstream migrate` (or `newsstream run`) creates the project's tables"
         line += ")"
     return UserError(line)
+
+
+def _schema_objects() -> set[str]:
+    """The tables and views the migrations create (schemas/migrations/)."""
+    import re
+
+    from streams.warehouse.client import migrations
+
+    return {m for _, _, sql in migrations()
+            for m in re.findall(r"CREATE (?:MATERIALIZED )?(?:TABLE|VIEW) IF NOT EXISTS (\w+)", sql)}
 
 
 def _query(settings, sql: str, params: dict[str, str] | None = None) -> tuple[list[str], list[tuple]]:

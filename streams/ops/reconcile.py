@@ -273,7 +273,9 @@ def run_maintenance(settings: Settings, action: str, **params) -> dict:
     def here(warehouse: Warehouse) -> dict:
         url = kafka_url(settings)
         if url is None:
-            raise UserError("no broker: set KAFKA_URL or start one with `newsstream run`")
+            if not params.get("dry_run"):
+                raise UserError("no broker: set KAFKA_URL or start one with `newsstream run`")
+            url = ""  # a dry run reads the archive and the ledger and sends nothing: no broker needed
 
         async def query(sql: str, parameters: dict | None = None) -> list[tuple]:
             return warehouse.query(sql, parameters=parameters)[1]
