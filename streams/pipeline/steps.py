@@ -83,7 +83,8 @@ def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_
     The cyclic collector is paused meanwhile (and collects once after): the step makes thousands of short-lived
     containers (hits, rows, models, tokens) while a few big ones live through it (the batch's token and chunk
     lists), and each of the ~5 young-generation collections per article walked those again: ~14 % of the step's
-    CPU time (benchmarks/RESULTS.md). What it makes is acyclic and freed by reference counting as before."""
+    CPU time (benchmarks/entities_gc.py). Reference counting frees what it makes as before; a rare cycle (a failing
+    article's exception) waits for that one collection."""
     recognizer = recognizer or shipped_recognizer()
     with _no_gc():
         return _entities_many(articles, dictionary, max_mentions, recognizer)
