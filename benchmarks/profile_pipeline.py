@@ -16,9 +16,17 @@
            story index is ready, with the worker log's timeline (assignment, migrations, story index) and the CPU
            time of its processes; --rounds N repeats it, alternated with a --baseline tree when given.
   stream   one `newsstream run` worker with the embedded broker (Tansu) and chDB: time to ready, then the same
-           pages as `process` (synthetic distinct copies of the corpus) sent at once; pages/s against
+           pages as `process` (synthetic distinct copies of the corpus) sent at once (with --baseline TREE: that
+           tree's `process` and worker too, alternated with this one --rounds times); pages/s against
            `newsstream process` on the same JSONL; the worker's main thread profiled with cProfile on
-           thread CPU time (the clean child process and the warehouse thread are not in it).
+           thread CPU time (the clean child process and the warehouse thread are not in it). With --py-spy FILE
+           the worker runs unprofiled and py-spy samples it and its cleaning children (--subprocesses; --gil:
+           only the thread holding the GIL, i.e. Python's own CPU, since py-spy counts a thread waiting in C
+           (chDB's query, pebble's poll) as busy) from the burst's start to its last outcome; the samples are
+           summed per process and per hop (decode, validate, step, dump, encode, compress, produce, fetch, Faust
+           per event, sink, IPC). The CPU per page of each process (supervisor, worker, cleaning children,
+           broker) and of the worker's threads by name (chDB's native threads apart from Python's) is printed
+           either way.
 
 Figures depend on the machine and its load: compare the ratios printed by one run, not numbers across runs.
 """
@@ -30,6 +38,7 @@ import cProfile
 import os
 import pstats
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -499,79 +508,249 @@ def ready_rounds(rounds: int, baseline: str | None) -> None:
               f"s; runs: {runs}")
 
 
-def stream(pages: int, profiled: bool, keep_profile: str | None) -> None:
-    import asyncio
-
-    from streams.runtime.broker import LocalBroker
-    from streams.inputs.ingest import ingest
-    from streams.warehouse.client import WorkerWarehouse
-
-    def query_worker(web: str, sql: str) -> tuple[list[str], list[tuple]]:
-        return WorkerWarehouse(web).query(sql)
-    from streams.settings import Settings
-    from tests.stack import WorkerProcess, tree_cpu
+def stream(pages: int, profiled: bool, keep_profile: str | None, py_spy: str | None = None,
+           baseline: str | None = None, rounds: int = 1) -> None:
+    """`process` then one streaming worker on the same pages, per tree (this one, and `baseline` alternated with it
+    when given), `rounds` times; CPU per page of each process of the worker's tree, and stream / process."""
     from tests.synthetic import synthetic_pages, write_jsonl
 
     print(f"\n== one streaming worker (embedded broker + chDB) vs `newsstream process`, {pages} distinct pages")
+    trees = [("this tree", ROOT)] + ([("baseline", Path(baseline).resolve())] if baseline else [])
     with tempfile.TemporaryDirectory(prefix="profile-stream-") as tmp:
         data = Path(tmp)
         jsonl = write_jsonl(data / "pages.jsonl", synthetic_pages(pages))
-        t_process = _timed(_newsstream(data) + ["process", "--out", "-", str(jsonl)], env=_env(data / "offline"))
-        cpu_process = LAST_CPU[0]
+        if not baseline:
+            time_to_ready(data / "ready")
+        for round_ in range(rounds):
+            for label, tree in (trees if round_ % 2 == 0 else trees[::-1]):
+                spy = None
+                if py_spy:
+                    spy = py_spy if len(trees) == 1 and rounds == 1 else f"{py_spy}.{label.split()[0]}.{round_}"
+                _stream_once(label, tree, data / f"{round_}-{label.split()[0]}", jsonl, pages,
+                             profiled and tree == ROOT, keep_profile, spy)
 
-        time_to_ready(data / "ready")
 
-        with LocalBroker(data / "stack") as broker:
-            settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=data / "stack")
-            worker = WorkerProcess(data / "stack", broker.url, name="worker", NEWSSTREAM_RECONCILE_SECONDS="0")
-            profile_out = data / "worker.prof"
-            if profiled:
-                worker.process = None
-                log = open(worker.log_path, "ab")
-                worker.process = subprocess.Popen([sys.executable, "-c", WORKER_PROFILED % str(profile_out)],
-                                                  env=worker.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-                log.close()
-            else:
-                worker.start()
-            try:
-                _wait_ready(worker.plain_web)
-                time.sleep(2)
-                cpu0 = (tree_cpu(worker.process.pid, descendants_only=True), tree_cpu(worker.process.pid),
-                        tree_cpu(broker.process.pid))
-                t0 = time.monotonic()
-                report = asyncio.run(ingest([jsonl], settings, broker.url, progress=False))
-                t_ingest = time.monotonic() - t0
-                landed = 0
-                while time.monotonic() - t0 < 1800:
-                    landed = query_worker(worker.web, "SELECT count() FROM ledger FINAL")[1][0][0]
-                    if landed >= report.sent:
-                        break
-                    time.sleep(0.25)
-                t_stream = time.monotonic() - t0
-                cpu1 = (tree_cpu(worker.process.pid, descendants_only=True), tree_cpu(worker.process.pid),
-                        tree_cpu(broker.process.pid))
-                cpu_child = cpu1[0] - cpu0[0]
-                cpu_worker = cpu1[1] - cpu0[1] - cpu_child
-                cpu_broker = cpu1[2] - cpu0[2]
-                cpu_stream = cpu_child + cpu_worker + cpu_broker
-                p50, p95 = query_worker(worker.web, "SELECT quantiles(0.5, 0.95)(dateDiff('millisecond', raw_at, "
-                                                    "processed_at)) FROM ledger FINAL")[1][0][0]
-            finally:
-                worker.stop()
-        print(f"  process: {t_process:.1f} s ({pages / t_process:.1f} pages/s, start-up included); CPU {cpu_process:.1f} s "
-              f"= {cpu_process / pages * 1000:.1f} ms/page (start-up included)")
-        print(f"  stream CPU (worker + its clean child + broker, from ingest to the last outcome; start-up excluded): "
-              f"{cpu_stream:.1f} s = {cpu_stream / pages * 1000:.1f} ms/page: worker process (all threads: event loop, "
-              f"executor, chDB) {cpu_worker / pages * 1000:.1f}, clean child {cpu_child / pages * 1000:.1f}, "
-              f"broker {cpu_broker / pages * 1000:.1f} ms/page")
-        print(f"  stream:  {t_stream:.1f} s ({landed / t_stream:.1f} pages/s, ingest {t_ingest:.1f} s, sent at once, "
-              f"{landed}/{report.sent} outcomes) = {t_process / t_stream:.2f}x process; raw->warehouse p50 "
-              f"{p50 / 1000:.1f} s, p95 {p95 / 1000:.1f} s (queueing: all sent at once)"
-              + (" [worker under cProfile: slower than unprofiled]" if profiled else ""))
-        if profiled and profile_out.exists():
-            if keep_profile:
-                shutil.copy(profile_out, keep_profile)
-            _worker_breakdown(pstats.Stats(str(profile_out)), landed)
+def _stream_once(label: str, tree: Path, data: Path, jsonl: Path, pages: int, profiled: bool,
+                 keep_profile: str | None, py_spy: str | None) -> None:
+    import asyncio
+
+    from streams.inputs.ingest import ingest
+    from streams.runtime.broker import LocalBroker
+    from streams.settings import Settings
+    from streams.warehouse.client import WorkerWarehouse
+    from tests.stack import WorkerProcess
+
+    def query_worker(web: str, sql: str) -> tuple[list[str], list[tuple]]:
+        return WorkerWarehouse(web).query(sql)
+
+    data.mkdir(parents=True)
+    code = {"PYTHONPATH": str(tree)}  # the tree under test, before the installed one
+    load = os.getloadavg()
+    t_process = _timed(_newsstream(data) + ["process", "--out", "-", str(jsonl)], env=_env(data / "offline", **code),
+                       cwd=str(tree))
+    cpu_process = LAST_CPU[0]
+    print(f"  [{label}] process: {t_process:.1f} s ({pages / t_process:.1f} pages/s, start-up included); CPU "
+          f"{cpu_process:.1f} s = {cpu_process / pages * 1000:.1f} ms/page (start-up included) (load {load[0]:.1f})")
+    with LocalBroker(data / "stack") as broker:
+        settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=data / "stack")
+        # The user's default flush interval (tests.stack's workers flush every 0.5 s, for quicker tests).
+        worker = WorkerProcess(data / "stack", broker.url, name="worker", NEWSSTREAM_RECONCILE_SECONDS="0",
+                               NEWSSTREAM_SINK_FLUSH_SECONDS=str(Settings(_env_file=None).sink_flush_seconds), **code)
+        profile_out = data / "worker.prof"
+        command = ["-c", WORKER_PROFILED % str(profile_out)] if profiled else ["-m", "streams.cli", "run"]
+        with open(worker.log_path, "ab") as log:  # started in the tree: `-m` puts the current folder first
+            worker.process = subprocess.Popen([sys.executable, *command], env=worker.env, stdout=log,
+                                              stderr=subprocess.STDOUT, cwd=tree)
+        try:
+            _wait_ready(worker.plain_web)
+            time.sleep(2)
+            roles0 = _cpu_by_role(worker.process.pid, broker.process.pid)
+            worker_pid = _worker_child(worker.process.pid) or worker.process.pid
+            threads0 = _threads_cpu(worker_pid)
+            spy = None
+            if py_spy:
+                spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                                        str(worker.process.pid), "--subprocesses", "--gil", "--nonblocking", "--rate",
+                                        "100", "--format", "raw", "-o", py_spy], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+                time.sleep(1)  # py-spy attaches
+            load0 = os.getloadavg()
+            t0 = time.monotonic()
+            report = asyncio.run(ingest([jsonl], settings, broker.url, progress=False))
+            t_ingest = time.monotonic() - t0
+            landed = 0
+            while time.monotonic() - t0 < 1800:
+                landed = query_worker(worker.web, "SELECT count() FROM ledger FINAL")[1][0][0]
+                if landed >= report.sent:
+                    break
+                time.sleep(0.25)
+            t_stream = time.monotonic() - t0
+            roles1 = _cpu_by_role(worker.process.pid, broker.process.pid)
+            threads1 = _threads_cpu(worker_pid)
+            load1 = os.getloadavg()
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
+            p50, p95 = query_worker(worker.web, "SELECT quantiles(0.5, 0.95)(dateDiff('millisecond', raw_at, "
+                                                "processed_at)) FROM ledger FINAL")[1][0][0]
+            batches = _stage_batches(worker.plain_web)
+        finally:
+            worker.stop()
+    cpu = {role: roles1.get(role, 0.0) - roles0.get(role, 0.0) for role in roles1}
+    cpu_stream = sum(cpu.values())
+    print(f"  [{label}] stream CPU, start-up excluded: {cpu_stream / pages * 1000:.1f} ms/page = "
+          + ", ".join(f"{role} {cpu.get(role, 0.0) / pages * 1000:.1f}"
+                      for role in ("worker", "cleaning children", "broker", "supervisor"))
+          + f" (load {load0[0]:.1f} -> {load1[0]:.1f}); stream / process CPU per page: "
+            f"{cpu_process / cpu_stream:.2f}x")
+    threads = sorted(((threads1[name] - threads0.get(name, 0.0), name) for name in threads1), reverse=True)
+    print(f"  [{label}] the worker's threads by name, CPU per page: " + ", ".join(
+        f"{name} {cpu_t / pages * 1000:.2f}" for cpu_t, name in threads if cpu_t >= 0.005 * pages / 1000) + " ms/page")
+    print(f"  [{label}] stream:  {t_stream:.1f} s ({landed / t_stream:.1f} pages/s, ingest {t_ingest:.1f} s, sent at "
+          f"once, {landed}/{report.sent} outcomes) = {t_process / t_stream:.2f}x process; raw->warehouse p50 "
+          f"{p50 / 1000:.1f} s, p95 {p95 / 1000:.1f} s (queueing: all sent at once)"
+          + (" [worker under cProfile: slower than unprofiled]" if profiled else ""))
+    if batches:
+        print(f"  [{label}] events per batch (newsstream_stage_batch_events): " + ", ".join(
+            f"{stage} {n} batches, mean {total / n:.1f}" for stage, (total, n) in sorted(batches.items()) if n))
+    if py_spy and Path(py_spy).exists():
+        _py_spy_breakdown(Path(py_spy), landed, worker_pid=worker_pid)
+    if profiled and profile_out.exists():
+        if keep_profile:
+            shutil.copy(profile_out, keep_profile)
+        _worker_breakdown(pstats.Stats(str(profile_out)), landed)
+
+
+def _stage_batches(web: str) -> dict[str, tuple[float, float]]:
+    """stage -> (events, batches) from the worker's /metrics (empty for a tree without the metric)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{web}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "newsstream_stage_batch_events_sum":
+                out[sample.labels["stage"]][0] = sample.value
+            elif sample.name == "newsstream_stage_batch_events_count":
+                out[sample.labels["stage"]][1] = sample.value
+    return {stage: (v[0], v[1]) for stage, v in out.items()}
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command line, CPU seconds so far), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        out[int(entry.name)] = (int(fields[1]), cmd, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def _threads_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of a process's threads, summed by thread name (Python's threads are all `python`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = defaultdict(float)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm, rest = (task / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        fields = rest.split()
+        name = "python (every Python thread)" if comm.startswith("python") else comm.rstrip("0123456789") + "*"
+        out[name] += (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _worker_child(supervisor: int) -> int | None:
+    """The worker's process: the supervisor's child that runs `streams.cli run` (None: the supervisor is the worker)."""
+    return next((pid for pid, (parent, cmd, _) in _processes().items()
+                 if parent == supervisor and "streams.cli" in cmd), None)
+
+
+def _cpu_by_role(supervisor: int, broker: int) -> dict[str, float]:
+    """CPU seconds so far of the supervisor, the worker, its descendants (the cleaning children) and the broker."""
+    procs = _processes()
+    worker = _worker_child(supervisor) or supervisor
+    out = {"supervisor": procs[supervisor][2] if worker != supervisor else 0.0, "worker": procs[worker][2],
+           "broker": procs.get(broker, (0, "", 0.0))[2]}
+    stack, children = [worker], 0.0
+    while stack:
+        pid = stack.pop()
+        for child, (parent, _cmd, cpu) in procs.items():
+            if parent == pid:
+                children += cpu
+                stack.append(child)
+    out["cleaning children"] = children
+    return out
+
+
+# Where a py-spy sample goes: the innermost frame (leaf first) that names one of the HOPS, else the innermost that
+# names one of the PLACES, else "other".
+HOPS = [
+    ("decode (codec orjson.loads)", ("_loads (streams/pipeline/codec.py",)),
+    ("encode (codec orjson.dumps)", ("_dumps (streams/pipeline/codec.py",)),
+    ("validate (pydantic model_validate)", ("model_validate (",)),
+    ("dump (pydantic model_dump)", ("model_dump (",)),
+    ("compress/decompress (aiokafka codec)", ("aiokafka/codec.py",)),
+    ("step: clean (clean_step)", ("clean_step (",)),
+    ("step: entities", ("entities_step (", "entities_many (")),
+    ("step: stories", ("story_step (",)),
+    ("sink (streams/warehouse, chDB, clickhouse_connect)", ("streams/warehouse/", "chdb/", "clickhouse_connect/",
+                                                          "warehouse_thread.py")),
+    ("cleaning IPC (pebble, pickle, multiprocessing)", ("pebble/", "multiprocessing/", "pickle", "copyreg",
+                                                        "streams/pipeline/budget.py")),
+    ("produce (aiokafka producer)", ("aiokafka/producer/",)),
+    ("fetch (aiokafka consumer)", ("aiokafka/consumer/", "aiokafka/conn.py", "aiokafka/client.py",
+                                   "aiokafka/protocol/", "aiokafka/record/")),
+]
+PLACES = [
+    ("Faust per event (faust/, mode/)", ("faust/", "mode/")),
+    ("stage runner, ledger, metrics (other streams/ code)", ("streams/", "schemas/", "prometheus_client/")),
+    ("event loop (asyncio)", ("asyncio/", "selectors.py")),
+]
+
+
+def _hop_of(frames: list[str]) -> str:
+    for table in (HOPS, PLACES):
+        for frame in reversed(frames):
+            for label, marks in table:
+                if any(mark in frame for mark in marks):
+                    return label
+    return "other"
+
+
+def _py_spy_breakdown(path: Path, n: int, worker_pid: int | None) -> None:
+    """Samples (py-spy raw: `frame;frame;... count`, root first, `process PID:"cmd"` as the root with
+    --subprocesses) per process and per hop, as ms of CPU per page (100 samples/s: one sample = 10 ms)."""
+    by_process: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        process = "worker"
+        while frames and frames[0].startswith("process "):  # nested: supervisor;worker;cleaning child
+            head = frames.pop(0)
+            pid = int(head.split()[1].split(":")[0])
+            process = ("worker" if pid == worker_pid else "cleaning children" if "multiprocessing" in head
+                       else "supervisor")
+        by_process[process][_hop_of(frames)] += int(count)
+    print(f"  py-spy --gil, {path.name}: per process and hop, ms per page of samples holding the GIL (100/s; a thread "
+          f"holding the GIL while the machine runs something else is sampled too: compare shares, not totals):")
+    for process, hops in sorted(by_process.items(), key=lambda kv: -sum(kv[1].values())):
+        total = sum(hops.values())
+        print(f"    {process}: {total * 10 / max(1, n):.2f} ms/page")
+        for label, samples in sorted(hops.items(), key=lambda kv: -kv[1]):
+            print(f"      {label:<52} {samples * 10 / max(1, n):6.2f} ms/page  {100 * samples / total:5.1f} %")
 
 
 def _worker_breakdown(stats: pstats.Stats, n: int) -> None:
@@ -633,9 +812,12 @@ def main() -> None:
     parser.add_argument("--stream-pages", type=int, default=400)
     parser.add_argument("--no-worker-profile", action="store_true", help="time the worker without cProfile")
     parser.add_argument("--keep-profile", help="copy the worker's cProfile stats to this file")
+    parser.add_argument("--py-spy", help="sample the worker and its cleaning children with py-spy into this file "
+                                         "(raw collapsed stacks) and print CPU per page per hop; the worker runs "
+                                         "without cProfile")
     parser.add_argument("--baseline", help="another source tree (e.g. an export of main) whose `process` and time "
                                            "to ready are timed in the same run, alternated, for a before/after")
-    parser.add_argument("--rounds", type=int, default=1, help="time-to-ready runs per tree")
+    parser.add_argument("--rounds", type=int, default=1, help="time-to-ready runs per tree, and stream runs per tree")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     os.chdir(ROOT)
@@ -649,7 +831,9 @@ def main() -> None:
         print("\n== time to ready")
         ready_rounds(args.rounds, args.baseline)
     if "stream" in parts:
-        stream(args.stream_pages, profiled=not args.no_worker_profile, keep_profile=args.keep_profile)
+        stream(args.stream_pages, profiled=not (args.no_worker_profile or args.py_spy),
+               keep_profile=args.keep_profile, py_spy=args.py_spy and str(Path(args.py_spy).resolve()),
+               baseline=args.baseline, rounds=args.rounds)
 
 
 if __name__ == "__main__":

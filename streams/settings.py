@@ -135,8 +135,9 @@ class Settings(BaseSettings):
     )
     entities_batch_size: int = Field(
         64, ge=1, le=4096,
-        description="NEWSSTREAM_ENTITIES_BATCH_SIZE: articles `process` passes to the entities step at once (its "
-        "recognizer runs once per batch, cheaper per article). 1: one article at a time.",
+        description="NEWSSTREAM_ENTITIES_BATCH_SIZE: articles `process` passes to the entities step at once, and "
+        "most events a worker's entities agent takes at once of those already waiting (its recognizer runs once "
+        "per batch, cheaper per article). 1: one article at a time.",
     )
     stream_buffer: int = Field(
         256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
@@ -287,7 +288,7 @@ class Settings(BaseSettings):
         "(e.g. worker:6066 in compose).",
     )
     web_host: str = Field("127.0.0.1", description="NEWSSTREAM_WEB_HOST: worker HTTP endpoint bind address.")
-    web_port: int = Field(6066, ge=0, le=65535,
+    web_port: int = Field(6066, ge=1, le=65535,
                           description="NEWSSTREAM_WEB_PORT: worker HTTP endpoint port (/health, /sql).")
     log_level: str = Field("info", description="NEWSSTREAM_LOG_LEVEL: worker log level.")
     log_format: Literal["text", "json"] = Field(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import namedtuple
+from types import SimpleNamespace
 from typing import Any
 
 from streams.runtime.metrics import WorkerMetrics
@@ -29,14 +30,28 @@ class Outbox:
 
 
 class FakeStream:
-    """What a Faust agent is given: `events()` yields events with `.value` and `.message`."""
+    """What a Faust agent is given: `events()` yields events with `.value` and `.message`; as Faust, it acks an
+    event when the agent asks for the next one (unless `enable_acks` was turned off: then `ack(event)` does),
+    and its `channel.queue` holds the events not yet taken (all of them are waiting: a burst)."""
 
-    def __init__(self, values: list[Any], topic: str = "newsstream.raw-html"):
+    def __init__(self, values: list[Any], topic: str = "newsstream.raw-html", outbox: Outbox | None = None):
         self.items = [Event(v, Message(topic, 0, i, 1_714_521_600.0)) for i, v in enumerate(values)]
+        self.enable_acks = True
+        self.acked: list[tuple[int, int]] = []  # (offset, records the outbox held when it was acked)
+        self.outbox = outbox
+        self._next = 0
+        self.channel = SimpleNamespace(queue=SimpleNamespace(empty=lambda: self._next >= len(self.items)))
 
     async def events(self):
         for item in self.items:
+            self._next += 1
             yield item
+            if self.enable_acks:
+                await self.ack(item)
+
+    async def ack(self, event: Event) -> bool:
+        self.acked.append((event.message.offset, len(self.outbox.sent) if self.outbox else 0))
+        return True
 
 
 def run_stage(stage: Stage, values: list[Any], *, topic: str = "newsstream.raw-html",

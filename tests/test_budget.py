@@ -61,3 +61,58 @@ def test_a_pool_whose_child_died_idle_is_replaced():
         time.sleep(1)  # pebble's manager sees the death and breaks the pool
         for _ in range(2):
             assert budget.clean(GOOD, CleanLimits()).title, "a new pool takes the next pages"
+
+
+def test_clean_async_gives_what_clean_gives_and_keeps_the_budget_and_the_reasons():
+    """The worker's clean agent awaits the child on the event loop (no executor thread waits on it)."""
+    import asyncio
+
+    async def scenario(budget: CleanBudget):
+        article = await budget.clean_async(GOOD, CleanLimits())
+        with pytest.raises(Rejected) as slow:
+            await budget.clean_async(SLOW, CleanLimits())
+        with pytest.raises(Rejected) as empty:
+            await budget.clean_async(RawPage(source="t", html="<html><head><title>t</title></head></html>"),
+                                     CleanLimits())
+        return article, slow.value.reason, (empty.value.reason, empty.value.detail), \
+            await budget.clean_async(GOOD, CleanLimits())
+
+    with CleanBudget(1.0) as budget:
+        article, slow, empty, after = asyncio.run(scenario(budget))
+        assert article == budget.clean(GOOD, CleanLimits()) == after  # a fresh child took the page after the timeout
+    assert slow == "timeout"
+    assert empty == ("no article text", "the extractor found no main text")
+    assert asyncio.run(CleanBudget(0).clean_async(GOOD, CleanLimits())) == article  # no budget: in a thread
+
+
+def test_clean_async_after_every_child_died_idle_goes_on_in_a_new_pool():
+    import asyncio
+    import os
+    import signal
+    import time
+
+    with CleanBudget(30.0, workers=1) as budget:
+        assert asyncio.run(budget.clean_async(GOOD, CleanLimits())).title
+        for pid in list(budget._workers()._pool_manager.worker_manager.workers):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1)  # pebble notices the dead idle worker
+        assert asyncio.run(budget.clean_async(GOOD, CleanLimits())).title
+
+
+def test_a_cancelled_clean_async_leaves_the_child_alive():
+    """A worker stopping cancels its agents: the page in the child finishes there; the child is not killed."""
+    import asyncio
+
+    async def scenario(budget: CleanBudget):
+        task = asyncio.ensure_future(budget.clean_async(SLOW, CleanLimits()))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with CleanBudget(30.0, workers=1) as budget:
+        budget.clean(GOOD, CleanLimits())
+        children = set(budget._workers()._pool_manager.worker_manager.workers)
+        asyncio.run(scenario(budget))
+        assert budget.clean(GOOD, CleanLimits()).title
+        assert set(budget._workers()._pool_manager.worker_manager.workers) == children

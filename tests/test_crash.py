@@ -16,7 +16,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.pipeline.dictionary import ActorDictionary
+from streams.pipeline.topics import topic_specs
 from streams.runtime.broker import LocalBroker
+from streams.runtime.kafka import KafkaClients, stream_group
 from streams.inputs.ingest import ingest
 from streams.inputs.paths import iter_documents
 from streams.pipeline.offline import process_documents
@@ -166,6 +168,41 @@ def test_three_sigkills_mid_stream(tmp_path, pages, clean_run):
                 worker.start()
                 start_when_reachable(worker)
             settle_and_compare(tmp_path, worker.web, report.sent, clean_run, "after 3 SIGKILLs")
+        except Exception:
+            print(worker.log_tail())
+            raise
+        finally:
+            worker.stop()
+
+
+def test_a_sigkill_while_the_entities_agent_holds_a_batch(tmp_path, pages, clean_run):
+    """The entities agent takes the events already waiting, up to NEWSSTREAM_ENTITIES_BATCH_SIZE, and acks them only
+    once the batch's records are sent (streams.runtime.stage_runner). Killed right after its first records, the
+    worker is killed while the agent is taking, stepping or sending batches; whether one is in flight at that instant
+    is not controlled here (tests/test_stage_runner.py::test_a_send_that_fails_mid_batch_acks_nothing_of_that_batch
+    checks the ack order itself). The restarted worker reads what was not acked: nothing lost, nothing counted
+    twice."""
+    with LocalBroker(tmp_path) as broker:
+        settings = Settings(_env_file=None, kafka_url=broker.url, data_dir=tmp_path)
+        worker = WorkerProcess(tmp_path, broker.url, NEWSSTREAM_RECONCILE_SECONDS="0",
+                               NEWSSTREAM_ENTITIES_BATCH_SIZE="256").start()
+        try:
+            start_when_reachable(worker)
+            report = asyncio.run(ingest([pages], settings, broker.url, progress=False))
+            passed = wait_for(lambda: (n := stage_passed(worker, "entities")) > 0 and n,
+                              "the entities agent's first records")
+            worker.kill()
+            assert passed < PAGES, "the kill must come mid-stream"
+            print(f"killed with {passed} records sent by the entities agent")
+            worker.start()
+            start_when_reachable(worker)
+            settle_and_compare(tmp_path, worker.web, report.sent, clean_run, "after a SIGKILL mid-batch")
+            # and the batches' acks reach Faust's commits: the group's offsets on `cleaned` go to the end (events
+            # never acked would hold them back, and a restart would read everything again)
+            kafka, cleaned = KafkaClients(settings, broker.url), topic_specs(settings)["cleaned"].name
+            wait_for(lambda: all(c is not None and c >= end for end, c in asyncio.run(
+                kafka.offsets([cleaned], group=stream_group(settings))).values()),
+                "the stream group's committed offsets on the cleaned topic at its end", timeout=60)
         except Exception:
             print(worker.log_tail())
             raise

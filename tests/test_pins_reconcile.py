@@ -571,7 +571,7 @@ def test_maintenance_without_a_worker_or_a_broker_is_a_user_error(tmp_path, monk
     monkeypatch.setattr(client, "worker_web_url", lambda settings: None)
     monkeypatch.setattr(broker, "kafka_url", lambda settings: None)
     with pytest.raises(UserError, match=r"^no broker: set KAFKA_URL or start one with `newsstream run`$"):
-        reconcile_module.run_maintenance(Settings(_env_file=None, data_dir=tmp_path), "replay", dry_run=True)
+        reconcile_module.run_maintenance(Settings(_env_file=None, data_dir=tmp_path), "replay")
 
 
 @pytest.mark.parametrize("action", ["reconcile", "replay"])

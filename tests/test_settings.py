@@ -61,3 +61,11 @@ def test_intervals_a_thread_sleeps_are_bounded():
     for name in ("memory_trace_seconds", "kafka_confirm_seconds", "sink_flush_seconds"):
         with pytest.raises(ValidationError):
             Settings(_env_file=None, **{name: 1e20})
+
+
+def test_the_web_port_is_a_real_port(monkeypatch, capsys):
+    """NEWSSTREAM_WEB_PORT=0 passed validation and `run` died in Faust with a traceback ("out of range for Port")."""
+    monkeypatch.setenv("NEWSSTREAM_WEB_PORT", "0")
+    assert cli.main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("newsstream: NEWSSTREAM_WEB_PORT")

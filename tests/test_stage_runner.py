@@ -4,6 +4,7 @@ letters out; no broker, no warehouse."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 
 import orjson
@@ -19,7 +20,7 @@ from streams.runtime.metrics import WorkerMetrics
 from streams.runtime.stage_runner import Stage, StageRunner, carried_ref, entry_ref
 from streams.settings import Settings
 from tests.conftest import BAD, CORPUS
-from tests.pipeline_harness import Message, Outbox, run_stage, run_topology
+from tests.pipeline_harness import Event, FakeStream, Message, Outbox, run_stage, run_topology
 
 RAW = {"topic": "newsstream.raw-html", "partition": 3, "offset": 41, "page_id": "p-1"}
 
@@ -150,3 +151,138 @@ def test_the_topology_turns_pages_into_stories_and_bad_pages_into_dead_letters(t
     assert any(m.actor_id == "sergey-lavrov" for s in stories for m in s.mentions)
     assert all(d.stage == "clean" and d.raw is not None and d.raw.page_id for d in dead)
     assert {d.source for d in dead} == {p.name for p in bad}
+
+
+# ---------------------------------------------------------------- batches (Stage.batch > 1)
+
+def double_many(values, refs):
+    """A step_many that records its calls; per value the same result or exception as `double`."""
+    CALLS.append(len(values))
+    out = []
+    for value, ref in zip(values, refs, strict=True):
+        try:
+            out.append(double(value, ref))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
+CALLS: list[int] = []
+BATCHED = Stage("entities", double, "entities", key=lambda r: r.id, step_many=double_many, batch=4)
+MIXED = [{"id": "a", "n": 1}, {"id": "b", "n": "boom", "raw": RAW}, {codec.UNDECODABLE: "<x", "error": "bad"},
+         {"id": "c", "n": 2}, "not a dict", {"id": "d", "n": "reject"}, {"id": "e", "n": 3}, {"id": "f", "n": 4},
+         {"id": "g", "n": 5}]
+
+
+def run_batched(stage: Stage, values: list, stream: FakeStream | None = None) -> tuple[Outbox, FakeStream]:
+    outbox = Outbox()
+    stream = stream or FakeStream(values, "newsstream.cleaned", outbox=outbox)
+    stream.outbox = outbox
+    asyncio.run(asyncio.wait_for(StageRunner(stage, outbox.send, WorkerMetrics()).run(stream), 60))
+    return outbox, stream
+
+
+def comparable(outbox: Outbox) -> list:
+    """What was sent, in order, with the dead letters' time stamps left out."""
+    return [(t, k, {f: x for f, x in v.items() if f != "at"} if t == "dead-letters" else v) for t, k, v in outbox.sent]
+
+
+def test_waiting_events_go_through_step_many_in_batches_with_the_same_output_as_one_by_one():
+    CALLS.clear()
+    metrics = WorkerMetrics()
+    batched = Outbox()
+    stream = FakeStream(MIXED, "newsstream.cleaned", outbox=batched)
+    asyncio.run(asyncio.wait_for(StageRunner(BATCHED, batched.send, metrics).run(stream), 60))
+    assert metrics.stage_batch.labels("entities")._sum.get() == len(MIXED)  # batches of 4, 4, 1 on /metrics
+    assert metrics.stage_batch.labels("entities")._buckets[2].get() == 2 and \
+        metrics.stage_batch.labels("entities")._buckets[0].get() == 1
+    one_by_one = run_stage(STAGE, MIXED, topic="newsstream.cleaned")
+    assert comparable(batched) == comparable(one_by_one)  # same records and dead letters, same order
+    # 9 events all waiting, batches of at most 4; the undecodable one never reaches the step
+    assert CALLS == [3, 4]  # [a, b, c] of the first four; then [not a dict, d, e, f]; g alone goes through `step`
+    assert [offset for offset, _ in stream.acked] == list(range(len(MIXED)))
+
+
+def test_an_event_is_acked_only_once_its_batch_was_sent():
+    outbox, stream = run_batched(BATCHED, MIXED)
+    sent_by = {}  # offset -> records sent once that offset's batch was done: each event sends exactly one
+    for position, (offset, sent) in enumerate(stream.acked):
+        sent_by[offset] = sent
+        batch_end = min(len(MIXED), (position // 4 + 1) * 4)
+        assert sent >= batch_end, f"offset {offset} acked before its batch's {batch_end} records were sent"
+    assert len(outbox.sent) == len(MIXED)
+
+
+def test_a_send_that_fails_mid_batch_acks_nothing_of_that_batch():
+    """A worker that dies mid-batch (here: the producer fails on the batch's second record) must not have acked
+    any event of it: Faust would commit past them and the restarted worker would not read them again."""
+    class Broken(Outbox):
+        async def send(self, topic, key, value):
+            if len(self.sent) == 5:
+                raise ConnectionError("broker gone")
+            await super().send(topic, key, value)
+
+    outbox = Broken()
+    stream = FakeStream(MIXED, "newsstream.cleaned", outbox=outbox)
+    with pytest.raises(ConnectionError):
+        asyncio.run(asyncio.wait_for(StageRunner(BATCHED, outbox.send, WorkerMetrics()).run(stream), 60))
+    assert [offset for offset, _ in stream.acked] == [0, 1, 2, 3]  # the first batch; none of the second (4..7)
+    assert len(outbox.sent) == 5
+
+
+def test_a_lone_event_is_not_held_for_a_batch():
+    """An event with nothing waiting behind it goes at once, alone (through `step`): no wait for a batch to fill."""
+    CALLS.clear()
+
+    async def scenario():
+        outbox = Outbox()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        class Trickle(FakeStream):
+            async def events(self):
+                while (item := await queue.get()) is not None:
+                    yield item
+                    await self.ack(item) if self.enable_acks else None
+
+        stream = Trickle([], outbox=outbox)
+        stream.channel.queue = queue
+        task = asyncio.ensure_future(StageRunner(BATCHED, outbox.send, WorkerMetrics()).run(stream))
+        queue.put_nowait(Event({"id": "a", "n": 1}, Message("t", 0, 0, None)))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert outbox.values("entities") == [{"id": "a", "n": 2}] and stream.acked == [(0, 1)]
+        queue.put_nowait(None)
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    assert CALLS == []
+
+
+def test_a_step_many_that_fails_as_a_whole_goes_value_by_value():
+    def broken_many(values, refs):
+        raise RuntimeError("the batch broke")
+
+    def short_many(values, refs):
+        return [double(values[0], refs[0])]
+
+    one_by_one = comparable(run_stage(STAGE, MIXED, topic="newsstream.cleaned"))
+    for many in (broken_many, short_many):
+        stage = Stage("entities", double, "entities", key=lambda r: r.id, step_many=many, batch=4)
+        assert comparable(run_batched(stage, MIXED)[0]) == one_by_one
+
+
+def test_the_topology_s_entities_agent_in_batches_gives_what_one_by_one_gives(topology_app):
+    """The entities agent's step_many (entities_many over the waiting events) against its step, event by event."""
+    from tests.pipeline_harness import topology_runners
+
+    runner = topology_runners(topology_app)["entities"]
+    assert runner.stage.batch == Settings(_env_file=None).entities_batch_size > 1
+    docs = [RawDocument(source=p.name, url=f"https://s.test/{p.stem}", body=p.read_bytes(), fetched_at=None)
+            for p in sorted(CORPUS.glob("*.html"))]
+    cleaned = run_stage(topology_runners(topology_app)["clean"].stage,
+                        [raw_page(d).model_dump(mode="json", exclude_none=True) for d in docs]).values("cleaned")
+    values = cleaned + [{"not": "an article"}] + cleaned[:2]
+    batched, _ = run_batched(runner.stage, values)
+    one_by_one = run_stage(dataclasses.replace(runner.stage, batch=1), values, topic="newsstream.cleaned")
+    assert comparable(batched) == comparable(one_by_one)
+    assert len(batched.values("entities")) == len(cleaned) + 2

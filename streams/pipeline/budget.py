@@ -111,6 +111,25 @@ class CleanBudget:
             return lambda: clean_step(page, limits, raw, profile)
         return PendingArticle(self, (page, limits, raw, profile))
 
+    async def clean_async(self, page: RawPage, limits: CleanLimits, raw: RawRef | None = None,
+                          profile: SiteProfile | None = None) -> Article:
+        """`clean`, awaited on the event loop (a worker's clean agent): no executor thread waits on the child, so a
+        page costs no thread hand-offs beyond pebble's own. With no budget, cleaning runs in an executor thread."""
+        loop = asyncio.get_running_loop()
+        if self.seconds <= 0:
+            return await loop.run_in_executor(None, self.clean, page, limits, raw, profile)
+        args = (page, limits, raw, profile)
+        pool, future = self.schedule(args)
+        try:
+            return self.result(await _settled(future))
+        except BrokenProcessPool:  # its pool broke before the page ran: once more, in a new pool (joined off the loop)
+            await loop.run_in_executor(None, self.replace, pool)
+            pool, future = self.schedule(args)
+            try:
+                return self.result(await _settled(future))
+            except BrokenProcessPool as exc:
+                raise Rejected("error", f"the cleaning processes died ({exc}); the pool was replaced") from None
+
     def schedule(self, args: tuple) -> tuple[ProcessPool, Future]:
         """(the pool, the future of clean_step(*args) in it); a pool that stopped running is replaced first."""
         pool = self._workers()
@@ -135,6 +154,7 @@ class CleanBudget:
             pass
 
     def result(self, future: Future) -> Article:
+        """The Article of a scheduled page (waits for it), or `Rejected` for a page over budget or a dead child."""
         try:
             return future.result()
         except FutureTimeout:
@@ -155,6 +175,15 @@ class CleanBudget:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+async def _settled(future: Future) -> Future:
+    """`future` once it is done, awaited without a thread. A cancelled caller (the worker stopping) leaves the page
+    to finish in its child: cancelling pebble's future would kill the child, which then restarts (~1.5 s CPU)."""
+    waiter = asyncio.wrap_future(future)
+    waiter.add_done_callback(lambda w: w.cancelled() or w.exception())  # its outcome is read from `future`
+    await asyncio.wait([waiter])
+    return future
 
 
 class PendingArticle:

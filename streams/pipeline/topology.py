@@ -26,7 +26,7 @@ from streams.pipeline.budget import CleanBudget
 from streams.pipeline.dictionary import DictionaryWatcher
 from streams.pipeline.stages.siteprofile import SiteProfile
 from streams.pipeline.stages.stories import StoryIndex
-from streams.pipeline.steps import clean_limits, entities_step, story_step
+from streams.pipeline.steps import clean_limits, entities_many, entities_step, story_step
 from streams.pipeline.topics import topic_specs
 from streams.runtime import webauth
 from streams.runtime.kafka import KafkaClients
@@ -187,21 +187,38 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
 
     unarchived = UnarchivedPages(settings)
 
-    def clean_page(value: Any, ref: RawRef | None) -> Article:
+    async def clean_page(value: Any, ref: RawRef | None) -> Article:
         page = RawPage.model_validate(value)
-        if ref is not None and unarchived.keep(page, ref.page_id, ref.timestamp):  # produced by another tool
+        # a page another tool produced (no page id) is archived here: file I/O, off the loop
+        if ref is not None and not page.page_id and await asyncio.get_running_loop().run_in_executor(
+                None, unarchived.keep, page, ref.page_id, ref.timestamp):
             metrics.stage_outcomes.labels("archive", "unarchived page kept").inc()
         profile = site_profiles.get(site_of(page.final_url or page.url) or "")
-        return budget.clean(page, limits, raw=ref, profile=profile)
+        return await budget.clean_async(page, limits, raw=ref, profile=profile)
 
-    # raw-html: RawPage -> cleaned: Article (trafilatura is CPU-bound: off the event loop); its dead letters keep
-    # the raw message itself and its ledger key
+    # raw-html: RawPage -> cleaned: Article (trafilatura is CPU-bound: in a cleaning child, awaited on the loop);
+    # its dead letters keep the raw message itself and its ledger key
     clean = StageRunner(Stage("clean", clean_page, "cleaned", key=lambda a: a.article_id, ref_of=entry_ref,
-                              keep_payload=True, offload=True), send, metrics)
-    # cleaned: Article -> entities: ArticleEntities
+                              keep_payload=True, awaited=True), send, metrics)
+    def entities_batch(values: list[Any], refs: list[RawRef | None]) -> list[ArticleEntities | Exception]:
+        """entities_step of each value, the recognizer and the signatures run once over the batch (entities_many)."""
+        out: list[ArticleEntities | Exception | None] = []  # None: the article's result, from entities_many
+        articles: list[Article] = []
+        for value in values:
+            try:
+                articles.append(Article.model_validate(value))
+                out.append(None)
+            except Exception as exc:
+                out.append(exc)
+        results = iter(entities_many(articles, actors.current(), settings.max_mentions))
+        return [next(results) if item is None else item for item in out]
+
+    # cleaned: Article -> entities: ArticleEntities; the events already waiting, up to NEWSSTREAM_ENTITIES_BATCH_SIZE,
+    # in one entities_many call
     entities = StageRunner(Stage("entities", lambda v, ref: entities_step(Article.model_validate(v), actors.current(),
                                                                           settings.max_mentions),
-                                 "entities", key=lambda e: e.article.article_id), send, metrics)
+                                 "entities", key=lambda e: e.article.article_id, step_many=entities_batch,
+                                 batch=settings.entities_batch_size), send, metrics)
     # entities (one partition): ArticleEntities -> stories: StoryArticle, once the index is rebuilt
     stories = StageRunner(Stage("stories", lambda v, ref: story_step(ArticleEntities.model_validate(v), owner.index),
                                 "stories", key=lambda s: s.article.article_id), send, metrics, ready=owner.ready)
