@@ -8,7 +8,8 @@ The goal (issue 18) is `process` >= 0.9x the plain loop's pages/s. Both commands
 the shared machine's load hits both alike. Printed per set: the load average before and after, wall and CPU seconds
 of each round (CPU includes waited-for children: the cleaning processes) with CPU median and minimum, and the ratio
 of the best rounds and of the medians. `--baseline DIR`
-(another source tree, e.g. `git archive main`) times that tree's `process` in the same rounds. Each tree gets its own
+(another source tree, e.g. `git archive main`; a copy of it is run, so the tree itself is never written to) times that
+tree's `process` in the same rounds. Each tree gets its own
 cache folder (NEWSSTREAM_CACHE_DIR: the compiled dictionary, the language model), filled by one untimed run first.
 Each tree is byte-compiled first (`compileall`, as `pip install` does for the plain loop's trafilatura): with
 PYTHONDONTWRITEBYTECODE set, as on the shared machine, every run would otherwise compile the project's ~60 modules
@@ -21,6 +22,7 @@ import argparse
 import gzip
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -65,6 +67,17 @@ def _pages(source: Path, target: Path) -> int:
     return n
 
 
+def _copy_tree(tree: Path, target: Path) -> Path:
+    """What `python -m streams.cli` runs from (the packages and their data), without caches or a virtualenv."""
+    for part in ("streams", "schemas", "samples", "pyproject.toml"):
+        source = tree / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, target / part)
+    return target
+
+
 loads: list[float] = []  # 1-minute load average before and after each set's rounds
 
 
@@ -79,13 +92,14 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another source tree whose `process` is timed too")
     parser.add_argument("--source", action="store_true", help="do not byte-compile the trees first")
     args = parser.parse_args()
-    for tree in (ROOT, args.baseline):
-        if tree is not None and not args.source:
-            subprocess.run([sys.executable, "-m", "compileall", "-q", "streams", "schemas", "samples"], cwd=tree,
-                           check=True, stdout=subprocess.DEVNULL)
-    print("trees run from source (no .pyc)" if args.source else "trees byte-compiled first (compileall)")
-
     with tempfile.TemporaryDirectory(prefix="process-ratio-") as tmp:
+        if args.baseline is not None:  # a copy: the baseline tree is often someone's read-only snapshot
+            args.baseline = _copy_tree(args.baseline, Path(tmp) / "baseline")
+        for tree in (ROOT, args.baseline):
+            if tree is not None and not args.source:
+                subprocess.run([sys.executable, "-m", "compileall", "-q", "streams", "schemas", "samples"], cwd=tree,
+                               check=True, stdout=subprocess.DEVNULL)
+        print("trees run from source (no .pyc)" if args.source else "trees byte-compiled first (compileall)")
         env = os.environ | {"NEWSSTREAM_DATA_DIR": str(Path(tmp) / "data")}
         env.pop("KAFKA_URL", None)
         sets = {}

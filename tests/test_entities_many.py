@@ -3,6 +3,7 @@ article that fails fails alone (its own exception, the others their results)."""
 
 from __future__ import annotations
 
+import gc
 import random
 from datetime import UTC, datetime
 
@@ -87,24 +88,59 @@ def test_the_mention_cap_applies_to_each_article(articles, small_dictionary):
     assert max(len(e.mentions) for e in entities_many(some, small_dictionary, max_mentions=2)) <= 2
 
 
-def test_an_article_that_fails_in_the_dictionary_pass_fails_alone(articles, dictionary, monkeypatch):
+@pytest.mark.parametrize("part", ["normalize_with_map", "extract_mentions", "find_candidates"])
+def test_an_article_that_fails_in_the_dictionary_pass_fails_alone(articles, dictionary, monkeypatch, part):
+    """Each part runs over the whole batch before the next (normalization, automaton, titles): an article that fails
+    in any of them gets its exception, the others their results."""
     import streams.pipeline.steps as steps
 
-    real = steps.find_candidates
+    real = getattr(steps, part)
     broken = articles[3].text
 
-    def find_candidates(text, mentions, normalized=None):
+    def failing(text, *args):
         if text == broken:
-            raise ValueError("this article breaks discovery")
-        return real(text, mentions, normalized)
+            raise ValueError(f"this article breaks {part}")
+        return real(text, *args)
 
-    monkeypatch.setattr(steps, "find_candidates", find_candidates)
+    monkeypatch.setattr(steps, part, failing)
     batch = articles[:8]
     out = entities_many(batch, dictionary)
-    assert isinstance(out[3], ValueError) and str(out[3]) == "this article breaks discovery"
-    monkeypatch.setattr(steps, "find_candidates", real)
+    assert isinstance(out[3], ValueError) and str(out[3]) == f"this article breaks {part}"
+    monkeypatch.setattr(steps, part, real)
     assert [r for i, r in enumerate(out) if i != 3] == [entities_step(a, dictionary) for i, a in enumerate(batch)
                                                          if i != 3]
+
+
+class _SeesCollector(Recognizer):
+    """The shipped model, noting whether the cyclic garbage collector was on when the batch was recognized."""
+
+    def __init__(self, model: Recognizer):
+        self.__dict__.update(model.__dict__)
+        self.collector_on: list[bool] = []
+
+    def recognize_many(self, texts, normalized=None):
+        self.collector_on.append(gc.isenabled())
+        return super().recognize_many(texts, normalized)
+
+    def recognize(self, text, normalized=None):
+        self.collector_on.append(gc.isenabled())
+        return super().recognize(text, normalized)
+
+
+def test_the_cyclic_collector_is_paused_through_a_batch_and_left_as_it_was(articles, dictionary):
+    recognizer = _SeesCollector(shipped())
+    assert gc.isenabled()
+    entities_many(articles[:4], dictionary, recognizer=recognizer)
+    assert recognizer.collector_on == [False] and gc.isenabled()
+    gc.disable()  # a caller that runs without it (cmd_process during its start-up) keeps it off
+    try:
+        entities_many(articles[:4], dictionary, recognizer=recognizer)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert recognizer.collector_on == [False, False]
+    entities_step(articles[0], dictionary, recognizer=recognizer)  # one article at a time (the worker) too
+    assert recognizer.collector_on == [False, False, False] and gc.isenabled()
 
 
 class _BreaksOn(Recognizer):

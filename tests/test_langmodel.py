@@ -41,6 +41,8 @@ def test_the_large_arrays_are_mapped_from_the_cache_not_read(tmp_path, fresh_ide
     langmodel.load(tmp_path)
     ptc = langid.IDENTIFIER.nb_ptc
     assert isinstance(ptc.base, np.memmap) and not ptc.flags.writeable and ptc.nbytes > 10_000_000
+    nextmove = langid.IDENTIFIER.tk_nextmove  # the transition table too: not copied into an array (39 MB, ~25 ms)
+    assert isinstance(nextmove, memoryview) and nextmove.readonly and nextmove.nbytes > 10_000_000
 
 
 def test_a_damaged_cache_is_rewritten(tmp_path, fresh_identifier, shipped):

@@ -5,14 +5,17 @@ timed-out pages and however many workers clean side by side."""
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from streams.pipeline.budget import CleanBudget, _start_method
 from streams.inputs.paths import RawDocument, iter_documents
-from streams.pipeline.offline import process_documents
+from streams.pipeline.offline import process_documents, raw_page
 from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.steps import clean_step
 from tests.conftest import BAD, CORPUS, ROOT
 
 LABELED = ROOT / "samples" / "labeled"
@@ -65,8 +68,104 @@ def test_a_dictionary_given_as_a_loader_loads_once_the_first_pages_are_queued(di
             return dictionary
 
         lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget))
-    assert seen == [workers + 1]  # the page waited for and one ahead per child, queued before the dictionary loads
+    assert len(seen) == 1 and seen[0] >= workers + 1  # a page per child and the next, queued before it loads
     assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+
+
+def test_the_children_keep_cleaning_while_the_dictionary_loads(dictionary):
+    """The entity side (dictionary, recognizer, entities step) runs in this thread; the pages are queued in the
+    cleaning children by another, so they do not wait for it: here every page is queued while the dictionary loads."""
+    docs = _docs()[:8]
+    with CleanBudget(60.0, workers=2) as budget:
+        queued, start = [], budget.start
+        budget.start = lambda *args: queued.append(1) or start(*args)
+        all_queued = []
+
+        def load():
+            deadline = time.monotonic() + 120
+            while len(queued) < len(docs) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            all_queued.append(len(queued) == len(docs))
+            return dictionary
+
+        lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget))
+    assert all_queued == [True]
+    assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+
+
+def test_pages_cleaned_behind_a_slow_one_are_held_only_a_few_per_child(dictionary):
+    """The children go on cleaning while the page waited for is slow, but the feeder holds at most 4 pages per child
+    (raw pages, up to NEWSSTREAM_MAX_PAGE_BYTES each), not a batch of 64."""
+    docs = _docs()[:30]
+    with CleanBudget(60.0, workers=2) as budget:
+        head, queued, start = Future(), [], budget.start
+
+        class Held:  # the first page, cleaned by nobody until released
+            future = head
+
+            def done(self):
+                return head.done()
+
+            def __call__(self):
+                return head.result()
+
+        def spy(page, limits, *rest):
+            queued.append(page)
+            return Held() if len(queued) == 1 else start(page, limits, *rest)
+
+        budget.start = spy
+        held = []
+
+        def load():
+            time.sleep(3)  # time enough for the children to clean every page behind the held one
+            held.append(len(queued))
+            head.set_result(clean_step(raw_page(docs[0]), CleanLimits()))
+            return dictionary
+
+        lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget))
+    assert 2 + 1 <= held[0] <= 4 * 2
+    assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+
+
+def test_a_budget_to_close_stops_its_children_once_every_page_is_cleaned(dictionary):
+    """`process` is done with its cleaning children once the last page is cleaned: they stop while it finishes the
+    last lines (here: while the dictionary loads), not after them. A budget not to close is kept for more pages."""
+    docs = _docs()[:3]
+    with CleanBudget(60.0, workers=2) as budget:
+        closed = []
+
+        def load():
+            deadline = time.monotonic() + 120
+            while budget._pool is not None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            closed.append(budget._pool is None)
+            return dictionary
+
+        lines = list(process_documents(docs, limits=CleanLimits(), dictionary=load, budget=budget, close_budget=True))
+        assert closed == [True]
+        assert lines == list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary))
+        assert list(process_documents(docs, limits=CleanLimits(), dictionary=dictionary, budget=budget)) == lines
+        assert budget._pool is not None
+
+
+def test_an_error_reading_the_inputs_comes_after_the_lines_before_it(dictionary):
+    def docs():
+        yield from _docs()[:3]
+        raise OSError("disk gone")
+
+    lines = []
+    with CleanBudget(60.0, workers=2) as budget, pytest.raises(OSError, match="disk gone"):
+        for line in process_documents(docs(), limits=CleanLimits(), dictionary=dictionary, budget=budget):
+            lines.append(line)
+    assert [line["source"] for line in lines] == [doc.source for doc in _docs()[:3]]
+
+
+def test_a_reader_that_stops_early_stops_the_feeder(dictionary):
+    with CleanBudget(60.0, workers=2) as budget:
+        lines = process_documents(_docs(), limits=CleanLimits(), dictionary=dictionary, budget=budget)
+        next(lines)
+        lines.close()
+        assert not [t for t in threading.enumerate() if t.name == "process-feeder"]
 
 
 def test_a_dictionary_loader_is_called_even_without_input(dictionary):
@@ -159,8 +258,9 @@ from pathlib import Path
 from streams.inputs.paths import RawDocument
 from streams.pipeline.budget import CleanBudget
 from streams.pipeline.dictionary import ActorDictionary
-from streams.pipeline.offline import process_documents
+from streams.pipeline.offline import process_documents, raw_page
 from streams.pipeline.stages.clean import CleanLimits
+from streams.pipeline.steps import clean_step
 good = Path(sys.argv[2]).read_bytes()
 docs = [RawDocument(f"p{i}", f"https://example.org/{i}", good, None) for i in range(40)]
 with CleanBudget(60.0, workers=2) as budget:

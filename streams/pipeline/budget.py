@@ -206,3 +206,8 @@ class PendingArticle:
 
     def done(self) -> bool:
         return self._future.done()
+
+    @property
+    def future(self) -> Future:
+        """The page's future in its pool (a new one if it had to be queued again): what a caller waits on."""
+        return self._future

@@ -9,8 +9,11 @@ Output contract (stable; evaluation and backfills rely on it):
 from __future__ import annotations
 
 import base64
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -83,7 +86,7 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
                       dictionary: ActorDictionary | Callable[[], ActorDictionary],
                       index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS,
                       budget: CleanBudget | None = None, cache_dir: Path | None = None,
-                      batch: int = ENTITIES_BATCH) -> Iterator[dict[str, Any]]:
+                      batch: int = ENTITIES_BATCH, close_budget: bool = False) -> Iterator[dict[str, Any]]:
     """One output line per document, in input order; nothing raises out of here (but a `dictionary` that fails to load).
 
     With a `budget`, cleaning runs under its time limit, as in the stream, one page ahead per cleaning child: its
@@ -92,7 +95,11 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
     over the cleaned articles at hand, up to `batch` at once (entities_many: the same results, cheaper per article).
 
     `dictionary` may be a function that loads it: it is called once the first pages are queued, and the recognizer
-    is loaded then too, so that both load while the cleaning children work on those pages instead of before."""
+    is loaded then too, so that both load while the cleaning children work on those pages instead of before.
+
+    `close_budget`: the caller is done with `budget` after this: it is closed as soon as every page is cleaned, so
+    that its children stop while this process finishes the last lines (pebble's pool takes ~0.05-0.15 s to stop:
+    its threads poll in 0.1 s steps), instead of after them."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, not {batch}")
     loaded: list[ActorDictionary] = []
@@ -107,22 +114,17 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
         return loaded[0]
 
     index = index if index is not None else StoryIndex()
+    if budget is not None and budget.seconds > 0:
+        yield from _fed(docs, limits=limits, entity_side=entity_side, max_mentions=max_mentions, index=index,
+                        budget=budget, batch=batch, close_budget=close_budget)
+        return
     if budget is None:
         langmodel.load(cache_dir)  # cleaning runs here: the language model from its cached copy (see langmodel)
     start = budget.start if budget is not None else (lambda page, limits: lambda: clean_step(page, limits))
-    # Pages queued ahead of the one waited for: with a budget, one per cleaning child, so that they keep cleaning
-    # while this process runs the entities step; without one, cleaning happens here, a batch at a time. Not more:
-    # with a batch more queued (66 pages, some MB in the pool's pipe), killing both children at once left `process`
-    # waiting for ever with its feeder thread blocked writing to that pipe (tests/test_process_overlap.py).
-    depth = budget.workers if budget is not None else batch
+    depth = budget.workers if budget is not None else batch  # cleaning happens in this thread, when its line is due
 
     def queued(doc: RawDocument) -> tuple[RawDocument, Callable[[], Article] | None]:
-        if doc.error or doc.body is None:
-            return doc, None
-        try:
-            return doc, start(raw_page(doc), limits)
-        except Exception as exc:  # the record or the pool failed for this document: its line says so
-            return doc, _raise(exc)
+        return _queued(doc, start, limits)
 
     ahead: deque[tuple[RawDocument, Callable[[], Article] | None]] = deque()
     for doc in docs:
@@ -135,6 +137,122 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
         yield from _lines(ready_chunk(ahead, batch), entities, max_mentions, index)
     if not loaded and callable(dictionary):  # no input: the dictionary still loads, so that a broken one is said
         dictionary()
+
+
+def _queued(doc: RawDocument, start: Callable[[RawPage, CleanLimits], Callable[[], Article]],
+            limits: CleanLimits) -> tuple[RawDocument, Callable[[], Article] | None]:
+    if doc.error or doc.body is None:
+        return doc, None
+    try:
+        return doc, start(raw_page(doc), limits)
+    except Exception as exc:  # the record or the pool failed for this document: its line says so
+        return doc, _raise(exc)
+
+
+def _fed(docs: Iterable[RawDocument], *, limits: CleanLimits, entity_side: Callable[[], ActorDictionary],
+         max_mentions: int, index: StoryIndex, budget: CleanBudget, batch: int,
+         close_budget: bool = False) -> Iterator[dict[str, Any]]:
+    """process_documents with cleaning children: a thread (`_Feeder`) keeps them fed while this one loads the
+    dictionary and the recognizer and runs the entities step, which left them idle before (on 25 pages they had
+    cleaned 3 when the dictionary was loaded; benchmarks/RESULTS.md). The lines are the same, in the same order."""
+    budget.prestart()  # the pool is started here, not in the feeder: a child is forked only from a lone thread
+    feeder = _Feeder(docs, budget, limits, window=max(batch, budget.workers + 1), close_budget=close_budget)
+    feeder.start()
+    try:
+        feeder.first.wait()
+        entities = entity_side()  # while the children clean the first pages
+        while True:  # the next document (waited for) and those cleaned after it, up to `batch`, as ready_chunk
+            chunk: list[tuple[RawDocument, Article | Exception | None]] = []
+            item = feeder.out.get()
+            while isinstance(item, tuple):
+                chunk.append(item)
+                if len(chunk) == batch:
+                    break
+                try:
+                    item = feeder.out.get_nowait()
+                except queue.Empty:
+                    break
+            yield from _lines(chunk, entities, max_mentions, index)
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item  # the inputs' own error (e.g. reading a file), after the lines of the documents before it
+    finally:
+        feeder.stop.set()
+        feeder.join(timeout=5)
+
+
+class _Feeder(threading.Thread):
+    """Queues the documents' pages in the budget's cleaning children, at most one waiting per child beside the one
+    each cleans (not more: with a batch more in the pool's pipe, killing both children at once left `process` waiting
+    for ever, its feeder thread blocked writing to that pipe: tests/test_process_overlap.py), and puts each document
+    with its outcome in `out` in input order (`_cleaned`); then None, or the exception the inputs raised.
+    `window` bounds the cleaned documents waiting for the entities step; at most 4 per child more are held with
+    their raw page (queued, being cleaned, or cleaned behind a slower one), so memory is bounded by a few pages per
+    child, not by a batch of them.
+    `close_budget`: close the budget once every page is cleaned (see process_documents)."""
+
+    def __init__(self, docs: Iterable[RawDocument], budget: CleanBudget, limits: CleanLimits, window: int,
+                 close_budget: bool = False):
+        super().__init__(name="process-feeder", daemon=True)
+        self.docs, self.budget, self.limits, self.window = docs, budget, limits, window
+        self.close_budget = close_budget
+        self.out: queue.Queue[tuple[RawDocument, Article | Exception | None] | BaseException | None] = (
+            queue.Queue(maxsize=window))
+        self.first = threading.Event()  # the first pages are queued (or all there are): the entity side loads
+        self.stop = threading.Event()  # the lines' reader left: stop reading and queueing
+        self.inflight: deque[tuple[RawDocument, Callable[[], Article] | None]] = deque()
+
+    def run(self) -> None:
+        end: BaseException | None = None
+        try:
+            try:
+                for n, doc in enumerate(self.docs, 1):
+                    self.inflight.append(_queued(doc, self.budget.start, self.limits))
+                    if n > self.budget.workers:  # one page per child and the next: the entity side may load
+                        self.first.set()
+                    self._pass_done()
+                    while not self.stop.is_set() and (len(self._unfinished()) > self.budget.workers
+                                                      or len(self.inflight) >= 4 * self.budget.workers):
+                        self._wait()
+                        self._pass_done()
+                    if self.stop.is_set():
+                        return
+            except Exception as exc:  # the inputs' error: the reader raises it after the lines of the pages before it
+                end = exc
+            self.first.set()
+            while self.inflight and not self.stop.is_set():
+                self._wait()
+                self._pass_done()
+            if self.close_budget and not self.inflight:  # every page cleaned and handed on
+                self.budget.close()
+        except BaseException as exc:  # not expected (`_cleaned` catches): the reader raises it rather than hang
+            end = exc
+        finally:
+            self.first.set()
+            self._put(end)
+
+    def _unfinished(self) -> list[Future]:
+        return [f for f in (getattr(c, "future", None) for _, c in self.inflight) if f is not None and not f.done()]
+
+    def _wait(self) -> None:
+        """Until one of the pages queued is cleaned (or a moment passed: `stop` is looked at again)."""
+        pending = self._unfinished()
+        if pending:
+            wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+
+    def _pass_done(self) -> None:
+        """Hand on the cleaned documents at the head of `inflight`, in input order."""
+        while self.inflight and _done(self.inflight[0][1]) and not self.stop.is_set():
+            self._put(_cleaned(*self.inflight.popleft()))
+
+    def _put(self, item) -> None:
+        while not self.stop.is_set():
+            try:
+                self.out.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
 
 def ready_chunk(ahead: deque[tuple[RawDocument, Callable[[], Article] | None]],

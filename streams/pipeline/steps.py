@@ -6,7 +6,7 @@ raw-html (RawPage) -> clean -> cleaned (Article) -> entities -> entities (Articl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from schemas.records import Article, ArticleEntities, DeadLetter, Mention, RawPage, RawRef, StoryArticle
 from streams.pipeline.arabic import normalize_with_map
-from streams.pipeline.dictionary import ActorDictionary
+from streams.pipeline.dictionary import ActorDictionary, _no_gc
 from streams.pipeline.ner.model import Recognizer, Span
 from streams.pipeline.ner.model import shipped as shipped_recognizer
 from streams.pipeline.offsets import original_index
@@ -67,9 +67,10 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
     #                            entities[{type,surface,start,end,key,actor_id}], model_version}
     # Past `max_mentions` the rest are dropped: a page naming one actor thousands of times is a list, not news.
     recognizer = recognizer or shipped_recognizer()
-    found = _dictionary_names(article, dictionary)
-    minhash = signature(article.text, normalized=found.normalized[0])
-    return _article_entities(found, minhash, dictionary, max_mentions, recognizer, None)
+    with _no_gc():  # see entities_many
+        found = _dictionary_names(article, dictionary)
+        minhash = signature(article.text, normalized=found.normalized[0])
+        return _article_entities(found, minhash, dictionary, max_mentions, recognizer, None)
 
 
 def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_mentions: int = MAX_MENTIONS,
@@ -77,16 +78,43 @@ def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_
     """entities_step() of each article, in order, with the recognizer run once over the whole batch
     (Recognizer.recognize_many: one set of array operations, ~3x cheaper per article than text by text) and the
     MinHash signatures too (stories.signatures). Each article gets its own result or its own exception: one that
-    fails does not fail the others."""
+    fails does not fail the others.
+
+    The cyclic collector is paused meanwhile (and collects once after): the step makes thousands of short-lived
+    containers (hits, rows, models, tokens) while a few big ones live through it (the batch's token and chunk
+    lists), and each of the ~5 young-generation collections per article walked those again: ~14 % of the step's
+    CPU time (benchmarks/entities_gc.py). Reference counting frees what it makes as before; a rare cycle (a failing
+    article's exception) waits for that one collection."""
     recognizer = recognizer or shipped_recognizer()
-    out: list[ArticleEntities | Exception] = []
-    ready: list[tuple[int, _Found]] = []  # (position in `out`, the article's dictionary names) of those that got there
-    for article in articles:
-        try:
-            ready.append((len(out), _dictionary_names(article, dictionary)))
-            out.append(_PENDING)
-        except Exception as exc:
-            out.append(exc)
+    with _no_gc():
+        return _entities_many(articles, dictionary, max_mentions, recognizer)
+
+
+def _entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_mentions: int,
+                   recognizer: Recognizer) -> list[ArticleEntities | Exception]:
+    # Part by part over the whole batch (all normalizations, then all automaton passes, then all title passes ...),
+    # not article by article: each part's tables stay in the CPU's caches through the batch (the dictionary's
+    # automaton alone is ~8 MB), ~10 % of the step's time (benchmarks/RESULTS.md).
+    out: list[ArticleEntities | Exception] = [_PENDING] * len(articles)
+    texts = [a.text for a in articles]
+    normalized: list[tuple[str, Sequence[int]]] = [("", ())] * len(articles)
+    mentions: list[list[Mention]] = [[]] * len(articles)
+    candidates: list[list[Mention]] = [[]] * len(articles)
+
+    def normalize(i: int) -> None:
+        norm, index = normalize_with_map(texts[i])
+        normalized[i] = norm, original_index(texts[i], index)
+
+    def match(i: int) -> None:
+        mentions[i] = extract_mentions(texts[i], dictionary, normalized[i])
+
+    def titles(i: int) -> None:  # every mention: no candidate overlaps one
+        candidates[i] = find_candidates(texts[i], mentions[i], normalized[i])
+
+    live: Sequence[int] = range(len(articles))
+    for part in (normalize, match, titles):
+        live = _each(part, live, out)
+    ready = [(i, _Found(articles[i], normalized[i], mentions[i], candidates[i])) for i in live]
     minhashes = _signed([found for _, found in ready])
     spans = _recognized(recognizer, [found for _, found in ready])
     for (position, found), minhash, names in zip(ready, minhashes, spans, strict=True):
@@ -99,6 +127,19 @@ def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_
         except Exception as exc:
             out[position] = exc
     return out
+
+
+def _each(part: Callable[[int], None], positions: Iterable[int], out: list[ArticleEntities | Exception]) -> list[int]:
+    """part(i) for each position; those it raises for get their exception in `out`: the positions still going."""
+    going = []
+    for i in positions:
+        try:
+            part(i)
+        except Exception as exc:
+            out[i] = exc
+        else:
+            going.append(i)
+    return going
 
 
 class _Found(NamedTuple):
