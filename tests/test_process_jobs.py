@@ -60,32 +60,34 @@ def test_children_forked_while_the_gc_is_off_collect_cycles(forking):
 
 def test_process_runs_with_the_gc_on_after_its_start_up(tmp_path):
     """The start-up runs without cyclic GC; the pages are processed with it on, the start-up's objects frozen."""
-    code = ("import gc, sys; from streams.cli.commands import main; import streams.pipeline.offline as o; "
-            "lines = o.process_documents; seen = []\n"
-            "def spy(*a, **k):\n"
-            "    for n, line in enumerate(lines(*a, **k)):\n"
-            "        seen.append((gc.isenabled(), gc.get_freeze_count() > 0)) if n == 0 else None; yield line\n"
-            "o.process_documents = spy\n"
-            "import streams.pipeline.budget as b; start = b.CleanBudget.prestart; before = []\n"
-            "def prestart(self): before.append(gc.isenabled()); start(self)\n"
-            "b.CleanBudget.prestart = prestart\n"
-            f"code = main(['process', '--out', {str(tmp_path / 'out.jsonl')!r}, {str(CORPUS)!r}])\n"
-            "print(code, before, seen, gc.isenabled())")
+    spies = ("import streams.pipeline.offline as o; lines = o.process_documents; seen = []\n"
+             "def spy(*a, **k):\n"
+             "    for n, line in enumerate(lines(*a, **k)):\n"
+             "        seen.append((gc.isenabled(), gc.get_freeze_count() > 0)) if n == 0 else None; yield line\n"
+             "o.process_documents = spy\n"
+             "import streams.pipeline.budget as b; start = b.CleanBudget.prestart; before = []\n"
+             "def prestart(self): before.append(gc.isenabled()); start(self)\n"
+             "b.CleanBudget.prestart = prestart\n")
+    assert _process_with(spies, "before, seen, gc.isenabled()", tmp_path) == "0 [False] [(True, True)] True"
+
+
+def _process_with(spies: str, shown: str, tmp_path) -> str:
+    """`newsstream process` over the corpus in a fresh interpreter after `spies` ran; prints its exit code and `shown`."""
+    code = ("import gc, sys; from streams.cli.commands import main\n" + spies
+            + f"code = main(['process', '--out', {str(tmp_path / 'out.jsonl')!r}, {str(CORPUS)!r}])\n"
+            + f"print(code, {shown})")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert result.stdout.split("\n")[-2] == "0 [False] [(True, True)] True", result.stderr
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("\n")[-2]
 
 
 def test_process_loads_the_recognizer_before_the_gc_is_on(tmp_path):
     """Its model's containers are frozen with the dictionary's objects instead of walked by the first collections of
     the entities step (~50-130 ms of collections per run measured on the labeled set before, ~8-26 ms after)."""
-    code = ("import gc, sys; from streams.cli.commands import main; import streams.pipeline.ner.model as m\n"
-            "load = m.Recognizer.load.__func__; seen = []\n"
-            "def spy(cls, *a, **k): seen.append(gc.isenabled()); return load(cls, *a, **k)\n"
-            "m.Recognizer.load = classmethod(spy)\n"
-            f"code = main(['process', '--out', {str(tmp_path / 'out.jsonl')!r}, {str(CORPUS)!r}])\n"
-            "print(code, seen)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert result.stdout.split("\n")[-2] == "0 [False]", result.stderr
+    spies = ("import streams.pipeline.ner.model as m; load = m.Recognizer.load.__func__; seen = []\n"
+             "def spy(cls, *a, **k): seen.append(gc.isenabled()); return load(cls, *a, **k)\n"
+             "m.Recognizer.load = classmethod(spy)\n")
+    assert _process_with(spies, "seen", tmp_path) == "0 [False]"
 
 
 @pytest.mark.parametrize("jobs, message", [("0", "0 is out of range (1 to 64)"), ("x", "not a whole number: 'x'"),
