@@ -6,6 +6,7 @@ corpus, the labeled set, ANERcorp's development sentences (when ../shared/ner is
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import re
 from array import array
@@ -69,6 +70,20 @@ def test_name_spans_are_what_the_regex_found(texts):  # noqa: F811
             for after in (0, 1, len(norm) // 2):
                 assert (candidates_stage.name_spans(norm, names, after)
                         == [m.span(1) for m in pattern.finditer(norm, after)]), (text[:80], names, after)
+
+
+def test_name_spans_are_what_the_regex_found_behind_any_clitics():
+    """Every short text over clitic letters, a name's letters and a space: where a match may begin (a name's start,
+    the one or two clitic letters before it) is decided without the regex, so each such place is tried here."""
+    names = ["لا", "ال", "بل", "ف", "وب"]
+    alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+    pattern = re.compile(r"(?<!\w)(?:[وف]?[بلك]?)(" + alternatives + r")(?!\w)")
+    for size in range(1, 6):
+        for letters in itertools.product("وفبلا ", repeat=size):
+            norm = "".join(letters)
+            for after in range(size + 1):
+                assert (candidates_stage.name_spans(norm, names, after)
+                        == [m.span(1) for m in pattern.finditer(norm, after)]), (norm, after)
 
 
 def test_original_index_has_the_maps_values(texts):  # noqa: F811

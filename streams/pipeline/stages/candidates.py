@@ -269,6 +269,7 @@ def _surname_spans(norm: str, surname: str, after: int) -> list[tuple[int, int]]
 
 
 _CONJUNCTIONS, _PREPOSITIONS = "وف", "بلك"
+_CLITIC_LETTERS = _CONJUNCTIONS + _PREPOSITIONS
 
 
 def name_spans(norm: str, names: Iterable[str], after: int = 0) -> list[tuple[int, int]]:
@@ -287,8 +288,16 @@ def name_spans(norm: str, names: Iterable[str], after: int = 0) -> list[tuple[in
         return spans
     size, end = len(norm), after
     # A match starts at most two clitic letters before a name; re tries the places in order, each after the last.
-    for start in sorted({s for at in occurrences for s in (at - 2, at - 1, at) if s >= after}):
-        if start < end or (start and _is_word_char(norm[start - 1])):  # (?<!\w)
+    # Only a name's own start and the clitic letters right before it can begin a match: a place that begins none
+    # changes nothing, so the others (most: the end of the word before) are not tried.
+    starts = set(occurrences)
+    for at in occurrences:
+        if at - 1 >= after and (c := norm[at - 1]) in _CLITIC_LETTERS:
+            starts.add(at - 1)
+            if c in _PREPOSITIONS and at - 2 >= after and norm[at - 2] in _CONJUNCTIONS:
+                starts.add(at - 2)
+    for start in sorted(starts):
+        if start < end or (start and ((c := norm[start - 1]).isalnum() or c == "_")):  # (?<!\w), inline
             continue
         # Where the name may begin, in re's backtracking order: both clitics taken, the conjunction only, the
         # preposition only, none.
