@@ -229,7 +229,7 @@ def throughput(n: int, seeds: Path, configs: list[tuple[int, int, int, float]], 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS)
     parser.add_argument("--index-size", type=int, default=50_000)
     parser.add_argument("--no-sweep", action="store_true")

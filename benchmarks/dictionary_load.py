@@ -31,7 +31,7 @@ def timed(repeat: int, **kwargs) -> tuple[float, ActorDictionary]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", nargs="?", help="dictionary file or directory (default: the bundled one)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()

@@ -56,7 +56,7 @@ def run(tree: Path, corpus: Path, batches: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=Path, required=True, help="the other source tree (a checkout or archive)")
     parser.add_argument("--corpus", type=Path, default=ROOT / "samples" / "corpus")
     parser.add_argument("--pairs", type=int, default=2)

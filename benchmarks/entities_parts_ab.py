@@ -87,7 +87,7 @@ def _forget(*modules: ModuleType) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=Path, required=True, help="the other source tree (a checkout or archive)")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--batch", type=int, default=16, help="texts per recognize_many call")

@@ -101,7 +101,7 @@ def single_and_batched_us(tree: Path, corpus: Path, size: int) -> tuple[float, f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=Path, help="the other source tree (a checkout or archive)")
     parser.add_argument("--batch", type=int, metavar="N",
                         help="instead: this tree's entities_step against entities_many in batches of N articles; "

@@ -60,7 +60,7 @@ async def trial(servers: str, wait_ms: int, records: int, gap: float = 0.37) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--waits", default="1500,500,100")
     parser.add_argument("--records", type=int, default=20)
     args = parser.parse_args()

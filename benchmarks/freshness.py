@@ -339,7 +339,7 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--fraction", type=float, default=0.7)
     parser.add_argument("--burst-pages", type=int, default=600)

@@ -80,7 +80,7 @@ def wait_for(web: str, target: int, stall_seconds: float, timeout: float) -> tup
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=None, help="pages per second (default: all at once)")

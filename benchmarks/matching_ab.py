@@ -117,7 +117,7 @@ def measure(tree: Path, corpus: Path, repeat: int, rounds: int) -> dict[str, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=Path, required=True, help="the other source tree (a checkout or archive)")
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=5, help="rounds per function in a child (the best is kept)")

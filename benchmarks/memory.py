@@ -204,7 +204,7 @@ def sample_until(web, worker, broker, samples: list[dict], t0: float, sent_so_fa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=3000)
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the worker")

@@ -66,7 +66,7 @@ def legacy_signature(normalized: str) -> list[int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", default=[str(ROOT / "samples" / "corpus")])
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds of before and after")
     parser.add_argument("--repeat", type=int, default=200, help="times each round signs every article")

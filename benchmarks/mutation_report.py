@@ -96,7 +96,7 @@ def collect(root: Path, fraction: float = 1.0,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--survivors", type=Path, help="also write every survivor with its changed line to FILE")
     parser.add_argument("--sample", type=float, default=1.0, help="score only this fraction of each module's mutants")
     parser.add_argument("--names", action="store_true", help="print the sample's mutant names without a verdict")

@@ -25,7 +25,7 @@ from streams.pipeline.ner.train import report  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--model", type=Path, default=MODEL_PATH)
     args = parser.parse_args()

@@ -86,7 +86,7 @@ def _load(after: bool = False) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--aeb", type=Path, default=AEB, help="the article-extraction-benchmark html folder")
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds per set")
     parser.add_argument("--baseline", type=Path, help="another source tree whose `process` is timed too")

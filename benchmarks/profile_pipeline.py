@@ -806,7 +806,7 @@ def _worker_breakdown(stats: pstats.Stats, n: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="offline,hops,process,stream")
     parser.add_argument("--copies", type=int, default=5, help="times the sample corpus is repeated")
     parser.add_argument("--stream-pages", type=int, default=400)

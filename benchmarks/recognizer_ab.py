@@ -45,7 +45,7 @@ def other_model(tree: Path):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=Path, required=True, help="the other source tree (a checkout or archive)")
     parser.add_argument("--rounds", type=int, default=15, help="alternated rounds of 10 passes over the corpus")
     parser.add_argument("--batch", type=int, default=70, help="texts per recognize_many call")

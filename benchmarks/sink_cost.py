@@ -73,7 +73,7 @@ def insert_before(warehouse: Warehouse, table: str, rows: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80, 160], help="messages per flush")
     parser.add_argument("--rounds", type=int, default=16, help="flushes of each variant per size (alternated)")
     args = parser.parse_args()

@@ -45,7 +45,7 @@ def _cpu(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=8, help="alternated rounds")
     parser.add_argument("--baseline", type=Path, help="another source tree (e.g. `git archive main`)")
     parser.add_argument("--source", action="store_true", help="do not byte-compile the trees first")

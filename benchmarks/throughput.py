@@ -38,7 +38,7 @@ def rate(label: str, n: int, seconds: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", default=[str(ROOT / "samples" / "corpus")])
     parser.add_argument("--repeat", type=int, default=20, help="times the input set is repeated")
     args = parser.parse_args()

@@ -116,3 +116,42 @@ def test_a_cancelled_clean_async_leaves_the_child_alive():
         asyncio.run(scenario(budget))
         assert budget.clean(GOOD, CleanLimits()).title
         assert set(budget._workers()._pool_manager.worker_manager.workers) == children
+
+
+@pytest.mark.parametrize("broke", [OSError(9, "Bad file descriptor"), "BrokenProcessPool"])
+def test_a_page_the_pool_broke_under_is_queued_again_not_dead_lettered(broke, monkeypatch):
+    """Cleaning children killed while a worker ran: pages only waiting in the pool were dead-lettered with "OSError:
+    [Errno 9] Bad file descriptor" or "All workers expired" (found by the fault injector). Twice broken, then
+    cleaned; broken every time, one readable reason."""
+    import asyncio
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from streams.pipeline import budget as module
+
+    error = BrokenProcessPool("All workers expired") if broke == "BrokenProcessPool" else broke
+    real, failures = CleanBudget.schedule, []
+
+    def schedule(self, args):
+        if len(failures) < self.failing:
+            failures.append(error)
+            future: Future = Future()
+            future.set_exception(error)
+            return self._workers(), future
+        return real(self, args)
+
+    monkeypatch.setattr(CleanBudget, "schedule", schedule)
+    with CleanBudget(30.0, workers=1) as budget:
+        budget.failing = module.POOL_ATTEMPTS - 1  # type: ignore[attr-defined]
+        assert asyncio.run(budget.clean_async(GOOD, CleanLimits())).title
+        failures.clear()
+        assert budget.start(GOOD, CleanLimits())().title  # the offline path (process)
+        failures.clear()
+        budget.failing = module.POOL_ATTEMPTS  # type: ignore[attr-defined]
+        for attempt in (lambda: asyncio.run(budget.clean_async(GOOD, CleanLimits())),
+                        lambda: budget.start(GOOD, CleanLimits())()):
+            failures.clear()
+            with pytest.raises(Rejected) as rejected:
+                attempt()
+            assert rejected.value.reason == "error" and "kept dying" in rejected.value.detail
+            assert type(error).__name__ in rejected.value.detail

@@ -152,3 +152,14 @@ def test_a_jsonl_line_with_a_lone_surrogate_says_why_it_is_rejected(tmp_path):
     [line] = run_process(jsonl)
     assert (line["status"], line["reason"]) == ("rejected", "bad input")
     assert line["detail"].startswith("bad JSONL record: ") and "surrogate" in line["detail"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux's /proc/self/mem (reading it fails)")
+def test_an_input_that_cannot_be_read_is_one_bad_line_not_an_output_error(tmp_path):
+    """`process a.html /proc/self/mem b.html` stopped with "--out ...: cannot write: Input/output error"."""
+    page = tmp_path / "a.html"
+    page.write_text(ARTICLE, encoding="utf-8")
+    lines = run_process(page, "/proc/self/mem", page)
+    assert [line["status"] for line in lines] == ["ok", "rejected", "ok"]
+    assert (lines[1]["source"], lines[1]["reason"]) == ("/proc/self/mem", "bad input")
+    assert lines[1]["detail"].startswith("cannot read: ")

@@ -65,3 +65,26 @@ def test_a_port_the_user_chose_is_not_replaced(monkeypatch, tmp_path):
 def test_a_worker_that_fails_for_another_reason_is_not_restarted(monkeypatch, tmp_path):
     ports, code = _run(monkeypatch, tmp_path, port_given=False, first_exit=0)  # a clean exit: nothing to retry
     assert len(ports) == 1 and code == 0
+
+
+def test_a_worker_killed_beside_the_local_broker_says_so(monkeypatch, tmp_path, capsys):
+    """kill -9 of the worker under `newsstream run` (local broker) ended the run without a line of its own."""
+    settings = Settings(_env_file=None, data_dir=str(tmp_path), web_host="127.0.0.1", web_port=6066)
+    supervisor = worker.Supervisor(settings, None)
+
+    class Broker:
+        url, process = "kafka://127.0.0.1:1", None
+
+        def stop(self) -> None:
+            pass
+
+    def start_broker(port=None):
+        supervisor.broker = Broker()  # type: ignore[assignment]
+        return None
+
+    monkeypatch.setattr(supervisor, "_start_broker", start_broker)
+    monkeypatch.setattr(worker, "WORKED_SECONDS", 0.0)  # it ran a while before the kill
+    monkeypatch.setattr(worker.subprocess, "Popen", lambda cmd, env, **_: Child(-9))
+    assert supervisor.run() == -9
+    assert "newsstream run: the worker exited (code -9) after 0s; stopping. Start `newsstream run` again" \
+        in capsys.readouterr().err

@@ -236,3 +236,17 @@ def test_an_insert_names_its_types_instead_of_describing_the_table_each_time(war
     _, rows = warehouse.query("SELECT actor_id, actor_type, char_start FROM mentions FINAL "
                               "WHERE article_id = 'typed-2' ORDER BY char_start")
     assert rows == [("typed-actor-a", "person", 0), ("typed-actor-b", "person", 10)]
+
+
+def test_native_output_of_a_failed_chdb_start_is_dropped_and_kept_on_success(capfd):
+    """chDB prints "Code: 76 ... Cannot lock file" to fd 2 before raising: a command's user saw two lines."""
+    import os
+
+    from streams.warehouse.client import _native_stderr_kept_on_success
+
+    with pytest.raises(RuntimeError), _native_stderr_kept_on_success():
+        os.write(2, b"Code: 76. DB::Exception: Cannot lock file\n")
+        raise RuntimeError("EmbeddedServer")
+    with _native_stderr_kept_on_success():
+        os.write(2, b"a warning of a start that worked\n")
+    assert capfd.readouterr().err == "a warning of a start that worked\n"

@@ -128,9 +128,18 @@ def iter_documents(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[R
             yield RawDocument(str(path), None, None, None, error="no such file or folder", path=str(path))
             continue
         for file in files:
-            if file.suffix.lower() in JSONL_SUFFIXES:
-                yield from _jsonl(file)
-            elif file.name.lower().endswith(WARC_SUFFIXES):
-                yield from _warc(file, max_bytes)
-            else:
-                yield _file(file, max_bytes)
+            yield from _readable(file, max_bytes)
+
+
+def _readable(file: Path, max_bytes: int) -> Iterator[RawDocument]:
+    """The file's documents; one that cannot be read (permissions, an I/O error: /proc/self/mem) is one bad input
+    after those read before the error, never an error of the whole run (`process` blamed it on its output)."""
+    try:
+        if file.suffix.lower() in JSONL_SUFFIXES:
+            yield from _jsonl(file)
+        elif file.name.lower().endswith(WARC_SUFFIXES):
+            yield from _warc(file, max_bytes)
+        else:
+            yield _file(file, max_bytes)
+    except OSError as exc:
+        yield RawDocument(str(file), None, None, None, error=f"cannot read: {exc.strerror or exc}", path=str(file))

@@ -57,6 +57,19 @@ def _start_method() -> str:
     return "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+POOL_ATTEMPTS = 3
+"""Times a page is queued when the pool breaks under it before its own child ends it (other children killed, the
+pool stopped and replaced by another page's failure): the page did nothing wrong, so it is not dead-lettered."""
+POOL_BROKE = (BrokenProcessPool, OSError)
+"""A page's future failing with these: the pool's machinery failed (a broken pool; its pipes closed under it,
+"Bad file descriptor"), not the page. A page whose own child died gets ProcessExpired and is dead-lettered."""
+
+
+def _pool_died(exc: BaseException) -> Rejected:
+    return Rejected("error", f"the cleaning processes kept dying ({type(exc).__name__}: {exc}); "
+                             f"the page was queued {POOL_ATTEMPTS} times")
+
+
 class CleanBudget:
     """`clean(page)` as `clean_step`, but a page that takes longer than `seconds` is rejected as 'timeout'.
 
@@ -119,16 +132,15 @@ class CleanBudget:
         if self.seconds <= 0:
             return await loop.run_in_executor(None, self.clean, page, limits, raw, profile)
         args = (page, limits, raw, profile)
-        pool, future = self.schedule(args)
-        try:
-            return self.result(await _settled(future))
-        except BrokenProcessPool:  # its pool broke before the page ran: once more, in a new pool (joined off the loop)
-            await loop.run_in_executor(None, self.replace, pool)
+        for attempt in range(1, POOL_ATTEMPTS + 1):
             pool, future = self.schedule(args)
             try:
                 return self.result(await _settled(future))
-            except BrokenProcessPool as exc:
-                raise Rejected("error", f"the cleaning processes died ({exc}); the pool was replaced") from None
+            except POOL_BROKE as exc:  # the pool broke under the page: again, in a new pool (joined off the loop)
+                await loop.run_in_executor(None, self.replace, pool)
+                if attempt == POOL_ATTEMPTS:
+                    raise _pool_died(exc) from None
+        raise AssertionError("unreachable")
 
     def schedule(self, args: tuple) -> tuple[ProcessPool, Future]:
         """(the pool, the future of clean_step(*args) in it); a pool that stopped running is replaced first."""
@@ -194,15 +206,15 @@ class PendingArticle:
         self._pool, self._future = budget.schedule(args)
 
     def __call__(self) -> Article:
-        try:
-            return self._budget.result(self._future)
-        except BrokenProcessPool:  # its pool broke before the page ran: once more, in a new pool
-            self._budget.replace(self._pool)
-            self._pool, self._future = self._budget.schedule(self._args)
+        for attempt in range(1, POOL_ATTEMPTS + 1):
             try:
                 return self._budget.result(self._future)
-            except BrokenProcessPool as exc:
-                raise Rejected("error", f"the cleaning processes died ({exc}); the pool was replaced") from None
+            except POOL_BROKE as exc:  # the pool broke under the page: again, in a new pool
+                self._budget.replace(self._pool)
+                if attempt == POOL_ATTEMPTS:
+                    raise _pool_died(exc) from None
+                self._pool, self._future = self._budget.schedule(self._args)
+        raise AssertionError("unreachable")
 
     def done(self) -> bool:
         return self._future.done()

@@ -15,9 +15,10 @@ class WorkerMetrics:
                                       ["stage", "outcome"], registry=r)
         self.dead_letters = Counter("newsstream_dead_letters", "Dead letters written to the warehouse, by stage "
                                     "and reason.", ["stage", "reason"], registry=r)
-        self.stage_batch = Histogram("newsstream_stage_batch_events", "Events a stage's agent took at once (those "
-                                     "already waiting, up to its batch size; 1 for a stage that takes one at a "
-                                     "time).", ["stage"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r)
+        self.stage_batch = Histogram("newsstream_stage_batch_events", "Events a batching stage's agent took at once "
+                                     "(those already waiting, up to its batch size: the entities agent; nothing "
+                                     "with NEWSSTREAM_ENTITIES_BATCH_SIZE=1).",
+                                     ["stage"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r)
         self.sink_batch_rows = Histogram("newsstream_sink_batch_messages", "Messages per warehouse write.",
                                          buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000), registry=r)
         self.sink_errors = Counter("newsstream_sink_errors", "Failed warehouse writes, by kind: transient "

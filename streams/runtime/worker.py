@@ -209,6 +209,10 @@ class Supervisor:
                     if not self.stopping:
                         self._start_child(None)
                     continue
+                if code != 0 and worked and not self.stopping:  # killed (OOM, kill -9): say so, and what next
+                    print(f"newsstream run: the worker exited (code {code}) after "
+                          f"{time.monotonic() - self.child_started:.0f}s; stopping. Start `newsstream run` again: "
+                          "archived pages without an outcome are sent again", file=sys.stderr, flush=True)
                 return code
         finally:
             self._stop_child()

@@ -13,15 +13,19 @@ on both (the door's Refused / QueryFailed / Busy, UserError for the rest).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
 import re
+import sys
+import tempfile
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
@@ -83,6 +87,28 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, str]]:
     return found
 
 
+@contextlib.contextmanager
+def _native_stderr_kept_on_success() -> Iterator[None]:
+    """chDB's engine prints a failed start (another process holds the directory: "Code: 76 ... Cannot lock file")
+    to file descriptor 2 itself, before the exception the CLI turns into its one line: held back while chDB starts,
+    and written out only if it started. Only in a one-thread process (a command), where nothing else writes then."""
+    if threading.active_count() != 1:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield  # an exception leaves here, past the replay below: its native text is dropped
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        if text := held.read():
+            os.write(2, text)
+
+
 class WarehouseClient(Protocol):
     """What every command and the worker need from the warehouse, whichever way it is reached."""
 
@@ -122,8 +148,9 @@ class Warehouse:
                 make_directory(Path(self.url.removeprefix("chdb://")), f"the embedded warehouse {self.url}")
                 os.environ.setdefault("JE_MALLOC_CONF", CHDB_MALLOC_CONF)  # before chDB's library loads
                 _OPENED_HERE.add(self.url)
-                bootstrap = clickhouse_connect.get_client(dsn=self.url)
-                bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}")
+                with _native_stderr_kept_on_success():
+                    bootstrap = clickhouse_connect.get_client(dsn=self.url)
+                    bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}")
                 self._client = clickhouse_connect.get_client(dsn=self.url, database=DEFAULT_DATABASE)
             else:
                 database = urlsplit(self.url).path.strip("/") or DEFAULT_DATABASE
