@@ -148,14 +148,17 @@ def test_entities_of_titles_family_links_and_marks_are_unchanged(dictionary):
 
 
 def test_a_mention_that_does_not_validate_is_still_refused(dictionary, monkeypatch):
-    """Validating the article's mentions as one list keeps every model check: a bad actor type is an error."""
+    """Mentions are built unchecked (records.unchecked); a bad actor type (which the dictionary refuses at load:
+    here forced into a loaded one) is still refused where the record is decoded, as the next hop decodes it."""
     actor = next(iter(dictionary.actors.values()))
     bad = dict(dictionary.actors)
     bad[actor.actor_id] = type(actor)(actor.actor_id, actor.name, "planet", aliases=actor.aliases)  # type: ignore[arg-type]
     monkeypatch.setattr(dictionary, "actors", bad)
     alias = (actor.aliases.get("ar") or actor.aliases.get("en") or [actor.name])[0]
-    with pytest.raises(ValueError, match="type"):
-        entities_stage.extract_mentions(f"قال {alias} امس", dictionary)
+    mentions = entities_stage.extract_mentions(f"قال {alias} امس", dictionary)
+    assert [m.type for m in mentions] == ["planet"]
+    with pytest.raises(ValidationError, match="type"):
+        Mention.model_validate_json(mentions[0].model_dump_json())
 
 
 def test_entities_from_spans_given_are_those_from_the_recognizer_asked(texts, dictionary, monkeypatch):  # noqa: F811
@@ -250,16 +253,20 @@ def test_entities_of_reshuffled_articles_are_unchanged(texts, dictionary):  # no
                                                    normalized) == expected, text[:200]
 
 
-def test_entities_validated_strictly_first_are_what_lax_validation_gives(monkeypatch):
-    """Rows only lax validation takes (a numpy integer offset) give what they gave; a bad row is still refused."""
+def test_entity_rows_become_the_models_validation_gives():
+    """Rows with offsets from an index of Python ints are built unchecked and equal the validated models (their
+    JSON too); offsets from a caller's numpy index are validated into ints, as before."""
     row = {"type": "person", "surface": "لافروف", "start": 3, "end": 9, "key": "لافروف", "actor_id": None}
+    validated = [Entity(**row)]
+    for index in ([0, 1], range(2), array("q", [0, 1])):
+        built = entities_stage._models(entities_stage._ENTITIES, Entity, [dict(row)], index)
+        assert built == validated
+        assert [e.model_dump_json() for e in built] == [e.model_dump_json() for e in validated]
     numpy_row = {**row, "start": np.int64(3), "end": np.int32(9)}
-    assert entities_stage._validated_entities([row, numpy_row]) == [Entity(**row), Entity(**row)]
-    assert all(type(e.start) is int for e in entities_stage._validated_entities([numpy_row]))
-    with pytest.raises(ValidationError, match="type"):
-        entities_stage._validated_entities([row, {**row, "type": "planet"}])
+    built = entities_stage._models(entities_stage._ENTITIES, Entity, [numpy_row], np.arange(20))
+    assert built == validated and all(type(e.start) is int and type(e.end) is int for e in built)
     with pytest.raises(ValidationError, match="start"):
-        entities_stage._validated_entities([{**row, "start": "three"}])
+        entities_stage._models(entities_stage._ENTITIES, Entity, [{**row, "start": "three"}], np.arange(20))
 
 
 def test_the_kept_names_start_over_when_full_and_change_no_entity(texts, dictionary, monkeypatch):  # noqa: F811

@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from schemas import DEAD_LETTER_STAGES
+from streams.collector import set_thresholds
 from streams.errors import UserError, make_directory
 
 
@@ -667,6 +668,7 @@ def _kafka_connection_error(exc: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    set_thresholds()  # the collector as every process of the pipeline runs it (streams/collector.py)
     args = build_parser().parse_args(argv)
     if not args.verbose and args.command not in ("run", "feed"):  # services: their logs keep every record
         import logging

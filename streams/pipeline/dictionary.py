@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from schemas import ACTOR_TYPES, ACTORS_DIR, ACTORS_PATH, LANGUAGES  # noqa: F40
 from schemas.records import ActorType
 from streams.errors import UserError
 from streams.pipeline.arabic import normalize
+from streams.pipeline.scanner import PatternScanner
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -219,6 +221,18 @@ class ActorDictionary:
     path: Path | None = None
 
     files: tuple[Path, ...] = ()
+
+    @cached_property
+    def scanner(self) -> PatternScanner[AliasEntry]:
+        """The automaton's keys and entries compiled again for the matching pass (PatternScanner: a faster walk than
+        pyahocorasick's), built on first use: ~0.2 s for ~30,000 keys. pyahocorasick stays the store of keys (get,
+        items), and what the cache pickles (ahocorasick_rs does not pickle)."""
+        keys, entries = [], []
+        if self.automaton.kind == ahocorasick.AHOCORASICK:
+            for key, entry in self.automaton.items():
+                keys.append(key)
+                entries.append(entry)
+        return PatternScanner(keys, entries)
 
     @classmethod
     def load(cls, path: Path | str | None = None, *, replace: dict[Path, Path] | None = None,

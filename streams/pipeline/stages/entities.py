@@ -8,15 +8,16 @@ recognizer (streams/pipeline/ner) and the title patterns find, linked to actors 
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
 from operator import itemgetter, le
 
 import ahocorasick
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from schemas.records import ActorType, Entity, Mention
+from schemas.records import ActorType, Entity, Mention, ModelT, unchecked
 from streams.pipeline.arabic import MARKS, is_mark, normalize, normalize_with_map
 from streams.pipeline.dictionary import Actor, ActorDictionary, AliasEntry, first_office
 from streams.pipeline.ner.features import PERSON_TRIGGERS, _bare
@@ -29,8 +30,7 @@ from streams.pipeline.stages.candidates import _not_names, name_spans
 _CLITICS = {c + p for c in ("", "و", "ف") for p in ("", "ب", "ل", "ك")}
 _ARTICLE_PREFIXES = {c + "ال" for c in _CLITICS} | {c + "لل" for c in ("", "و", "ف")}
 _LONGEST_PREFIX = max(map(len, _CLITICS | _ARTICLE_PREFIXES))
-# Mentions and entities are validated as one list per article: one call into pydantic-core instead of one per name
-# (the same schema, so the same checks; ~half the time of building each model on its own).
+# Mentions and entities, when validated (_models), as one list per article: one call into pydantic-core.
 _MENTIONS = TypeAdapter(list[Mention])
 _ENTITIES = TypeAdapter(list[Entity])
 _FIRST = itemgetter(0)
@@ -44,11 +44,11 @@ def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, in
     a word (nothing before them to read back over): that case is settled by one test."""
     hits: list[tuple[int, int, int, AliasEntry]] = []  # (start in norm incl. article, alias start, end, entry)
     append, size, marks, clitics, articles = hits.append, len(norm), MARKS, _CLITICS, _ARTICLE_PREFIXES
-    for end_pos, entry in dictionary.automaton.iter(norm):
-        end = end_pos + 1
+    found, entries = dictionary.scanner.hits(norm)
+    for key, start, end in found:
         if end < size and ((c := norm[end]).isalnum() or c in marks):  # ends inside a word (is_word_char, inline)
             continue
-        start = end - entry.length
+        entry = entries[key]
         if not start or not ((c := norm[start - 1]).isalnum() or c in marks):  # starts a word: the prefix is ""
             if not entry.needs_article:  # "" is a clitic string and no article prefix
                 append((start, start, end, entry))
@@ -108,7 +108,16 @@ def extract_mentions(text: str, dictionary: ActorDictionary,
             o_end += 1
         rows.append({"actor_id": actor.actor_id, "name": actor.name, "type": actor.type,
                      "surface": text[o_start:o_end], "start": o_start, "end": o_end})
-    return _MENTIONS.validate_python(rows)
+    return _models(_MENTIONS, Mention, rows, index)
+
+
+def _models(adapter: TypeAdapter, model: type[ModelT], rows: list[dict], index: Sequence[int]) -> list[ModelT]:
+    """The rows as models: built unchecked when every offset came from an index of Python ints (a list, range or
+    array, as original_index gives: the rows' fields are then str and int by construction), else validated (a
+    caller's index of numpy integers: validation makes them ints)."""
+    if isinstance(index, list | range | array):
+        return unchecked(model, rows)
+    return adapter.validate_python(rows)
 
 
 # "the son" / "the father" after a family name the press uses for two generations (الأسد الابن، بوش الأب).
@@ -343,17 +352,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
                                            "key": name_key(normalize(c.surface).split(), known), "actor_id": None}))
             occupied[c.start:c.end] = b"\x01" * (c.end - c.start)
     found.sort(key=_FIRST)
-    return _validated_entities([row for _, _, row in found])
-
-
-def _validated_entities(rows: list[dict]) -> list[Entity]:
-    """The rows as Entity models. Strict first: built here from str and int, they pass it in ~2/3 of the time of
-    lax validation (no coercion tried); a row that only lax validation accepts (an offset as a numpy integer from
-    a caller's index) gets exactly what it got before, and a bad row the same error."""
-    try:
-        return _ENTITIES.validate_python(rows, strict=True)
-    except ValidationError:
-        return _ENTITIES.validate_python(rows)
+    return _models(_ENTITIES, Entity, [row for _, _, row in found], index)
 
 
 # Distinct names each table of a _NameLinks keeps before it starts over: ~370 bytes a name (tracemalloc over 289

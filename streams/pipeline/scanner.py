@@ -1,0 +1,62 @@
+"""Every occurrence of many patterns in a text, overlapping ones included: the dictionary's and the titles' pass.
+
+ahocorasick_rs (Rust) walks a text ~2.4x faster than pyahocorasick on the dictionary's ~30,000 keys, and ~2x faster
+again over bytes with one byte per character: a text that Windows-1256 encodes (Arabic letters, Latin and
+Latin-1's French letters, common punctuation: every article of the sample corpus and of the real pages) is
+scanned as those bytes, whose offsets are then the text's own. Any other text (a Cyrillic name, an emoji) is
+scanned as a str by a second automaton of all the patterns, built the first time one comes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+import ahocorasick_rs
+
+V = TypeVar("V")
+# One byte per character, Arabic letters and Latin-1's French letters included: byte offsets are str offsets.
+ENCODING = "cp1256"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class PatternScanner(Generic[V]):
+    """patterns[i] with its value values[i]. hits(text) -> ((pattern number, start, end) of every occurrence, in no
+    particular order; the values those numbers index)."""
+
+    def __init__(self, patterns: Sequence[str], values: Sequence[V], *, dfa: bool = False):
+        """`dfa`: compile to a DFA, the fastest walk, for a small pattern set (a large one takes long to build)."""
+        if len(patterns) != len(values):
+            raise ValueError("PatternScanner: one value per pattern")
+        self._patterns, self._values = list(patterns), list(values)
+        encoded: list[bytes] = []
+        self._encoded_values: list[V] = []
+        for pattern, value in zip(self._patterns, self._values, strict=True):
+            try:
+                encoded.append(pattern.encode(ENCODING))
+            except UnicodeEncodeError:  # a pattern with another character matches no text that encodes
+                continue
+            self._encoded_values.append(value)
+        implementation = ahocorasick_rs.Implementation.DFA if dfa else None
+        self._bytes = ahocorasick_rs.BytesAhoCorasick(encoded, implementation=implementation) if encoded else None
+        self._text: ahocorasick_rs.AhoCorasick | None = None  # all patterns, for texts that do not encode
+
+    def hits(self, text: str) -> tuple[list[tuple[int, int, int]], Sequence[V]]:
+        try:
+            data = text.encode(ENCODING)
+        except UnicodeEncodeError:
+            return self._text_hits(text), self._values
+        if self._bytes is None:
+            return [], self._encoded_values
+        return self._bytes.find_matches_as_indexes(data, overlapping=True), self._encoded_values
+
+    def _text_hits(self, text: str) -> list[tuple[int, int, int]]:
+        if not self._patterns:
+            return []
+        if self._text is None:
+            self._text = ahocorasick_rs.AhoCorasick(self._patterns)
+        try:
+            return self._text.find_matches_as_indexes(text, overlapping=True)
+        except UnicodeEncodeError:  # a lone surrogate (a broken page; in no pattern): another non-word character
+            return self._text.find_matches_as_indexes(_LONE_SURROGATE.sub("\ufffd", text), overlapping=True)
