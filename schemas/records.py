@@ -138,16 +138,22 @@ def unchecked(model: type[ModelT], rows: list[dict[str, Any]]) -> list[ModelT]:
     taken from the text): what pydantic's model_construct makes, without its Python-level work per field, and without
     validation, which cost ~2 us a row, most of the entities step's model building (benchmarks/RESULTS.md). The
     record they go into is validated whole when the next hop decodes it; tests hold these equal to validated ones."""
-    new, set_attribute, fields = object.__new__, object.__setattr__, frozenset(model.model_fields)
+    new, fields = object.__new__, frozenset(model.model_fields)
+    set_dict, set_fields_set, set_extra, set_private = _SLOT_SETTERS
     out = []
     for row in rows:
         instance = new(model)
-        set_attribute(instance, "__dict__", row)
-        set_attribute(instance, "__pydantic_fields_set__", set(fields))
-        set_attribute(instance, "__pydantic_extra__", None)
-        set_attribute(instance, "__pydantic_private__", None)
+        set_dict(instance, row)
+        set_fields_set(instance, set(fields))
+        set_extra(instance, None)
+        set_private(instance, None)
         out.append(instance)
     return out
+
+
+# BaseModel's slots, set through their descriptors (a third cheaper than object.__setattr__ by name).
+_SLOT_SETTERS = tuple(BaseModel.__dict__[name].__set__ for name in (
+    "__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
 
 
 class Entity(BaseModel):

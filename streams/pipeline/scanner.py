@@ -43,9 +43,8 @@ class PatternScanner(Generic[V]):
         self._text: ahocorasick_rs.AhoCorasick | None = None  # all patterns, for texts that do not encode
 
     def hits(self, text: str) -> tuple[list[tuple[int, int, int]], Sequence[V]]:
-        try:
-            data = text.encode(ENCODING)
-        except UnicodeEncodeError:
+        data = encoded(text)
+        if data is None:
             return self._text_hits(text), self._values
         if self._bytes is None:
             return [], self._encoded_values
@@ -60,3 +59,23 @@ class PatternScanner(Generic[V]):
             return self._text.find_matches_as_indexes(text, overlapping=True)
         except UnicodeEncodeError:  # a lone surrogate (a broken page; in no pattern): another non-word character
             return self._text.find_matches_as_indexes(_LONE_SURROGATE.sub("\ufffd", text), overlapping=True)
+
+
+_ENCODED: dict[str, bytes | None] = {}  # text -> its bytes: the dictionary's and the titles' pass encode it once
+_ENCODED_KEPT = 256  # a batch's texts (64 by default), each once per pass: then it starts over
+
+
+def encoded(text: str) -> bytes | None:
+    """text in ENCODING, None when it has a character ENCODING lacks; the last texts' bytes are kept."""
+    try:
+        return _ENCODED[text]
+    except KeyError:
+        pass
+    try:
+        data: bytes | None = text.encode(ENCODING)
+    except UnicodeEncodeError:
+        data = None
+    if len(_ENCODED) >= _ENCODED_KEPT:
+        _ENCODED.clear()
+    _ENCODED[text] = data
+    return data

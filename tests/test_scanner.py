@@ -1,0 +1,58 @@
+"""PatternScanner (the dictionary's and the titles' pass) finds exactly what pyahocorasick finds, over texts that
+encode in one byte a character and texts that do not (another script, an emoji, a lone surrogate)."""
+
+from __future__ import annotations
+
+import random
+
+import ahocorasick
+import pytest
+
+from streams.pipeline import scanner as scanner_module
+from streams.pipeline.scanner import PatternScanner
+
+ALPHABET = list("ابتسلمنويىةءأ ") + list("abcé ") + ["ж", "😀", "\u200c", "\n"]
+
+
+def reference(patterns: list[str], text: str) -> list[tuple[str, int, int]]:
+    automaton = ahocorasick.Automaton()
+    for p in patterns:
+        automaton.add_word(p, p)
+    automaton.make_automaton()
+    return sorted((p, end + 1 - len(p), end + 1) for end, p in automaton.iter(text))
+
+
+def found(scanner: PatternScanner[str], text: str) -> list[tuple[str, int, int]]:
+    hits, values = scanner.hits(text)
+    return sorted((values[k], s, e) for k, s, e in hits)
+
+
+@pytest.mark.parametrize("dfa", [False, True])
+def test_every_occurrence_as_pyahocorasick_finds_it(dfa):
+    rng = random.Random(7)
+    for _ in range(300):
+        patterns = sorted({"".join(rng.choices(ALPHABET, k=rng.randint(1, 4))) for _ in range(rng.randint(1, 12))})
+        scanner = PatternScanner(patterns, patterns, dfa=dfa)
+        for _ in range(5):
+            text = "".join(rng.choices(ALPHABET, k=rng.randint(0, 40)))
+            assert found(scanner, text) == reference(patterns, text), (patterns, text)
+
+
+def test_a_lone_surrogate_is_one_more_non_matching_character():
+    scanner = PatternScanner(["لاف", "ab"], ["لاف", "ab"])
+    text = "\ud800لاف ab\udfff"
+    assert found(scanner, text) == sorted([("لاف", 1, 4), ("ab", 5, 7)])
+
+
+def test_no_patterns_find_nothing():
+    assert PatternScanner([], []).hits("لافروف")[0] == []
+    with pytest.raises(ValueError):
+        PatternScanner(["a"], [])
+
+
+def test_the_kept_encodings_start_over_when_full(monkeypatch):
+    monkeypatch.setattr(scanner_module, "_ENCODED", {})
+    for n in range(scanner_module._ENCODED_KEPT + 5):
+        assert scanner_module.encoded(f"نص {n}") == f"نص {n}".encode(scanner_module.ENCODING)
+    assert len(scanner_module._ENCODED) <= scanner_module._ENCODED_KEPT
+    assert scanner_module.encoded("ж") is None
