@@ -244,6 +244,7 @@ def _process(args) -> int:
 
     def dictionary() -> ActorDictionary:  # loaded once the first pages are queued: the cleaning children start on them
         loaded = ActorDictionary.from_settings(settings)
+        loaded.scanner  # noqa: B018  (built now, while the children clean, not at the first entities call)
         try:  # the recognizer too, before the GC is on: its gazetteer's ~100,000 containers are frozen with the
             shipped_recognizer()  # dictionary instead of walked by the first collections (~85 ms of CPU measured)
         except Exception:  # process_documents tries again, and each article's line says why it failed
