@@ -261,7 +261,7 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
     index = original_index(text, index)
     links = _links(dictionary, recognizer)
     known, form_of, tails_of, key_of, mention_of = links.known, links.form, links.tails, links.actor_key, links.mention
-    named = {m.actor_id for m in mentions}
+    named: set[str] | None = None  # the actors the mentions name: made when a recognized name first needs it
     found: list[tuple[int, int, dict]] = []  # (start, end, the entity's fields): validated as one list at the end
     occupied = bytearray(len(text) + 1)  # 1 where a name already stands: an overlap test is one C-level find
     size = len(text)
@@ -316,7 +316,9 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
             words = tuple(item.words)  # the cache's key (a Span's words are a tuple already: no copy)
             kind = _RECOGNIZER_TYPES[item.kind]
             bare, entry, key = form_of(words)
-            actor_id = linked_actor(entry, named) if entry is not None else None
+            if entry is not None and named is None:
+                named = {m.actor_id for m in mentions}
+            actor_id = linked_actor(entry, named) if entry is not None and named is not None else None
             if actor_id is not None:
                 actor = dictionary.actors[actor_id]
                 key = key_of(actor)
