@@ -51,8 +51,17 @@ def test_no_patterns_find_nothing():
 
 
 def test_the_kept_encodings_start_over_when_full(monkeypatch):
+    """At most _ENCODED_KEPT texts and _ENCODED_CHARS_KEPT characters are kept (long texts do not pile up)."""
     monkeypatch.setattr(scanner_module, "_ENCODED", {})
+    monkeypatch.setattr(scanner_module, "_encoded_chars", 0)
     for n in range(scanner_module._ENCODED_KEPT + 5):
         assert scanner_module.encoded(f"نص {n}") == f"نص {n}".encode(scanner_module.ENCODING)
     assert len(scanner_module._ENCODED) <= scanner_module._ENCODED_KEPT
     assert scanner_module.encoded("ж") is None
+    monkeypatch.setattr(scanner_module, "_ENCODED_CHARS_KEPT", 1000)
+    for n in range(20):
+        long = f"{n} " + "ل" * 300
+        assert scanner_module.encoded(long) == long.encode(scanner_module.ENCODING)
+        assert sum(map(len, scanner_module._ENCODED)) <= 1000
+    assert scanner_module.encoded("ب" * 2000) == ("ب" * 2000).encode(scanner_module.ENCODING)  # too long to keep
+    assert "ب" * 2000 not in scanner_module._ENCODED

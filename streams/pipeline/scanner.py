@@ -62,11 +62,14 @@ class PatternScanner(Generic[V]):
 
 
 _ENCODED: dict[str, bytes | None] = {}  # text -> its bytes: the dictionary's and the titles' pass encode it once
-_ENCODED_KEPT = 256  # a batch's texts (64 by default), each once per pass: then it starts over
+_ENCODED_KEPT = 256  # texts kept: a batch's (64 by default), each met once per pass; then it starts over
+_ENCODED_CHARS_KEPT = 2_000_000  # ... and characters kept (~6 MB with the texts): a batch of long texts starts over
+_encoded_chars = 0
 
 
 def encoded(text: str) -> bytes | None:
     """text in ENCODING, None when it has a character ENCODING lacks; the last texts' bytes are kept."""
+    global _encoded_chars
     try:
         return _ENCODED[text]
     except KeyError:
@@ -75,7 +78,10 @@ def encoded(text: str) -> bytes | None:
         data: bytes | None = text.encode(ENCODING)
     except UnicodeEncodeError:
         data = None
-    if len(_ENCODED) >= _ENCODED_KEPT:
+    if len(_ENCODED) >= _ENCODED_KEPT or _encoded_chars + len(text) > _ENCODED_CHARS_KEPT:
         _ENCODED.clear()
-    _ENCODED[text] = data
+        _encoded_chars = 0
+    if len(text) <= _ENCODED_CHARS_KEPT:
+        _ENCODED[text] = data
+        _encoded_chars += len(text)
     return data
