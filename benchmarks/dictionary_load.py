@@ -41,7 +41,7 @@ def main() -> None:
         cached, again = timed(args.repeat, path=args.path, cache_dir=Path(cache))
     assert again.version == dictionary.version and set(again.actors) == set(dictionary.actors)
     print(f"dictionary: {len(dictionary.files)} file(s), {len(dictionary.actors)} actors, "
-          f"{len(dictionary.automaton)} automaton keys, version {dictionary.version}")
+          f"{len(dictionary.alias_keys)} alias keys, version {dictionary.version}")
     print(f"compile (no cache), median of {args.repeat}: {cold * 1000:8.0f} ms")
     print(f"compile and write the cache:      {first * 1000:8.0f} ms")
     print(f"load from the cache, median of {args.repeat}: {cached * 1000:8.0f} ms")

@@ -36,12 +36,29 @@ _ARTICLE_PREFIXES = {c + "ال" for c in _CLITICS} | {c + "لل" for c in ("", "
 _LONGEST_PREFIX = max(map(len, _CLITICS | _ARTICLE_PREFIXES))
 
 
+_AUTOMATA: dict[int, tuple[object, ahocorasick.Automaton]] = {}
+
+
+def reference_automaton(dictionary: ActorDictionary) -> ahocorasick.Automaton:
+    """The dictionary's alias keys in a pyahocorasick automaton (the matching pass before ahocorasick-rs), kept per
+    alias-key set while that set lives."""
+    keys = dictionary.alias_keys
+    kept = _AUTOMATA.get(id(keys))
+    if kept is None or kept[0] is not keys:
+        automaton = ahocorasick.Automaton()
+        for key, entry in keys.items():
+            automaton.add_word(key, entry)
+        automaton.make_automaton()
+        kept = _AUTOMATA[id(keys)] = (keys, automaton)
+    return kept[1]
+
+
 def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, int, int, AliasEntry]]:
     """(start incl. article, alias start, end, entry) of the automaton's hits that stand as words in `norm`."""
     # is_word_char of norm[i] at bounds[i + 1], with a non-word byte at each end: boundaries tested by index.
     bounds = b"\0" + word_chars(norm) + b"\0"
     hits: list[tuple[int, int, int, AliasEntry]] = []  # (start in norm incl. article, alias start, end, entry)
-    for end_pos, entry in dictionary.automaton.iter(norm):
+    for end_pos, entry in reference_automaton(dictionary).iter(norm):
         end = end_pos + 1
         if bounds[end + 1]:  # the hit ends inside a word
             continue
@@ -67,8 +84,8 @@ def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, in
 def extract_mentions(text: str, dictionary: ActorDictionary,
                      normalized: tuple[str, Sequence[int]] | None = None) -> list[Mention]:
     """`normalized`: normalize_with_map(text) when the caller already has it (discovery reuses it)."""
-    if dictionary.automaton.kind != ahocorasick.AHOCORASICK:
-        return []  # an empty dictionary has no automaton to run
+    if not dictionary.alias_keys:
+        return []  # an empty dictionary: nothing to find
     norm, index = normalized or normalize_with_map(text)
     hits = _accepted_hits(norm, dictionary)
 

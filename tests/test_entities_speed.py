@@ -16,6 +16,7 @@ import pytest
 import streams.pipeline.arabic as arabic
 from schemas.records import Article
 from streams.pipeline.dictionary import ActorDictionary, AliasEntry
+from tests.linking_reference import reference_automaton
 from streams.pipeline.arabic import fingerprint_text, is_word_char, normalize, normalize_with_map, word_chars
 from streams.ops.evaluation import labeled_articles
 from streams.pipeline.ner.data import anercorp, data_dir
@@ -81,7 +82,7 @@ def reference_normalize_with_map(text: str) -> tuple[str, list[int]]:
 
 def reference_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, int, int, AliasEntry]]:
     hits = []
-    for end_pos, entry in dictionary.automaton.iter(norm):
+    for end_pos, entry in reference_automaton(dictionary).iter(norm):
         start, end = end_pos - entry.length + 1, end_pos + 1
         if end < len(norm) and is_word_char(norm[end]):
             continue

@@ -11,13 +11,13 @@ import random
 import re
 from array import array
 
-import ahocorasick
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
 import tests.linking_reference as reference
 from schemas.records import Entity, Mention
+from streams.pipeline.dictionary import AliasKeys
 from streams.pipeline.arabic import normalize_with_map
 from streams.pipeline.ner.model import Span, shipped
 from streams.pipeline.offsets import original_index
@@ -211,19 +211,16 @@ def test_a_name_seen_before_links_as_each_article_says(dictionary, monkeypatch):
 
 
 def test_another_dictionary_is_not_answered_from_the_last_ones_names(dictionary, monkeypatch):
-    """A reloaded dictionary (another object, another automaton) links by its own aliases, not by what was kept
+    """A reloaded dictionary (another object, other alias keys) links by its own aliases, not by what was kept
     for the one before."""
     recognizer = shipped()
     text = "قال سيرغي لافروف امس"
     norm, _ = normalize_with_map(text)
     start = norm.index("سيرغي")
     spans = [Span("PER", start, start + len("سيرغي لافروف"), ("سيرغي", "لافروف"))]
-    without = ahocorasick.Automaton()
-    for key, entry in dictionary.automaton.items():
-        if "sergey-lavrov" not in entry.actor_ids:
-            without.add_word(key, entry)
-    without.make_automaton()
-    other = dataclasses.replace(dictionary, automaton=without)
+    without = AliasKeys({key: entry for key, entry in dictionary.alias_keys.items()
+                         if "sergey-lavrov" not in entry.actor_ids})
+    other = dataclasses.replace(dictionary, alias_keys=without)
     actors = []
     for d in (dictionary, other, dictionary):
         got = entities_stage.extract_entities(text, [], [], d, recognizer, spans=spans)

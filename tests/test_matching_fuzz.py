@@ -33,7 +33,7 @@ SEPARATORS = [" ", " ", " ", " ", "", "  ", "\n", "\n\n", "\t", "\u00a0", ", ", 
 
 def random_texts(dictionary, count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    keys = [key for key, _ in dictionary.automaton.items()]
+    keys = list(dictionary.alias_keys)
     texts = []
     for _ in range(count):
         parts = []

@@ -92,9 +92,9 @@ def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_
 
 def _entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_mentions: int,
                    recognizer: Recognizer) -> list[ArticleEntities | Exception]:
-    # Part by part over the whole batch (all normalizations, then all automaton passes, then all title passes ...),
+    # Part by part over the whole batch (all normalizations, then all dictionary passes, then all title passes ...),
     # not article by article: each part's tables stay in the CPU's caches through the batch (the dictionary's
-    # automaton alone is ~8 MB), ~10 % of the step's time (benchmarks/RESULTS.md).
+    # automaton alone is ~13 MB), ~10 % of the step's time (benchmarks/RESULTS.md).
     out: list[ArticleEntities | Exception] = [_PENDING] * len(articles)
     texts = [a.text for a in articles]
     normalized: list[tuple[str, Sequence[int]]] = [("", ())] * len(articles)

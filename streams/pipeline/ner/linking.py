@@ -65,9 +65,9 @@ def link_alias(form: str, dictionary: ActorDictionary, named: set[str]) -> str |
 
 def alias_entry(form: str, dictionary: ActorDictionary) -> AliasEntry | None:
     """link_alias()'s dictionary entry of `form` (the article's names aside): what a cache keeps per name."""
-    entry = dictionary.automaton.get(form, None)
+    entry = dictionary.alias_keys.get(form, None)
     if entry is None and form.startswith("ال"):
-        entry = dictionary.automaton.get(form[2:], None)
+        entry = dictionary.alias_keys.get(form[2:], None)
         if entry is not None and not entry.needs_article:
             entry = None
     return entry

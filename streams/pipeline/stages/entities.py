@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from operator import itemgetter, le
 
-import ahocorasick
 from pydantic import TypeAdapter
 
 from schemas.records import ActorType, Entity, Mention, ModelT, unchecked
@@ -71,8 +70,8 @@ def _accepted_hits(norm: str, dictionary: ActorDictionary) -> list[tuple[int, in
 def extract_mentions(text: str, dictionary: ActorDictionary,
                      normalized: tuple[str, Sequence[int]] | None = None) -> list[Mention]:
     """`normalized`: normalize_with_map(text) when the caller already has it (discovery reuses it)."""
-    if dictionary.automaton.kind != ahocorasick.AHOCORASICK:
-        return []  # an empty dictionary has no automaton to run
+    if not dictionary.alias_keys:
+        return []  # an empty dictionary: nothing to find
     norm, index = normalized or normalize_with_map(text)
     index = original_index(text, index)
     hits = _accepted_hits(norm, dictionary)
@@ -369,7 +368,7 @@ class _NameLinks:
 
     def __init__(self, dictionary: ActorDictionary, recognizer: Recognizer):
         self.dictionary, self.recognizer = dictionary, recognizer
-        self.actors, self.automaton = dictionary.actors, dictionary.automaton  # replaced: a new cache
+        self.actors, self.alias_keys = dictionary.actors, dictionary.alias_keys  # replaced: a new cache
         self.words_of = recognizer.gazetteer.words
         self.known = recognizer.gazetteer.words["PER"]
         self.common = recognizer.gazetteer.words.get("NN", ())  # words almost never inside a name
@@ -381,7 +380,7 @@ class _NameLinks:
 
     def serves(self, dictionary: ActorDictionary, recognizer: Recognizer) -> bool:
         return (self.dictionary is dictionary and self.recognizer is recognizer and self.actors is dictionary.actors
-                and self.automaton is dictionary.automaton and self.words_of is recognizer.gazetteer.words
+                and self.alias_keys is dictionary.alias_keys and self.words_of is recognizer.gazetteer.words
                 and self.known is recognizer.gazetteer.words["PER"])
 
     def form(self, words: tuple[str, ...]) -> tuple[str, AliasEntry | None, str]:
