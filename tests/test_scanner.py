@@ -44,6 +44,44 @@ def test_a_lone_surrogate_is_one_more_non_matching_character():
     assert found(scanner, text) == sorted([("لاف", 1, 4), ("ab", 5, 7)])
 
 
+def test_a_pattern_with_the_replacement_character_does_not_match_a_lone_surrogate():
+    """The str scan reads a lone surrogate as U+FFFD; a pattern holding U+FFFD itself finds only real ones."""
+    patterns = ["شركة \ufffd", "\ufffd", "شركة"]
+    scanner = PatternScanner(patterns, patterns)
+    assert found(scanner, "قالت شركة \ud800 اليوم") == [("شركة", 5, 9)]
+    assert found(scanner, "قالت شركة \ufffd \ud800") == sorted(
+        [("شركة", 5, 9), ("شركة \ufffd", 5, 11), ("\ufffd", 10, 11)])
+
+
+def test_the_characters_kept_stay_bounded_with_threads(monkeypatch):
+    """Threads encoding long texts at once keep at most _ENCODED_CHARS_KEPT characters."""
+    import sys
+    import threading
+
+    monkeypatch.setattr(scanner_module, "_ENCODED", {})
+    monkeypatch.setattr(scanner_module, "_encoded_chars", 0)
+    monkeypatch.setattr(scanner_module, "_ENCODED_CHARS_KEPT", 50_000)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    peak = []
+
+    def encode(n: int) -> None:
+        for k in range(200):
+            scanner_module.encoded(f"{n} {k} " + "ل" * 9_000)
+            peak.append(sum(map(len, list(scanner_module._ENCODED))))
+
+    try:
+        threads = [threading.Thread(target=encode, args=(n,)) for n in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert max(peak) <= 50_000
+    assert scanner_module._encoded_chars == sum(map(len, scanner_module._ENCODED))
+
+
 def test_no_patterns_find_nothing():
     assert PatternScanner([], []).hits("لافروف")[0] == []
     with pytest.raises(ValueError):

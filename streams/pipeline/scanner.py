@@ -10,6 +10,8 @@ scanned as a str by a second automaton of all the patterns, built the first time
 from __future__ import annotations
 
 import re
+import threading
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
@@ -57,10 +59,16 @@ class PatternScanner(Generic[V]):
             self._text = ahocorasick_rs.AhoCorasick(self._patterns)
         try:
             return self._text.find_matches_as_indexes(text, overlapping=True)
-        except UnicodeEncodeError:  # a lone surrogate (a broken page; in no pattern): another non-word character
-            return self._text.find_matches_as_indexes(_LONE_SURROGATE.sub("\ufffd", text), overlapping=True)
+        except UnicodeEncodeError:  # a lone surrogate (a broken page): the Rust side cannot take it
+            pass
+        # Scanned with U+FFFD in its place, then without the hits over it (a pattern may hold U+FFFD; none can hold
+        # a lone surrogate: it does not encode).
+        surrogates = [m.start() for m in _LONE_SURROGATE.finditer(text)]
+        hits = self._text.find_matches_as_indexes(_LONE_SURROGATE.sub("\ufffd", text), overlapping=True)
+        return [hit for hit in hits if bisect_left(surrogates, hit[1]) == bisect_left(surrogates, hit[2])]
 
 
+_ENCODED_LOCK = threading.Lock()  # the count of characters kept (a worker's stages run in threads too)
 _ENCODED: dict[str, bytes | None] = {}  # text -> its bytes: the dictionary's and the titles' pass encode it once
 _ENCODED_KEPT = 256  # texts kept: a batch's (64 by default), each met once per pass; then it starts over
 _ENCODED_CHARS_KEPT = 2_000_000  # ... and characters kept (~6 MB with the texts): a batch of long texts starts over
@@ -78,10 +86,11 @@ def encoded(text: str) -> bytes | None:
         data: bytes | None = text.encode(ENCODING)
     except UnicodeEncodeError:
         data = None
-    if len(_ENCODED) >= _ENCODED_KEPT or _encoded_chars + len(text) > _ENCODED_CHARS_KEPT:
-        _ENCODED.clear()
-        _encoded_chars = 0
-    if len(text) <= _ENCODED_CHARS_KEPT:
-        _ENCODED[text] = data
-        _encoded_chars += len(text)
+    with _ENCODED_LOCK:
+        if len(_ENCODED) >= _ENCODED_KEPT or _encoded_chars + len(text) > _ENCODED_CHARS_KEPT:
+            _ENCODED.clear()
+            _encoded_chars = 0
+        if len(text) <= _ENCODED_CHARS_KEPT and text not in _ENCODED:
+            _ENCODED[text] = data
+            _encoded_chars += len(text)
     return data
