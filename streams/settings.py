@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         "most events a worker's entities agent takes at once of those already waiting (its recognizer runs once "
         "per batch, cheaper per article). 1: one article at a time.",
     )
+    entities_batch_chars: int = Field(
+        1_000_000, ge=1, le=100_000_000,
+        description="NEWSSTREAM_ENTITIES_BATCH_CHARS: most characters of text the entities step takes in one batch "
+        "(a batch of long articles is cut into parts this long): the batch's arrays take ~100 bytes a character.",
+    )
     stream_buffer: int = Field(
         256, ge=1, description="NEWSSTREAM_STREAM_BUFFER: messages a worker buffers per partition (in-flight bound)."
     )

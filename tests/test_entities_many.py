@@ -259,3 +259,28 @@ def test_process_rejects_only_the_article_the_entities_step_fails_on(dictionary,
     assert [(line["status"], line["reason"]) for i, line in enumerate(lines) if i in hit] == [("rejected", "error")] * len(hit)
     assert [line for i, line in enumerate(lines) if i not in hit] == [line for i, line in enumerate(expected)
                                                                        if i not in hit]
+
+
+def test_a_batch_of_long_texts_goes_to_the_recognizer_in_parts_of_at_most_max_chars(articles, dictionary,
+                                                                                    monkeypatch):
+    """entities_many cuts its batch into runs of at most `max_chars` characters of text (an article longer than
+    that alone): the recognizer never holds more at once, and each article's result is what it was."""
+    expected = entities_many(articles, dictionary)
+    recognizer = shipped()
+    calls: list[int] = []
+    real = recognizer.recognize_many
+
+    def counted(texts, normalized=None):
+        calls.append(sum(map(len, texts)))
+        return real(texts, normalized)
+
+    monkeypatch.setattr(recognizer, "recognize_many", counted)
+    longest = max(len(a.text) for a in articles)
+    for max_chars in (1, longest, 2 * longest, 10 * longest):
+        calls.clear()
+        assert entities_many(articles, dictionary, max_chars=max_chars) == expected
+        assert sum(calls) == sum(len(a.text) for a in articles)
+        assert all(total <= max(max_chars, longest) for total in calls)
+        assert len(calls) > 1
+    calls.clear()
+    assert entities_many(articles, dictionary) == expected and len(calls) == 1  # the default: the whole batch

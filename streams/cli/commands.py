@@ -259,7 +259,8 @@ def _process(args) -> int:
         try:
             for line in process_documents(iter_documents(args.paths, max_bytes=settings.max_page_bytes),
                                           limits=limits, dictionary=dictionary, max_mentions=settings.max_mentions,
-                                          budget=budget, batch=settings.entities_batch_size, close_budget=True):
+                                          budget=budget, batch=settings.entities_batch_size, close_budget=True,
+                                          batch_chars=settings.entities_batch_chars):
                 out = out or _output(args.out)
                 out.write(orjson.dumps(line) + b"\n")
             out = out or _output(args.out)

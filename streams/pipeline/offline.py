@@ -28,7 +28,15 @@ from streams.pipeline.ner.model import shipped as shipped_recognizer
 from streams.pipeline.stages import Rejected
 from streams.pipeline.stages.clean import CleanLimits
 from streams.pipeline.stages.stories import StoryIndex
-from streams.pipeline.steps import ENTITIES_BATCH, MAX_MENTIONS, clean_step, dead_letter, entities_many, story_step
+from streams.pipeline.steps import (
+    ENTITIES_BATCH,
+    ENTITIES_BATCH_CHARS,
+    MAX_MENTIONS,
+    clean_step,
+    dead_letter,
+    entities_many,
+    story_step,
+)
 
 
 def raw_page(doc: RawDocument, entered_at: datetime | None = None) -> RawPage:
@@ -86,7 +94,8 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
                       dictionary: ActorDictionary | Callable[[], ActorDictionary],
                       index: StoryIndex | None = None, max_mentions: int = MAX_MENTIONS,
                       budget: CleanBudget | None = None, cache_dir: Path | None = None,
-                      batch: int = ENTITIES_BATCH, close_budget: bool = False) -> Iterator[dict[str, Any]]:
+                      batch: int = ENTITIES_BATCH, close_budget: bool = False,
+                      batch_chars: int = ENTITIES_BATCH_CHARS) -> Iterator[dict[str, Any]]:
     """One output line per document, in input order; nothing raises out of here (but a `dictionary` that fails to load).
 
     With a `budget`, cleaning runs under its time limit, as in the stream, one page ahead per cleaning child: its
@@ -116,7 +125,7 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
     index = index if index is not None else StoryIndex()
     if budget is not None and budget.seconds > 0:
         yield from _fed(docs, limits=limits, entity_side=entity_side, max_mentions=max_mentions, index=index,
-                        budget=budget, batch=batch, close_budget=close_budget)
+                        budget=budget, batch=batch, close_budget=close_budget, batch_chars=batch_chars)
         return
     if budget is None:
         langmodel.load(cache_dir)  # cleaning runs here: the language model from its cached copy (see langmodel)
@@ -131,10 +140,10 @@ def process_documents(docs: Iterable[RawDocument], *, limits: CleanLimits,
         ahead.append(queued(doc))
         if len(ahead) > depth:
             entities = entity_side()
-            yield from _lines(ready_chunk(ahead, batch), entities, max_mentions, index)
+            yield from _lines(ready_chunk(ahead, batch), entities, max_mentions, index, batch_chars)
     while ahead:
         entities = entity_side()
-        yield from _lines(ready_chunk(ahead, batch), entities, max_mentions, index)
+        yield from _lines(ready_chunk(ahead, batch), entities, max_mentions, index, batch_chars)
     if not loaded and callable(dictionary):  # no input: the dictionary still loads, so that a broken one is said
         dictionary()
 
@@ -151,7 +160,7 @@ def _queued(doc: RawDocument, start: Callable[[RawPage, CleanLimits], Callable[[
 
 def _fed(docs: Iterable[RawDocument], *, limits: CleanLimits, entity_side: Callable[[], ActorDictionary],
          max_mentions: int, index: StoryIndex, budget: CleanBudget, batch: int,
-         close_budget: bool = False) -> Iterator[dict[str, Any]]:
+         close_budget: bool = False, batch_chars: int = ENTITIES_BATCH_CHARS) -> Iterator[dict[str, Any]]:
     """process_documents with cleaning children: a thread (`_Feeder`) keeps them fed while this one loads the
     dictionary and the recognizer and runs the entities step, which left them idle before (on 25 pages they had
     cleaned 3 when the dictionary was loaded; benchmarks/RESULTS.md). The lines are the same, in the same order."""
@@ -172,7 +181,7 @@ def _fed(docs: Iterable[RawDocument], *, limits: CleanLimits, entity_side: Calla
                     item = feeder.out.get_nowait()
                 except queue.Empty:
                     break
-            yield from _lines(chunk, entities, max_mentions, index)
+            yield from _lines(chunk, entities, max_mentions, index, batch_chars)
             if item is None:
                 return
             if isinstance(item, BaseException):
@@ -293,11 +302,11 @@ def _cleaned(doc: RawDocument, cleaned: Callable[[], Article] | None) -> tuple[R
 
 
 def _lines(chunk: list[tuple[RawDocument, Article | Exception | None]], dictionary: ActorDictionary,
-           max_mentions: int, index: StoryIndex) -> Iterator[dict[str, Any]]:
+           max_mentions: int, index: StoryIndex, batch_chars: int) -> Iterator[dict[str, Any]]:
     """The chunk's lines in order: the entities step over its articles at once, then each story in input order."""
     articles = [outcome for _, outcome in chunk if isinstance(outcome, Article)]
     try:
-        found = iter(entities_many(articles, dictionary, max_mentions))
+        found = iter(entities_many(articles, dictionary, max_mentions, max_chars=batch_chars))
     except Exception as exc:  # entities_many gives each article its outcome; should it fail whole, each says so
         found = iter([exc] * len(articles))
     for doc, outcome in chunk:

@@ -6,7 +6,7 @@ raw-html (RawPage) -> clean -> cleaned (Article) -> entities -> entities (Articl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -38,6 +38,7 @@ from streams.settings import Settings
 PAYLOAD_KEEP_CHARS = 2000
 MAX_MENTIONS = 1000
 ENTITIES_BATCH = 64  # articles per entities_many call (Settings.entities_batch_size)
+ENTITIES_BATCH_CHARS = 1_000_000  # characters of text per batch at most (Settings.entities_batch_chars)
 
 
 def clean_limits(settings: Settings) -> CleanLimits:
@@ -74,7 +75,8 @@ def entities_step(article: Article, dictionary: ActorDictionary, max_mentions: i
 
 
 def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_mentions: int = MAX_MENTIONS,
-                  recognizer: Recognizer | None = None) -> list[ArticleEntities | Exception]:
+                  recognizer: Recognizer | None = None,
+                  max_chars: int = ENTITIES_BATCH_CHARS) -> list[ArticleEntities | Exception]:
     """entities_step() of each article, in order, with the recognizer run once over the whole batch
     (Recognizer.recognize_many: one set of array operations, ~3x cheaper per article than text by text) and the
     MinHash signatures too (stories.signatures). Each article gets its own result or its own exception: one that
@@ -84,10 +86,29 @@ def entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_
     containers (hits, rows, models, tokens) while a few big ones live through it (the batch's token and chunk
     lists), and each of the ~5 young-generation collections per article walked those again: ~14 % of the step's
     CPU time (benchmarks/entities_gc.py). Reference counting frees what it makes as before; a rare cycle (a failing
-    article's exception) waits for that one collection."""
+    article's exception) waits for that one collection.
+
+    A batch holds ~100 bytes of arrays and tokens a character of text: articles go in parts of at most `max_chars`
+    characters (an article longer than that alone), so 64 long articles (up to 200,000 characters each) do not
+    take gigabytes at once; the same results, whatever the parts (one article's result never depends on the others)."""
     recognizer = recognizer or shipped_recognizer()
     with _no_gc():
-        return _entities_many(articles, dictionary, max_mentions, recognizer)
+        out: list[ArticleEntities | Exception] = []
+        for part in _parts(articles, max_chars):
+            out += _entities_many(part, dictionary, max_mentions, recognizer)
+        return out
+
+
+def _parts(articles: Sequence[Article], max_chars: int) -> Iterator[Sequence[Article]]:
+    """Consecutive runs of the articles, each of at most `max_chars` characters of text or of one article."""
+    start, size = 0, 0
+    for i, article in enumerate(articles):
+        if i > start and size + len(article.text) > max_chars:
+            yield articles[start:i]
+            start, size = i, 0
+        size += len(article.text)
+    if start < len(articles):
+        yield articles[start:]
 
 
 def _entities_many(articles: Sequence[Article], dictionary: ActorDictionary, max_mentions: int,

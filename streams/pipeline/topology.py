@@ -210,7 +210,8 @@ def create_app(settings: Settings, kafka_url: str, *, broker_started_at: datetim
                 out.append(None)
             except Exception as exc:
                 out.append(exc)
-        results = iter(entities_many(articles, actors.current(), settings.max_mentions))
+        results = iter(entities_many(articles, actors.current(), settings.max_mentions,
+                                     max_chars=settings.entities_batch_chars))
         return [next(results) if item is None else item for item in out]
 
     # cleaned: Article -> entities: ArticleEntities; the events already waiting, up to NEWSSTREAM_ENTITIES_BATCH_SIZE,
