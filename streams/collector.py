@@ -1,5 +1,5 @@
-"""Python's cyclic garbage collector, set for this pipeline's processes (every command, the worker, the cleaning
-children it forks).
+"""Python's cyclic garbage collector, set for this pipeline's processes (every command: the worker, `process` and the
+cleaning children `process` forks; a worker's cleaning children are spawned and keep Python's default).
 
 A young-generation collection starts after 700 net new containers by default: the entities step makes ~100 a page
 (mentions, entities and their models) and a batch's results stay alive until they are sent, so every collection walked
