@@ -265,6 +265,21 @@ def test_a_broken_or_foreign_cache_file_is_not_trusted(tmp_path, monkeypatch):
     assert calls == [1, 1]
 
 
+def test_a_cache_folder_others_may_write_is_not_read_and_a_warning_says_why(tmp_path, caplog):
+    root = write(tmp_path / "dict", a=BASE)
+    cache = tmp_path / "cache"
+    ActorDictionary.load(root, cache_dir=cache)
+    cache.chmod(0o777)
+    with caplog.at_level("WARNING", logger="newsstream"):
+        assert set(ActorDictionary.load(root, cache_dir=cache).actors) == {"bashar-al-assad"}
+    assert "not read: the folder is writable by others" in caplog.text and "chmod go-w" in caplog.text
+    cache.chmod(0o700)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="newsstream"):
+        ActorDictionary.load(root, cache_dir=cache)
+    assert "not read" not in caplog.text
+
+
 def test_no_cache_dir_writes_nothing(tmp_path):
     root = write(tmp_path / "dict", a=BASE)
     ActorDictionary.load(root, cache_dir=None)

@@ -397,6 +397,10 @@ def _read_cache(cache: Path):
         for item in (cache.parent, cache):
             st = item.stat()
             if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                if item == cache.parent:  # each start would compile again, without a word why
+                    log.warning("actor dictionary cache %s not read: the folder is %s; compiling the dictionary "
+                                "(chmod go-w it, or set NEWSSTREAM_CACHE_DIR to a private folder)", cache.parent,
+                                "another user's" if st.st_uid != os.getuid() else "writable by others")
                 return None
         with cache.open("rb") as f, _no_gc():
             compiled = pickle.load(f)
