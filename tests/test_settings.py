@@ -99,3 +99,35 @@ def test_the_web_port_is_a_real_port(monkeypatch, capsys):
     assert cli.main(["config"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("newsstream: NEWSSTREAM_WEB_PORT")
+
+
+def test_the_entities_batch_characters_are_a_bounded_setting(monkeypatch, capsys):
+    """NEWSSTREAM_ENTITIES_BATCH_CHARS: listed by `config`; 0, a float or a word is one line and exit 2."""
+    import pytest
+    from pydantic import ValidationError
+
+    assert Settings(_env_file=None).entities_batch_chars == 1_000_000
+    for bad in (0, -1, 100_000_001, "abc", "1e9"):
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None, entities_batch_chars=bad)
+    assert cli.main(["config"]) == 0
+    assert "NEWSSTREAM_ENTITIES_BATCH_CHARS=1000000\n" in capsys.readouterr().out
+    monkeypatch.setenv("NEWSSTREAM_ENTITIES_BATCH_CHARS", "0")
+    assert cli.main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("newsstream: NEWSSTREAM_ENTITIES_BATCH_CHARS")
+
+
+def test_every_command_raises_the_young_collection_threshold():
+    """The young generation's threshold (streams/collector.py), set by the CLI before any command runs."""
+    import gc
+
+    from streams.collector import YOUNG_THRESHOLD
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, *before[1:])
+        assert cli.main(["config"]) == 0
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+    finally:
+        gc.set_threshold(*before)
