@@ -45,10 +45,11 @@ TITLE_CASES = [
 
 
 def test_english_titles_are_what_the_regex_found(texts):  # noqa: F811
-    for text in [*texts, *TITLE_CASES, " ".join(TITLE_CASES)]:
-        assert ([m.span() for m in candidates_stage._english_titles(text)]
-                == [m.span() for m in candidates_stage._EN_TITLES.finditer(text)]), text[:80]
-        assert candidates_stage._english_candidates(text) == reference._english_candidates(text)
+    for text in [*texts, *TITLE_CASES, " ".join(TITLE_CASES), "قال Ｐresident بوتين"]:
+        expected = [m.span() for m in candidates_stage._EN_TITLES.finditer(text)]
+        for norm in (None, normalize_with_map(text)[0]):  # the Latin-letter test on the text or its one-byte form
+            assert [m.span() for m in candidates_stage._english_titles(text, norm)] == expected, text[:80]
+            assert candidates_stage._english_candidates(text, norm) == reference._english_candidates(text)
 
 
 def _names_in(norm: str) -> list[list[str]]:

@@ -208,22 +208,24 @@ _EN_TITLE_START = re.compile("President|Prime|Foreign|Defen|Interior|Finance|Ene
                              "|counterpart|spokes|Speaker")
 
 
-def _has_ascii_letter(text: str) -> bool:
-    """Whether `text` has a letter A-Z or a-z: its UTF-8 bytes change under bytes.upper/lower (which change ASCII
-    letters only; a multi-byte character's bytes are all >= 0x80). Three passes in C over the bytes: an ASCII
-    encoding with errors ignored and a regex search cost ~3x more on an Arabic article."""
-    data = text.encode("utf-8", "surrogatepass")
+def _has_ascii_letter(text: str, norm: str | None = None) -> bool:
+    """Whether `text` has a letter A-Z or a-z: its bytes change under bytes.upper/lower (which change ASCII letters
+    only; UTF-8's multi-byte characters and cp1256's other characters are bytes >= 0x80). Three passes in C over the
+    bytes: an ASCII encoding with errors ignored and a regex search cost ~3x more on an Arabic article. `norm`:
+    normalize(text), when the caller has it: its one-byte encoding, made for the title pass already, is half the
+    bytes (normalizing makes no Latin letter disappear)."""
+    data = encoded(norm) if norm is not None else None
+    if data is None:
+        data = text.encode("utf-8", "surrogatepass")
     return data.upper() != data.lower()
 
 
 def _english_titles(text: str, norm: str | None = None) -> list[re.Match]:
     """_EN_TITLES.finditer(text), tried only where one of its words starts (its \\b fails inside a Latin word) and
     not at all in a text without a Latin letter (most Arabic pages): the engine spent most of its time trying the
-    alternation at every position. `norm`: normalize(text), when the caller has it: its one-byte encoding, made
-    for the title pass already, tells that at half the cost (normalizing makes no Latin letter disappear)."""
+    alternation at every position. `norm`: normalize(text), when the caller has it (_has_ascii_letter)."""
     out: list[re.Match] = []
-    data = encoded(norm) if norm is not None else None
-    if not (_has_ascii_letter(text) if data is None else data.upper() != data.lower()):
+    if not _has_ascii_letter(text, norm):
         return out
     at = 0
     while word := _EN_TITLE_START.search(text, at):

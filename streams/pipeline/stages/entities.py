@@ -315,9 +315,12 @@ def extract_entities(text: str, mentions: Sequence[Mention], candidates: Sequenc
             words = tuple(item.words)  # the cache's key (a Span's words are a tuple already: no copy)
             kind = _RECOGNIZER_TYPES[item.kind]
             bare, entry, key = form_of(words)
-            if entry is not None and named is None:
-                named = {m.actor_id for m in mentions}
-            actor_id = linked_actor(entry, named) if entry is not None and named is not None else None
+            if entry is None:
+                actor_id = None
+            else:
+                if named is None:
+                    named = {m.actor_id for m in mentions}
+                actor_id = linked_actor(entry, named)
             if actor_id is not None:
                 actor = dictionary.actors[actor_id]
                 key = key_of(actor)
